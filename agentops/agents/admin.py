@@ -1,0 +1,90 @@
+from django import forms
+from django.contrib import admin
+from django.forms.models import fields_for_model
+
+from agentops.audit.services import Actor
+
+from .models import Agent, AgentVersion
+from .services import agent_create, agent_update, agent_version_create
+
+
+class AgentAdminForm(forms.ModelForm):
+    """The agent's fields plus its current version's settings; saving changed settings makes a new version."""
+
+    class Meta:
+        model = Agent
+        fields = ["tenant", "slug", "name", "description"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields.update(fields_for_model(AgentVersion, fields=AgentVersion.CONFIG_FIELDS))
+        current = self.instance.current_version if self.instance.pk else None
+        if current:
+            for name in AgentVersion.CONFIG_FIELDS:
+                self.initial[name] = getattr(current, name)
+        if self.instance.pk:
+            self.fields["tenant"].disabled = True
+            self.fields["slug"].disabled = True
+
+    def version_config(self) -> dict:
+        return {name: self.cleaned_data[name] for name in AgentVersion.CONFIG_FIELDS}
+
+
+class AgentVersionInline(admin.TabularInline):
+    model = AgentVersion
+    fields = ["number", "model", "provider", "workflow", "tools", "max_steps", "max_cost", "created_by", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["-number"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    form = AgentAdminForm
+    list_display = ["slug", "name", "tenant", "current_version", "created_at"]
+    list_filter = ["tenant"]
+    search_fields = ["slug", "name"]
+    list_select_related = ["tenant", "current_version"]
+    inlines = [AgentVersionInline]
+    fieldsets = [
+        (None, {"fields": ["tenant", "slug", "name", "description"]}),
+        ("Current version (saving a change creates a new version)", {"fields": list(AgentVersion.CONFIG_FIELDS)}),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        actor = Actor.for_user(request.user)
+        data = form.cleaned_data
+        if change:
+            agent_update(agent=obj, name=data["name"], description=data["description"], actor=actor)
+            agent_version_create(agent=obj, config=form.version_config(), actor=actor, user=request.user)
+        else:
+            created = agent_create(
+                tenant=data["tenant"], slug=data["slug"], name=data["name"], description=data["description"],
+                config=form.version_config(), actor=actor, user=request.user,
+            )
+            obj.pk = created.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # versions are created by the service, never edited inline
+
+
+@admin.register(AgentVersion)
+class AgentVersionAdmin(admin.ModelAdmin):
+    list_display = ["agent", "number", "model", "provider", "workflow", "created_by", "created_at"]
+    list_filter = ["agent__tenant", "provider", "workflow"]
+    list_select_related = ["agent", "created_by"]
+    search_fields = ["agent__slug"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

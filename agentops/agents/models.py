@@ -1,0 +1,65 @@
+from django.conf import settings
+from django.db import models
+
+
+class Agent(models.Model):
+    """A named agent of a tenant. Its behaviour lives in immutable versions; runs pin one."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="agents")
+    slug = models.SlugField()
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    current_version = models.ForeignKey(
+        "agents.AgentVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "slug"], name="agent_slug_unique_per_tenant")]
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.slug
+
+
+class AgentVersion(models.Model):
+    """One immutable configuration of an agent. Editing an agent creates the next version."""
+
+    CONFIG_FIELDS = (
+        "model", "provider", "provider_config", "system_prompt", "temperature", "tools",
+        "workflow", "max_steps", "max_cost", "timeout_seconds",
+    )
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    model = models.CharField(max_length=100, default="gpt-4o-mini")
+    provider = models.CharField(
+        max_length=30, default="default",
+        help_text="default (OpenAI when configured, else the offline demo model), openai, demo or scripted.",
+    )
+    provider_config = models.JSONField(default=dict, blank=True)
+    system_prompt = models.TextField(blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    tools = models.JSONField(default=list, blank=True, help_text="Names of the tools this version may call.")
+    workflow = models.CharField(max_length=100, default="agent_loop")
+    max_steps = models.PositiveIntegerField(default=20)
+    max_cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True, help_text="USD per run.")
+    timeout_seconds = models.PositiveIntegerField(default=600, help_text="Deadline of a run, from its start.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "number"], name="agent_version_number_unique")]
+        ordering = ["agent_id", "-number"]
+
+    def __str__(self):
+        return f"{self.agent.slug} v{self.number}"
+
+    # A guard, not business logic: runs pin versions, so a version must never change under them.
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("agent versions are immutable: create a new version instead")
+        super().save(*args, **kwargs)
+
+    def config(self) -> dict:
+        return {name: getattr(self, name) for name in self.CONFIG_FIELDS}

@@ -1,0 +1,95 @@
+"""Writing audit events. Call `audit_record` inside the transaction of the change it records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from agentops.tenancy.models import Tenant
+
+from .models import GENESIS_HASH, ActorType, AuditEvent
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: str
+    id: str = ""
+    label: str = ""
+
+    @classmethod
+    def for_user(cls, user) -> "Actor":
+        return cls(ActorType.USER, str(user.pk), user.get_username())
+
+    @classmethod
+    def for_api_key(cls, api_key) -> "Actor":
+        return cls(ActorType.API_KEY, str(api_key.pk), f"{api_key.name} ({api_key.prefix}…)")
+
+    @classmethod
+    def for_run(cls, run) -> "Actor":
+        return cls(ActorType.RUN, str(run.pk), f"run {run.pk}")
+
+    @classmethod
+    def system(cls, label: str = "system") -> "Actor":
+        return cls(ActorType.SYSTEM, "", label)
+
+    @classmethod
+    def from_request(cls, request) -> "Actor":
+        """The API key when the request authenticated with one, else the signed-in user."""
+        from agentops.tenancy.models import ApiKey
+
+        auth = getattr(request, "auth", None)
+        if isinstance(auth, ApiKey):
+            return cls.for_api_key(auth)
+        return cls.for_user(request.user)
+
+
+def _json_native(value):
+    # Store exactly what is hashed: Decimals, dates and UUIDs become their JSON forms first.
+    return json.loads(json.dumps(value if value is not None else {}, cls=DjangoJSONEncoder))
+
+
+def audit_diff(before: dict, after: dict) -> dict:
+    """{field: [before, after]} for the fields whose values differ."""
+    before, after = _json_native(before), _json_native(after)
+    return {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
+
+
+def audit_record(
+    *,
+    tenant: Tenant,
+    action: str,
+    actor: Actor,
+    target=None,
+    data: dict | None = None,
+    changes: dict | None = None,
+) -> AuditEvent:
+    """Append one event to the tenant's chain, in the caller's transaction.
+
+    Holds a row lock on the tenant (FOR NO KEY UPDATE, which does not block inserts that only
+    reference the tenant) so concurrent writers extend the chain one after another, never fork it.
+    """
+    with transaction.atomic():
+        Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).values_list("pk").get()
+        last = AuditEvent.objects.filter(tenant_id=tenant.pk).order_by("-seq").values("seq", "hash").first()
+        event = AuditEvent(
+            tenant_id=tenant.pk,
+            seq=(last["seq"] + 1) if last else 1,
+            created_at=timezone.now(),
+            actor_type=actor.type,
+            actor_id=actor.id,
+            actor_label=actor.label[:200],
+            action=action,
+            target_type=target._meta.label_lower if target is not None else "",
+            target_id=str(target.pk) if target is not None else "",
+            target_label=str(target)[:200] if target is not None else "",
+            data=_json_native(data),
+            changes=_json_native(changes),
+            prev_hash=last["hash"] if last else GENESIS_HASH,
+        )
+        event.hash = event.compute_hash()
+        event.save()
+        return event

@@ -1,0 +1,1 @@
+"""Thread and long-term memory (scoped to user, agent or tenant). Filled in by the memory work."""

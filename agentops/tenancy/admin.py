@@ -1,0 +1,98 @@
+from django import forms
+from django.contrib import admin, messages
+from guardian.admin import GuardedModelAdmin
+
+from agentops.audit.services import Actor
+
+from .models import ApiKey, ApiKeyScope, Membership, Tenant
+from .services import TenancyError, api_key_create, api_key_revoke, membership_remove, membership_set
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["user"]
+    readonly_fields = ["user", "role", "created_at"]
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False  # through the Membership admin, so the change is audited
+
+
+@admin.register(Tenant)
+class TenantAdmin(GuardedModelAdmin):
+    list_display = ["slug", "name", "daily_cost_limit", "allow_self_approval", "created_at"]
+    search_fields = ["slug", "name"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "tenant", "role", "created_at"]
+    list_filter = ["tenant", "role"]
+    search_fields = ["user__username", "tenant__slug"]
+    list_select_related = ["user", "tenant"]
+    raw_id_fields = ["user"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "tenant"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        saved = membership_set(tenant=obj.tenant, user=obj.user, role=obj.role, actor=Actor.for_user(request.user))
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        membership_remove(membership=obj, actor=Actor.for_user(request.user))
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset:
+            self.delete_model(request, membership)
+
+
+class ApiKeyAdminForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=ApiKeyScope.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = ApiKey
+        fields = ["tenant", "user", "name", "scopes"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyAdminForm
+    list_display = ["name", "prefix", "tenant", "user", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["tenant", "revoked_at"]
+    search_fields = ["name", "prefix"]
+    list_select_related = ["tenant", "user"]
+    raw_id_fields = ["user"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj:
+            return ["tenant", "user", "name", "scopes", "prefix", "created_at", "last_used_at", "revoked_at"]
+        return []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # keys are immutable; revoke and create a new one
+        try:
+            key, raw = api_key_create(
+                tenant=obj.tenant, user=obj.user, name=obj.name, scopes=form.cleaned_data["scopes"],
+                actor=Actor.for_user(request.user),
+            )
+        except TenancyError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        obj.pk = key.pk
+        self.message_user(request, f"Copy the key now; it will not be shown again: {raw}", messages.WARNING)
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=key, actor=Actor.for_user(request.user))
+        self.message_user(request, "Revoked.")
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,14 @@
+from django.core.management.base import BaseCommand
+
+from agentops.demo import DEMO_PASSWORD, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo tenant, users and agents. Safe to run again."
+
+    def handle(self, *args, **options):
+        done = seed_demo()
+        for line in done:
+            self.stdout.write(line)
+        self.stdout.write(f"demo tenant ready ({len(done)} changes). Users: operator, approver "
+                          f"(password {DEMO_PASSWORD!r} when DEBUG is on).")

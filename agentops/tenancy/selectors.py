@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from .models import Membership, Tenant
+
+
+def membership_get(*, user, tenant: Tenant) -> Membership | None:
+    if not user or not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, tenant=tenant).select_related("tenant").first()
+
+
+def membership_list_for_user(*, user):
+    return Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")

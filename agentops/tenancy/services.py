@@ -1,0 +1,99 @@
+"""Writes for tenants, memberships and API keys; each one transaction, each audited."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from agentops.audit.services import Actor, audit_diff, audit_record
+
+from .models import ApiKey, ApiKeyScope, Membership, Tenant
+
+
+class TenancyError(Exception):
+    pass
+
+
+def tenant_create(*, name: str, slug: str, actor: Actor) -> Tenant:
+    with transaction.atomic():
+        tenant = Tenant.objects.create(name=name, slug=slug)
+        audit_record(tenant=tenant, action="tenant.created", actor=actor, target=tenant, data={"name": name})
+        return tenant
+
+
+def membership_set(*, tenant: Tenant, user, role: str, actor: Actor) -> Membership:
+    """Add `user` to `tenant` with `role`, or change their role. Audited with the before/after."""
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().filter(tenant=tenant, user=user).first()
+        if membership is None:
+            membership = Membership.objects.create(tenant=tenant, user=user, role=role)
+            audit_record(tenant=tenant, action="membership.created", actor=actor, target=membership,
+                         data={"user": user.get_username(), "role": role})
+        elif membership.role != role:
+            before = membership.role
+            membership.role = role
+            membership.save(update_fields=["role"])
+            audit_record(tenant=tenant, action="membership.role_changed", actor=actor, target=membership,
+                         changes=audit_diff({"role": before}, {"role": role}))
+        return membership
+
+
+def membership_remove(*, membership: Membership, actor: Actor) -> None:
+    with transaction.atomic():
+        audit_record(tenant=membership.tenant, action="membership.removed", actor=actor, target=membership,
+                     data={"user": membership.user.get_username(), "role": membership.role})
+        membership.delete()
+
+
+def api_key_create(*, tenant: Tenant, user, name: str, scopes: list[str], actor: Actor) -> tuple[ApiKey, str]:
+    """Create a key acting as `user`; returns (key, raw key). The raw key is never stored."""
+    unknown = set(scopes) - set(ApiKeyScope.values)
+    if unknown:
+        raise TenancyError(f"unknown scopes: {', '.join(sorted(unknown))}; known: {', '.join(ApiKeyScope.values)}")
+    if not Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise TenancyError(f"{user.get_username()} is not a member of {tenant.slug}")
+    raw_key = "ak_" + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            tenant=tenant,
+            user=user,
+            name=name,
+            prefix=raw_key[: ApiKey.PREFIX_LENGTH],
+            key_hash=ApiKey.hash_key(raw_key),
+            scopes=sorted(set(scopes)),
+            created_by=user if actor.type == "user" and actor.id == str(user.pk) else None,
+        )
+        audit_record(tenant=tenant, action="api_key.created", actor=actor, target=key,
+                     data={"name": name, "prefix": key.prefix, "scopes": key.scopes, "user": user.get_username()})
+    return key, raw_key
+
+
+def api_key_revoke(*, api_key: ApiKey, actor: Actor) -> ApiKey:
+    with transaction.atomic():
+        updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if updated != 1:
+            raise TenancyError(f"API key {api_key.prefix}… is already revoked")
+        audit_record(tenant=api_key.tenant, action="api_key.revoked", actor=actor, target=api_key,
+                     data={"prefix": api_key.prefix})
+    api_key.refresh_from_db()
+    return api_key
+
+
+def api_key_authenticate(raw_key: str) -> ApiKey | None:
+    """The active key matching `raw_key`, with its last use recorded; None when unknown or revoked."""
+    key = (
+        ApiKey.objects.active()
+        .select_related("tenant", "user")
+        .filter(key_hash=ApiKey.hash_key(raw_key))
+        .first()
+    )
+    if key is None or not key.user.is_active:
+        return None
+    now = timezone.now()
+    # Record last use at most once a minute: a hot key must not turn every request into a write.
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

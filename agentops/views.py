@@ -1,0 +1,36 @@
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from agentops.tenancy.middleware import SESSION_TENANT_KEY
+from agentops.tenancy.selectors import membership_list_for_user
+
+
+@require_GET
+def healthz(request):
+    """Liveness plus a database round trip; 503 when the database does not answer."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "not healthy", with the reason
+        return JsonResponse({"status": "error", "database": str(exc.__class__.__name__)}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@login_required
+def home(request):
+    return render(request, "home.html")
+
+
+@login_required
+@require_POST
+def tenant_switch(request):
+    """Make another of the user's tenants the current one for this browser session."""
+    wanted = request.POST.get("tenant")
+    membership = next((m for m in membership_list_for_user(user=request.user) if str(m.tenant_id) == wanted), None)
+    if membership is not None:
+        request.session[SESSION_TENANT_KEY] = membership.tenant_id
+    return redirect(request.POST.get("next") or "home")

@@ -1,0 +1,95 @@
+"""Human decisions a run waits for: a gated tool call or a workflow's generic `ctx.approval`."""
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import models
+
+
+def arguments_hash(arguments) -> str:
+    """The hash a decision is bound to: canonical JSON of the arguments the approver saw."""
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Risk(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class ExpiryAction(models.TextChoices):
+    WAIT = "wait", "Wait indefinitely"
+    REJECT = "reject", "Reject"
+    ESCALATE = "escalate", "Escalate"
+
+
+class ApprovalRequest(models.Model):
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="approval_requests")
+    run = models.ForeignKey("runs.Run", on_delete=models.CASCADE, related_name="approval_requests")
+    step_seq = models.PositiveIntegerField(help_text="The approval step of the run that waits for this.")
+    tool_name = models.CharField(max_length=200, blank=True, help_text="Empty for a generic ctx.approval.")
+    title = models.CharField(max_length=300)
+    context = models.JSONField(default=dict, blank=True, help_text="request, findings, reason")
+    proposed_arguments = models.JSONField(default=dict, blank=True)
+    proposed_hash = models.CharField(max_length=64)
+    approved_arguments = models.JSONField(null=True, blank=True)
+    risk = models.CharField(max_length=10, choices=Risk.choices, default=Risk.MEDIUM)
+    status = models.CharField(max_length=20, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)
+    required_approvals = models.PositiveSmallIntegerField(default=1)
+    approver_group = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Who may decide; empty: any member whose role may decide approvals.",
+    )
+    escalation_group = models.ForeignKey("auth.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    expiry_action = models.CharField(max_length=10, choices=ExpiryAction.choices, default=ExpiryAction.WAIT)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["run", "step_seq"], name="one_request_per_step")]
+        indexes = [models.Index(fields=["tenant", "status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.title} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == ApprovalStatus.PENDING
+
+
+class ApprovalDecision(models.Model):
+    """One approver's vote; a request with a quorum collects several before it is decided."""
+
+    class Verdict(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="decisions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    comment = models.TextField(blank=True)
+    arguments = models.JSONField(null=True, blank=True, help_text="Edited arguments, when the approver changed them.")
+    seen_hash = models.CharField(max_length=64, help_text="Hash of the arguments the approver was shown.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["request", "user"], name="one_vote_per_approver")]

@@ -1,0 +1,1 @@
+"""Eval suites, cases, runs and results. Filled in by the evaluations work."""

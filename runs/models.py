@@ -1,0 +1,189 @@
+"""Runs and their step journal.
+
+The journal (Step rows) is at once the run's checkpoint, its trace and its audit trail: every
+`ctx` call of a workflow is one step, identified by its sequence number in the run.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class WaitingReason(models.TextChoices):
+    APPROVAL = "approval", "Approval"
+    TIMER = "timer", "Timer"
+    CHILD = "child", "Child run"
+    IN_DOUBT = "in_doubt", "In-doubt step"
+
+
+class Run(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="runs")
+    agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, related_name="runs")
+    agent_version = models.ForeignKey("agents.AgentVersion", on_delete=models.PROTECT, related_name="runs")
+    workflow = models.CharField(max_length=100)
+
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    waiting_reason = models.CharField(max_length=20, choices=WaitingReason.choices, blank=True)
+    wake_at = models.DateTimeField(null=True, blank=True, help_text="When a timer wait is due.")
+    cancel_requested = models.BooleanField(default=False)
+
+    input = models.JSONField(default=dict)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True, help_text='{"code": ..., "message": ...}')
+    metadata = models.JSONField(default=dict, blank=True)
+    thread = models.CharField(max_length=200, blank=True, db_index=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey("tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    parent_step_seq = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    executions = models.PositiveIntegerField(default=0, help_text="Times a worker claimed the run.")
+    active_seconds = models.FloatField(default=0, help_text="Time spent executing, waits excluded.")
+
+    step_count = models.PositiveIntegerField(default=0)
+    tokens_in = models.PositiveBigIntegerField(default=0)
+    tokens_out = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="run_idempotency_key_unique_per_tenant",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "created_at"]),
+            models.Index(fields=["status", "lease_expires_at"]),
+            models.Index(fields=["status", "wake_at"]),
+        ]
+
+    def __str__(self):
+        return f"run {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def end_user(self):
+        """Whose permissions bound the run: the user it acts for, else who started it."""
+        return self.on_behalf_of or self.created_by
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or self.updated_at
+        return (end - self.started_at).total_seconds()
+
+
+class StepKind(models.TextChoices):
+    LLM = "llm", "Model call"
+    TOOL = "tool", "Tool call"
+    APPROVAL = "approval", "Approval"
+    MEMORY = "memory", "Memory"
+    SLEEP = "sleep", "Sleep"
+    CHILD = "child", "Child run"
+    CODE = "code", "Code"
+
+
+class StepStatus(models.TextChoices):
+    STARTED = "started", "Started"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    WAITING = "waiting", "Waiting"
+    IN_DOUBT = "in_doubt", "In doubt"
+
+
+class Step(models.Model):
+    """One journaled `ctx` call. Large payloads are stored as {"$blob": sha256} references."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    seq = models.PositiveIntegerField()
+    parent_seq = models.PositiveIntegerField(null=True, blank=True)
+    kind = models.CharField(max_length=20, choices=StepKind.choices)
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=StepStatus.choices)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    tokens_cached = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    price = models.JSONField(null=True, blank=True, help_text="The price table row used for the cost.")
+
+    class Meta:
+        ordering = ["run_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="step_seq_unique_per_run")]
+
+    def __str__(self):
+        return f"#{self.seq} {self.kind} {self.name} ({self.status})"
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds() * 1000
+
+
+class Blob(models.Model):
+    """A content-addressed payload, stored once however many steps refer to it."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    data = models.JSONField()
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class DailyUsage(models.Model):
+    """Tokens and cost per tenant, agent and UTC day, kept with F() counters by every model call.
+
+    Budgets read it before each model call; dashboards read it instead of summing steps.
+    """
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    model_calls = models.PositiveIntegerField(default=0)
+    tokens_in = models.PositiveBigIntegerField(default=0)
+    tokens_out = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "agent", "day"], name="daily_usage_unique")]
