@@ -1,0 +1,63 @@
+import pytest
+from rest_framework.test import APIClient
+
+from agentops.audit.services import Actor
+from agentops.tenancy.roles import Role
+from agentops.tenancy.services import api_key_create
+from tests.factories import AgentFactory, MembershipFactory, TenantFactory, UserFactory
+
+
+@pytest.fixture
+def tenant(db):
+    return TenantFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return TenantFactory(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def member(tenant):
+    """A factory: member("alice", Role.APPROVER) → a user with that role in `tenant`."""
+
+    def make(username: str, role: str = Role.OPERATOR, in_tenant=None):
+        user = UserFactory(username=username)
+        MembershipFactory(user=user, tenant=in_tenant or tenant, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def operator(member):
+    return member("olivia", Role.OPERATOR)
+
+
+@pytest.fixture
+def approver(member):
+    return member("arthur", Role.APPROVER)
+
+
+@pytest.fixture
+def agent(tenant):
+    return AgentFactory(tenant=tenant, slug="support")
+
+
+@pytest.fixture
+def api_key_for():
+    """api_key_for(user, tenant, scopes=[...]) → the raw key."""
+
+    def make(user, tenant, scopes=("read", "runs:write", "approvals:write")):
+        _, raw = api_key_create(tenant=tenant, user=user, name="test", scopes=list(scopes), actor=Actor.system("test"))
+        return raw
+
+    return make
+
+
+@pytest.fixture
+def api(operator, tenant, api_key_for):
+    """An API client authenticated with an operator's key of `tenant`."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(operator, tenant)}")
+    return client
