@@ -1,0 +1,230 @@
+"""The verbs that change runs. Each is one transaction; tasks are enqueued after it commits."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from agentops.agents.models import Agent
+from agentops.audit.services import Actor, audit_record
+from agentops.tenancy.models import Membership
+
+from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepStatus, WaitingReason
+
+logger = logging.getLogger(__name__)
+
+
+class RunError(Exception):
+    """A refused run operation, with a stable code for the API and a readable message."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def run_enqueue(run_id) -> None:
+    """Hand the run to a worker once the current transaction commits."""
+    transaction.on_commit(lambda: async_task("runs.tasks.execute_run", str(run_id), task_name=f"run {run_id}"))
+
+
+def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, thread: str = "",
+               metadata: dict | None = None, idempotency_key: str | None = None) -> tuple[Run, bool]:
+    """Start a run of the agent's current version; returns (run, created).
+
+    With an `idempotency_key` already used in the tenant, returns that run instead (created False),
+    or refuses with `idempotency_conflict` when the earlier request differed.
+    """
+    tenant = principal.tenant
+    agent = Agent.objects.select_related("current_version").filter(tenant=tenant, slug=agent_slug).first()
+    if agent is None or agent.current_version is None:
+        raise RunError("unknown_agent", f"no agent {agent_slug!r} in tenant {tenant.slug}")
+    if on_behalf_of is not None and not Membership.objects.filter(tenant=tenant, user=on_behalf_of).exists():
+        raise RunError("invalid_on_behalf_of", f"{on_behalf_of.get_username()} is not a member of {tenant.slug}")
+    if idempotency_key:
+        existing = _run_for_idempotency_key(tenant, idempotency_key, agent, input)
+        if existing:
+            return existing, False
+    try:
+        with transaction.atomic():
+            run = Run.objects.create(
+                tenant=tenant, agent=agent, agent_version=agent.current_version,
+                workflow=agent.current_version.workflow, input=input, thread=thread, metadata=metadata or {},
+                created_by=principal.user, api_key=principal.api_key, on_behalf_of=on_behalf_of,
+                idempotency_key=idempotency_key or None,
+            )
+            actor = Actor.for_api_key(principal.api_key) if principal.api_key else Actor.for_user(principal.user)
+            audit_record(tenant=tenant, action="run.created", actor=actor, target=run,
+                         data={"agent": agent.slug, "version": agent.current_version.number,
+                               "on_behalf_of": on_behalf_of.get_username() if on_behalf_of else None})
+            run_enqueue(run.pk)
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the insert.
+        existing = _run_for_idempotency_key(tenant, idempotency_key, agent, input) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing, False
+    return run, True
+
+
+def _run_for_idempotency_key(tenant, key, agent, input) -> Run | None:
+    run = Run.objects.filter(tenant=tenant, idempotency_key=key).first()
+    if run is not None and (run.agent_id != agent.pk or run.input != input):
+        raise RunError("idempotency_conflict",
+                       f"Idempotency-Key {key!r} was already used for a different request (run {run.pk})")
+    return run
+
+
+def run_create_child(*, parent: Run, parent_step_seq: int, agent_slug: str, input: dict) -> Run:
+    """A child run for `ctx.agent`, in the parent's transaction; acts for the same user."""
+    agent = Agent.objects.select_related("current_version").filter(tenant_id=parent.tenant_id, slug=agent_slug).first()
+    if agent is None or agent.current_version is None:
+        from .errors import RunFailure
+
+        raise RunFailure("unknown_agent", f"no agent {agent_slug!r} in this tenant for a child run")
+    child = Run.objects.create(
+        tenant_id=parent.tenant_id, agent=agent, agent_version=agent.current_version,
+        workflow=agent.current_version.workflow, input=input, thread=parent.thread,
+        created_by=parent.created_by, api_key=parent.api_key, on_behalf_of=parent.on_behalf_of,
+        parent=parent, parent_step_seq=parent_step_seq,
+    )
+    run_enqueue(child.pk)
+    return child
+
+
+def run_resume(*, run_id) -> bool:
+    """Wake a waiting run (decision made, timer due, child finished): waiting → queued, enqueued.
+
+    Idempotent: returns False, and does nothing, unless the run was waiting.
+    """
+    woken = Run.objects.filter(pk=run_id, status=RunStatus.WAITING).update(
+        status=RunStatus.QUEUED, waiting_reason="", wake_at=None, updated_at=timezone.now()
+    )
+    if woken:
+        run_enqueue(run_id)
+    return bool(woken)
+
+
+def run_cancel(*, run: Run, actor: Actor) -> Run:
+    """Cancel a run. A queued or waiting run ends at once (its pending approvals are cancelled);
+    a running one is asked to stop and ends at its next step boundary."""
+    from approvals.services import approval_cancel_for_run
+
+    with transaction.atomic():
+        now = timezone.now()
+        ended = Run.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.WAITING]).update(
+            status=RunStatus.CANCELLED, cancel_requested=True, finished_at=now, waiting_reason="", updated_at=now,
+            error={"code": "cancelled", "message": f"cancelled by {actor.label}"},
+        )
+        if not ended and not Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(cancel_requested=True):
+            raise RunError("not_cancellable", f"run {run.pk} has already ended ({run.status})")
+        if ended:
+            approval_cancel_for_run(run=run)
+        audit_record(tenant=run.tenant, action="run.cancel_requested" if not ended else "run.cancelled",
+                     actor=actor, target=run)
+        _cancel_children(run, actor)
+    run.refresh_from_db()
+    return run
+
+
+def _cancel_children(run: Run, actor: Actor) -> None:
+    for child in Run.objects.filter(parent=run).exclude(status__in=FINISHED_STATUSES):
+        run_cancel(run=child, actor=actor)
+
+
+def run_retry(*, run: Run, actor: Actor) -> Run:
+    """Run a failed run again from its journal: completed steps replay, the step that failed
+    (the journal's last, when it failed) is removed so that it executes afresh."""
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.status != RunStatus.FAILED:
+            raise RunError("not_retryable", f"only failed runs can be retried; run {run.pk} is {locked.status}")
+        last = Step.objects.filter(run=locked).order_by("-seq").first()
+        removed = None
+        if last is not None and last.status == StepStatus.FAILED:
+            removed = {"seq": last.seq, "kind": last.kind, "name": last.name, "error": last.error}
+            last.delete()
+        Run.objects.filter(pk=locked.pk).update(
+            status=RunStatus.QUEUED, error=None, finished_at=None, cancel_requested=False,
+            active_seconds=0, updated_at=timezone.now(),
+        )
+        audit_record(tenant=run.tenant, action="run.retried", actor=actor, target=run,
+                     data={"previous_error": locked.error, "removed_step": removed})
+        run_enqueue(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+IN_DOUBT_ACTIONS = ("retry", "mark_done", "fail")
+
+
+def step_resolve_in_doubt(*, run: Run, seq: int, action: str, actor: Actor, output=None) -> Step:
+    """A person settles a tool call that may or may not have happened, and the run resumes.
+
+    retry: call the tool again (same idempotency key); mark_done: treat it as done with `output`;
+    fail: the call counts as failed and the workflow (the model) is told so.
+    """
+    if action not in IN_DOUBT_ACTIONS:
+        raise RunError("invalid_action", f"action must be one of {', '.join(IN_DOUBT_ACTIONS)}")
+    with transaction.atomic():
+        step = Step.objects.select_for_update().filter(run=run, seq=seq).first()
+        if step is None or step.status != StepStatus.IN_DOUBT:
+            raise RunError("not_in_doubt", f"step #{seq} of run {run.pk} is not in doubt")
+        now = timezone.now()
+        if action == "retry":
+            changes = {"status": StepStatus.STARTED, "error": {"resolution": "retry", "by": actor.label}}
+        elif action == "mark_done":
+            changes = {"status": StepStatus.COMPLETED, "output": output, "error": None, "finished_at": now}
+        else:
+            changes = {"status": StepStatus.FAILED, "finished_at": now,
+                       "error": {"code": "in_doubt_failed", "message": f"marked failed by {actor.label}"}}
+        Step.objects.filter(pk=step.pk).update(**changes)
+        audit_record(tenant=run.tenant, action=f"step.in_doubt_{action}", actor=actor, target=run,
+                     data={"seq": seq, "tool": step.name, "output": output if action == "mark_done" else None})
+        run_resume(run_id=run.pk)
+    step.refresh_from_db()
+    return step
+
+
+def run_event_emit(*, run_id, event: str) -> None:
+    """Outbound webhooks for run events, sent after commit by the approvals app's deliverer."""
+    from approvals.webhooks import webhook_emit
+
+    run = Run.objects.select_related("tenant", "agent").get(pk=run_id)
+    webhook_emit(tenant=run.tenant, event=event, payload={
+        "run": {"id": str(run.pk), "agent": run.agent.slug, "status": run.status,
+                "waiting_reason": run.waiting_reason, "output": run.output, "error": run.error},
+    })
+
+
+def sweep(now=None) -> dict:
+    """The periodic sweeper: expired leases, lost tasks, due timers, overdue approvals.
+
+    Every action is idempotent, so overlapping sweeps do no harm.
+    """
+    from approvals.services import approval_expire_due
+
+    now = now or timezone.now()
+    expired = list(Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now).values_list("pk", flat=True))
+    stale = list(Run.objects.filter(status=RunStatus.QUEUED, updated_at__lt=now - timedelta(minutes=2))
+                 .values_list("pk", flat=True))
+    for run_id in expired + stale:
+        with transaction.atomic():
+            Run.objects.filter(pk=run_id).update(updated_at=now)
+            run_enqueue(run_id)
+    due = list(Run.objects.filter(status=RunStatus.WAITING, waiting_reason=WaitingReason.TIMER, wake_at__lte=now)
+               .values_list("pk", flat=True))
+    for run_id in due:
+        with transaction.atomic():
+            run_resume(run_id=run_id)
+    expired_approvals = approval_expire_due(now=now)
+    result = {"expired_leases": len(expired), "requeued": len(stale), "timers": len(due),
+              "approvals_expired": expired_approvals}
+    if any(result.values()):
+        logger.info("sweep: %s", result)
+    return result
+

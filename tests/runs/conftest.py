@@ -1,0 +1,40 @@
+import pytest
+
+from agentops.tenancy.models import Membership
+from agentops.tenancy.principal import Principal
+from runs.engine import execute_run
+from runs.models import Run
+from runs.services import run_create
+from tests.factories import AgentFactory
+
+
+@pytest.fixture
+def principal(operator, tenant):
+    return Principal(tenant=tenant, user=operator, membership=Membership.objects.get(user=operator, tenant=tenant))
+
+
+@pytest.fixture
+def start_run(principal, tenant):
+    """start_run(workflow="name", input={...}, **version_config) → a queued run of a fresh agent."""
+    counter = {"n": 0}
+
+    def make(workflow: str = "agent_loop", input: dict | None = None, **version):
+        counter["n"] += 1
+        agent = AgentFactory(tenant=tenant, slug=f"wf-{counter['n']}", version__workflow=workflow, **{
+            f"version__{k}": v for k, v in version.items()})
+        run, _ = run_create(principal=principal, agent_slug=agent.slug, input=input or {})
+        return run
+
+    return make
+
+
+@pytest.fixture
+def advance():
+    """advance(run) → execute it in this process as a worker would; returns the refreshed run."""
+
+    def go(run: Run) -> Run:
+        execute_run(run.pk)
+        run.refresh_from_db()
+        return run
+
+    return go
