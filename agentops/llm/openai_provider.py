@@ -1,0 +1,127 @@
+"""OpenAI chat completions, and any server that speaks the same API (`base_url`).
+
+The client never retries on its own (`max_retries=0`): `gateway.complete_with_retries` does, so
+that each attempt is journaled. Every client error becomes a `ProviderError` whose message has
+the API key removed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from email.utils import parsedate_to_datetime
+
+import openai
+
+from .base import LLMResponse, Provider, ProviderError, ToolCall, Usage
+
+# Statuses the OpenAI SDK itself would retry: request timeout, lock conflict, rate limit, server errors.
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+
+# Local OpenAI-compatible servers (vLLM, Ollama, a test server) need no key, but the client
+# refuses to start without one.
+PLACEHOLDER_KEY = "no-key"
+
+KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,})")
+
+
+class OpenAIProvider(Provider):
+    name = "openai"
+
+    def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 60):
+        self._api_key = api_key or ""
+        self.base_url = base_url or None
+        self.timeout = timeout
+        self._client = openai.OpenAI(
+            api_key=self._api_key or PLACEHOLDER_KEY, base_url=self.base_url, timeout=timeout, max_retries=0
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAIProvider(base_url={self.base_url!r})"  # never the key
+
+    def complete(self, *, model, messages, tools, temperature=None, timeout=60.0) -> LLMResponse:
+        """One chat completion. The provider's own `timeout` caps the call's."""
+        kwargs: dict = {"model": model, "messages": messages, "timeout": min(timeout, self.timeout)}
+        if tools:  # the API rejects an empty tools list
+            kwargs["tools"] = [tool.to_openai() for tool in tools]
+        if temperature is not None:
+            kwargs["temperature"] = temperature
+        try:
+            completion = self._client.chat.completions.create(**kwargs)
+        except openai.OpenAIError as exc:
+            # `from None`: the client's own exception could carry what the server echoed back.
+            raise self._provider_error(exc) from None
+        try:
+            return _parse_completion(completion)
+        except (AttributeError, IndexError, TypeError) as exc:
+            # A server that only claims to speak the API; the contract is "ProviderError only".
+            raise ProviderError(f"Unreadable completion: {type(exc).__name__}", retryable=False) from None
+
+    def _provider_error(self, exc: openai.OpenAIError) -> ProviderError:
+        message = self._redact(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}")
+        if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+            return ProviderError(message, retryable=True)
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            retryable = status in RETRYABLE_STATUSES or status >= 500
+            retry_after = parse_retry_after(exc.response.headers) if retryable else None
+            return ProviderError(message, retryable=retryable, retry_after=retry_after, status=status)
+        return ProviderError(message, retryable=False)
+
+    def _redact(self, text: str) -> str:
+        if self._api_key:
+            text = text.replace(self._api_key, "[redacted]")
+        return KEY_PATTERN.sub("[redacted]", text)
+
+
+def _parse_completion(completion) -> LLMResponse:
+    if not completion.choices:
+        raise ProviderError("The model returned no choices.", retryable=False)
+    choice = completion.choices[0]
+    message = choice.message
+    tool_calls = tuple(
+        ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments or "")
+        for call in message.tool_calls or ()
+        if call.type == "function"
+    )
+    return LLMResponse(
+        content=message.content,
+        tool_calls=tool_calls,
+        usage=_parse_usage(completion.usage),
+        model=completion.model,
+        finish_reason=choice.finish_reason or "",
+    )
+
+
+def _parse_usage(usage) -> Usage:
+    if usage is None:
+        return Usage()
+    details = usage.prompt_tokens_details
+    return Usage(
+        input_tokens=usage.prompt_tokens or 0,
+        output_tokens=usage.completion_tokens or 0,
+        cached_input_tokens=(details.cached_tokens or 0) if details else 0,
+    )
+
+
+def parse_retry_after(headers) -> float | None:
+    """Seconds to wait as the server asked: `retry-after-ms`, else `Retry-After` in seconds or
+    as an HTTP date. None when absent or unreadable; never negative."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,50 @@
+"""Providers by name, configured from settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.conf import settings
+
+from .base import Provider
+from .demo_provider import DemoProvider
+from .openai_provider import OpenAIProvider
+from .scripted_provider import ScriptedProvider
+
+NAMES = ("default", "openai", "demo", "scripted")
+
+
+def get_provider(name: str, config: dict | None = None) -> Provider:
+    """The provider called `name`.
+
+    - "openai": `settings.OPENAI_API_KEY` and `OPENAI_BASE_URL`; `config` may set `base_url`
+      and `timeout` (the key comes only from settings, never from stored config);
+    - "demo": the offline demo model;
+    - "scripted": plays `config["responses"]`;
+    - "default": "openai" when a key or a base URL is configured, else "demo".
+
+    Raises ValueError for any other name.
+    """
+    config = config or {}
+    if name == "default":
+        name = "openai" if _setting("OPENAI_API_KEY") or _setting("OPENAI_BASE_URL") else "demo"
+    if name == "openai":
+        base_url = config.get("base_url") or _setting("OPENAI_BASE_URL") or None
+        return _openai(_setting("OPENAI_API_KEY"), base_url, float(config.get("timeout", 60)))
+    if name == "demo":
+        return DemoProvider()
+    if name == "scripted":
+        return ScriptedProvider(config.get("responses") or [])
+    raise ValueError(f"Unknown model provider {name!r}; known providers: {', '.join(NAMES)}.")
+
+
+def _setting(name: str) -> str:
+    # Read on every call, not at import, so settings overridden in tests take effect.
+    return getattr(settings, name, "") or ""
+
+
+@lru_cache(maxsize=16)
+def _openai(api_key: str, base_url: str | None, timeout: float) -> OpenAIProvider:
+    # One client, and so one connection pool, per configuration: building a client per call
+    # would open a new connection for every model call. The client is thread-safe.
+    return OpenAIProvider(api_key=api_key, base_url=base_url, timeout=timeout)
