@@ -133,6 +133,14 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# Run engine. A worker's lease on a run lasts RUN_LEASE_SECONDS and is renewed while it works;
+# modules listed in WORKFLOW_MODULES are imported at start so their @workflow functions register.
+RUN_LEASE_SECONDS = env.float("RUN_LEASE_SECONDS", default=30)
+RUN_SLICE_SECONDS = env.float("RUN_SLICE_SECONDS", default=300)
+RUN_INLINE_SLEEP_SECONDS = env.float("RUN_INLINE_SLEEP_SECONDS", default=10)
+JOURNAL_BLOB_THRESHOLD = env.int("JOURNAL_BLOB_THRESHOLD", default=8192)
+WORKFLOW_MODULES = env.list("WORKFLOW_MODULES", default=[])
+
 CHANNEL_LAYERS = {
     "default": (
         {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
@@ -197,6 +205,7 @@ OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 
 # Secrets referenced by tool configs as {{ secret:NAME }}: the environment, then this file.
 AGENTOPS_SECRETS_FILE = env.str("AGENTOPS_SECRETS_FILE", default="")
+AGENTOPS_PUBLIC_URL = env.str("AGENTOPS_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 
 LOGGING = {
     "version": 1,

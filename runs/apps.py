@@ -6,5 +6,13 @@ class RunsConfig(AppConfig):
     verbose_name = "Runs"
 
     def ready(self):
-        # Register the built-in workflows (agent_loop) so every process knows them by name.
+        # Register the built-in workflows, and the project's own (settings.WORKFLOW_MODULES), so
+        # that every process, web or worker, knows them by name.
+        from importlib import import_module
+
+        from django.conf import settings
+
         from runs import workflows  # noqa: F401
+
+        for module in getattr(settings, "WORKFLOW_MODULES", []):
+            import_module(module)

@@ -5,14 +5,19 @@ crash and lease tests see the same data as the test itself.
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 
 from agentops.settings import *  # noqa: E402,F403
-from agentops.settings import BASE_DIR, DATABASES  # noqa: E402
+from agentops.settings import DATABASES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["*"]
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # One file per test process, so that concurrent test runs on one machine never share it.
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"agentops-test-{os.getpid()}.sqlite3")}
+
+# Workflows the worker-process tests run: imported by every process started with these settings.
+WORKFLOW_MODULES = ["tests.support.workflows"]

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Runs AgentOps on this machine: web server and worker, demo data, a demo API key.
+# `make run` calls this. Ctrl-C stops both processes; if either dies, the other is stopped too.
+#
+# Environment (all optional, passed through to Django):
+#   PORT (8000), DEBUG (1 here), DATABASE_URL (SQLite db.sqlite3), REDIS_URL, SECRET_KEY,
+#   ALLOWED_HOSTS, OPENAI_API_KEY, OPENAI_BASE_URL
+#   DEMO_TENANT   slug of the tenant seed_demo creates (demo); the API key is minted for it
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+export DEBUG="${DEBUG:-1}"
+export PORT="${PORT:-8000}"
+DEMO_TENANT="${DEMO_TENANT:-demo}"
+KEY_FILE="$AGENTOPS_ROOT/.demo-api-key"
+BASE_URL="http://127.0.0.1:$PORT"
+
+web_pid=""
+worker_pid=""
+
+manage() { "$VENV_PY" "$AGENTOPS_ROOT/manage.py" "$@"; }
+
+prepare_database() {
+    info "Migrating the database"
+    manage migrate --noinput
+    info "Seeding demo data"
+    manage seed_demo
+}
+
+mint_api_key() {
+    local key
+    # create_api_key prints the key alone on its last line.
+    key="$(manage create_api_key --tenant "$DEMO_TENANT" --name "demo (make run)" | tail -n1)"
+    [[ -n "$key" ]] || die "create_api_key printed no key"
+    (umask 077 && printf '%s\n' "$key" >"$KEY_FILE")
+}
+
+# Status code of a GET (with the API key $2 if given), or 000 when nothing answers.
+http_status() {
+    local auth=()
+    [[ -n "${2:-}" ]] && auth=(-H "Authorization: Bearer $2")
+    curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${auth[@]}" "$BASE_URL$1" || true
+}
+
+# The saved key outlives the database it was made in (db.sqlite3 deleted, another DATABASE_URL):
+# ask the running server whether it still knows it, and mint a new one if not.
+ensure_api_key() {
+    if [[ -s "$KEY_FILE" ]]; then
+        case "$(http_status /api/v1/agents/ "$(cat "$KEY_FILE")")" in
+            401) info "The saved demo API key is unknown to this database; minting a new one" ;;
+            *) return 0 ;;
+        esac
+    else
+        info "Minting a demo API key (kept in .demo-api-key)"
+    fi
+    mint_api_key
+}
+
+# Each server runs in a process group of its own (job control is on), so stopping one stops
+# every process it forked (qcluster's workers) and Ctrl-C in the terminal reaches only this script,
+# which then stops them in order.
+start_servers() {
+    set -m
+    "$VENV_DIR/bin/daphne" -b 127.0.0.1 -p "$PORT" agentops.asgi:application </dev/null &
+    web_pid=$!
+    "$VENV_PY" "$AGENTOPS_ROOT/manage.py" qcluster </dev/null &
+    worker_pid=$!
+    set +m
+}
+
+alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; }
+
+# SIGTERM to the group leader alone, so qcluster shuts its own workers down in order; after a
+# grace period, SIGKILL for whatever is left of the group.
+stop_group() {
+    local pid="$1" tries=150
+    [[ -n "$pid" ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    while alive "$pid" && [[ $tries -gt 0 ]]; do
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+stop_servers() {
+    trap - INT TERM
+    stop_group "$web_pid"
+    stop_group "$worker_pid"
+    web_pid=""
+    worker_pid=""
+}
+
+# shellcheck disable=SC2317  # reached through the INT/TERM traps
+on_signal() {
+    printf '\n'
+    info "Stopping web server and worker"
+    stop_servers
+    exit "$1"
+}
+
+wait_until_ready() {
+    local tries=600
+    until [[ "$(http_status /healthz)" == 200 ]]; do
+        alive "$web_pid" || return 1
+        tries=$((tries - 1))
+        [[ $tries -gt 0 ]] || return 1
+        sleep 0.1
+    done
+}
+
+print_banner() {
+    local key
+    key="$(cat "$KEY_FILE")"
+    cat <<EOF
+
+  AgentOps is running at $BASE_URL/
+    admin            $BASE_URL/admin/
+    login            $BASE_URL/accounts/login/
+    API docs         $BASE_URL/api/docs/
+EOF
+    if [[ "$DEBUG" =~ ^(1|true|True|yes|on)$ ]]; then
+        cat <<EOF
+    demo logins      operator / demo   approver / demo
+EOF
+    fi
+    cat <<EOF
+    demo API key     $key
+
+  Try the API:
+    curl -H 'Authorization: Bearer $key' $BASE_URL/api/v1/agents/
+
+  Ctrl-C stops the web server and the worker.
+
+EOF
+}
+
+main() {
+    cd "$AGENTOPS_ROOT"
+    command -v curl >/dev/null || die "curl is needed to check the server; install it (apt-get install curl)"
+    venv_ensure
+    prepare_database
+
+    trap 'on_signal 130' INT
+    trap 'on_signal 143' TERM
+    info "Starting web server on $BASE_URL and worker"
+    start_servers
+    wait_until_ready || {
+        stop_servers
+        die "the web server did not become ready on $BASE_URL"
+    }
+    ensure_api_key
+    print_banner
+
+    # Returns when the first of the two exits; a signal interrupts it and runs the trap.
+    local status=0
+    wait -n "$web_pid" "$worker_pid" || status=$?
+    local which="worker"
+    alive "$web_pid" || which="web server"
+    stop_servers
+    die "the $which exited (status $status); stopped the other process"
+}
+
+main "$@"

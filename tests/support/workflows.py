@@ -1,0 +1,32 @@
+"""Workflows for tests that run real worker processes (which import this module at start).
+
+Side effects are appended to a file named in the run's input, one line per execution, so a test
+can count how often each step really ran across crashes.
+"""
+
+import time
+
+from runs.registry import workflow
+
+
+def _effect(path: str, line: str, pause: float) -> str:
+    time.sleep(pause)
+    with open(path, "a") as file:
+        file.write(line + "\n")
+        file.flush()
+    return line
+
+
+@workflow("test_effects")
+def effects(ctx, input):
+    """`steps` code steps, each pausing then appending its index to `input["effects"]`."""
+    for i in range(input["steps"]):
+        ctx.step(f"effect-{i}", _effect, input["effects"], str(i), input.get("pause", 0.05))
+    return {"steps": input["steps"]}
+
+
+@workflow("test_tool_calls")
+def tool_calls(ctx, input):
+    """Call the tools listed in input["calls"] ([name, arguments] pairs) one after another."""
+    results = [ctx.tool(name, arguments) for name, arguments in input["calls"]]
+    return {"results": results}

@@ -1,0 +1,56 @@
+import pytest
+
+from tests.support.tool_servers import (
+    GrpcInventoryServer,
+    McpHttpServer,
+    ScriptedHTTPServer,
+    compile_inventory_proto,
+    graphql_server,
+)
+from tools.secrets import SecretResolver
+
+TOKEN = "tok-3f9a1c77e2"
+
+
+@pytest.fixture
+def secrets():
+    """A resolver over a fixed environment: CRM_TOKEN is the only secret there is."""
+    return SecretResolver(environ={"CRM_TOKEN": TOKEN}, secrets_file="")
+
+
+@pytest.fixture
+def http_server():
+    with ScriptedHTTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def graphql_endpoint():
+    with graphql_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def inventory_descriptor_set(tmp_path_factory):
+    return compile_inventory_proto(tmp_path_factory.mktemp("proto"))
+
+
+@pytest.fixture
+def grpc_server(inventory_descriptor_set):
+    server = GrpcInventoryServer(inventory_descriptor_set, reflection=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def grpc_server_without_reflection(inventory_descriptor_set):
+    server = GrpcInventoryServer(inventory_descriptor_set, reflection=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def mcp_http_server():
+    server = McpHttpServer().start()
+    yield server
+    server.stop()

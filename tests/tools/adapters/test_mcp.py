@@ -1,0 +1,99 @@
+import sys
+
+import pytest
+
+from tests.support.tool_servers import MCP_SERVER_SCRIPT, free_port
+from tests.tools.adapters.conftest import TOKEN
+from tools.adapters.base import AdapterError, Invocation
+from tools.adapters.mcp import McpAdapter, discover_tools
+
+STDIO = {"transport": "stdio", "command": sys.executable, "args": [str(MCP_SERVER_SCRIPT)]}
+
+
+def invoke(adapter, arguments=None, *, timeout=15.0):
+    return adapter.call(Invocation(arguments or {}, "run-5:8", timeout))
+
+
+def test_tools_are_discovered_with_their_schemas(secrets):
+    # Given the inventory MCP server over stdio
+    # When its tools are discovered
+    tools = {tool["name"]: tool for tool in discover_tools(STDIO, secrets, timeout=15.0)}
+
+    # Then each comes with its description and input schema
+    assert set(tools) == {"get_item", "reserve", "whoami"}
+    assert tools["get_item"]["description"] == "Look up an item by SKU."
+    assert tools["get_item"]["inputSchema"]["required"] == ["sku"]
+    assert tools["get_item"]["inputSchema"]["properties"]["quantity"]["type"] == "integer"
+
+
+def test_call_over_stdio_returns_structured_content(secrets):
+    # Given a tool bound to the server's get_item
+    adapter = McpAdapter({**STDIO, "tool": "get_item"}, secrets)
+
+    # When it is called
+    result = invoke(adapter, {"sku": "A-1", "quantity": 2})
+
+    # Then the structured result is returned
+    assert result == {"sku": "A-1", "quantity": 2, "in_stock": True}
+
+
+def test_tool_error_is_surfaced_and_not_retryable(secrets):
+    # Given a tool that reports an error
+    adapter = McpAdapter({**STDIO, "tool": "reserve"}, secrets)
+
+    # When it is called
+    with pytest.raises(AdapterError) as caught:
+        invoke(adapter, {"sku": "A-1"})
+
+    # Then the tool's message comes back in a permanent error
+    assert caught.value.retryable is False
+    assert "Item A-1 is discontinued." in caught.value.message
+
+
+def test_call_over_streamable_http_sends_secret_headers(mcp_http_server, secrets):
+    # Given a tool over HTTP authenticating with a secret; whoami echoes the header
+    adapter = McpAdapter(
+        {
+            "transport": "http",
+            "url": mcp_http_server.url,
+            "headers": {"Authorization": "Bearer {{ secret:CRM_TOKEN }}"},
+            "tool": "whoami",
+        },
+        secrets,
+    )
+
+    # When it is called
+    result = invoke(adapter)
+
+    # Then the server saw exactly the token (redaction matched it) and the value is not shown
+    assert result == {"result": "Bearer [secret:CRM_TOKEN]"}
+    assert TOKEN not in repr(result)
+
+
+def test_unreachable_http_server_is_retryable(secrets):
+    # Given nothing listening at the URL
+    adapter = McpAdapter(
+        {"transport": "http", "url": f"http://127.0.0.1:{free_port()}/mcp", "tool": "whoami"}, secrets
+    )
+
+    # When it is called
+    with pytest.raises(AdapterError) as caught:
+        invoke(adapter, timeout=5.0)
+
+    # Then the failure is retryable
+    assert caught.value.retryable is True
+
+
+def test_missing_command_is_not_retryable(secrets):
+    # Given a stdio server whose command does not exist
+    adapter = McpAdapter(
+        {"transport": "stdio", "command": "/nonexistent/mcp-server", "tool": "get_item"}, secrets
+    )
+
+    # When it is called
+    with pytest.raises(AdapterError) as caught:
+        invoke(adapter)
+
+    # Then retrying cannot help
+    assert caught.value.retryable is False
+    assert "cannot be started" in caught.value.message

@@ -1,0 +1,38 @@
+"""Tool adapters: one module per kind of tool, all behind `tools.adapters.base.Adapter`.
+
+`ADAPTERS` maps a tool's `kind` to its adapter class; `get_adapter` builds one from a stored
+configuration. The "python" kind (registered Python functions) is implemented with the function
+registry and added to `ADAPTERS` there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tools.adapters.base import Adapter, AdapterError, Invocation
+from tools.adapters.graphql import GraphQLAdapter
+from tools.adapters.grpc import GrpcAdapter
+from tools.adapters.http import HttpAdapter
+from tools.adapters.mcp import McpAdapter
+from tools.adapters.sql import SqlAdapter
+
+if TYPE_CHECKING:
+    from tools.secrets import SecretResolver
+
+ADAPTERS: dict[str, type[Adapter]] = {
+    adapter.kind: adapter for adapter in (HttpAdapter, GraphQLAdapter, SqlAdapter, McpAdapter, GrpcAdapter)
+}
+
+
+def get_adapter(kind: str, config: dict, secrets: SecretResolver) -> Adapter:
+    """An adapter for `kind`; ValueError for an unknown kind or an invalid configuration."""
+    try:
+        adapter_class = ADAPTERS[kind]
+    except KeyError:
+        raise ValueError(
+            f"Unknown tool kind {kind!r}; known kinds: {', '.join(sorted(ADAPTERS))}."
+        ) from None
+    return adapter_class(config, secrets)
+
+
+__all__ = ["ADAPTERS", "Adapter", "AdapterError", "Invocation", "get_adapter"]

@@ -1,0 +1,138 @@
+"""The contract every tool adapter implements.
+
+An adapter turns one tool call into one attempt against the outside world. It does not retry,
+sleep or record anything: the gateway owns retries (`agentops.retry.call_with_retries`), journaling
+and auditing. What the adapter owes the gateway is an honest classification of each failure,
+through the single error type `AdapterError` and its `retryable` flag.
+
+Secrets: `config` is the stored configuration and may hold `{{ secret:NAME }}` references. An
+adapter resolves them with `resolve_secrets` inside `call`, never earlier, so a value lives only
+for one attempt; every error message and result it hands back is passed through
+`SecretResolver.redact` first. Tool arguments come from the model and are never resolved.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tools.secrets import SecretError
+
+if TYPE_CHECKING:
+    from tools.secrets import SecretResolver
+
+
+class AdapterError(Exception):
+    """A failed attempt. `retryable` says whether the same call may succeed if repeated.
+
+    `status` is the remote status when there is one (HTTP status, gRPC status code number);
+    `retry_after` is a delay in seconds the remote asked for, which the gateway honours when
+    it is longer than its own backoff.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        # The message lives only in `args` so that `SecretResolver.redact(exc)`, which rewrites
+        # `args`, redacts everything `str(exc)` can show.
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __repr__(self) -> str:
+        return (
+            f"AdapterError({self.message!r}, retryable={self.retryable}, "
+            f"status={self.status}, retry_after={self.retry_after})"
+        )
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One attempt of one tool call.
+
+    `idempotency_key` is "<run id>:<seq>": the same for every retry of the call and after crash
+    recovery, so a remote that honours it executes the side effect at most once.
+    `timeout` bounds this attempt, in seconds, from connecting to reading the answer.
+    """
+
+    arguments: dict
+    idempotency_key: str
+    timeout: float
+
+
+class Adapter(ABC):
+    """Base class of the tool adapters; subclasses set `kind` and implement `call`."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, config: dict, secrets: SecretResolver) -> None:
+        """Raises ValueError if `config` is invalid (see `validate_config`)."""
+        self.validate_config(config)
+        self.config = config
+        self.secrets = secrets
+
+    @classmethod
+    def validate_config(cls, config: dict) -> None:
+        """Check the stored configuration; raise ValueError with a message fit for an admin form.
+
+        Runs without secrets and without the network: it checks shape, not reachability.
+        """
+        if not isinstance(config, dict):
+            raise ValueError("The configuration must be a JSON object.")
+
+    @abstractmethod
+    def call(self, invocation: Invocation) -> Any:
+        """Make one attempt; return a JSON-serialisable result or raise AdapterError."""
+
+    def resolve_secrets(self, value: Any) -> Any:
+        """`value` (a part of `self.config`) with its secret references substituted.
+
+        Call it inside `call`, for configuration only. An undefined secret is a configuration
+        fault: retrying cannot help.
+        """
+        try:
+            return self.secrets.resolve(value)
+        except SecretError as exc:
+            raise AdapterError(str(exc), retryable=False) from None
+
+    def error(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> AdapterError:
+        """An AdapterError whose message has every secret resolved so far redacted."""
+        return AdapterError(
+            self.secrets.redact(message), retryable=retryable, status=status, retry_after=retry_after
+        )
+
+
+def require_str(config: dict, key: str, *, kind: str) -> str:
+    """Return the non-empty string `config[key]` or raise ValueError naming it."""
+    value = config.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{kind} tool: '{key}' is required and must be a non-empty string.")
+    return value
+
+
+def require_str_map(config: dict, key: str, *, kind: str) -> dict[str, str]:
+    """Return the optional string-to-string mapping `config[key]` (empty if absent)."""
+    value = config.get(key) or {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError(f"{kind} tool: '{key}' must be an object of string values.")
+    return value

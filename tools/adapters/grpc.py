@@ -1,0 +1,206 @@
+"""gRPC tools: one unary call, with message types from server reflection or a descriptor set.
+
+Configuration:
+    target          "host:port"
+    method          "package.Service/Method"
+    descriptor_set  optional: base64 of a FileDescriptorSet holding the service and everything it
+                    imports (`protoc --include_imports --descriptor_set_out=...`); without it the
+                    types are read from the server's reflection service on every call
+    metadata        {"authorization": "Bearer {{ secret:TOKEN }}"}: lowercase keys
+    tls             false (default) for a plaintext channel, true for TLS with the system roots
+
+The JSON arguments become the request message (`ParseDict`; an unknown field is a non-retryable
+error) and the response comes back as a dict keyed by the proto field names, zero values included.
+The idempotency key travels as the `idempotency-key` metadata entry. The invocation timeout bounds
+the whole attempt, reflection included.
+
+Retryable: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED and ABORTED. INTERNAL is not: it
+reports a broken invariant in the server (a bug, per the gRPC status code guide and Google's
+AIP-194), which repeating the call does not fix, while connection-level failures surface as
+UNAVAILABLE. A `grpc-retry-pushback-ms` trailer becomes `retry_after`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import re
+import time
+from typing import Any
+
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.descriptor_database import DescriptorDatabase
+from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
+from google.protobuf.message import DecodeError
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+
+from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
+
+RETRYABLE_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.ABORTED,
+    }
+)
+_METHOD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)/([A-Za-z_][A-Za-z0-9_]*)$")
+_METADATA_KEY = re.compile(r"^[0-9a-z_.\-]+$")
+
+
+class GrpcAdapter(Adapter):
+    kind = "grpc"
+
+    @classmethod
+    def validate_config(cls, config: dict) -> None:
+        super().validate_config(config)
+        require_str(config, "target", kind="grpc")
+        if not _METHOD.match(require_str(config, "method", kind="grpc")):
+            raise ValueError("grpc tool: 'method' must look like \"package.Service/Method\".")
+        for key in require_str_map(config, "metadata", kind="grpc"):
+            if not _METADATA_KEY.match(key) or key.startswith("grpc-") or key.endswith("-bin"):
+                raise ValueError(
+                    f"grpc tool: metadata key {key!r} must be lowercase ASCII, not grpc-* or *-bin."
+                )
+        if not isinstance(config.get("tls", False), bool):
+            raise ValueError("grpc tool: 'tls' must be true or false.")
+        if config.get("descriptor_set"):
+            pool = pool_from_descriptor_set(config["descriptor_set"])
+            try:
+                find_unary_method(pool, config["method"])
+            except LookupError as exc:
+                raise ValueError(f"grpc tool: {exc.args[0]}") from None
+
+    def call(self, invocation: Invocation) -> Any:
+        deadline = time.monotonic() + invocation.timeout
+        metadata = list(self.resolve_secrets(self.config.get("metadata") or {}).items())
+        metadata.append(("idempotency-key", invocation.idempotency_key))
+        service_name, method_name = self.config["method"].split("/")
+
+        with self._channel() as channel:
+            try:
+                if self.config.get("descriptor_set"):
+                    pool = pool_from_descriptor_set(self.config["descriptor_set"])
+                else:
+                    # The reflection stream carries no deadline of its own; bound it by ours.
+                    reflection = grpc.intercept_channel(channel, _Deadline(deadline))
+                    pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(reflection))
+                method = find_unary_method(pool, self.config["method"])
+            except LookupError as exc:
+                raise self.error(exc.args[0], retryable=False) from None
+            except grpc.RpcError as exc:
+                error = self._status_error(exc, "Server reflection failed")
+                if error.status == grpc.StatusCode.UNIMPLEMENTED.value[0]:
+                    error.args = (error.message + " (no reflection service: configure 'descriptor_set')",)
+                raise error from None
+
+            request_class = message_factory.GetMessageClass(method.input_type)
+            response_class = message_factory.GetMessageClass(method.output_type)
+            try:
+                request = ParseDict(invocation.arguments, request_class(), descriptor_pool=pool)
+            except ParseError as exc:
+                raise self.error(
+                    f"The arguments do not fit {method.input_type.full_name}: {exc}", retryable=False
+                ) from None
+
+            stub = channel.unary_unary(
+                f"/{service_name}/{method_name}",
+                request_serializer=request_class.SerializeToString,
+                response_deserializer=response_class.FromString,
+            )
+            try:
+                response = stub(
+                    request, timeout=max(0.001, deadline - time.monotonic()), metadata=metadata
+                )
+            except grpc.RpcError as exc:
+                raise self._status_error(exc, self.config["method"]) from None
+
+        result = MessageToDict(
+            response,
+            preserving_proto_field_name=True,
+            always_print_fields_with_no_presence=True,
+            descriptor_pool=pool,
+        )
+        return self.secrets.redact(result)
+
+    def _channel(self) -> grpc.Channel:
+        target = self.config["target"]
+        if self.config.get("tls"):
+            return grpc.secure_channel(target, grpc.ssl_channel_credentials())
+        return grpc.insecure_channel(target)
+
+    def _status_error(self, exc: grpc.RpcError, what: str) -> AdapterError:
+        code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        retry_after = None
+        trailers = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+        for key, value in trailers or ():
+            if key == "grpc-retry-pushback-ms" and str(value).isdigit():
+                retry_after = int(value) / 1000
+        return self.error(
+            f"{what}: {code.name}: {details}",
+            retryable=code in RETRYABLE_CODES,
+            status=code.value[0],
+            retry_after=retry_after,
+        )
+
+
+def pool_from_descriptor_set(encoded: str) -> descriptor_pool.DescriptorPool:
+    """A descriptor pool over a base64 FileDescriptorSet; ValueError if it cannot be read."""
+    try:
+        files = descriptor_pb2.FileDescriptorSet.FromString(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError, DecodeError, TypeError):
+        raise ValueError("grpc tool: 'descriptor_set' is not a base64 FileDescriptorSet.") from None
+    database = DescriptorDatabase()
+    for file in files.file:
+        database.Add(file)
+    # Backed by a database, the pool resolves imports lazily, whatever order the files are in.
+    return descriptor_pool.DescriptorPool(database)
+
+
+def find_unary_method(pool: descriptor_pool.DescriptorPool, full_method: str):
+    """The MethodDescriptor for "package.Service/Method"; LookupError if absent or streaming."""
+    service_name, method_name = full_method.split("/")
+    try:
+        service = pool.FindServiceByName(service_name)
+    except (KeyError, AssertionError, TypeError):
+        # KeyError: unknown; AssertionError: the reflection client's reaction to odd replies;
+        # TypeError: a descriptor set whose imports are missing.
+        raise LookupError(f"Service {service_name!r} is not known to the server or descriptor set.") from None
+    method = service.methods_by_name.get(method_name)
+    if method is None:
+        raise LookupError(f"Service {service_name!r} has no method {method_name!r}.")
+    if method.client_streaming or method.server_streaming:
+        raise LookupError(f"{full_method} is a streaming method; only unary methods are supported.")
+    return method
+
+
+_CallDetails = collections.namedtuple(
+    "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+)
+
+
+class _ClientCallDetails(_CallDetails, grpc.ClientCallDetails):
+    pass
+
+
+class _Deadline(grpc.StreamStreamClientInterceptor):
+    """Gives every stream-stream call on the channel the time left until `deadline`."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        details = _ClientCallDetails(
+            client_call_details.method,
+            max(0.001, self.deadline - time.monotonic()),
+            client_call_details.metadata,
+            client_call_details.credentials,
+            client_call_details.wait_for_ready,
+            client_call_details.compression,
+        )
+        return continuation(details, request_iterator)

@@ -1,0 +1,220 @@
+"""MCP server tools, over stdio (a local process) or streamable HTTP.
+
+Configuration:
+    transport   "stdio": command, args (list), env (object, may reference secrets), cwd
+                "http":  url, headers (object, may reference secrets)
+    tool        the server's tool name (not needed by `discover_tools`)
+
+Each call opens a session, calls the tool once and closes it: a stdio server lives for one call.
+The stdio server sees only a minimal environment (PATH, HOME, ...) plus `env`, never the rest of
+ours. Over HTTP the idempotency key is sent as the `Idempotency-Key` header; stdio has no place
+for it.
+
+A result with `isError` is a non-retryable AdapterError carrying the tool's text; otherwise the
+result is the tool's structured content, else its text content joined, else its content blocks.
+Failing to reach the server, a dropped connection and timeouts are retryable; a command that
+does not exist and protocol errors are not.
+
+Written against the `mcp` 2.x client: `mcp.Client` over `StdioServerParameters` (stdio_client)
+or `streamable_http_client`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+
+import anyio
+import pydantic
+
+from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
+from tools.adapters.http import is_retryable_status
+from tools.secrets import SecretError, SecretResolver
+
+# The `mcp` package takes about a second to import, so it is imported where it is used: processes
+# that never call an MCP tool (the web, most management commands) do not pay for it.
+
+T = TypeVar("T")
+DISCOVERY_TIMEOUT = 30.0
+
+
+class McpAdapter(Adapter):
+    kind = "mcp"
+
+    @classmethod
+    def validate_config(cls, config: dict) -> None:
+        validate_connection(config)
+        require_str(config, "tool", kind="mcp")
+
+    def call(self, invocation: Invocation) -> Any:
+        connection = self.resolve_secrets(_connection_part(self.config))
+        tool = self.config["tool"]
+
+        async def call_tool() -> Any:
+            async with _session(connection, invocation.timeout, invocation.idempotency_key) as client:
+                return await client.call_tool(tool, invocation.arguments)
+
+        result = _run(call_tool, invocation.timeout, self.secrets)
+        if result.is_error:
+            text = _joined_text(result.content) or "The tool reported an error without a message."
+            raise self.error(f"MCP tool {tool!r} failed: {text}", retryable=False)
+        if result.structured_content is not None:
+            return self.secrets.redact(result.structured_content)
+        blocks = [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content]
+        if all(block.get("type") == "text" for block in blocks):
+            return self.secrets.redact(_joined_text(result.content))
+        return self.secrets.redact(blocks)
+
+
+def validate_connection(config: dict) -> None:
+    """Check the connection part of an MCP configuration; raise ValueError if it is invalid."""
+    if not isinstance(config, dict):
+        raise ValueError("The configuration must be a JSON object.")
+    transport = config.get("transport")
+    if transport == "stdio":
+        require_str(config, "command", kind="mcp")
+        args = config.get("args") or []
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise ValueError("mcp tool: 'args' must be a list of strings.")
+        require_str_map(config, "env", kind="mcp")
+        if config.get("cwd") is not None and not isinstance(config["cwd"], str):
+            raise ValueError("mcp tool: 'cwd' must be a string.")
+    elif transport == "http":
+        url = require_str(config, "url", kind="mcp")
+        if not url.lower().startswith(("http://", "https://", "{{")):
+            raise ValueError("mcp tool: 'url' must be an http:// or https:// URL.")
+        require_str_map(config, "headers", kind="mcp")
+    else:
+        raise ValueError("mcp tool: 'transport' must be \"stdio\" or \"http\".")
+
+
+def discover_tools(
+    config: dict, secrets: SecretResolver, *, timeout: float = DISCOVERY_TIMEOUT
+) -> list[dict]:
+    """The server's tools as [{"name", "description", "inputSchema", "annotations"?}, ...].
+
+    Follows pagination. `annotations` (readOnlyHint, idempotentHint, ...) is included when the
+    server declares it, since it tells the registry how safe a tool is to retry. Raises
+    ValueError for an invalid configuration and AdapterError when the server cannot be listed.
+    """
+    validate_connection(config)
+    try:
+        connection = secrets.resolve(_connection_part(config))
+    except SecretError as exc:
+        raise AdapterError(str(exc), retryable=False) from None
+
+    async def list_tools() -> list:
+        tools: list = []
+        async with _session(connection, timeout, None) as client:
+            cursor = None
+            while True:
+                page = await client.list_tools(cursor=cursor)
+                tools.extend(page.tools)
+                cursor = page.next_cursor
+                if not cursor:
+                    return tools
+
+    found = []
+    for tool in _run(list_tools, timeout, secrets):
+        entry = {
+            "name": tool.name,
+            "description": tool.description or "",
+            "inputSchema": tool.input_schema,
+        }
+        if tool.annotations is not None:
+            entry["annotations"] = tool.annotations.model_dump(mode="json", by_alias=True, exclude_none=True)
+        found.append(entry)
+    return secrets.redact(found)
+
+
+def _connection_part(config: dict) -> dict:
+    keys = ("transport", "command", "args", "env", "cwd", "url", "headers")
+    return {key: config[key] for key in keys if key in config}
+
+
+@asynccontextmanager
+async def _session(connection: dict, timeout: float, idempotency_key: str | None) -> AsyncIterator[Any]:
+    import httpx2
+    from mcp import Client, StdioServerParameters
+    from mcp.client.streamable_http import streamable_http_client
+
+    if connection["transport"] == "stdio":
+        params = StdioServerParameters(
+            command=connection["command"],
+            args=connection.get("args") or [],
+            env=connection.get("env") or None,
+            cwd=connection.get("cwd"),
+        )
+        async with Client(params, read_timeout_seconds=timeout, cache=None) as client:
+            yield client
+        return
+    headers = dict(connection.get("headers") or {})
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(timeout)) as http_client:
+        transport = streamable_http_client(connection["url"], http_client=http_client)
+        async with Client(transport, read_timeout_seconds=timeout, cache=None) as client:
+            yield client
+
+
+def _run(fn: Callable[[], Awaitable[T]], timeout: float, secrets: SecretResolver) -> T:
+    """Run `fn` to completion within `timeout` seconds from synchronous code.
+
+    Failures come out as classified, redacted AdapterErrors.
+    """
+
+    async def bounded() -> T:
+        with anyio.fail_after(timeout):
+            return await fn()
+
+    try:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return anyio.run(bounded)
+        # Called from async code (an ASGI view, say): this thread's loop is busy, use another.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(anyio.run, bounded).result()
+    except Exception as exc:  # Task groups wrap failures; classify the first real one.
+        leaf = _first_leaf(exc)
+        error = _classify(leaf, timeout)
+        raise AdapterError(secrets.redact(error.message), retryable=error.retryable, status=error.status) from None
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _classify(exc: BaseException, timeout: float) -> AdapterError:
+    import httpx2
+    from mcp import MCPError
+    from mcp_types import CONNECTION_CLOSED
+
+    if isinstance(exc, TimeoutError):
+        return AdapterError(f"The MCP server did not answer within {timeout:g}s.", retryable=True)
+    if isinstance(exc, MCPError):
+        # A closed connection is the server going away mid-call; other JSON-RPC errors (unknown
+        # tool, invalid params) are answers and will be the same next time.
+        return AdapterError(
+            f"MCP error {exc.code}: {exc.message}", retryable=exc.code == CONNECTION_CLOSED
+        )
+    if isinstance(exc, (FileNotFoundError, PermissionError, NotADirectoryError)):
+        return AdapterError(f"The MCP server cannot be started: {exc}", retryable=False)
+    if isinstance(exc, httpx2.HTTPStatusError):
+        status = exc.response.status_code
+        return AdapterError(
+            f"The MCP server returned HTTP {status}.", retryable=is_retryable_status(status), status=status
+        )
+    if isinstance(exc, (httpx2.TransportError, OSError)):
+        return AdapterError(f"The MCP server cannot be reached: {exc or type(exc).__name__}", retryable=True)
+    if isinstance(exc, pydantic.ValidationError):
+        return AdapterError(f"The MCP server sent an invalid message: {exc}", retryable=False)
+    return AdapterError(f"MCP call failed: {type(exc).__name__}: {exc}", retryable=False)
+
+
+def _joined_text(content: list) -> str:
+    return "\n".join(block.text for block in content if getattr(block, "type", None) == "text")
