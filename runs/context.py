@@ -305,7 +305,9 @@ class RunContext:
         approver are journaled and raised as ToolError, for the workflow (or the model) to handle.
         """
         from tools.gateway import ToolRefused, tool_prepare
+        from tools.models import name_from_wire
 
+        name = name_from_wire(name)  # models see "billing__refund"; the journal and people see "billing.refund"
         upcoming = self._journal.get(self._seq + 1)
         if upcoming is None:  # a new call: the gateway decides whether it may run and if it needs approval
             try:

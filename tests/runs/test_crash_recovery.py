@@ -4,9 +4,13 @@ import time
 
 import pytest
 
-from runs.models import Run, RunStatus
-from runs.services import sweep
+from agentops.audit.services import Actor
+from runs.engine import execute_run
+from runs.models import Run, RunStatus, Step, StepStatus, WaitingReason
+from runs.services import step_resolve_in_doubt, sweep
+from tests.support.tool_servers import Reply, ScriptedHTTPServer
 from tests.support.workers import running_worker, wait_for
+from tools.services import tool_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -39,3 +43,79 @@ def test_run_killed_mid_way_finishes_on_a_new_worker_with_each_step_once(start_r
     repeated = [line for line in set(seen) if seen.count(line) > 1]
     assert len(repeated) <= 1
     assert run.executions == 2 and run.output == {"steps": steps}
+
+
+class Billing:
+    """A payments API that applies each idempotency key once, like a real one; the first request
+    it receives is held for a while, so a test can kill the worker during the call."""
+
+    def __init__(self):
+        self.applied: dict[str, dict] = {}
+        self.held = False
+        self.server = ScriptedHTTPServer(self.handle)
+
+    def handle(self, request):
+        key = request.headers.get("idempotency-key")
+        self.applied.setdefault(key, request.json())
+        delay, self.held = (0 if self.held else 3.0), True
+        return Reply(200, {"refund": self.applied[key], "key": key}, delay=delay)
+
+
+@pytest.fixture
+def billing():
+    billing = Billing()
+    with billing.server:
+        yield billing
+
+
+def refund_run(start_run, tenant, billing, *, idempotent: bool):
+    tool_create(tenant=tenant, name="billing.refund", kind="http", actor=Actor.system("test"),
+                description="Refund an order.", idempotent=idempotent, effect="write",
+                input_schema={"type": "object", "properties": {"amount": {"type": "number"}}},
+                config={"method": "POST", "url": f"{billing.server.url}/refunds"})
+    return start_run("test_tool_calls", {"calls": [["billing.refund", {"amount": 30}]]}, tools=["billing.refund"])
+
+
+def crash_during_the_call(run, billing):
+    with running_worker() as first:
+        wait_for(lambda: billing.server.requests, timeout=60, message=f"the tool call\n{first.output()}")
+        first.kill()
+    assert Run.objects.get(pk=run.pk).status == RunStatus.RUNNING
+
+
+def recover(run, until):
+    with running_worker() as second:
+        time.sleep(2.5)
+        sweep()
+        wait_for(lambda: until(Run.objects.get(pk=run.pk)), timeout=60, message=f"recovery\n{second.output()}")
+    return Run.objects.get(pk=run.pk)
+
+
+def test_idempotent_tool_in_flight_is_retried_with_the_same_key_and_takes_effect_once(start_run, tenant, billing):
+    run = refund_run(start_run, tenant, billing, idempotent=True)
+    crash_during_the_call(run, billing)
+
+    recover(run, lambda r: r.status == RunStatus.SUCCEEDED)
+
+    keys = [r.headers["idempotency-key"] for r in billing.server.requests]
+    step = Step.objects.get(run=run, kind="tool")
+    assert keys == [f"{run.pk}:1", f"{run.pk}:1"]
+    assert len(billing.applied) == 1
+    assert step.attempt == 2 and step.output["refund"] == {"amount": 30}
+
+
+def test_non_idempotent_tool_in_flight_goes_in_doubt_and_is_not_called_again(start_run, tenant, billing, operator):
+    run = refund_run(start_run, tenant, billing, idempotent=False)
+    crash_during_the_call(run, billing)
+
+    waiting = recover(run, lambda r: r.status == RunStatus.WAITING)
+
+    step = Step.objects.get(run=run, kind="tool")
+    assert waiting.waiting_reason == WaitingReason.IN_DOUBT and step.status == StepStatus.IN_DOUBT
+    assert len(billing.server.requests) == 1
+
+    step_resolve_in_doubt(run=waiting, seq=step.seq, action="mark_done", output={"refund": "confirmed by phone"},
+                          actor=Actor.for_user(operator))
+    assert execute_run(run.pk) == "succeeded"
+    assert Run.objects.get(pk=run.pk).output == {"results": [{"refund": "confirmed by phone"}]}
+    assert len(billing.server.requests) == 1
