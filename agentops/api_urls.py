@@ -3,7 +3,9 @@
 from django.urls import path
 
 from agentops.agents.api import AgentDetailApi, AgentListApi
+from approvals.api import ApprovalApproveApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
 from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi
+from tools.api import ToolDetailApi, ToolListApi
 
 urlpatterns = [
     path("agents/", AgentListApi.as_view(), name="api-agent-list"),
@@ -12,4 +14,10 @@ urlpatterns = [
     path("runs/<uuid:run_id>/", RunDetailApi.as_view(), name="api-run-detail"),
     path("runs/<uuid:run_id>/steps/", RunStepsApi.as_view(), name="api-run-steps"),
     path("runs/<uuid:run_id>/cancel/", RunCancelApi.as_view(), name="api-run-cancel"),
+    path("approvals/", ApprovalListApi.as_view(), name="api-approval-list"),
+    path("approvals/<int:pk>/", ApprovalDetailApi.as_view(), name="api-approval-detail"),
+    path("approvals/<int:pk>/approve/", ApprovalApproveApi.as_view(), name="api-approval-approve"),
+    path("approvals/<int:pk>/reject/", ApprovalRejectApi.as_view(), name="api-approval-reject"),
+    path("tools/", ToolListApi.as_view(), name="api-tool-list"),
+    path("tools/<str:name>/", ToolDetailApi.as_view(), name="api-tool-detail"),
 ]

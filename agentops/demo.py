@@ -15,6 +15,8 @@ from agentops.audit.services import Actor
 from agentops.tenancy.models import Tenant
 from agentops.tenancy.roles import Role
 from agentops.tenancy.services import membership_set, tenant_create
+from tools.demo import DEMO_TOOL_NAMES
+from tools.demo.seed import seed_demo_tools
 
 ACTOR = Actor.system("seed_demo")
 DEMO_PASSWORD = "demo"
@@ -23,6 +25,8 @@ DEMO_USERS = [
     # (username, role, staff): the operator also administers the demo through the admin.
     ("operator", Role.OPERATOR, True),
     ("approver", Role.APPROVER, False),
+    # A viewer whose agents may use only the tools granted to him one by one (not billing.refund).
+    ("sam", Role.VIEWER, False),
 ]
 
 SUPPORT_PROMPT = (
@@ -38,6 +42,7 @@ def seed_demo() -> list[str]:
     with transaction.atomic():
         tenant = _tenant(report)
         users = _users(tenant, report)
+        seed_tools(tenant, users, report)
         _support_agent(tenant, users["operator"], report)
     return report
 
@@ -68,12 +73,18 @@ def _users(tenant, report) -> dict:
     return users
 
 
+def seed_tools(tenant, users, report):
+    """The demo tools and their data: knowledge base, customers, orders, the billing.refund HTTP
+    tool, and sam's per-tool permissions (the operator's role already lets him use every tool)."""
+    seed_demo_tools(tenant=tenant, restricted_user=users["sam"], actor=ACTOR, report=report)
+
+
 def support_agent_config() -> dict:
     return {
         "model": "gpt-4o-mini",
         "provider": "default",
         "system_prompt": SUPPORT_PROMPT,
-        "tools": [],
+        "tools": list(DEMO_TOOL_NAMES),
         "workflow": "agent_loop",
         "max_steps": 20,
         "timeout_seconds": 300,

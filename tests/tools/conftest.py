@@ -1,0 +1,52 @@
+import itertools
+
+import pytest
+
+from agentops.audit.services import Actor
+from runs.models import Run
+from tests.factories import AgentFactory
+from tests.support.tool_servers import ScriptedHTTPServer
+from tools.services import tool_create
+
+ACTOR = Actor.system("test")
+TOKEN = "tok-9d41be07c3"  # the value of the test secret TOOLS_TEST_TOKEN
+
+_agents = itertools.count(1)
+
+
+@pytest.fixture
+def secret_token(monkeypatch):
+    """TOOLS_TEST_TOKEN in the environment, where the gateway's secret resolver finds it."""
+    monkeypatch.setenv("TOOLS_TEST_TOKEN", TOKEN)
+    return TOKEN
+
+
+@pytest.fixture
+def http_server():
+    with ScriptedHTTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_tool(tenant):
+    """make_tool("crm.ping", tenant=None, **fields) → a tool created through the service (http by default)."""
+
+    def make(name: str, *, tenant=tenant, kind: str = "http", **fields):
+        fields.setdefault("description", f"The {name} tool.")
+        fields.setdefault("config", {"url": "http://127.0.0.1:9/unused"})
+        fields.setdefault("input_schema", {"type": "object", "properties": {}})
+        return tool_create(tenant=tenant, name=name, kind=kind, actor=ACTOR, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_run(tenant):
+    """make_run(user, tools=[...], tenant=..., on_behalf_of=...) → a run of a fresh agent granted `tools`."""
+
+    def make(user, *, tools=(), tenant=tenant, on_behalf_of=None):
+        agent = AgentFactory(tenant=tenant, slug=f"tools-agent-{next(_agents)}", version__tools=list(tools))
+        return Run.objects.create(tenant=tenant, agent=agent, agent_version=agent.current_version,
+                                  workflow="agent_loop", created_by=user, on_behalf_of=on_behalf_of)
+
+    return make

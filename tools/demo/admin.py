@@ -1,0 +1,50 @@
+"""Admin pages for the demo tables; tickets and refunds are written by the tools, so read-only."""
+
+from django.contrib import admin
+
+from .models import DemoArticle, DemoCustomer, DemoOrder, DemoRefund, DemoTicket
+
+
+@admin.register(DemoArticle)
+class DemoArticleAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "tenant"]
+    list_filter = ["tenant"]
+    search_fields = ["title", "body", "tags"]
+
+
+@admin.register(DemoCustomer)
+class DemoCustomerAdmin(admin.ModelAdmin):
+    list_display = ["customer_id", "name", "email", "plan", "tenant"]
+    list_filter = ["tenant", "plan"]
+    search_fields = ["customer_id", "name", "email"]
+
+
+@admin.register(DemoOrder)
+class DemoOrderAdmin(admin.ModelAdmin):
+    list_display = ["order_id", "customer", "status", "amount", "refunded_amount", "placed_at", "tenant"]
+    list_filter = ["tenant", "status"]
+    search_fields = ["order_id", "customer__email"]
+    list_select_related = ["customer", "tenant"]
+    raw_id_fields = ["customer"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DemoTicket)
+class DemoTicketAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "subject", "priority", "status", "customer_email", "created_by", "created_at", "tenant"]
+    list_filter = ["tenant", "priority", "status"]
+    list_select_related = ["created_by", "tenant"]
+
+
+@admin.register(DemoRefund)
+class DemoRefundAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "order", "amount", "reason", "idempotency_key", "created_at", "tenant"]
+    list_filter = ["tenant"]
+    list_select_related = ["order", "tenant"]

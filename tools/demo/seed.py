@@ -1,0 +1,192 @@
+"""Demo content for one tenant: knowledge base, customers and orders, the billing.refund tool and
+the restricted user's tool permissions. Idempotent: a second run changes nothing (it only brings
+the billing URL up to date when AGENTOPS_PUBLIC_URL changed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+
+from agentops.audit.services import Actor
+from agentops.tenancy.models import Tenant
+from tools.models import ApprovalPolicy, Effect, ExpiryAction, ToolKind
+from tools.selectors import tool_get, tool_map
+from tools.services import tool_create, tool_sync, tool_update, tool_use_grant
+
+from . import DEMO_TOOL_NAMES
+from .billing import TOKEN_NAME
+from .models import DemoArticle, DemoCustomer, DemoOrder
+
+BILLING_TOOL = "billing.refund"
+
+ARTICLES = [
+    ("refund-policy", "Refund policy", "refund return money back policy",
+     "You can ask for a refund within 30 days of delivery. Unused items in their original packaging are "
+     "refunded in full; opened items are refunded up to 80% of the price. Refunds go back to the original "
+     "payment method and usually appear within 5 to 10 business days. Shipping costs are refunded only when "
+     "the item arrived damaged or was not what you ordered."),
+    ("request-a-refund", "How to request a refund", "refund request return label",
+     "To request a refund, reply to your order confirmation or contact support with your order number. "
+     "We send a prepaid return label for damaged or wrong items. Refunds above 50 USD are reviewed by a "
+     "team lead before they are issued, which can add one business day."),
+    ("shipping-times", "Shipping times and costs", "shipping delivery time cost international",
+     "Standard shipping takes 3 to 5 business days within the US and 7 to 14 business days internationally. "
+     "Express shipping takes 1 to 2 business days. Orders over 75 USD ship for free within the US. Orders "
+     "placed before 2 pm Eastern ship the same day."),
+    ("track-your-order", "Tracking your order", "tracking track shipment status carrier",
+     "As soon as your order ships we email you a tracking link. You can also see the status of every order "
+     "under Account > Orders. If the tracking has not changed for 5 business days, contact support and we "
+     "will open an investigation with the carrier."),
+    ("change-address", "Changing the delivery address", "address delivery change shipping",
+     "You can change the delivery address while the order is still processing: go to Account > Orders and "
+     "choose Edit address. Once an order has shipped the address can no longer be changed, but you can ask "
+     "the carrier to hold the parcel at a pickup point."),
+    ("cancel-order", "Cancelling an order", "cancel cancellation order",
+     "Orders can be cancelled free of charge until they ship. After shipping, refuse the delivery or return "
+     "the parcel and we refund it as soon as it reaches our warehouse. Subscriptions can be cancelled at any "
+     "time and stay active until the end of the paid period."),
+    ("damaged-items", "Damaged or defective items", "damaged broken defective replacement warranty",
+     "If an item arrives damaged, take a photo of the item and the packaging and contact support within 14 "
+     "days. We replace it or refund it in full, shipping included, whichever you prefer. You do not need "
+     "to return items worth less than 20 USD."),
+    ("reset-password", "Resetting your password", "password login account reset locked",
+     "Use Forgot password on the sign-in page and we email you a reset link that is valid for one hour. "
+     "After five failed sign-in attempts the account is locked for 15 minutes. Support can never see or "
+     "ask for your password."),
+    ("payment-methods", "Payment methods", "payment card billing invoice paypal",
+     "We accept Visa, Mastercard, American Express and PayPal. You can update your card under Account > "
+     "Billing. Business customers on the Pro plan can pay by invoice with 30-day terms."),
+    ("plans-and-billing", "Plans and billing cycles", "plan subscription billing upgrade downgrade pro basic",
+     "The Basic plan is free; the Pro plan costs 12 USD a month or 120 USD a year. Upgrades take effect "
+     "immediately and are prorated; downgrades take effect at the end of the billing cycle. Invoices are "
+     "emailed on the first day of each cycle."),
+    ("warranty", "Warranty", "warranty repair defective guarantee",
+     "All products carry a two-year warranty against manufacturing defects. Warranty claims need the order "
+     "number and a short description of the problem; we repair or replace the item, and refund it if "
+     "neither is possible."),
+]
+
+CUSTOMERS = [
+    ("C-1001", "Ada Lovelace", "ada@example.com", "pro", dt.date(2021, 3, 14)),
+    ("C-1002", "Grace Hopper", "grace@example.com", "basic", dt.date(2022, 7, 1)),
+    ("C-1003", "Alan Turing", "alan@example.com", "pro", dt.date(2020, 11, 23)),
+    ("C-1004", "Katherine Johnson", "katherine@example.com", "basic", dt.date(2023, 2, 8)),
+]
+
+# (order id, customer, status, items [(sku, name, quantity, unit price)], days ago)
+ORDERS = [
+    ("1040", "C-1001", "delivered", [("KB-01", "Mechanical keyboard", 1, "89.00")], 40),
+    ("1041", "C-1002", "shipped", [("MS-02", "Wireless mouse", 1, "24.50"), ("PD-01", "Mouse pad", 1, "5.50")], 6),
+    ("1042", "C-1001", "delivered", [("CB-03", "USB-C cable, 2 m", 2, "15.00")], 12),
+    ("1043", "C-1003", "delivered", [("HP-01", "Noise-cancelling headphones", 1, "129.00")], 9),
+    ("1044", "C-1004", "processing",
+     [("ST-01", "Laptop stand", 1, "45.00"), ("CB-03", "USB-C cable, 2 m", 1, "15.00")], 1),
+    ("1045", "C-1003", "delivered", [("MN-27", "27-inch monitor", 1, "329.00")], 25),
+    ("1046", "C-1002", "cancelled", [("WC-01", "Webcam", 1, "59.00")], 18),
+    ("1047", "C-1004", "delivered", [("DK-01", "Docking station", 1, "149.00")], 33),
+]
+
+
+def seed_demo_tools(*, tenant: Tenant, restricted_user, actor: Actor, report: list[str]) -> None:
+    """Everything the demo's tools need in `tenant`; appends what it did to `report`."""
+    report += tool_sync(actor=actor)
+    _articles(tenant, report)
+    _customers_and_orders(tenant, report)
+    _billing_tool(tenant, actor, report)
+    _restricted_user_grants(tenant, restricted_user, actor, report)
+
+
+def _articles(tenant: Tenant, report: list[str]) -> None:
+    created = 0
+    for slug, title, tags, body in ARTICLES:
+        _, was_created = DemoArticle.objects.get_or_create(
+            tenant=tenant, slug=slug, defaults={"title": title, "tags": tags, "body": body})
+        created += was_created
+    if created:
+        report.append(f"created {created} knowledge base articles")
+
+
+def _customers_and_orders(tenant: Tenant, report: list[str]) -> None:
+    customers = {}
+    for customer_id, name, email, plan, since in CUSTOMERS:
+        customers[customer_id], _ = DemoCustomer.objects.get_or_create(
+            tenant=tenant, customer_id=customer_id,
+            defaults={"name": name, "email": email, "plan": plan, "since": since})
+    now = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    created = 0
+    for order_id, customer_id, status, items, days_ago in ORDERS:
+        lines = [{"sku": sku, "name": name, "quantity": qty, "unit_price": float(price)}
+                 for sku, name, qty, price in items]
+        amount = sum((Decimal(price) * qty for _, _, qty, price in items), Decimal("0"))
+        _, was_created = DemoOrder.objects.get_or_create(
+            tenant=tenant, order_id=order_id,
+            defaults={"customer": customers[customer_id], "status": status, "items": lines, "amount": amount,
+                      "placed_at": now - dt.timedelta(days=days_ago)})
+        created += was_created
+    if created:
+        report.append(f"created {len(CUSTOMERS)} customers and {created} orders")
+
+
+def billing_tool_config(tenant: Tenant) -> dict:
+    base = getattr(settings, "AGENTOPS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+    return {
+        "method": "POST",
+        "url": f"{base}/demo/billing/refunds",
+        "headers": {"Authorization": f"Bearer {{{{ secret:{TOKEN_NAME} }}}}", "Billing-Account": tenant.slug},
+        "body": "arguments",
+    }
+
+
+BILLING_INPUT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "order_id": {"type": "string", "description": "The order to refund, e.g. 1042."},
+        "amount": {"type": "number", "exclusiveMinimum": 0,
+                   "description": "How much to refund, in the order's currency."},
+        "reason": {"type": "string", "maxLength": 500, "description": "Why the customer gets the refund."},
+    },
+    "required": ["order_id", "amount"],
+    "additionalProperties": False,
+}
+BILLING_OUTPUT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "refund_id": {"type": "string"},
+        "order_id": {"type": "string"},
+        "amount": {"type": "number"},
+        "currency": {"type": "string"},
+        "status": {"type": "string"},
+    },
+    "required": ["refund_id", "order_id", "amount", "status"],
+}
+
+
+def _billing_tool(tenant: Tenant, actor: Actor, report: list[str]) -> None:
+    existing = tool_get(tenant=tenant, name=BILLING_TOOL)
+    if existing is not None and existing.tenant_id == tenant.pk:
+        # Only the URL follows the environment (PORT, AGENTOPS_PUBLIC_URL); policies an operator
+        # changed in the admin are theirs and a re-seed must not undo them.
+        if existing.config != billing_tool_config(tenant):
+            tool_update(tool=existing, changes={"config": billing_tool_config(tenant)}, actor=actor)
+            report.append(f"updated the {BILLING_TOOL} URL")
+        return
+    tool_create(
+        tenant=tenant, name=BILLING_TOOL, kind=ToolKind.HTTP, actor=actor,
+        description=("Refund (part of) an order to the customer's original payment method. "
+                     "Refunds above 50 need a human's approval first."),
+        input_schema=BILLING_INPUT_SCHEMA, output_schema=BILLING_OUTPUT_SCHEMA, config=billing_tool_config(tenant),
+        timeout_seconds=10, retry_policy={"max_attempts": 3, "base_delay": 0.5, "max_delay": 5},
+        idempotent=True, effect=Effect.WRITE, approval=ApprovalPolicy.WHEN, approval_condition="amount > 50",
+        expires_in_seconds=24 * 3600, expiry_action=ExpiryAction.REJECT,
+    )
+    report.append(f"created tool {BILLING_TOOL}")
+
+
+def _restricted_user_grants(tenant: Tenant, user, actor: Actor, report: list[str]) -> None:
+    """The restricted demo user may use every demo tool but the refund, one object permission each."""
+    tools = tool_map(tenant=tenant, names=[name for name in DEMO_TOOL_NAMES if name != BILLING_TOOL])
+    for name, tool in sorted(tools.items()):
+        if tool_use_grant(tool=tool, user=user, tenant=tenant, actor=actor):
+            report.append(f"granted {user.get_username()} the use of {name}")

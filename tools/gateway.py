@@ -1,0 +1,309 @@
+"""The tool gateway: the one way the run engine touches tools.
+
+For each call the engine asks, in order:
+
+1. `tool_prepare` — resolve the name in the run's tenant (its own tool before a global one),
+   check the agent version grants it, that it is enabled, and that the run's end user may use it
+   (role permission `use_tools`, or the object permission `tools.use_tool` on the tool); parse and
+   validate the arguments against the tool's JSON Schema; apply the approval policy. Everything
+   the model did wrong or may not do is a `ToolRefused` the model can read, never a crash. Only
+   database reads.
+2. (the engine opens an approval request when `PreparedCall.approval` says so)
+3. `tool_execute` — one call through the tool's adapter, with the per-attempt timeout, the tool's
+   retry policy and the call's idempotency key; secrets resolved at call time and redacted from
+   whatever comes back. A failure after retries is a `ToolFailed`.
+
+The engine journals the step and writes the `tool.called` audit event; refusals are recorded with
+`tool_refusal_audit`. Call `tool_execute` outside any open transaction: it does network I/O.
+
+Tool names: models are offered `Tool.wire_name` ("crm__lookup_customer"), because model APIs do
+not allow dots in function names. `tool_prepare` accepts the wire name or the registry name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from django.conf import settings
+
+from agentops.audit.services import Actor, audit_record
+from agentops.llm.base import ToolSpec
+from agentops.retry import RetryPolicy, call_with_retries
+from runs.models import Run
+from tools.adapters import Adapter, AdapterError, Invocation, get_adapter
+from tools.models import Tool, ToolKind, name_from_wire, wire_name
+from tools.policy import ApprovalNeed, approval_need
+from tools.python_tools import PythonAdapter
+from tools.registry import ToolContext
+from tools.schemas import instance_errors
+from tools.secrets import SecretResolver
+from tools.selectors import tool_get, tool_map, user_may_use_tool
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OUTPUT_LIMIT = 32 * 1024
+
+__all__ = [
+    "ApprovalNeed", "PreparedCall", "ToolFailed", "ToolRefused", "tool_execute", "tool_prepare",
+    "tool_refusal_audit", "tool_specs_for", "tool_validate_arguments",
+]
+
+
+class ToolRefused(Exception):
+    """A call the gateway will not make; `message` is written for the model to read and correct.
+
+    `code`: unknown_tool, not_granted, disabled, permission_denied, invalid_arguments, invalid_json.
+    """
+
+    def __init__(self, code: str, message: str):
+        super().__init__(code, message)  # both in args, so the exception pickles as it is
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+class ToolFailed(Exception):
+    """The call was made and failed, after retries. `message` has every secret redacted;
+    `retryable` says whether the last failure was transient (attempts or deadline ran out)."""
+
+    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):
+        # Keyword-only arguments defeat Exception's default pickling, and task queues pickle errors.
+        return (_rebuild_tool_failed, (self.message, self.retryable, self.status))
+
+
+def _rebuild_tool_failed(message, retryable, status) -> ToolFailed:
+    return ToolFailed(message, retryable=retryable, status=status)
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """A call that passed every check. `approval` is set when a human must approve it first.
+
+    `run` is the run the call was prepared for: Python tools read their tenant and end user from
+    it. Keep it when rebuilding a call with approved arguments (`dataclasses.replace`).
+    """
+
+    tool: Tool
+    arguments: dict
+    approval: ApprovalNeed | None
+    run: Any = None
+
+
+def tool_specs_for(*, agent_version, tenant) -> list[ToolSpec]:
+    """The tools to offer the model: granted by `agent_version`, visible to `tenant`, enabled;
+    in the order of the grant. Names are wire names. One query."""
+    granted = list(agent_version.tools or [])
+    tools = tool_map(tenant=tenant, names=granted)
+    return [
+        ToolSpec(name=tool.wire_name, description=tool.description, parameters=tool.input_schema)
+        for tool in (tools.get(name) for name in granted)
+        if tool is not None and tool.enabled
+    ]
+
+
+def tool_prepare(*, run, name: str, arguments: dict | str) -> PreparedCall:
+    """Check a call the model asked for; raises ToolRefused. Database reads only, no writes.
+
+    Order: tool known in the run's tenant → granted by the run's agent version → enabled → the
+    end user may use it → arguments are a JSON object → they match the schema → approval policy.
+    """
+    tool = _resolve(run, name)
+    _authorize(run, tool)
+    parsed = _parse_arguments(arguments)
+    valid = tool_validate_arguments(tool=tool, arguments=parsed)
+    return PreparedCall(tool=tool, arguments=valid, approval=approval_need(tool, valid), run=run)
+
+
+def _resolve(run, name: str) -> Tool:
+    granted = [name_from_wire(g) for g in run.agent_version.tools or []]
+    canonical = name_from_wire(name)
+    tool = tool_get(tenant=run.tenant, name=canonical)
+    if tool is None:
+        offered = ", ".join(wire_name(g) for g in granted) or "none"
+        raise ToolRefused("unknown_tool", f"unknown tool: {name} (tools you can use: {offered})")
+    if canonical not in granted:
+        raise ToolRefused("not_granted", f"tool {canonical} is not granted to this agent")
+    if not tool.enabled:
+        raise ToolRefused("disabled", f"tool {canonical} is disabled")
+    return tool
+
+
+def _authorize(run, tool: Tool) -> None:
+    user = run.end_user
+    if user is None:
+        raise ToolRefused("permission_denied",
+                          f"permission denied: the run acts for no user, so it may not use {tool.name}")
+    if not user_may_use_tool(user=user, tenant=run.tenant, tool=tool):
+        raise ToolRefused("permission_denied", f"permission denied: user {user.get_username()} may not use {tool.name}")
+
+
+def _parse_arguments(arguments) -> dict:
+    if arguments is None:
+        return {}
+    if isinstance(arguments, str):
+        if not arguments.strip():
+            return {}  # models send "" for a tool without arguments
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError as exc:
+            raise ToolRefused(
+                "invalid_json", f"arguments are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            ) from None
+    if not isinstance(arguments, dict):
+        raise ToolRefused("invalid_arguments", f"arguments must be a JSON object, not {_json_type(arguments)}")
+    return arguments
+
+
+def tool_validate_arguments(*, tool: Tool, arguments: dict) -> dict:
+    """`arguments` checked against the tool's input schema; raises ToolRefused("invalid_arguments")
+    with readable reasons. Used again when an approver edits the arguments."""
+    if not isinstance(arguments, dict):
+        raise ToolRefused("invalid_arguments", f"arguments must be a JSON object, not {_json_type(arguments)}")
+    errors = instance_errors(tool.input_schema or {}, arguments)
+    if errors:
+        raise ToolRefused("invalid_arguments", f"invalid arguments for {tool.name}: " + "; ".join(errors))
+    return dict(arguments)
+
+
+def tool_execute(
+    *,
+    prepared: PreparedCall,
+    idempotency_key: str,
+    deadline: float | None,
+    on_retry: Callable[[int, BaseException, float], None] | None = None,
+) -> Any:
+    """Run a prepared (and, if needed, approved) call; returns the result, redacted and truncated.
+
+    `deadline` is a `time.monotonic()` value (or None): no attempt starts or outlasts it.
+    `on_retry(attempt, error, delay)` is called before each retry, with the error redacted.
+    Retries only retryable adapter errors, honouring the remote's retry-after. Raises ToolFailed.
+    Makes network calls: never call it inside an open transaction.
+    """
+    tool = prepared.tool
+    secrets = SecretResolver()
+    try:
+        adapter = _adapter(prepared, secrets, idempotency_key)
+    except ValueError as exc:  # the stored configuration is invalid (or its function is not loaded)
+        raise ToolFailed(secrets.redact(f"{tool.name} is misconfigured: {exc}"), retryable=False) from None
+    try:
+        result = call_with_retries(
+            lambda attempt: adapter.call(Invocation(prepared.arguments, idempotency_key, _timeout(tool, deadline))),
+            RetryPolicy.from_dict(tool.retry_policy),
+            is_retryable=lambda exc: isinstance(exc, AdapterError) and exc.retryable,
+            retry_after=lambda exc: getattr(exc, "retry_after", None),
+            on_retry=_redacting(on_retry, secrets),
+            deadline=deadline,
+        )
+    except AdapterError as exc:
+        raise ToolFailed(secrets.redact(exc.message), retryable=exc.retryable, status=exc.status) from None
+    except Exception as exc:
+        # An adapter bug: the run gets a tool error it can report, the log gets the traceback.
+        secrets.redact(exc)
+        logger.exception("tool %s raised an unexpected error", tool.name)
+        raise ToolFailed(secrets.redact(f"{tool.name} failed: {type(exc).__name__}: {exc}"), retryable=False) from None
+    result = secrets.redact(result)
+    _check_output(tool, result)
+    return _truncated(result)
+
+
+def _adapter(prepared: PreparedCall, secrets: SecretResolver, idempotency_key: str) -> Adapter:
+    tool = prepared.tool
+    if tool.kind != ToolKind.PYTHON:
+        return get_adapter(tool.kind, tool.config, secrets)
+    run = prepared.run or _run_from_key(idempotency_key)
+    tenant = run.tenant if run is not None else tool.tenant
+    context = ToolContext(tenant=tenant, run=run, user=run.end_user if run is not None else None)
+    return PythonAdapter(tool.config, secrets, context=context)
+
+
+def _run_from_key(idempotency_key: str):
+    """The run named by an idempotency key "<run id>:<seq>", for a call rebuilt without its run."""
+    run_id = idempotency_key.rpartition(":")[0]
+    try:
+        return Run.objects.select_related("tenant").filter(pk=uuid.UUID(run_id)).first()
+    except ValueError:
+        return None
+
+
+def _timeout(tool: Tool, deadline: float | None) -> float:
+    if deadline is None:
+        return tool.timeout_seconds
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise AdapterError(f"{tool.name} was not called: the run's deadline has passed.", retryable=False)
+    return min(tool.timeout_seconds, remaining)
+
+
+def _redacting(on_retry, secrets: SecretResolver):
+    if on_retry is None:
+        return None
+    return lambda attempt, error, delay: on_retry(attempt, secrets.redact(error), delay)
+
+
+def _check_output(tool: Tool, result: Any) -> None:
+    if not tool.output_schema:
+        return
+    errors = instance_errors(tool.output_schema, result, root="result")
+    if errors:
+        raise ToolFailed(f"{tool.name} returned a result that does not match its output schema: "
+                         + "; ".join(errors), retryable=False)
+
+
+def _truncated(result: Any) -> Any:
+    """`result`, or a note with the beginning of its JSON when it is longer than the limit.
+
+    The limit bounds what is journaled and put in the model's context: a large page or table
+    would otherwise cost tokens on every later model call of the run.
+    """
+    limit = int(getattr(settings, "TOOL_OUTPUT_LIMIT", DEFAULT_OUTPUT_LIMIT))
+    text = json.dumps(result, ensure_ascii=False, default=str)
+    size = len(text.encode())
+    if size <= limit:
+        return result
+    preview = text.encode()[:limit].decode("utf-8", "ignore")
+    while True:
+        note = {
+            "truncated": True,
+            "original_bytes": size,
+            "limit_bytes": limit,
+            "note": f"The result was {size} bytes; only its first {len(preview.encode())} bytes of JSON are shown.",
+            "preview": preview,
+        }
+        overflow = len(json.dumps(note, ensure_ascii=False).encode()) - limit
+        if overflow <= 0 or not preview:
+            return note
+        preview = preview.encode()[: max(0, len(preview.encode()) - overflow)].decode("utf-8", "ignore")
+
+
+def tool_refusal_audit(*, run, name: str, refusal: ToolRefused) -> None:
+    """Record a refused call as the audit event `tool.refused`, in the caller's transaction."""
+    user = run.end_user
+    audit_record(
+        tenant=run.tenant, action="tool.refused", actor=Actor.for_run(run), target=run,
+        data={"tool": name_from_wire(name), "code": refusal.code, "message": refusal.message,
+              "user": user.get_username() if user is not None else None},
+    )
+
+
+def _json_type(value) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__)

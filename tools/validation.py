@@ -1,0 +1,87 @@
+"""Checks of a Tool's fields before it is saved, shared by the admin, the API and the services.
+
+Runs without the network and without secrets: schemas against their meta-schema, the adapter's
+`validate_config`, the approval condition against the argument names, the retry policy's shape.
+"""
+
+from __future__ import annotations
+
+from tools import python_tools  # noqa: F401  (registers the "python" adapter kind)
+from tools.adapters import ADAPTERS
+from tools.models import NAME_MAX_LENGTH, RETRY_POLICY_KEYS, ApprovalPolicy, ExpiryAction, Tool, wire_name
+from tools.policy import ConditionError, condition_check
+from tools.schemas import object_schema_errors, schema_errors
+
+
+def tool_errors(tool: Tool) -> dict[str, list[str]]:
+    """{field: [message, ...]} for every problem found; empty when the tool can be saved."""
+    errors: dict[str, list[str]] = {}
+    for field, messages in (
+        ("name", _name_errors(tool.name)),
+        ("input_schema", object_schema_errors(tool.input_schema)),
+        ("output_schema", schema_errors(tool.output_schema) if tool.output_schema is not None else []),
+        ("config", _config_errors(tool.kind, tool.config)),
+        ("retry_policy", retry_policy_errors(tool.retry_policy)),
+        ("approval_condition", _condition_errors(tool)),
+        ("expiry_action", _expiry_errors(tool)),
+    ):
+        if messages:
+            errors[field] = messages
+    return errors
+
+
+def _name_errors(name: str) -> list[str]:
+    if name and len(wire_name(name)) > NAME_MAX_LENGTH:
+        return [f"Too long: with its dots written as '__' the name must fit in {NAME_MAX_LENGTH} characters."]
+    return []
+
+
+def _config_errors(kind: str, config) -> list[str]:
+    adapter = ADAPTERS.get(kind)
+    if adapter is None:
+        return [f"No adapter for the kind {kind!r}."] if kind else []
+    try:
+        adapter.validate_config(config)
+    except ValueError as exc:
+        return [str(exc)]
+    return []
+
+
+def retry_policy_errors(policy) -> list[str]:
+    if not isinstance(policy, dict):
+        return ["The retry policy must be a JSON object."]
+    unknown = sorted(set(policy) - set(RETRY_POLICY_KEYS))
+    if unknown:
+        return [f"Unknown keys {', '.join(unknown)}; known: {', '.join(RETRY_POLICY_KEYS)}."]
+    bad = sorted(key for key, value in policy.items()
+                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0)
+    if bad:
+        return [f"{', '.join(bad)} must be non-negative numbers."]
+    if "max_attempts" in policy and not 1 <= policy["max_attempts"] <= 10:
+        return ["max_attempts must be between 1 and 10."]
+    return []
+
+
+def _condition_errors(tool: Tool) -> list[str]:
+    condition = (tool.approval_condition or "").strip()
+    if tool.approval != ApprovalPolicy.WHEN:
+        return ["Leave the condition empty unless approval is 'when'."] if condition else []
+    if not condition:
+        return ["Approval 'when' needs a condition, e.g. amount > 100."]
+    schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
+    properties = schema.get("properties")
+    try:
+        condition_check(condition, names=list(properties) if isinstance(properties, dict) else None)
+    except ConditionError as exc:
+        return [str(exc)]
+    return []
+
+
+def _expiry_errors(tool: Tool) -> list[str]:
+    if tool.expiry_action == ExpiryAction.WAIT:
+        return []
+    if not tool.expires_in_seconds:
+        return [f"Expiry action '{tool.expiry_action}' needs an expiry (expires in seconds)."]
+    if tool.expiry_action == ExpiryAction.ESCALATE and tool.escalation_group_id is None:
+        return ["Expiry action 'escalate' needs an escalation group."]
+    return []
