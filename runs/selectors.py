@@ -1,0 +1,158 @@
+"""Reads of runs and their journal, always scoped to the principal's tenant.
+
+Every function here runs a fixed number of queries whatever the size of the run: lists use
+`select_related`, pages of steps are one query, and what a page needs besides its steps (child
+runs, approval requests, blobs) is fetched in one query per kind for the whole page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from agentops.agents.models import Agent
+from agentops.tenancy.principal import Principal
+
+from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
+
+STEP_PAGE_SIZE = 200
+
+# Steps in these states may still change (a tool step finishing, an approval being decided);
+# a live page keeps asking for them until they settle.
+UNSETTLED_STEP_STATUSES = (StepStatus.STARTED, StepStatus.WAITING, StepStatus.IN_DOUBT)
+
+
+def _tenant_runs(principal: Principal) -> QuerySet[Run]:
+    if not principal.can("view", "read"):
+        return Run.objects.none()
+    return Run.objects.filter(tenant_id=principal.tenant.pk)
+
+
+def run_list(
+    *,
+    principal: Principal,
+    agent=None,
+    status: str | None = None,
+    user=None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[Run]:
+    """The tenant's runs, newest first, with agent, version and users joined in.
+
+    `agent` is an Agent, its pk or its slug; `user` (a user or pk) matches who started the run
+    or on whose behalf it acts; `date_from`/`date_to` are inclusive days of `created_at` in the
+    current time zone. Lazy: count and slice it like any queryset.
+    """
+    runs = _tenant_runs(principal).select_related(
+        "agent", "agent_version", "created_by", "on_behalf_of", "api_key"
+    )
+    if agent:
+        runs = runs.filter(agent__slug=agent) if isinstance(agent, str) else runs.filter(agent=agent)
+    if status:
+        runs = runs.filter(status=status)
+    if user:
+        runs = runs.filter(Q(created_by=user) | Q(on_behalf_of=user))
+    if date_from:
+        runs = runs.filter(created_at__gte=_start_of_day(date_from))
+    if date_to:
+        runs = runs.filter(created_at__lt=_start_of_day(date_to + dt.timedelta(days=1)))
+    return runs.order_by("-created_at", "-pk")
+
+
+def _start_of_day(day: dt.date) -> dt.datetime:
+    # A range on the column itself (not `created_at__date`) keeps the (tenant, status, created_at) index usable.
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def run_get_for_user(*, principal: Principal, run_id) -> Run | None:
+    """The run `run_id` if it belongs to the principal's tenant and they may view it, else None.
+
+    One query; agent, version, users and parent run are joined in.
+    """
+    try:
+        run_id = uuid.UUID(str(run_id))
+    except ValueError:
+        return None
+    return (
+        _tenant_runs(principal)
+        .select_related("agent", "agent_version", "created_by", "on_behalf_of", "api_key", "parent__agent")
+        .filter(pk=run_id)
+        .first()
+    )
+
+
+def step_list(*, run: Run, after_seq: int = 0, limit: int = STEP_PAGE_SIZE, also_seqs=()) -> list[Step]:
+    """Up to `limit` steps of `run` with seq > `after_seq`, in order, plus the steps `also_seqs`
+    (a live page re-reads steps it shows that may still change). One query.
+
+    The caller owns the run: scope it with `run_get_for_user` first.
+    """
+    newer = Step.objects.filter(run=run, seq__gt=after_seq).order_by("seq")
+    if not also_seqs:
+        return list(newer[:limit])
+    # One statement: the window of newer steps as a subquery, or'ed with the steps to re-read.
+    window = newer.values("seq")[:limit]
+    return list(Step.objects.filter(Q(seq__in=window) | Q(seq__in=list(also_seqs)), run=run).order_by("seq"))
+
+
+def child_runs_for_steps(*, run: Run, steps) -> dict[int, Run]:
+    """{parent step seq: child run} for the `child` steps among `steps`. At most one query."""
+    seqs = [s.seq for s in steps if s.kind == StepKind.CHILD]
+    if not seqs:
+        return {}
+    children = Run.objects.filter(parent=run, tenant_id=run.tenant_id, parent_step_seq__in=seqs)
+    return {child.parent_step_seq: child for child in children.select_related("agent", "agent_version")}
+
+
+def approvals_for_steps(*, run: Run, steps) -> dict[int, object]:
+    """{step seq: ApprovalRequest} for the `approval` steps among `steps`. At most one query."""
+    from approvals.models import ApprovalRequest
+
+    seqs = [s.seq for s in steps if s.kind == StepKind.APPROVAL]
+    if not seqs:
+        return {}
+    requests = ApprovalRequest.objects.filter(run=run, tenant_id=run.tenant_id, step_seq__in=seqs)
+    return {request.step_seq: request for request in requests}
+
+
+def run_waiting_on(*, run: Run) -> dict:
+    """What a waiting run waits for, to show and link: {"reason", "approval", "child", "step_seq",
+    "wake_at"}. Empty for a run that does not wait. At most one query.
+    """
+    if run.status != RunStatus.WAITING:
+        return {}
+    found = {"reason": run.waiting_reason, "approval": None, "child": None, "step_seq": None, "wake_at": run.wake_at}
+    if run.waiting_reason == WaitingReason.APPROVAL:
+        from approvals.models import ApprovalRequest, ApprovalStatus
+
+        found["approval"] = (
+            ApprovalRequest.objects.filter(run=run, tenant_id=run.tenant_id, status=ApprovalStatus.PENDING)
+            .order_by("step_seq")
+            .first()
+        )
+    elif run.waiting_reason == WaitingReason.CHILD:
+        found["child"] = (
+            run.children.exclude(status__in=FINISHED_STATUSES).select_related("agent").order_by("created_at").first()
+        )
+    elif run.waiting_reason == WaitingReason.IN_DOUBT:
+        in_doubt = Step.objects.filter(run=run, status=StepStatus.IN_DOUBT).order_by("seq")
+        found["step_seq"] = in_doubt.values_list("seq", flat=True).first()
+    return found
+
+
+def run_filter_choices(*, principal: Principal) -> dict:
+    """The agents and members of the tenant, for the runs filter form. Two queries."""
+    if not principal.can("view", "read"):
+        return {"agents": [], "users": []}
+    agents = list(Agent.objects.filter(tenant_id=principal.tenant.pk).order_by("slug"))
+    users = list(
+        get_user_model()
+        .objects.filter(memberships__tenant_id=principal.tenant.pk)
+        .order_by("username")
+        .distinct()
+    )
+    return {"agents": agents, "users": users}

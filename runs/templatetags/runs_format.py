@@ -1,0 +1,85 @@
+"""Formatting for run pages: durations, money, token counts, JSON."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+
+from runs.journal_view import pretty_json
+
+register = template.Library()
+
+
+@register.filter
+def seconds(value) -> str:
+    """A duration in seconds, readable at a glance: 850 ms, 12.3 s, 4 min 5 s, 2 h 3 min, 3 d 4 h."""
+    if value is None or value == "":
+        return "—"
+    value = float(value)
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, secs = divmod(int(value), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+@register.filter
+def milliseconds(value) -> str:
+    return "—" if value is None else seconds(float(value) / 1000)
+
+
+@register.filter
+def usd(value) -> str:
+    """Dollars with the precision small amounts need: $12.40, $0.0123, $0.000042, $0."""
+    if value is None or value == "":
+        return "—"
+    value = Decimal(value)
+    if value == 0:
+        return "$0"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    if abs(value) >= Decimal("0.01"):
+        return f"${value:.4f}"
+    return f"${value:.6f}"
+
+
+@register.filter
+def count(value) -> str:
+    """An integer with thousands separators."""
+    if value is None or value == "":
+        return "—"
+    return f"{int(value):,}"
+
+
+@register.filter
+def pretty(value) -> str:
+    return pretty_json(value)
+
+
+@register.filter
+def short_id(value) -> str:
+    return str(value)[:8]
+
+
+KIND_ICONS = {
+    "llm": "✦",
+    "tool": "⚙",
+    "approval": "⚑",
+    "memory": "◎",
+    "sleep": "◷",
+    "child": "↳",
+    "code": "{}",
+}
+
+
+@register.filter
+def kind_icon(kind: str) -> str:
+    return KIND_ICONS.get(kind, "•")

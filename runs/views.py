@@ -1,0 +1,239 @@
+"""Run pages: the runs list and the trace viewer, their HTMX partials, and the operator actions.
+
+Pages are built from partials and an HTMX request gets only the partial it swaps. Every page
+reads a fixed number of queries whatever the size of the run (see runs/selectors.py).
+
+Live traces follow the journal by step sequence number: the page knows the last step it shows
+and asks for the steps after it (`runs:steps`), which also re-reads the steps it shows that may
+still change and sends the header again. Polling drives that request; a websocket ping
+(runs/consumers.py) only makes it happen sooner.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required as django_login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
+
+from agentops.audit.services import Actor
+
+from . import services
+from .journal_view import prompt_for_step
+from .models import Run, RunStatus
+from .selectors import run_filter_choices, run_get_for_user, run_list, run_waiting_on
+from .timeline import parse_after, parse_pending, timeline_page
+
+RUNS_PER_PAGE = 50
+CANCELLABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING)
+
+
+# -- access ------------------------------------------------------------------------------------
+
+
+def login_required(view):
+    """Django's login_required, except that an HTMX request of a signed-out browser (a poll after
+    the session expired) reloads the page, which then redirects to the login form, instead of
+    swapping the login form into the page."""
+    protected = django_login_required(view)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.htmx and not request.user.is_authenticated:
+            return HttpResponseClientRefresh()
+        return protected(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _principal(request):
+    principal = request.principal
+    if not principal:
+        raise PermissionDenied("You are not a member of any tenant.")
+    return principal
+
+
+def _run_or_404(request, run_id) -> Run:
+    run = run_get_for_user(principal=_principal(request), run_id=run_id)
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
+def _require(request, permission: str) -> None:
+    if not _principal(request).can(permission):
+        raise PermissionDenied(f"Your role does not allow this ({permission}).")
+
+
+def _partial_or_page(request, partial: str, page: str, context: dict):
+    """The partial for an HTMX swap, the whole page otherwise (history restores want the page)."""
+    wants_partial = request.htmx and not request.htmx.history_restore_request
+    response = render(request, partial if wants_partial else page, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+# -- runs list ---------------------------------------------------------------------------------
+
+
+class RunFilterForm(forms.Form):
+    """The runs filter. Choices come from lists the page loads anyway, so validating costs no query."""
+
+    agent = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *RunStatus.choices])
+    user = forms.ChoiceField(required=False, label="Started by or for")
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data, *, agents, users):
+        super().__init__(data)
+        self.fields["agent"].choices = [("", "Any agent"), *((a.slug, a.slug) for a in agents)]
+        self.fields["user"].choices = [("", "Anyone"), *((str(u.pk), u.get_username()) for u in users)]
+
+    def filters(self) -> dict:
+        """The valid, non-empty filters as `run_list` arguments; invalid ones are ignored."""
+        self.is_valid()
+        return {name: value for name, value in self.cleaned_data.items() if value}
+
+
+@login_required
+@require_GET
+def run_list_page(request):
+    principal = _principal(request)
+    choices = run_filter_choices(principal=principal)
+    form = RunFilterForm(request.GET, **choices)
+    filters = form.filters()
+    paginator = Paginator(run_list(principal=principal, **filters), RUNS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"nav": "runs", "form": form, "page": page, "query": query.urlencode(), "filtered": bool(filters)}
+    return _partial_or_page(request, "runs/_runs_table.html", "runs/runs.html", context)
+
+
+# -- trace viewer ------------------------------------------------------------------------------
+
+
+def _header(request, run: Run) -> dict:
+    principal = _principal(request)
+    return {
+        "run": run,
+        "waiting": run_waiting_on(run=run),
+        "can_cancel": principal.can("run_agents") and run.status in CANCELLABLE,
+        "can_retry": principal.can("resolve_runs") and run.status == RunStatus.FAILED,
+        "can_resolve": principal.can("resolve_runs"),
+        "socket": bool(getattr(settings, "REDIS_URL", "")),
+    }
+
+
+@login_required
+@require_GET
+def run_trace(request, run_id):
+    run = _run_or_404(request, run_id)
+    context = {"nav": "runs", **_header(request, run), **timeline_page(run=run)}
+    return render(request, "runs/trace.html", context)
+
+
+@login_required
+@require_GET
+def run_steps(request, run_id):
+    """The catch-up request: steps after `?after=<seq>` as rows to append, plus (out of band) the
+    pending steps that changed, the header, the time scale and the next tail. Only newer steps
+    are appended, so asking twice or after a reconnect never duplicates a row."""
+    run = _run_or_404(request, run_id)
+    shown_status = request.GET.get("status", "")
+    timeline = timeline_page(
+        run=run, after=parse_after(request.GET.get("after")), pending=parse_pending(request.GET.get("pending", ""))
+    )
+    context = {**_header(request, run), **timeline, "status_changed": shown_status != run.status}
+    return render(request, "runs/_steps_update.html", context)
+
+
+@login_required
+@require_GET
+def run_timeline(request, run_id):
+    """A run's first page of steps, to embed under the parent's child step (not live)."""
+    run = _run_or_404(request, run_id)
+    context = {"run": run, "embedded": True, **timeline_page(run=run, embedded=True)}
+    return render(request, "runs/_timeline.html", context)
+
+
+@login_required
+@require_GET
+def step_prompt(request, run_id, seq: int):
+    """The full prompt of a model step, rebuilt from the delta journal."""
+    run = _run_or_404(request, run_id)
+    prompt = prompt_for_step(run=run, seq=seq)
+    if prompt is None:
+        raise Http404("No model call with that number in this run.")
+    context = {"nav": "runs", "run": run, "seq": seq, "prompt": prompt, "added": sum(m.added for m in prompt)}
+    return _partial_or_page(request, "runs/_prompt.html", "runs/prompt.html", context)
+
+
+# -- actions -----------------------------------------------------------------------------------
+
+
+def _act(request, run: Run, action, done: str):
+    """Call an engine service; a refusal (RunError) becomes a readable message, not an error page."""
+    try:
+        action(Actor.for_user(request.user))
+    except services.RunError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done)
+    return redirect("runs:trace", run_id=run.pk)
+
+
+@login_required
+@require_POST
+def run_cancel(request, run_id):
+    run = _run_or_404(request, run_id)
+    _require(request, "run_agents")
+    return _act(request, run, lambda actor: services.run_cancel(run=run, actor=actor), "Cancellation requested.")
+
+
+@login_required
+@require_POST
+def run_retry(request, run_id):
+    run = _run_or_404(request, run_id)
+    _require(request, "resolve_runs")
+    return _act(request, run, lambda actor: services.run_retry(run=run, actor=actor), "The run was queued again.")
+
+
+RESOLVE_DONE = {
+    "retry": "The tool call will be retried.",
+    "mark_done": "The step was marked done; the run continues.",
+    "fail": "The step was marked failed; the run continues.",
+}
+
+
+@login_required
+@require_POST
+def step_resolve(request, run_id, seq: int):
+    """Settle an in-doubt step: retry it, mark it done with an output (JSON), or fail it."""
+    run = _run_or_404(request, run_id)
+    _require(request, "resolve_runs")
+    action = request.POST.get("action", "")
+    output = None
+    if action == "mark_done":
+        try:
+            output = json.loads(request.POST.get("output") or "null")
+        except ValueError as error:
+            messages.error(request, f"The output is not valid JSON: {error}")
+            return redirect("runs:trace", run_id=run.pk)
+    return _act(
+        request, run,
+        lambda actor: services.step_resolve_in_doubt(run=run, seq=seq, action=action, output=output, actor=actor),
+        RESOLVE_DONE.get(action, "Done."),
+    )
+
