@@ -13,8 +13,9 @@ and mark its tests `@pytest.mark.browser`. What is here:
   the test database, which is a file (tests/settings.py), so the test must be transactional.
   The test process publishes on the same Redis (CHANNEL_LAYERS is overridden for the test).
 - `logged_in_page(username, password, base_url=None)`: a fresh browser context, signed in.
-- `screenshot(page, name, docs=False)`: saves artifacts/<name>.png, and docs/screenshots/<name>.png
-  when `docs` is true (the README shows those).
+- `screenshot(page, name, docs=False)`: saves artifacts/<name>.png; with `docs` true and
+  UPDATE_SCREENSHOTS=1 in the environment, also docs/screenshots/<name>.png (the README shows
+  those), so an ordinary test run leaves the work tree clean.
 
 Playwright's sync API keeps an event loop in the test's thread, so Django would refuse ORM calls
 from the test as "async unsafe": the `chromium` fixture sets DJANGO_ALLOW_ASYNC_UNSAFE while it
@@ -108,7 +109,7 @@ def screenshot():
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
-        if docs:
+        if docs and os.environ.get("UPDATE_SCREENSHOTS") == "1":
             DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, DOCS_SCREENSHOTS / f"{name}.png")
         return path
