@@ -8,7 +8,7 @@ from agentops.api import ApiError
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
-from .journal_view import prompts_for_steps
+from .journal_view import blobs_for, prompts_for_steps
 from .models import RunStatus, StepKind
 from .selectors import run_get_for_user, run_list, step_list
 from .serializers import RunCreateSerializer, RunSerializer, StepSerializer
@@ -92,8 +92,10 @@ class RunStepsApi(APIView):
             raise ApiError("invalid", "after and limit must be integers") from None
         steps = step_list(run=run, after_seq=after, limit=limit)
         prompts = prompts_for_steps(run=run, seqs=[s.seq for s in steps if s.kind == StepKind.LLM])
+        blobs = blobs_for([value for step in steps for value in (step.input, step.output)])
+        context = {"prompts": prompts, "blobs": blobs}
         return Response({"run": str(run.pk), "status": run.status,
-                         "steps": StepSerializer(steps, many=True, context={"prompts": prompts}).data})
+                         "steps": StepSerializer(steps, many=True, context=context).data})
 
 
 @extend_schema(tags=["runs"])

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from .journal_view import resolved
 from .models import Run, Step
 
 
@@ -61,6 +62,14 @@ class StepSerializer(serializers.ModelSerializer):
             "cost", "price",
         ]
         read_only_fields = fields
+
+    def to_representation(self, step):
+        """Payloads stored as blobs are given whole (the view loads every blob of the page at once)."""
+        data = super().to_representation(step)
+        blobs = self.context.get("blobs")
+        if blobs is not None:
+            data["input"], data["output"] = resolved(data["input"], blobs), resolved(data["output"], blobs)
+        return data
 
     def get_prompt(self, step) -> list | None:
         prompts = self.context.get("prompts", {})

@@ -1,0 +1,130 @@
+"""The runs API: create (with idempotency), list, detail, steps, cancel; errors as the envelope."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from agentops.tenancy.roles import Role
+from runs.engine import execute_run
+from runs.models import Run, RunStatus
+from tests.factories import AgentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scripted_agent(tenant):
+    return AgentFactory(tenant=tenant, slug="helper", version__provider="scripted",
+                        version__provider_config={"responses": [{"content": "Hello there."}]})
+
+
+def test_posting_a_message_starts_a_run_that_a_worker_completes(api, scripted_agent):
+    response = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi"}, format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "queued" and body["input"] == {"message": "Hi"}
+    execute_run(body["id"])
+    detail = api.get(f"/api/v1/runs/{body['id']}/").json()
+    assert detail["status"] == "succeeded" and detail["output"]["answer"] == "Hello there."
+
+
+def test_same_idempotency_key_returns_the_same_run(api, scripted_agent):
+    first = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert Run.objects.count() == 1
+
+
+def test_reusing_an_idempotency_key_for_another_request_is_a_conflict(api, scripted_agent):
+    api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    other = api.post("/api/v1/runs/", {"agent": "helper", "message": "Bye"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_conflict"
+    assert Run.objects.count() == 1
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"agent": "helper"}, "input"),
+    ({"agent": "helper", "message": "a", "input": {}}, "input"),
+    ({"agent": "helper", "input": [1, 2]}, "input"),
+    ({"message": "a"}, "agent"),
+    ({"agent": "helper", "message": "a", "on_behalf_of": "nobody"}, "on_behalf_of"),
+])
+def test_invalid_requests_get_a_400_envelope_and_start_nothing(api, scripted_agent, payload, field):
+    response = api.post("/api/v1/runs/", payload, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid" and field in response.json()["error"]["details"]
+    assert Run.objects.count() == 0
+
+
+def test_unknown_agent_is_a_readable_error(api):
+    response = api.post("/api/v1/runs/", {"agent": "ghost", "message": "a"}, format="json")
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_agent"
+
+
+def test_a_key_without_runs_write_cannot_start_runs(operator, tenant, api_key_for, scripted_agent):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(operator, tenant, scopes=['read'])}")
+
+    response = client.post("/api/v1/runs/", {"agent": "helper", "message": "a"}, format="json")
+
+    assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
+    assert Run.objects.count() == 0
+
+
+def test_a_viewer_cannot_start_runs_whatever_the_key_scopes(member, tenant, api_key_for, scripted_agent):
+    viewer = member("vic", Role.VIEWER)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(viewer, tenant, scopes=['read', 'runs:write'])}")
+
+    assert client.post("/api/v1/runs/", {"agent": "helper", "message": "a"}, format="json").status_code == 403
+
+
+def test_another_tenants_run_is_not_found(api, other_tenant, member, api_key_for):
+    outsider = member("otto", Role.OPERATOR, in_tenant=other_tenant)
+    agent = AgentFactory(tenant=other_tenant, slug="theirs")
+    run = Run.objects.create(tenant=other_tenant, agent=agent, agent_version=agent.current_version,
+                             workflow="agent_loop", created_by=outsider)
+
+    for path in (f"/api/v1/runs/{run.pk}/", f"/api/v1/runs/{run.pk}/steps/"):
+        assert api.get(path).status_code == 404
+    assert api.post(f"/api/v1/runs/{run.pk}/cancel/").status_code == 404
+    assert [r["id"] for r in api.get("/api/v1/runs/").json()["results"]] == []
+
+
+def test_steps_give_the_full_prompt_and_page_by_seq(api, scripted_agent, settings):
+    settings.JOURNAL_BLOB_THRESHOLD = 10
+    run_id = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi"}, format="json").json()["id"]
+    execute_run(run_id)
+
+    steps = api.get(f"/api/v1/runs/{run_id}/steps/").json()["steps"]
+    later = api.get(f"/api/v1/runs/{run_id}/steps/?after=1").json()["steps"]
+
+    llm = next(s for s in steps if s["kind"] == "llm")
+    assert [s["kind"] for s in steps] == ["code", "llm"] and [s["seq"] for s in later] == [2]
+    assert llm["prompt"][-1] == {"role": "user", "content": "Hi"}
+    assert llm["output"]["content"] == "Hello there."  # stored as a blob, given whole
+
+
+def test_cancel_a_queued_run_then_cancelling_again_is_a_conflict(api, scripted_agent):
+    run_id = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi"}, format="json").json()["id"]
+
+    first = api.post(f"/api/v1/runs/{run_id}/cancel/")
+    second = api.post(f"/api/v1/runs/{run_id}/cancel/")
+
+    assert first.status_code == 200 and first.json()["status"] == RunStatus.CANCELLED
+    assert second.status_code == 409 and second.json()["error"]["code"] == "not_cancellable"
+
+
+def test_list_filters_by_status_and_rejects_unknown_statuses(api, scripted_agent):
+    run_id = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi"}, format="json").json()["id"]
+    execute_run(run_id)
+
+    assert [r["id"] for r in api.get("/api/v1/runs/?status=succeeded").json()["results"]] == [run_id]
+    assert api.get("/api/v1/runs/?status=queued").json()["results"] == []
+    assert api.get("/api/v1/runs/?status=bogus").status_code == 400
