@@ -151,10 +151,36 @@ def _direct_answer(request: str) -> str:
 
 
 def _describe(result: ToolResult) -> str:
-    label = result.name.replace("_", " ").capitalize()
+    label = result.name.replace("__", ".")  # tools reach models as "kb__search"; people know "kb.search"
     if result.error:
         return f"{label} failed: {result.error.rstrip('.')}."
+    found = _main_list(result.data)
+    if found is not None:
+        if not found:
+            return f"{label} found nothing."
+        lines = [f"{label} found {len(found)}:"] + [f"  - {_headline(item)}" for item in found[:3]]
+        return "\n".join(lines + (["  - …"] if len(found) > 3 else []))
     return f"{label}: {_summarise(result.data)}."
+
+
+def _main_list(data) -> list | None:
+    """The list of records a search-like result carries ({"results": [...]}), if it has one."""
+    if isinstance(data, list) and all(isinstance(item, dict) for item in data):
+        return data
+    if isinstance(data, dict):
+        lists = [value for value in data.values() if isinstance(value, list) and all(isinstance(i, dict) for i in value)]
+        if len(lists) == 1 and lists[0]:
+            return lists[0]
+    return None
+
+
+def _headline(item: dict) -> str:
+    """ "Title — the first words of its snippet" for a record of a search-like result."""
+    title = _label(item)
+    for key in ("snippet", "summary", "description", "text", "body"):
+        if isinstance(item.get(key), str) and item[key].strip():
+            return f"{title} — {text.first_sentence(item[key], 160)}"
+    return title
 
 
 def _summarise(data, limit: int = 8) -> str:

@@ -118,7 +118,7 @@ def test_final_answer_reports_the_error_a_tool_returned(demo):
 
     answer = conversation.next()
 
-    assert "Refund order failed: The approver rejected this refund." in answer.content
+    assert "refund_order failed: The approver rejected this refund." in answer.content
 
 
 def test_answers_directly_when_no_tool_is_relevant(demo):
