@@ -15,6 +15,12 @@ from tests.factories import AgentFactory
 from tests.support.runs_journal import make_run
 
 
+@pytest.fixture(autouse=True)
+def in_memory_layer(settings):
+    """These tests read the layer's queues directly: the in-memory layer, whatever REDIS_URL says."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 def session_cookie(user) -> list[tuple[bytes, bytes]]:
     client = Client()
     client.force_login(user)
