@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agentops import views
+from runs import views as runs_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,4 +19,6 @@ urlpatterns = [
     path("demo/billing/", include("tools.demo.urls")),
     path("inbox/", include("approvals.urls")),
     path("runs/", include("runs.urls")),
+    path("dashboard/", runs_views.dashboard, name="dashboard"),
+    path("evals/", include("evals.urls")),
 ]

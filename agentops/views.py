@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from agentops.tenancy.middleware import SESSION_TENANT_KEY
@@ -33,4 +34,9 @@ def tenant_switch(request):
     membership = next((m for m in membership_list_for_user(user=request.user) if str(m.tenant_id) == wanted), None)
     if membership is not None:
         request.session[SESSION_TENANT_KEY] = membership.tenant_id
-    return redirect(request.POST.get("next") or "home")
+    # `next` comes from the form, so anyone can craft it: only ever go back to a page of this site.
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = "home"
+    return redirect(next_url)

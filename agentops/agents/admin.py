@@ -56,6 +56,12 @@ class AgentAdmin(admin.ModelAdmin):
         ("Current version (saving a change creates a new version)", {"fields": list(AgentVersion.CONFIG_FIELDS)}),
     ]
 
+    def get_form(self, request, obj=None, **kwargs):
+        # The fieldsets name the version's settings, which are not Agent fields: the form adds them
+        # itself, so build the ModelForm from the agent's own fields only.
+        kwargs["fields"] = AgentAdminForm.Meta.fields
+        return super().get_form(request, obj, **kwargs)
+
     def save_model(self, request, obj, form, change):
         actor = Actor.for_user(request.user)
         data = form.cleaned_data
@@ -71,6 +77,10 @@ class AgentAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass  # versions are created by the service, never edited inline
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The version inline is display-only and never saved, so it has no changes to describe.
+        return super().construct_change_message(request, form, [], add)
 
 
 @admin.register(AgentVersion)

@@ -24,7 +24,9 @@ def agent_create(*, tenant: Tenant, slug: str, name: str, description: str = "",
 
 def agent_update(*, agent: Agent, name: str, description: str, actor: Actor) -> Agent:
     with transaction.atomic():
-        before = {"name": agent.name, "description": agent.description}
+        # The stored values, not `agent`'s: a ModelForm has already put the new ones on the instance.
+        stored = Agent.objects.select_for_update().get(pk=agent.pk)
+        before = {"name": stored.name, "description": stored.description}
         Agent.objects.filter(pk=agent.pk).update(name=name, description=description)
         changes = audit_diff(before, {"name": name, "description": description})
         if changes:
@@ -42,19 +44,24 @@ def agent_version_create(*, agent: Agent, config: dict, actor: Actor, user=None)
     unknown = set(config) - set(AgentVersion.CONFIG_FIELDS)
     if unknown:
         raise ValueError(f"unknown agent settings: {', '.join(sorted(unknown))}")
+    # Compare values as the model holds them: max_cost 0.5 equals the stored 0.500000, max_steps "20" equals 20.
+    config = {name: AgentVersion._meta.get_field(name).to_python(value) for name, value in config.items()}
     with transaction.atomic():
         locked = Agent.objects.select_for_update().get(pk=agent.pk)
         current = locked.current_version
-        merged = {**(current.config() if current else {}), **config}
-        if current and audit_diff(current.config(), merged) == {}:
+        before = current.config() if current else {}
+        merged = {**before, **config}
+        if current and merged == before:
             return current
         number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         version = AgentVersion.objects.create(agent=locked, number=number, created_by=user, **merged)
         Agent.objects.filter(pk=locked.pk).update(current_version=version)
+        after = version.config()
+        changed = [name for name in AgentVersion.CONFIG_FIELDS if before.get(name) != after[name]]
         audit_record(
             tenant=locked.tenant, action="agent.version_created", actor=actor, target=version,
             data={"number": number},
-            changes=audit_diff(current.config() if current else {}, version.config()),
+            changes=audit_diff({n: before.get(n) for n in changed}, {n: after[n] for n in changed}),
         )
         agent.current_version = version
         return version

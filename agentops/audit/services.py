@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -47,9 +48,22 @@ class Actor:
         return cls.for_user(request.user)
 
 
+def _json_float(text: str):
+    # PostgreSQL's jsonb keeps numbers as `numeric`: 1e+20 comes back as the integer
+    # 100000000000000000000 and -0.0 as 0.0. Store them in that form on every database, so the hash
+    # computed before the insert is also the hash of what is read back.
+    value = float(text)
+    if value == 0:
+        return 0.0
+    if abs(value) >= 1e16:  # where Python starts writing floats with an exponent; all are integers
+        return int(Decimal(text))
+    return value
+
+
 def _json_native(value):
     # Store exactly what is hashed: Decimals, dates and UUIDs become their JSON forms first.
-    return json.loads(json.dumps(value if value is not None else {}, cls=DjangoJSONEncoder))
+    return json.loads(json.dumps(value if value is not None else {}, cls=DjangoJSONEncoder),
+                      parse_float=_json_float)
 
 
 def audit_diff(before: dict, after: dict) -> dict:

@@ -5,7 +5,16 @@ from guardian.admin import GuardedModelAdmin
 from agentops.audit.services import Actor
 
 from .models import ApiKey, ApiKeyScope, Membership, Tenant
-from .services import TenancyError, api_key_create, api_key_revoke, membership_remove, membership_set
+from .services import (
+    TENANT_SETTINGS,
+    TenancyError,
+    api_key_create,
+    api_key_revoke,
+    membership_remove,
+    membership_set,
+    tenant_create,
+    tenant_update,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -26,6 +35,21 @@ class TenantAdmin(GuardedModelAdmin):
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug"] if obj else []
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj else self.prepopulated_fields
+
+    def save_model(self, request, obj, form, change):
+        actor = Actor.for_user(request.user)
+        if change:
+            tenant_update(tenant=obj, actor=actor, **{name: form.cleaned_data[name] for name in TENANT_SETTINGS})
+        else:
+            settings = {name: form.cleaned_data[name] for name in TENANT_SETTINGS if name != "name"}
+            created = tenant_create(name=obj.name, slug=obj.slug, actor=actor, **settings)
+            obj.pk = created.pk
 
 
 @admin.register(Membership)
@@ -58,6 +82,14 @@ class ApiKeyAdminForm(forms.ModelForm):
         model = ApiKey
         fields = ["tenant", "user", "name", "scopes"]
 
+    def clean(self):
+        # Refuse here rather than in save_model, where the admin would still report "added".
+        data = super().clean()
+        tenant, user = data.get("tenant"), data.get("user")
+        if tenant and user and not Membership.objects.filter(tenant=tenant, user=user).exists():
+            self.add_error("user", f"{user.get_username()} is not a member of {tenant.slug}.")
+        return data
+
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
@@ -85,7 +117,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         except TenancyError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        obj.pk = key.pk
+        obj.pk, obj.prefix = key.pk, key.prefix
         self.message_user(request, f"Copy the key now; it will not be shown again: {raw}", messages.WARNING)
 
     @admin.action(description="Revoke the selected keys")

@@ -16,11 +16,43 @@ class TenancyError(Exception):
     pass
 
 
-def tenant_create(*, name: str, slug: str, actor: Actor) -> Tenant:
+# What an owner may change on a tenant; the slug names it everywhere (keys, commands) and stays.
+TENANT_SETTINGS = ("name", "daily_cost_limit", "allow_self_approval")
+
+
+def tenant_create(*, name: str, slug: str, actor: Actor, **settings) -> Tenant:
+    """Create a tenant; `settings` may set any of TENANT_SETTINGS other than the name."""
+    _check_tenant_settings(settings)
     with transaction.atomic():
-        tenant = Tenant.objects.create(name=name, slug=slug)
-        audit_record(tenant=tenant, action="tenant.created", actor=actor, target=tenant, data={"name": name})
+        tenant = Tenant.objects.create(name=name, slug=slug, **settings)
+        audit_record(tenant=tenant, action="tenant.created", actor=actor, target=tenant,
+                     data={"name": name, **settings})
         return tenant
+
+
+def tenant_update(*, tenant: Tenant, actor: Actor, **settings) -> Tenant:
+    """Change some of TENANT_SETTINGS. Audited with the before/after of what actually changed.
+
+    These settings loosen controls (a higher cost limit, approving one's own requests), so a change
+    must never go unrecorded: the tenant row is locked while it is compared and written.
+    """
+    _check_tenant_settings(settings)
+    with transaction.atomic():
+        stored = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        changed = {name: value for name, value in settings.items() if getattr(stored, name) != value}
+        if changed:
+            before = {name: getattr(stored, name) for name in changed}
+            Tenant.objects.filter(pk=stored.pk).update(**changed)
+            audit_record(tenant=stored, action="tenant.changed", actor=actor, target=stored,
+                         changes=audit_diff(before, changed))
+    tenant.refresh_from_db()
+    return tenant
+
+
+def _check_tenant_settings(settings: dict) -> None:
+    unknown = set(settings) - set(TENANT_SETTINGS)
+    if unknown:
+        raise TenancyError(f"unknown tenant settings: {', '.join(sorted(unknown))}")
 
 
 def membership_set(*, tenant: Tenant, user, role: str, actor: Actor) -> Membership:

@@ -1,0 +1,159 @@
+"""The site around the API: health check, API schema and docs, login, demo data and the admin."""
+
+import re
+from io import StringIO
+
+import pytest
+import yaml
+from django.apps import apps
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+
+from agentops.agents.models import Agent, AgentVersion
+from agentops.audit.models import AuditEvent
+from agentops.tenancy.models import ApiKey, Membership, Tenant
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def demo(db, settings):
+    """The demo tenant as `manage.py seed_demo` creates it on a development machine."""
+    settings.DEBUG = True  # the demo users get their known password only when DEBUG is on
+    call_command("seed_demo", stdout=StringIO())
+    settings.DEBUG = False
+    return Tenant.objects.get(slug="demo")
+
+
+@pytest.fixture
+def staff_client(client, demo):
+    client.login(username="operator", password="demo")
+    return client
+
+
+def test_healthz_answers_ok_as_json(client, db):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_needs_no_login_and_refuses_writes(client, db):
+    assert client.post("/healthz").status_code == 405
+
+
+def test_the_api_schema_is_openapi_3_and_documents_the_agents_endpoints(client, db):
+    response = client.get("/api/schema/")
+
+    schema = yaml.safe_load(response.content)
+    assert response.status_code == 200
+    assert schema["openapi"].startswith("3.")
+    assert {"/api/v1/agents/", "/api/v1/agents/{slug}/"} <= set(schema["paths"])
+    assert "get" in schema["paths"]["/api/v1/agents/"]
+
+
+def test_the_api_schema_documents_bearer_key_authentication(client, db):
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+
+    schemes = schema["components"]["securitySchemes"]
+    bearer = [name for name, scheme in schemes.items() if (scheme["type"], scheme.get("scheme")) == ("http", "bearer")]
+    assert len(bearer) == 1, schemes
+    assert {bearer[0]: []} in schema["paths"]["/api/v1/agents/"]["get"]["security"]
+
+
+def test_the_api_docs_load_their_assets_from_this_site(client, db):
+    response = client.get("/api/docs/")
+
+    html = response.content.decode()
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    assert response.status_code == 200
+    assert not re.search(r"https?://", " ".join(assets)), assets
+    assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+    sidecar = [a for a in assets if "drf_spectacular_sidecar" in a]
+    assert any(a.endswith("swagger-ui-bundle.js") for a in sidecar), assets
+    for asset in sidecar:
+        assert finders.find(asset.removeprefix("/static/")), f"{asset} is not a static file of this site"
+
+
+def test_the_login_page_renders_its_form(client, db):
+    response = client.get("/accounts/login/")
+
+    assert response.status_code == 200
+    assert b'name="username"' in response.content and b'name="password"' in response.content
+
+
+def test_a_seeded_user_can_log_in_and_lands_in_the_demo_tenant(client, demo):
+    response = client.post("/accounts/login/", {"username": "approver", "password": "demo"})
+
+    assert response.status_code == 302 and response["Location"] == "/"
+    home = client.get("/")
+    assert home.context["principal"].tenant == demo
+    assert home.context["principal"].membership.role == "approver"
+
+
+def test_a_wrong_password_does_not_log_in(client, demo):
+    response = client.post("/accounts/login/", {"username": "approver", "password": "nope"})
+
+    assert response.status_code == 200 and b"didn't match" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_without_debug_the_seeded_users_get_no_usable_password(db):
+    call_command("seed_demo", stdout=StringIO())
+
+    assert not any(user.has_usable_password() for user in
+                   apps.get_model("auth", "User").objects.filter(username__in=["operator", "approver", "sam"]))
+
+
+def test_seeding_the_demo_twice_changes_nothing_and_keeps_the_audit_chain_intact(demo):
+    def counts():
+        return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
+
+    before = counts()
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    after = counts()
+    verified = StringIO()
+    call_command("audit", "verify", stdout=verified)
+
+    assert after == before
+    assert "(0 changes)" in out.getvalue()
+    assert before["agents.Agent"] == 1 and before["tenancy.Membership"] == 3
+    assert "tenant demo:" in verified.getvalue() and "chain intact" in verified.getvalue()
+
+
+def test_the_admin_index_loads_for_a_staff_user(staff_client):
+    response = staff_client.get("/admin/")
+
+    assert response.status_code == 200
+    assert b"/admin/agents/agent/" in response.content
+
+
+@pytest.mark.parametrize("model", [Tenant, Membership, ApiKey, Agent, AgentVersion, AuditEvent],
+                         ids=lambda m: m._meta.label)
+def test_the_admin_list_and_change_pages_load(staff_client, demo, model):
+    if model is ApiKey:
+        call_command("create_api_key", "--tenant", "demo", "--name", "ci", stdout=StringIO())
+    obj = model._default_manager.first()
+    base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+
+    listed = staff_client.get(base)
+    changed = staff_client.get(f"{base}{obj.pk}/change/")
+
+    assert listed.status_code == 200 and changed.status_code == 200
+    assert listed.context["cl"].result_count == model._default_manager.count() > 0
+
+
+@pytest.mark.parametrize("model", [Tenant, Membership, ApiKey, Agent], ids=lambda m: m._meta.label)
+def test_the_admin_add_pages_load(staff_client, model):
+    response = staff_client.get(f"/admin/{model._meta.app_label}/{model._meta.model_name}/add/")
+
+    assert response.status_code == 200
+
+
+def test_the_admin_refuses_a_user_who_is_not_staff(client, demo):
+    client.force_login(UserFactory(username="mallory"))
+
+    response = client.get("/admin/tenancy/apikey/")
+
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
