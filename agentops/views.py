@@ -3,13 +3,13 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from agentops.tenancy.middleware import SESSION_TENANT_KEY
 from agentops.tenancy.selectors import membership_list_for_user
 
 
-@require_GET
+@require_safe
 def healthz(request):
     """Liveness plus a database round trip; 503 when the database does not answer."""
     try:

@@ -12,6 +12,19 @@ from .models import ApiKey, Membership, Tenant
 from .roles import role_grants
 
 
+# The API key scope each permission needs when a key, rather than a browser session, acts.
+PERMISSION_SCOPES = {
+    "view": "read",
+    "view_audit": "read",
+    "run_agents": "runs:write",
+    "use_tools": "runs:write",
+    "resolve_runs": "runs:write",
+    "decide_approvals": "approvals:write",
+    "manage_tools": "tools:write",
+    "manage_agents": "agents:write",
+}
+
+
 @dataclass(frozen=True)
 class Principal:
     tenant: Tenant
@@ -20,9 +33,12 @@ class Principal:
     api_key: ApiKey | None = None
 
     def can(self, permission: str, scope: str | None = None) -> bool:
-        """The user's role grants `permission` and, for an API key, the key holds `scope`."""
+        """The user's role grants `permission` and, for an API key, the key holds `scope`
+        (by default the scope that goes with the permission; none for managing members or keys,
+        which an API key can never do)."""
         if not role_grants(self.membership.role, permission):
             return False
-        if self.api_key is not None and scope is not None:
-            return self.api_key.has_scope(scope)
-        return True
+        if self.api_key is None:
+            return True
+        scope = scope or PERMISSION_SCOPES.get(permission)
+        return scope is not None and self.api_key.has_scope(scope)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from agentops.audit.services import Actor, audit_diff, audit_record
 
 from .models import ApiKey, ApiKeyScope, Membership, Tenant
+from .roles import Role
 
 
 class TenancyError(Exception):
@@ -57,6 +58,8 @@ def _check_tenant_settings(settings: dict) -> None:
 
 def membership_set(*, tenant: Tenant, user, role: str, actor: Actor) -> Membership:
     """Add `user` to `tenant` with `role`, or change their role. Audited with the before/after."""
+    if role not in Role.values:
+        raise TenancyError(f"unknown role {role!r}; roles: {', '.join(Role.values)}")
     with transaction.atomic():
         membership = Membership.objects.select_for_update().filter(tenant=tenant, user=user).first()
         if membership is None:

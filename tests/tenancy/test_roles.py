@@ -62,3 +62,23 @@ def test_a_membership_grants_what_its_role_grants():
     membership = Membership(role=Role.APPROVER)
 
     assert membership.grants("decide_approvals") and not membership.grants("run_agents")
+
+
+def test_an_api_key_needs_the_scope_that_goes_with_a_permission(tenant, operator):
+    from agentops.tenancy.models import ApiKey, Membership
+    from agentops.tenancy.principal import Principal
+
+    key = ApiKey(tenant=tenant, user=operator, scopes=["read"])
+    principal = Principal(tenant=tenant, user=operator, membership=Membership.objects.get(user=operator), api_key=key)
+
+    assert principal.can("view")
+    assert not principal.can("run_agents")  # the role allows it, the key's scopes do not
+    assert not principal.can("manage_api_keys")  # never through a key
+
+
+def test_an_unknown_role_is_refused(tenant, operator):
+    from agentops.audit.services import Actor
+    from agentops.tenancy.services import TenancyError, membership_set
+
+    with pytest.raises(TenancyError):
+        membership_set(tenant=tenant, user=operator, role="emperor", actor=Actor.system())
