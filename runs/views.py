@@ -29,6 +29,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from agentops.audit.services import Actor
 
 from . import services
+from .dashboard import dashboard_get
 from .journal_view import prompt_for_step
 from .models import Run, RunStatus
 from .selectors import run_filter_choices, run_get_for_user, run_list, run_waiting_on
@@ -237,3 +238,18 @@ def step_resolve(request, run_id, seq: int):
         RESOLVE_DONE.get(action, "Done."),
     )
 
+
+# -- dashboard ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    """Usage, cost and outcomes of the tenant's runs over `?days=7|14|30` UTC days (default 14).
+
+    The period switch swaps only the content partial. Five queries besides the page's own.
+    """
+    principal = _principal(request)
+    _require(request, "view")
+    context = {"nav": "dashboard", "dash": dashboard_get(principal=principal, days=request.GET.get("days"))}
+    return _partial_or_page(request, "runs/_dash_content.html", "runs/dashboard.html", context)

@@ -1,0 +1,346 @@
+"""Reads for the dashboard: usage, cost and run outcomes of the principal's tenant over a period.
+
+Days are UTC dates. Model calls, tokens and cost come from DailyUsage, the counters the engine
+keeps per tenant, agent and `timezone.now().date()` (the UTC date with USE_TZ) on every model
+call, never from summing steps; run counts come from Run, by the UTC day the run was created.
+
+`dashboard_get` runs five queries whatever the number of agents, runs or days: usage grouped by
+day, usage grouped by agent, runs grouped by agent and status, waiting runs grouped by reason, and
+the count of pending approval requests. Totals are sums of those rows, made here in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from agentops.tenancy.principal import Principal
+
+from .models import DailyUsage, RunStatus, WaitingReason
+from .selectors import _tenant_runs
+
+PERIODS = (7, 14, 30)
+DEFAULT_PERIOD = 14
+
+
+@dataclass(frozen=True)
+class Period:
+    """The last `days` UTC days, today included."""
+
+    days: int
+    first: dt.date
+    last: dt.date
+
+    @property
+    def start(self) -> dt.datetime:
+        """Midnight UTC at the start of the first day: where run counts begin."""
+        return dt.datetime.combine(self.first, dt.time.min, tzinfo=dt.timezone.utc)
+
+    def dates(self) -> list[dt.date]:
+        return [self.first + dt.timedelta(days=n) for n in range(self.days)]
+
+
+def period_for(days=None, *, today: dt.date | None = None) -> Period:
+    """The period of `days` (7, 14 or 30; anything else, e.g. a bad query string, gives 14)."""
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        days = DEFAULT_PERIOD
+    if days not in PERIODS:
+        days = DEFAULT_PERIOD
+    # The engine dates usage with timezone.now().date(): the UTC date, whatever TIME_ZONE says.
+    today = today or timezone.now().date()
+    return Period(days=days, first=today - dt.timedelta(days=days - 1), last=today)
+
+
+@dataclass
+class Usage:
+    model_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: Decimal = Decimal(0)
+
+    def add(self, other: Usage) -> None:
+        self.model_calls += other.model_calls
+        self.tokens_in += other.tokens_in
+        self.tokens_out += other.tokens_out
+        self.cost += other.cost
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+
+@dataclass
+class RunOutcomes:
+    """Runs created in the period, by the status they have now."""
+
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    waiting: int = 0
+    active: int = 0  # queued or running
+
+    def count(self, status: str, n: int) -> None:
+        self.started += n
+        if status == RunStatus.SUCCEEDED:
+            self.succeeded += n
+        elif status == RunStatus.FAILED:
+            self.failed += n
+        elif status == RunStatus.CANCELLED:
+            self.cancelled += n
+        elif status == RunStatus.WAITING:
+            self.waiting += n
+        else:
+            self.active += n
+
+    def add(self, other: RunOutcomes) -> None:
+        for name in ("started", "succeeded", "failed", "cancelled", "waiting", "active"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded ÷ (succeeded + failed), 0 to 1; None before any run ends either way.
+
+        Cancelled runs are left out: someone stopped them, they neither worked nor broke.
+        """
+        decided = self.succeeded + self.failed
+        return self.succeeded / decided if decided else None
+
+    @property
+    def success_percent(self) -> float | None:
+        rate = self.success_rate
+        return None if rate is None else rate * 100
+
+
+@dataclass
+class DayUsage:
+    day: dt.date
+    usage: Usage
+    height: float = 0.0  # the bar's height, percent of the chart's scale
+    labelled: bool = True  # whether the axis prints this day's date
+
+
+@dataclass
+class AgentUsage:
+    slug: str
+    name: str
+    usage: Usage = field(default_factory=Usage)
+    runs: RunOutcomes = field(default_factory=RunOutcomes)
+
+    @property
+    def cost_per_run(self) -> Decimal | None:
+        """The period's cost over the runs created in it (a model call of a run created earlier
+        counts on the day it was made, so this is an average, not a sum of run costs)."""
+        return self.usage.cost / self.runs.started if self.runs.started else None
+
+
+@dataclass
+class WaitingGroup:
+    reason: str
+    label: str
+    count: int
+
+    # Enough of a Run for the shared status badge partial (runs/_status.html).
+    status = RunStatus.WAITING
+
+    @property
+    def waiting_reason(self) -> str:
+        return self.reason
+
+    def get_status_display(self) -> str:
+        return RunStatus.WAITING.label
+
+    def get_waiting_reason_display(self) -> str:
+        return self.label
+
+
+@dataclass
+class Dashboard:
+    period: Period
+    usage: Usage
+    runs: RunOutcomes
+    days: list[DayUsage]
+    scale: Decimal  # the cost at the top of the chart
+    agents: list[AgentUsage]
+    waiting: list[WaitingGroup]
+    pending_approvals: int
+
+    periods = PERIODS
+
+    @property
+    def waiting_now(self) -> int:
+        return sum(group.count for group in self.waiting)
+
+    @property
+    def cost_per_day(self) -> Decimal:
+        return self.usage.cost / self.period.days
+
+    @property
+    def scale_middle(self) -> Decimal:
+        return self.scale / 2
+
+
+# -- scoping -----------------------------------------------------------------------------------
+
+
+def _tenant_usage(principal: Principal):
+    if not principal.can("view", "read"):
+        return DailyUsage.objects.none()
+    return DailyUsage.objects.filter(tenant_id=principal.tenant.pk)
+
+
+def _usage(row: dict) -> Usage:
+    return Usage(
+        model_calls=row["model_calls"] or 0,
+        tokens_in=row["tokens_in"] or 0,
+        tokens_out=row["tokens_out"] or 0,
+        cost=row["cost"] or Decimal(0),
+    )
+
+
+USAGE_SUMS = {
+    "model_calls": Sum("model_calls"),
+    "tokens_in": Sum("tokens_in"),
+    "tokens_out": Sum("tokens_out"),
+    "cost": Sum("cost"),
+}
+
+
+# -- selectors ---------------------------------------------------------------------------------
+
+
+def usage_by_day_list(*, principal: Principal, period: Period) -> list[DayUsage]:
+    """One entry per day of the period, oldest first, days without usage included as zeros.
+
+    One query. Bar heights are set by `_scale_bars`.
+    """
+    rows = (
+        _tenant_usage(principal)
+        .filter(day__gte=period.first, day__lte=period.last)
+        .values("day")
+        .annotate(**USAGE_SUMS)
+        .order_by()
+    )
+    by_day = {row["day"]: _usage(row) for row in rows}
+    return [DayUsage(day=day, usage=by_day.get(day, Usage())) for day in period.dates()]
+
+
+def agent_usage_list(*, principal: Principal, period: Period) -> list[AgentUsage]:
+    """The agents with usage or runs in the period, costliest first, with their runs by outcome.
+
+    Two queries: usage grouped by agent, runs grouped by agent and status.
+    """
+    agents: dict[int, AgentUsage] = {}
+
+    def agent(row) -> AgentUsage:
+        if row["agent_id"] not in agents:
+            agents[row["agent_id"]] = AgentUsage(slug=row["agent__slug"], name=row["agent__name"])
+        return agents[row["agent_id"]]
+
+    usage = (
+        _tenant_usage(principal)
+        .filter(day__gte=period.first, day__lte=period.last)
+        .values("agent_id", "agent__slug", "agent__name")
+        .annotate(**USAGE_SUMS)
+        .order_by()
+    )
+    for row in usage:
+        agent(row).usage = _usage(row)
+    runs = (
+        _tenant_runs(principal)
+        .filter(created_at__gte=period.start)
+        .values("agent_id", "agent__slug", "agent__name", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in runs:
+        agent(row).runs.count(row["status"], row["n"])
+    return sorted(agents.values(), key=lambda a: (-a.usage.cost, -a.runs.started, a.slug))
+
+
+def waiting_run_list(*, principal: Principal) -> list[WaitingGroup]:
+    """The tenant's runs waiting right now (whenever they started), counted by what they wait for.
+
+    One query; reasons in the order WaitingReason declares them.
+    """
+    rows = (
+        _tenant_runs(principal)
+        .filter(status=RunStatus.WAITING)
+        .values("waiting_reason")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts = {row["waiting_reason"]: row["n"] for row in rows}
+    groups = [WaitingGroup(reason, label, counts.pop(reason)) for reason, label in WaitingReason.choices
+              if reason in counts]
+    # A waiting run without a reason should not happen; count it rather than hide it.
+    other = sum(counts.values())
+    if other:
+        groups.append(WaitingGroup("", "unknown", other))
+    return groups
+
+
+def approval_pending_tenant_count(*, principal: Principal) -> int:
+    """Pending approval requests of the whole tenant (the nav badge counts only the user's). One query."""
+    from approvals.models import ApprovalRequest, ApprovalStatus
+
+    if not principal.can("view", "read"):
+        return 0
+    return ApprovalRequest.objects.filter(tenant_id=principal.tenant.pk, status=ApprovalStatus.PENDING).count()
+
+
+def dashboard_get(*, principal: Principal, days=None, today: dt.date | None = None) -> Dashboard:
+    """Everything the dashboard shows for the last `days` UTC days. Five queries."""
+    period = period_for(days, today=today)
+    day_list = usage_by_day_list(principal=principal, period=period)
+    agents = agent_usage_list(principal=principal, period=period)
+    usage, runs = Usage(), RunOutcomes()
+    for day in day_list:
+        usage.add(day.usage)
+    for agent in agents:
+        runs.add(agent.runs)
+    return Dashboard(
+        period=period,
+        usage=usage,
+        runs=runs,
+        days=day_list,
+        scale=_scale_bars(day_list),
+        agents=agents,
+        waiting=waiting_run_list(principal=principal),
+        pending_approvals=approval_pending_tenant_count(principal=principal),
+    )
+
+
+# -- the chart ---------------------------------------------------------------------------------
+
+
+def _scale_bars(days: list[DayUsage]) -> Decimal:
+    """Set each day's bar height against a round top of scale; return that top (0 without usage).
+
+    Dates are printed under every bar for short periods and under every third bar, counted back
+    from today, for long ones.
+    """
+    top = _round_up(max((d.usage.cost for d in days), default=Decimal(0)))
+    every = 1 if len(days) <= 14 else 3
+    for index, day in enumerate(days):
+        day.height = float(day.usage.cost / top * 100) if top else 0.0
+        day.labelled = (len(days) - 1 - index) % every == 0
+    return top
+
+
+def _round_up(value: Decimal) -> Decimal:
+    """The smallest of 1, 2, 2.5, 5 × 10ⁿ at least `value`: a top of scale that reads well."""
+    if value <= 0:
+        return Decimal(0)
+    exponent = value.adjusted()
+    for step in (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10)):
+        top = step.scaleb(exponent)
+        if top >= value:
+            return top.normalize()
+    raise AssertionError("unreachable: 10 × 10ⁿ exceeds any value of exponent n")
