@@ -44,7 +44,11 @@ class AgentVersion(models.Model):
     workflow = models.CharField(max_length=100, default="agent_loop")
     max_steps = models.PositiveIntegerField(default=20)
     max_cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True, help_text="USD per run.")
-    timeout_seconds = models.PositiveIntegerField(default=600, help_text="Deadline of a run, from its start.")
+    timeout_seconds = models.PositiveIntegerField(
+        default=600,
+        help_text="How long a run may execute, in seconds. Time spent waiting for a person, a timer or a "
+                  "child run does not count: approvals and timers have expiries of their own.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
