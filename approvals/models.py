@@ -1,9 +1,17 @@
-"""Human decisions a run waits for: a gated tool call or a workflow's generic `ctx.approval`."""
+"""Human decisions a run waits for (a gated tool call or a workflow's generic `ctx.approval`), and
+the webhooks that tell the outside world about them and about runs.
+
+Three sets of arguments are kept for a tool approval: `proposed_arguments` (what the agent asked
+for, never changed), `approved_arguments` (what the decision allowed) and the executed ones, which
+are the input of the run's tool step right after the approval step (see `approvals.selectors`).
+"""
 
 import hashlib
 import json
+import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -62,6 +70,16 @@ class ApprovalRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Under a quorum an approver may edit the arguments before everyone has approved: the edit is
+    # then what the remaining approvers are asked to approve, and votes for older versions no
+    # longer count. `current_hash` is the hash every decision must have seen.
+    current_arguments = models.JSONField(
+        null=True, blank=True, help_text="An approver's edit awaiting the rest of the quorum; empty: as proposed."
+    )
+    current_hash = models.CharField(max_length=64, blank=True)
+    escalated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When expiry handed the request to the escalation group (once only)."
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -74,6 +92,19 @@ class ApprovalRequest(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status == ApprovalStatus.PENDING
+
+    @property
+    def arguments_under_review(self) -> dict:
+        """The arguments a decision approves now: the proposal, or the quorum's pending edit."""
+        return self.proposed_arguments if self.current_arguments is None else self.current_arguments
+
+    @property
+    def approval_count(self) -> int:
+        """Distinct approvers of the arguments under review (reads prefetched `decisions` when there)."""
+        return len({
+            d.user_id for d in self.decisions.all()
+            if d.verdict == ApprovalDecision.Verdict.APPROVE and d.approved_hash == self.current_hash
+        })
 
 
 class ApprovalDecision(models.Model):
@@ -89,7 +120,95 @@ class ApprovalDecision(models.Model):
     comment = models.TextField(blank=True)
     arguments = models.JSONField(null=True, blank=True, help_text="Edited arguments, when the approver changed them.")
     seen_hash = models.CharField(max_length=64, help_text="Hash of the arguments the approver was shown.")
+    approved_hash = models.CharField(
+        max_length=64, blank=True, help_text="Hash of the arguments this vote approves; empty for a rejection."
+    )
+    changes = models.JSONField(
+        default=dict, blank=True, help_text="{argument: [seen, edited]} when the approver edited the arguments."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["request", "user"], name="one_vote_per_approver")]
+        ordering = ["created_at"]
+        # One vote per approver and version of the arguments: after a quorum edit, earlier
+        # approvers are asked again, about the new version.
+        constraints = [
+            models.UniqueConstraint(fields=["request", "user", "seen_hash"], name="one_vote_per_approver_and_version")
+        ]
+
+    def __str__(self):
+        return f"{self.verdict} by {self.user_id} on request {self.request_id}"
+
+
+def validate_secret_reference(value: str) -> None:
+    """A webhook secret must be exactly one `{{ secret:NAME }}` reference, never a value."""
+    from tools.secrets import REFERENCE
+
+    if not REFERENCE.fullmatch(value.strip()):
+        raise ValidationError(
+            "Enter a secret reference such as {{ secret:ACME_WEBHOOK_SECRET }} and define the value in the "
+            "environment or the secrets file; secret values are never stored."
+        )
+
+
+class Webhook(models.Model):
+    """An HTTP(S) endpoint of a tenant that receives signed JSON events.
+
+    `secret` holds a reference such as `{{ secret:ACME_WEBHOOK_SECRET }}`, resolved by
+    `tools.secrets.SecretResolver` at delivery time, never the value: the platform keeps no secret
+    in plain text, and rotating one is a change of environment, not of data.
+    """
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="webhooks")
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(
+        max_length=200,
+        validators=[validate_secret_reference],
+        help_text="A secret reference, e.g. {{ secret:ACME_WEBHOOK_SECRET }}; the value signs every delivery.",
+    )
+    events = models.JSONField(
+        default=list, blank=True, help_text='Event names, e.g. ["approval.requested", "run.failed"]; "*" for all.'
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant_id", "name"]
+
+    def __str__(self):
+        return f"{self.name} → {self.url}"
+
+    def wants(self, event: str) -> bool:
+        return "*" in self.events or event in self.events
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook, with every attempt's outcome. Receivers dedupe on `uuid`."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event = models.CharField(max_length=100)
+    payload = models.JSONField(help_text="The JSON body, as sent.")
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"{self.event} → {self.webhook_id} ({self.status})"

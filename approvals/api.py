@@ -1,0 +1,108 @@
+"""/api/v1/approvals/: the inbox for programs. Decisions go through `approval_decide`, exactly as
+on the inbox page, and must carry the `seen_hash` of the request they were made on."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agentops.api import ApiError
+from agentops.tenancy.permissions import request_principal
+
+from .selectors import DECIDE_PERMISSION, DECIDE_SCOPE, approval_get_for_user, approval_list_for_user
+from .serializers import (
+    ApiErrorSerializer,
+    ApprovalApproveInputSerializer,
+    ApprovalListFilterSerializer,
+    ApprovalRejectInputSerializer,
+    ApprovalRequestSerializer,
+)
+from .services import ApprovalError, approval_decide
+
+ERROR_STATUS = {
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "not_allowed": status.HTTP_403_FORBIDDEN,
+    "self_approval": status.HTTP_403_FORBIDDEN,
+    "stale": status.HTTP_409_CONFLICT,
+    "already_decided": status.HTTP_409_CONFLICT,
+    "not_pending": status.HTTP_409_CONFLICT,
+    "comment_required": status.HTTP_400_BAD_REQUEST,
+    "invalid_arguments": status.HTTP_400_BAD_REQUEST,
+}
+
+DECISION_ERRORS = {
+    400: OpenApiResponse(ApiErrorSerializer, description="invalid, comment_required, invalid_arguments"),
+    403: OpenApiResponse(ApiErrorSerializer, description="not_allowed (role, scope or group), self_approval"),
+    404: OpenApiResponse(ApiErrorSerializer, description="not_found: no such request in your tenant"),
+    409: OpenApiResponse(ApiErrorSerializer, description="stale (seen_hash outdated), already_decided, not_pending"),
+}
+
+
+@extend_schema(tags=["approvals"], parameters=[ApprovalListFilterSerializer])
+class ApprovalListApi(generics.ListAPIView):
+    """Requests you may decide, oldest first; `?status=pending` for your queue."""
+
+    serializer_class = ApprovalRequestSerializer
+
+    def get_queryset(self):
+        filters = ApprovalListFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return approval_list_for_user(principal=request_principal(self.request), **filters.validated_data)
+
+
+@extend_schema(tags=["approvals"])
+class ApprovalDetailApi(generics.RetrieveAPIView):
+    serializer_class = ApprovalRequestSerializer
+
+    def get_object(self):
+        approval = approval_get_for_user(principal=request_principal(self.request), request_id=self.kwargs["pk"])
+        if approval is None:
+            raise ApiError("not_found", "No such approval request in this tenant.", status_code=404)
+        return approval
+
+
+class _DecisionApi(APIView):
+    verdict = ""
+    input_serializer = None
+    required_permissions = {"POST": (DECIDE_PERMISSION, DECIDE_SCOPE)}
+
+    def permission_denied(self, request, message=None, code=None):
+        # The same code the service uses, whether the role or the key's scope is missing.
+        if request_principal(request) is not None:
+            raise ApiError("not_allowed", f"Deciding approvals needs the role permission {DECIDE_PERMISSION!r} "
+                                          f"and, for an API key, the scope {DECIDE_SCOPE!r}.", status_code=403)
+        super().permission_denied(request, message=message, code=code)
+
+    def post(self, request, pk: int):
+        data = self.input_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        principal = request_principal(request)
+        try:
+            approval_decide(request_id=pk, user=principal.user, principal=principal, verdict=self.verdict,
+                            **data.validated_data)
+        except ApprovalError as error:
+            raise ApiError(error.code, error.message, status_code=ERROR_STATUS.get(error.code, 400),
+                           details=error.details or None) from None
+        approval = approval_get_for_user(principal=principal, request_id=pk)
+        return Response(ApprovalRequestSerializer(approval).data)
+
+
+@extend_schema(tags=["approvals"], request=ApprovalApproveInputSerializer,
+               responses={200: ApprovalRequestSerializer, **DECISION_ERRORS},
+               description="Approve, optionally with edited `arguments`. Under a quorum the request stays "
+                           "pending until enough approvers agreed on the same arguments; an edit becomes what "
+                           "the others are asked about. Needs `decide_approvals` and the scope `approvals:write`.")
+class ApprovalApproveApi(_DecisionApi):
+    verdict = "approve"
+    input_serializer = ApprovalApproveInputSerializer
+
+
+@extend_schema(tags=["approvals"], request=ApprovalRejectInputSerializer,
+               responses={200: ApprovalRequestSerializer, **DECISION_ERRORS},
+               description="Reject with a comment; the run resumes and the agent is told why. "
+                           "Needs `decide_approvals` and the scope `approvals:write`.")
+class ApprovalRejectApi(_DecisionApi):
+    verdict = "reject"
+    input_serializer = ApprovalRejectInputSerializer

@@ -1,0 +1,71 @@
+from rest_framework import serializers
+
+from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus
+
+
+class ApprovalVoteSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.get_username", read_only=True)
+
+    class Meta:
+        model = ApprovalDecision
+        fields = ["user", "verdict", "comment", "changes", "created_at"]
+
+
+class ApprovalRequestSerializer(serializers.ModelSerializer):
+    agent = serializers.CharField(source="run.agent.slug", read_only=True)
+    seen_hash = serializers.CharField(
+        source="current_hash", read_only=True,
+        help_text="Send this back with a decision: it binds the decision to the arguments you were shown.",
+    )
+    arguments = serializers.JSONField(
+        source="arguments_under_review", read_only=True,
+        help_text="The arguments a decision approves now: the proposal, or an edit awaiting the rest of the quorum.",
+    )
+    approvals = serializers.IntegerField(source="approval_count", read_only=True)
+    approver_group = serializers.CharField(source="approver_group.name", read_only=True, default=None)
+    requested_by = serializers.CharField(source="requested_by.get_username", read_only=True, default=None)
+    decided_by = serializers.CharField(source="decided_by.get_username", read_only=True, default=None)
+    votes = ApprovalVoteSerializer(source="decisions", many=True, read_only=True)
+
+    class Meta:
+        model = ApprovalRequest
+        fields = [
+            "id", "status", "title", "agent", "tool_name", "run", "step_seq", "risk", "context",
+            "proposed_arguments", "arguments", "seen_hash", "approved_arguments", "required_approvals", "approvals",
+            "approver_group", "expires_at", "expiry_action", "escalated_at", "requested_by", "decided_by",
+            "decided_at", "comment", "created_at", "votes",
+        ]
+        read_only_fields = fields
+
+
+class ApprovalListFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ApprovalStatus.choices, required=False, help_text="Default: every status.")
+    agent = serializers.CharField(required=False, help_text="Agent slug.")
+    tool = serializers.CharField(required=False, help_text="Tool name.")
+
+
+class ApprovalApproveInputSerializer(serializers.Serializer):
+    seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it; 409 `stale` if it changed.")
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    arguments = serializers.DictField(
+        required=False, allow_null=True, default=None, child=serializers.JSONField(),
+        help_text="Edited arguments; omit to approve them as shown. Validated against the tool's schema.",
+    )
+
+
+class ApprovalRejectInputSerializer(serializers.Serializer):
+    seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it; 409 `stale` if it changed.")
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="",
+        help_text="Why: required (400 `comment_required` without it); the agent and the requester read it.",
+    )
+
+
+class ApiErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.JSONField(allow_null=True)
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    error = ApiErrorBodySerializer()

@@ -1,0 +1,390 @@
+"""The verbs of approvals: create, decide, expire, cancel.
+
+Each verb is one transaction and audited. The engine calls `approval_request_create` inside its
+suspend transaction and reads the outcome from the row when the run resumes: `approved` →
+`approved_arguments`; `rejected` / `expired` → `comment` and `decided_by` (empty when the system
+decided). Every decision and expiry resumes the run through `runs.services.run_resume`, in the
+same transaction, so a decided request and a queued run commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agentops.audit.services import Actor, audit_diff, audit_record
+from runs.live import notify_inbox_changed
+
+from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus, ExpiryAction, Risk, arguments_hash
+from .selectors import approval_decide_refusal, approval_event_payload, tool_for_request
+from .webhooks import webhook_emit
+
+__all__ = [
+    "ApprovalError",
+    "approval_cancel_for_run",
+    "approval_decide",
+    "approval_expire_due",
+    "approval_request_create",
+    "webhook_emit",
+]
+
+Verdict = ApprovalDecision.Verdict
+
+# Past this many due requests a sweep stops; the next sweep, a minute later, takes the rest.
+EXPIRE_BATCH = 200
+# An escalation extends the expiry by the request's original window, but never by less than this.
+MIN_ESCALATION_SECONDS = 60
+
+
+class ApprovalError(Exception):
+    """A decision the rules refuse. `code` is stable (the API maps it to a status):
+
+    not_found, not_allowed, self_approval (403/404); stale, already_decided, not_pending (409);
+    comment_required, invalid_arguments (400). `details` lists argument errors for inline display.
+    """
+
+    def __init__(self, code: str, message: str, *, details: list | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+
+# Creating ------------------------------------------------------------------------------------
+
+
+def approval_request_create(
+    *,
+    run,
+    step_seq: int,
+    title: str,
+    tool_name: str = "",
+    proposed_arguments: dict,
+    context: dict,
+    risk: str = Risk.MEDIUM,
+    required_approvals: int = 1,
+    approver_group_id=None,
+    escalation_group_id=None,
+    expires_in_seconds: int | None = None,
+    expiry_action: str = ExpiryAction.WAIT,
+) -> ApprovalRequest:
+    """The request the run's step `step_seq` waits for.
+
+    Idempotent per (run, step_seq): a replayed suspend gets the existing request back, unchanged.
+    Runs in the caller's transaction (the engine's suspend), so the request exists exactly when the
+    run is recorded as waiting; `approval.requested` (webhooks, live inbox) leaves after commit.
+    """
+    if risk not in Risk.values or expiry_action not in ExpiryAction.values or required_approvals < 1:
+        raise ValueError(f"invalid approval policy: risk={risk!r} expiry_action={expiry_action!r} "
+                         f"required_approvals={required_approvals!r}")
+    existing = ApprovalRequest.objects.filter(run=run, step_seq=step_seq).first()
+    if existing is not None:
+        return existing
+    proposed_hash = arguments_hash(proposed_arguments)
+    expires_at = timezone.now() + timedelta(seconds=expires_in_seconds) if expires_in_seconds else None
+    try:
+        with transaction.atomic():
+            request = ApprovalRequest.objects.create(
+                tenant_id=run.tenant_id, run=run, step_seq=step_seq, title=title[:300], tool_name=tool_name,
+                context=context or {}, proposed_arguments=proposed_arguments, proposed_hash=proposed_hash,
+                current_hash=proposed_hash, risk=risk, required_approvals=required_approvals,
+                approver_group_id=approver_group_id, escalation_group_id=escalation_group_id,
+                expires_at=expires_at, expiry_action=expiry_action, requested_by=run.end_user,
+            )
+            audit_record(tenant=run.tenant, action="approval.requested", actor=Actor.for_run(run), target=request,
+                         data={"run": str(run.pk), "step_seq": step_seq, "tool": tool_name,
+                               "arguments": proposed_arguments, "risk": risk})
+            _notify(request, "approval.requested")
+    except IntegrityError:
+        # Another process created it between our read and insert: theirs is the request.
+        return ApprovalRequest.objects.get(run=run, step_seq=step_seq)
+    return request
+
+
+# Deciding ------------------------------------------------------------------------------------
+
+
+def approval_decide(
+    *,
+    request_id,
+    user,
+    verdict: str,
+    seen_hash: str,
+    comment: str = "",
+    arguments: dict | None = None,
+    principal,
+) -> ApprovalRequest:
+    """Record `user`'s verdict on the request; decide it when the quorum is reached or on a reject.
+
+    The one decision path for the inbox page and the API. Holds a row lock on the request
+    (SELECT ... FOR UPDATE) while it checks and counts the votes; the final transition is a
+    compare-and-swap on status='pending', so exactly one decision wins concurrent clicks and the
+    others get `already_decided` naming the winner. `seen_hash` must be the request's
+    `current_hash`: a decision is bound to the arguments the approver saw. Edited `arguments` are
+    validated against the tool's schema (a database read, no other I/O) and become, under a
+    quorum, what the remaining approvers are asked about. The decision resumes the run in this
+    transaction. Raises ApprovalError.
+    """
+    if verdict not in Verdict.values:
+        raise ValueError(f"unknown verdict {verdict!r}")
+    comment = (comment or "").strip()
+    with transaction.atomic():
+        request = _request_lock(request_id=request_id, principal=principal)
+        _decision_check(request=request, user=user, principal=principal, verdict=verdict,
+                        seen_hash=seen_hash, comment=comment)
+        if verdict == Verdict.REJECT:
+            _vote_record(request=request, user=user, verdict=verdict, seen_hash=seen_hash, comment=comment)
+            return _request_finish(request=request, status=ApprovalStatus.REJECTED, user=user,
+                                   comment=comment, principal=principal)
+        return _approve(request=request, user=user, seen_hash=seen_hash, comment=comment,
+                        arguments=arguments, principal=principal)
+
+
+def _request_lock(*, request_id, principal) -> ApprovalRequest:
+    # Only never-changing relations are joined: after waiting for the lock, PostgreSQL re-reads the
+    # locked row but not the joined ones, so a joined `decided_by` would still be the old (empty) one.
+    request = (
+        ApprovalRequest.objects.select_for_update(of=("self",))
+        .select_related("run", "tenant")
+        .filter(pk=request_id, tenant_id=principal.tenant.pk)
+        .first()
+    )
+    if request is None:
+        raise ApprovalError("not_found", "No such approval request in this tenant.")
+    return request
+
+
+def _decision_check(*, request, user, principal, verdict, seen_hash, comment) -> None:
+    if not request.is_pending:
+        raise _not_pending_error(request)
+    refusal = approval_decide_refusal(principal=principal, request=request, user=user)
+    if refusal is not None:
+        raise ApprovalError(*refusal)
+    if seen_hash != request.current_hash:
+        raise ApprovalError("stale", "The arguments changed since this request was loaded; reload it and decide again.")
+    if verdict == Verdict.REJECT and not comment:
+        raise ApprovalError("comment_required", "Say why you reject: the agent and the requester read your comment.")
+    if request.decisions.filter(user=user, approved_hash=request.current_hash).exists():
+        raise ApprovalError(
+            "already_decided",
+            f"You already approved these arguments; {request.required_approvals - request.approval_count} "
+            "more approval(s) needed from other approvers.",
+        )
+
+
+def _not_pending_error(request) -> ApprovalError:
+    when = timezone.localtime(request.decided_at).strftime("%Y-%m-%d %H:%M:%S %Z") if request.decided_at else ""
+    if request.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
+        who = request.decided_by.get_username() if request.decided_by else "the system"
+        return ApprovalError("already_decided", f"Already {request.status} by {who} at {when}.")
+    return ApprovalError("not_pending", f"This request is {request.status}{' since ' + when if when else ''}; "
+                                        "it can no longer be decided.")
+
+
+def _approve(*, request, user, seen_hash, comment, arguments, principal) -> ApprovalRequest:
+    if arguments is not None and not isinstance(arguments, dict):
+        raise ApprovalError("invalid_arguments", "The arguments must be a JSON object.")
+    reviewed, approved_hash = request.arguments_under_review, request.current_hash
+    changes = audit_diff(reviewed, arguments) if arguments is not None else {}
+    if changes:
+        reviewed = _arguments_validate(request=request, arguments=arguments)
+        approved_hash = arguments_hash(reviewed)
+    _vote_record(request=request, user=user, verdict=Verdict.APPROVE, seen_hash=seen_hash, comment=comment,
+                 arguments=reviewed if changes else None, approved_hash=approved_hash, changes=changes)
+    if changes:
+        _request_arguments_replace(request=request, arguments=reviewed, new_hash=approved_hash)
+    if request.approval_count >= request.required_approvals:
+        return _request_finish(request=request, status=ApprovalStatus.APPROVED, user=user, comment=comment,
+                               principal=principal, approved_arguments=reviewed)
+    audit_record(tenant=request.tenant, action="approval.voted", actor=_actor(principal), target=request,
+                 data={"user": user.get_username(), "approvals": request.approval_count,
+                       "required": request.required_approvals, "changes": changes})
+    notify_inbox_changed(request.tenant_id)
+    return request
+
+
+def _arguments_validate(*, request, arguments: dict) -> dict:
+    """Edited arguments pass the same schema check the gateway applied to the proposal."""
+    if not request.tool_name:
+        return arguments  # a workflow's generic approval has no schema: its edits are taken as given
+    tool = tool_for_request(request)
+    if tool is None:
+        raise ApprovalError("invalid_arguments", f"The tool {request.tool_name!r} no longer exists; "
+                                                 "approve as proposed or reject.")
+    # Lazy: the gateway imports the engine, which imports this module.
+    from tools.gateway import ToolRefused, tool_validate_arguments
+    from tools.schemas import instance_errors
+
+    try:
+        return tool_validate_arguments(tool=tool, arguments=arguments)
+    except ToolRefused as refusal:
+        # The gateway's verdict stands; the schema's list says which input each reason belongs to.
+        details = [_error_detail(e) for e in instance_errors(tool.input_schema or {}, arguments)]
+        raise ApprovalError("invalid_arguments", refusal.message,
+                            details=details or [{"path": "", "message": refusal.message}]) from None
+
+
+def _error_detail(error) -> dict:
+    """{"path": "amount", "message": ...} from a validator message "amount: ..." (or a dict/object)."""
+    if isinstance(error, str):
+        path, sep, message = error.partition(": ")
+        return {"path": path, "message": message} if sep else {"path": "", "message": error}
+    if isinstance(error, dict):
+        path, message = error.get("path", ""), error.get("message", str(error))
+    else:
+        path, message = getattr(error, "path", ""), getattr(error, "message", str(error))
+    if not isinstance(path, str):
+        path = ".".join(str(part) for part in path or ())  # jsonschema reports a deque of keys
+    return {"path": path, "message": str(message)}
+
+
+def _vote_record(*, request, user, verdict, seen_hash, comment, arguments=None, approved_hash="", changes=None):
+    try:
+        with transaction.atomic():
+            return ApprovalDecision.objects.create(
+                request=request, user=user, verdict=verdict, comment=comment, arguments=arguments,
+                seen_hash=seen_hash, approved_hash=approved_hash, changes=changes or {},
+            )
+    except IntegrityError:
+        raise ApprovalError("already_decided", "You already voted on these arguments.") from None
+
+
+def _request_arguments_replace(*, request, arguments, new_hash) -> None:
+    # Compare-and-swap on the hash the approver saw: the row lock makes it hold, the guard says so.
+    updated = ApprovalRequest.objects.filter(
+        pk=request.pk, status=ApprovalStatus.PENDING, current_hash=request.current_hash
+    ).update(current_arguments=arguments, current_hash=new_hash)
+    if updated != 1:
+        raise ApprovalError("stale", "The arguments changed while you decided; reload and decide again.")
+    request.current_arguments, request.current_hash = arguments, new_hash
+
+
+def _request_finish(*, request, status, user, comment, principal, approved_arguments=None) -> ApprovalRequest:
+    """pending → approved/rejected with a compare-and-swap; audits, resumes the run, notifies."""
+    now = timezone.now()
+    updated = ApprovalRequest.objects.filter(pk=request.pk, status=ApprovalStatus.PENDING).update(
+        status=status, decided_by=user, decided_at=now, comment=comment, approved_arguments=approved_arguments,
+    )
+    if updated != 1:
+        request.refresh_from_db()
+        raise _not_pending_error(request)
+    request.status, request.decided_by, request.decided_at = status, user, now
+    request.comment, request.approved_arguments = comment, approved_arguments
+    audit_record(
+        tenant=request.tenant, action=f"approval.{status}", actor=_actor(principal), target=request,
+        data={"user": user.get_username(), "comment": comment, "proposed_arguments": request.proposed_arguments,
+              "approved_arguments": approved_arguments,
+              "changes": audit_diff(request.proposed_arguments, approved_arguments) if approved_arguments else {}},
+    )
+    _run_resume(request)
+    _notify(request, f"approval.{status}")
+    return request
+
+
+def _actor(principal) -> Actor:
+    return Actor.for_api_key(principal.api_key) if principal.api_key is not None else Actor.for_user(principal.user)
+
+
+def _run_resume(request) -> None:
+    from runs.services import run_resume  # runs imports approvals for the engine's suspend
+
+    run_resume(run_id=request.run_id)
+
+
+def _notify(request, event: str) -> None:
+    """Webhook deliveries in this transaction (an outbox); open inboxes are nudged after commit."""
+    webhook_emit(tenant=request.tenant, event=event, payload=approval_event_payload(request))
+    notify_inbox_changed(request.tenant_id)
+
+
+# Expiring and cancelling -------------------------------------------------------------------
+
+
+def approval_expire_due(now=None) -> int:
+    """Apply the expiry policy of every pending request past `expires_at`; returns how many.
+
+    `reject` expires the request (status `expired`, decided by nobody) and resumes the run;
+    `escalate` hands the request to its escalation group (or, without one, to every member who
+    may decide approvals) and extends the expiry once by the original window; once escalated, the
+    next expiry expires it. `wait` requests are never touched. Each request is its own short
+    transaction with a row lock, so a sweep never holds many locks and two sweeps do no harm.
+    """
+    now = now or timezone.now()
+    due = list(
+        ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING, expires_at__lte=now)
+        .exclude(expiry_action=ExpiryAction.WAIT)
+        .order_by("expires_at")
+        .values_list("pk", flat=True)[:EXPIRE_BATCH]
+    )
+    return sum(_approval_expire_one(request_id=pk, now=now) for pk in due)
+
+
+def _approval_expire_one(*, request_id, now) -> int:
+    with transaction.atomic():
+        request = (
+            ApprovalRequest.objects.select_for_update(of=("self",)).select_related("tenant", "run")
+            .filter(pk=request_id, status=ApprovalStatus.PENDING, expires_at__lte=now).first()
+        )
+        if request is None:
+            return 0  # decided or escalated since the sweep listed it
+        if request.expiry_action == ExpiryAction.ESCALATE and request.escalated_at is None:
+            return _request_escalate(request=request, now=now)
+        return _request_expire(request=request, now=now)
+
+
+def _request_escalate(*, request, now) -> int:
+    window = max((request.expires_at - request.created_at).total_seconds(), MIN_ESCALATION_SECONDS)
+    expires_at = now + timedelta(seconds=window)
+    from_group = request.approver_group_id
+    updated = ApprovalRequest.objects.filter(
+        pk=request.pk, status=ApprovalStatus.PENDING, escalated_at__isnull=True
+    ).update(approver_group_id=request.escalation_group_id, escalated_at=now, expires_at=expires_at)
+    if updated != 1:
+        return 0
+    request.approver_group_id, request.escalated_at, request.expires_at = request.escalation_group_id, now, expires_at
+    audit_record(tenant=request.tenant, action="approval.escalated", actor=Actor.system("approval expiry"),
+                 target=request, data={"from_group": from_group, "to_group": request.escalation_group_id,
+                                       "expires_at": expires_at})
+    _notify(request, "approval.escalated")
+    return 1
+
+
+def _request_expire(*, request, now) -> int:
+    comment = f"No decision before {request.expires_at:%Y-%m-%d %H:%M %Z}; expired by policy."
+    updated = ApprovalRequest.objects.filter(pk=request.pk, status=ApprovalStatus.PENDING).update(
+        status=ApprovalStatus.EXPIRED, decided_at=now, comment=comment,
+    )
+    if updated != 1:
+        return 0
+    request.status, request.decided_at, request.comment = ApprovalStatus.EXPIRED, now, comment
+    audit_record(tenant=request.tenant, action="approval.expired", actor=Actor.system("approval expiry"),
+                 target=request, data={"expires_at": request.expires_at, "policy": request.expiry_action})
+    _run_resume(request)
+    _notify(request, "approval.expired")
+    return 1
+
+
+def approval_cancel_for_run(*, run) -> int:
+    """Cancel the run's pending requests (the run is being cancelled); returns how many.
+
+    Runs in the caller's transaction when there is one. Does not resume the run: cancelling it is
+    the caller's business. Idempotent: a second call finds nothing pending.
+    """
+    with transaction.atomic():
+        pending = list(
+            ApprovalRequest.objects.select_for_update(of=("self",)).select_related("tenant", "run")
+            .filter(run=run, status=ApprovalStatus.PENDING)
+        )
+        now = timezone.now()
+        updated = ApprovalRequest.objects.filter(
+            pk__in=[r.pk for r in pending], status=ApprovalStatus.PENDING
+        ).update(status=ApprovalStatus.CANCELLED, decided_at=now, comment="The run was cancelled.")
+        for request in pending:
+            request.status, request.decided_at = ApprovalStatus.CANCELLED, now
+            audit_record(tenant=request.tenant, action="approval.cancelled", actor=Actor.system("run cancelled"),
+                         target=request, data={"run": str(run.pk)})
+        if pending:
+            notify_inbox_changed(run.tenant_id)
+        return updated

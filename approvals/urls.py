@@ -1,0 +1,14 @@
+"""Inbox pages, mounted at /inbox/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "approvals"
+
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("count/", views.inbox_count, name="count"),
+    path("<int:pk>/", views.approval_detail, name="detail"),
+    path("<int:pk>/decide/", views.approval_decide_view, name="decide"),
+]
