@@ -371,7 +371,8 @@ class RunContext:
         approved = request.status == ApprovalStatus.APPROVED
         outcome = ApprovalOutcome(
             approved=approved,
-            arguments=(request.approved_arguments or request.proposed_arguments) if approved else None,
+            arguments=(request.proposed_arguments if request.approved_arguments is None
+                       else request.approved_arguments) if approved else None,
             comment=request.comment, decided_by=request.decided_by.get_username() if request.decided_by else None,
             status=request.status,
         )
