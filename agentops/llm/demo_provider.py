@@ -163,14 +163,18 @@ def _describe(result: ToolResult) -> str:
     return f"{label}: {_summarise(result.data)}."
 
 
+SEARCH_KEYS = ("results", "hits", "matches", "documents", "articles", "records")
+
+
 def _main_list(data) -> list | None:
-    """The list of records a search-like result carries ({"results": [...]}), if it has one."""
+    """The records of a search-like result (a list, or {"results": [...]}); None for one record,
+    such as an order whose `items` are part of it."""
     if isinstance(data, list) and all(isinstance(item, dict) for item in data):
         return data
     if isinstance(data, dict):
-        lists = [value for value in data.values() if isinstance(value, list) and all(isinstance(i, dict) for i in value)]
-        if len(lists) == 1 and lists[0]:
-            return lists[0]
+        for key in SEARCH_KEYS:
+            if isinstance(data.get(key), list) and all(isinstance(i, dict) for i in data[key]):
+                return data[key]
     return None
 
 

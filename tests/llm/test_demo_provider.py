@@ -142,3 +142,23 @@ def test_reports_estimated_usage_under_the_demo_model(demo):
 
     assert response.model == "demo"
     assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
+
+
+def test_final_answer_quotes_search_results_but_summarises_a_single_record():
+    from agentops.llm.demo_provider import write_answer, read_conversation
+
+    messages = [
+        {"role": "user", "content": "shipping and my order 7"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "a", "type": "function", "function": {"name": "kb__search", "arguments": "{}"}},
+            {"id": "b", "type": "function", "function": {"name": "orders__lookup", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "a", "content": json.dumps(
+            {"results": [{"title": "Shipping times", "snippet": "Three to five days. More text."}]})},
+        {"role": "tool", "tool_call_id": "b", "content": json.dumps(
+            {"order_id": "7", "status": "paid", "items": [{"name": "Lamp"}]})},
+    ]
+
+    answer = write_answer(read_conversation(messages))
+
+    assert "kb.search found 1:\n  - Shipping times — Three to five days." in answer
+    assert "orders.lookup: order id 7, status paid, items (1 item)." in answer
