@@ -157,3 +157,11 @@ def test_the_admin_refuses_a_user_who_is_not_staff(client, demo):
     response = client.get("/admin/tenancy/apikey/")
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_static_files_are_served_by_the_application_itself(client):
+    # daphne, which `make run` and deployments use, serves no static files: the app must.
+    response = client.get("/static/css/app.css")
+
+    assert response.status_code == 200
+    assert b".topbar" in b"".join(response.streaming_content)
