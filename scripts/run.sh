@@ -123,7 +123,7 @@ print_banner() {
 EOF
     if [[ "$DEBUG" =~ ^(1|true|True|yes|on)$ ]]; then
         cat <<EOF
-    demo logins      operator / demo   approver / demo
+    demo logins      operator / demo   approver / demo   sam / demo (may not refund)
 EOF
     fi
     cat <<EOF
@@ -131,6 +131,9 @@ EOF
 
   Try the API:
     curl -H 'Authorization: Bearer $key' $BASE_URL/api/v1/agents/
+    curl -H 'Authorization: Bearer $key' -H 'Content-Type: application/json' \\
+         -d '{"agent": "support", "message": "Please refund order #1043"}' $BASE_URL/api/v1/runs/
+  then approve the refund in the inbox as approver and watch the run finish under Runs.
 
   Ctrl-C stops the web server and the worker.
 

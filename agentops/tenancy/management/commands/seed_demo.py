@@ -10,5 +10,5 @@ class Command(BaseCommand):
         done = seed_demo()
         for line in done:
             self.stdout.write(line)
-        self.stdout.write(f"demo tenant ready ({len(done)} changes). Users: operator, approver "
+        self.stdout.write(f"demo tenant ready ({len(done)} changes). Users: operator, approver, sam "
                           f"(password {DEMO_PASSWORD!r} when DEBUG is on).")
