@@ -202,6 +202,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "ENUM_NAME_OVERRIDES": {
+        "StepKindEnum": "runs.models.StepKind",
+        "ToolKindEnum": "tools.models.ToolKind",
+    },
 }
 
 # Model gateway: without a key or base URL the offline demo provider answers.

@@ -165,3 +165,11 @@ def test_static_files_are_served_by_the_application_itself(client):
 
     assert response.status_code == 200
     assert b".topbar" in b"".join(response.streaming_content)
+
+
+def test_the_openapi_schema_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--file", str(tmp_path / "schema.yaml"), "--fail-on-warn", "--validate")
+
+    assert "/api/v1/runs/{run_id}/steps/" in (tmp_path / "schema.yaml").read_text()
