@@ -173,3 +173,20 @@ def test_the_openapi_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--file", str(tmp_path / "schema.yaml"), "--fail-on-warn", "--validate")
 
     assert "/api/v1/runs/{run_id}/steps/" in (tmp_path / "schema.yaml").read_text()
+
+
+def test_admin_lists_runs_with_a_link_to_their_trace(client, tenant, operator):
+    from django.contrib.auth import get_user_model
+
+    from runs.models import Run
+    from tests.factories import AgentFactory
+
+    agent = AgentFactory(tenant=tenant, slug="lister")
+    run = Run.objects.create(tenant=tenant, agent=agent, agent_version=agent.current_version, workflow="agent_loop")
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin_user)
+
+    page = client.get("/admin/runs/run/")
+
+    assert page.status_code == 200 and f"/runs/{run.pk}/" in page.content.decode()
+    assert client.get(f"/admin/runs/run/{run.pk}/change/").status_code == 200
