@@ -8,25 +8,13 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from agentops.admin import ReadOnlyModelAdmin
+
 from .models import DailyUsage, Run
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Run)
-class RunAdmin(ReadOnlyAdmin):
+class RunAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "tenant", "agent", "status", "waiting_reason", "step_count", "cost", "created_at", "trace"]
     list_filter = ["status", "waiting_reason", "tenant", "agent"]
     search_fields = ["id", "idempotency_key", "thread"]
@@ -39,7 +27,7 @@ class RunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DailyUsage)
-class DailyUsageAdmin(ReadOnlyAdmin):
+class DailyUsageAdmin(ReadOnlyModelAdmin):
     list_display = ["day", "tenant", "agent", "model_calls", "tokens_in", "tokens_out", "cost"]
     list_filter = ["tenant", "day"]
     list_select_related = ["tenant", "agent"]

@@ -6,7 +6,9 @@ signals derive from BaseException so that a workflow's `except Exception` cannot
 """
 
 
-class RunFailure(Exception):
+class CodedError(Exception):
+    """An error with a stable machine-readable code and a readable message."""
+
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
@@ -14,6 +16,10 @@ class RunFailure(Exception):
 
     def as_dict(self) -> dict:
         return {"code": self.code, "message": self.message}
+
+
+class RunFailure(CodedError):
+    """Ends the run as failed with its code and message."""
 
 
 class NonDeterminismError(RunFailure):
@@ -25,14 +31,8 @@ class NonDeterminismError(RunFailure):
         )
 
 
-class ToolError(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
+class ToolError(CodedError):
+    """A tool call that was refused, rejected or failed; the workflow decides what to do."""
 
 
 class StepFailed(Exception):
