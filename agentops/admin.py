@@ -3,13 +3,11 @@
 from django.contrib import admin
 
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):
-    """For records only the system writes (audit events, runs): viewable, never edited by hand."""
+class ReadOnlyAdminMixin:
+    """For records only the system writes (audit events, runs, decisions): viewable, never edited
+    by hand. Works on model admins and inlines alike."""
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -17,3 +15,8 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]

@@ -7,19 +7,10 @@ is checked, audited and resumes the run. Webhooks are configured here; deliverie
 from django.contrib import admin, messages
 from django.db import models
 
+from agentops.admin import ReadOnlyAdminMixin
+
 from .models import ApprovalDecision, ApprovalRequest, Webhook, WebhookDelivery
 from .webhooks import webhook_delivery_retry
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ApprovalDecisionInline(ReadOnlyAdminMixin, admin.TabularInline):
