@@ -76,6 +76,7 @@ class RunContext:
         self._started = started  # time.monotonic() when this execution began
         self.findings: list[dict] = []  # tool results seen so far, shown to approvers as context
         self.last_reason = ""  # what the model said alongside its latest tool calls
+        self._prices: dict = {}
 
     # -- journal plumbing ------------------------------------------------------------------
 
@@ -263,6 +264,12 @@ class RunContext:
         self._record_model_step(seq, model, step_input, response, started_at, attempts)
         return response
 
+    def _price(self, model: str):
+        """The model's price row, read once per execution (a run calls the same model many times)."""
+        if model not in self._prices:
+            self._prices[model] = price_for(model)
+        return self._prices[model]
+
     def _llm_input(self, model, messages, tools, temperature, conversation) -> dict:
         previous = self._conversations.get(conversation)
         if previous and messages[: len(previous[1])] == previous[1]:
@@ -273,7 +280,7 @@ class RunContext:
                 "tools": [asdict(t) for t in tools], "model": model, "temperature": temperature}
 
     def _record_model_step(self, seq, model, step_input, response: LLMResponse, started_at, attempts) -> None:
-        price = price_for(response.model or model)
+        price = self._price(response.model or model)
         cost = cost_of(response.usage, price)
         usage = response.usage
         blobs = BlobWriter()
@@ -309,6 +316,7 @@ class RunContext:
 
         name = name_from_wire(name)  # models see "billing__refund"; the journal and people see "billing.refund"
         upcoming = self._journal.get(self._seq + 1)
+        prepared = None
         if upcoming is None:  # a new call: the gateway decides whether it may run and if it needs approval
             try:
                 prepared = tool_prepare(run=self.run, name=name, arguments=arguments)
@@ -316,10 +324,10 @@ class RunContext:
                 seq, _ = self._next(StepKind.TOOL, name)
                 return self._refuse_at(seq, name, arguments, refusal)
             if prepared.approval is not None:
-                arguments = self._tool_approval(name, prepared)
+                arguments, prepared = self._tool_approval(name, prepared), None  # approved arguments: check again
         elif upcoming.kind == StepKind.APPROVAL and upcoming.name == name:
             arguments = self._tool_approval(name, None)
-        return self._tool_call(name, arguments)
+        return self._tool_call(name, arguments, prepared)
 
     def _tool_approval(self, name: str, prepared) -> dict:
         """The approval step before a gated call: returns the approved arguments or raises ToolError."""
@@ -401,20 +409,21 @@ class RunContext:
             raise Suspend()
         return self._approval_outcome(seq, recorded)
 
-    def _tool_call(self, name: str, arguments):
+    def _tool_call(self, name: str, arguments, prepared=None):
         seq, recorded = self._next(StepKind.TOOL, name)
         if recorded is not None and recorded.status == StepStatus.COMPLETED:
             self.findings.append({"tool": name, "result": recorded.output})
             return recorded.output
         if recorded is not None and recorded.status == StepStatus.FAILED:
             raise ToolError(**{k: (recorded.error or {}).get(k, "") for k in ("code", "message")})
-        return self._execute_tool(seq, name, arguments, recorded)
+        return self._execute_tool(seq, name, arguments, recorded, prepared)
 
-    def _execute_tool(self, seq, name, arguments, recorded: Step | None):
+    def _execute_tool(self, seq, name, arguments, recorded: Step | None, prepared=None):
+        """Execute the call (`prepared` when the gateway just checked it, else checked here)."""
         from tools.gateway import ToolFailed, ToolRefused, tool_execute, tool_prepare
 
         try:
-            prepared = tool_prepare(run=self.run, name=name, arguments=arguments)
+            prepared = prepared or tool_prepare(run=self.run, name=name, arguments=arguments)
         except ToolRefused as refusal:
             if recorded is None:
                 return self._refuse_at(seq, name, arguments, refusal)
