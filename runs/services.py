@@ -29,7 +29,10 @@ class RunError(Exception):
 
 def run_enqueue(run_id) -> None:
     """Hand the run to a worker once the current transaction commits."""
-    transaction.on_commit(lambda: async_task("runs.tasks.execute_run", str(run_id), task_name=f"run {run_id}"))
+    # save=False: the run's journal is its record; a django-q2 result row per task would only
+    # cost writes (and pruning) on every run.
+    transaction.on_commit(lambda: async_task("runs.tasks.execute_run", str(run_id), task_name=f"run {run_id}",
+                                             save=False))
 
 
 def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, thread: str = "",

@@ -105,7 +105,8 @@ pg_start() {
     PG_PORT="$(free_port)"
     save_state
     local opts="-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories='$DIR/pg-socket'"
-    opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    # PG_DURABLE=1 keeps PostgreSQL's stock durability, for benchmarks of durable commits.
+    [[ "${PG_DURABLE:-0}" == 1 ]] || opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     as_pg_owner "$PG_BIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg.log" -o "$opts" -w -t 60 start >/dev/null ||
         die "PostgreSQL did not start; see $DIR/pg.log"
     wait_until 100 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres ||
