@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -35,8 +35,9 @@ from agentops.llm.pricing import cost_of, price_for, price_snapshot
 from agentops.llm.registry import get_provider
 from agentops.retry import RetryPolicy
 
+from . import live
 from .errors import ChildRunFailed, LeaseLost, NonDeterminismError, RunFailure, StepFailed, Suspend, ToolError
-from .journal import BlobWriter
+from .journal import BlobWriter, JournalEntry, insert_step
 from .lease import Lease
 from .models import DailyUsage, Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
 
@@ -64,7 +65,7 @@ class ApprovalOutcome:
 
 
 class RunContext:
-    def __init__(self, run: Run, *, lease: Lease, journal: dict[int, Step], started: float):
+    def __init__(self, run: Run, *, lease: Lease, journal: dict[int, JournalEntry], started: float):
         self.run = run
         self.version = run.agent_version
         self.tenant = run.tenant
@@ -77,10 +78,20 @@ class RunContext:
         self.findings: list[dict] = []  # tool results seen so far, shown to approvers as context
         self.last_reason = ""  # what the model said alongside its latest tool calls
         self._prices: dict = {}
+        self._tool_session = None
+
+    @property
+    def tool_session(self):
+        """The tool gateway for this execution (it reads the registry once, see ToolSession)."""
+        from tools.gateway import ToolSession
+
+        if self._tool_session is None:
+            self._tool_session = ToolSession(self.run)
+        return self._tool_session
 
     # -- journal plumbing ------------------------------------------------------------------
 
-    def _next(self, kind: str, name: str) -> tuple[int, Step | None]:
+    def _next(self, kind: str, name: str) -> tuple[int, JournalEntry | None]:
         """Allocate the next seq; return the recorded step there, if any, after checking it matches."""
         self._seq += 1
         seq = self._seq
@@ -93,7 +104,7 @@ class RunContext:
         self._before_new_work(seq, recorded)
         return seq, recorded
 
-    def _before_new_work(self, seq: int, recorded: Step | None) -> None:
+    def _before_new_work(self, seq: int, recorded: JournalEntry | None) -> None:
         """Limits and ownership, checked before anything is executed (replayed steps are free)."""
         self.lease.check()
         if time.monotonic() - self._started > run_slice_seconds():
@@ -114,28 +125,26 @@ class RunContext:
 
     def _insert(self, seq: int, kind: str, name: str, status: str, *, input=None, output=None, error=None,
                 started_at=None, finished=True, blobs: BlobWriter | None = None, pack_input=True,
-                **fields) -> Step:
-        """Write a new step; large payloads go to blobs. The returned step holds the unpacked values."""
+                **fields) -> JournalEntry:
+        """Write a new step; large payloads go to blobs. Returns its journal entry (unpacked output)."""
         blobs = blobs or BlobWriter()
         now = timezone.now()
-        step = Step(
-            run_id=self.run.pk, seq=seq, kind=kind, name=name[:200], status=status,
-            input=blobs.pack(input) if pack_input else input, output=blobs.pack(output), error=error,
-            started_at=started_at or now, finished_at=now if finished else None, **fields,
-        )
+        row = dict(run_id=self.run.pk, seq=seq, kind=kind, name=name, status=status,
+                   input=blobs.pack(input) if pack_input else input, output=blobs.pack(output), error=error,
+                   started_at=started_at or now, finished_at=now if finished else None, **fields)
         if blobs.pending:
             with transaction.atomic():
                 blobs.flush()
-                _insert_step_row(step)
-        else:  # one statement, its own transaction in autocommit mode: no BEGIN/COMMIT round trips
-            _insert_step_row(step)
-        step.input, step.output = input, output
+                pk = insert_step(**row)
+        else:  # one statement, its own transaction in autocommit mode
+            pk = insert_step(**row)
+        entry = JournalEntry(pk, seq, kind, name, status, output, error, fields.get("attempt", 1))
         self._written = max(self._written, seq)
-        self._journal[seq] = step
+        self._journal[seq] = entry
         _notify_step(self.run.pk, seq)
-        return step
+        return entry
 
-    def _update(self, step: Step, **fields) -> None:
+    def _update(self, step: JournalEntry, **fields) -> None:
         blobs = BlobWriter()
         fields.setdefault("finished_at", timezone.now())
         unpacked = {key: fields[key] for key in ("input", "output") if key in fields}
@@ -145,7 +154,8 @@ class RunContext:
             blobs.flush()
             Step.objects.filter(pk=step.pk).update(**fields)
         for key, value in {**fields, **unpacked}.items():
-            setattr(step, key, value)
+            if key in JournalEntry.__slots__:
+                setattr(step, key, value)
         _notify_step(self.run.pk, step.seq)
 
     def _park(self, reason: str, *, wake_at: datetime | None = None) -> None:
@@ -314,7 +324,7 @@ class RunContext:
         Refusals (unknown, not granted, no permission, invalid arguments) and rejections by an
         approver are journaled and raised as ToolError, for the workflow (or the model) to handle.
         """
-        from tools.gateway import ToolRefused, tool_prepare
+        from tools.gateway import ToolRefused
         from tools.models import name_from_wire
 
         name = name_from_wire(name)  # models see "billing__refund"; the journal and people see "billing.refund"
@@ -322,7 +332,7 @@ class RunContext:
         prepared = None
         if upcoming is None:  # a new call: the gateway decides whether it may run and if it needs approval
             try:
-                prepared = tool_prepare(run=self.run, name=name, arguments=arguments)
+                prepared = self.tool_session.prepare(name, arguments)
             except ToolRefused as refusal:
                 seq, _ = self._next(StepKind.TOOL, name)
                 return self._refuse_at(seq, name, arguments, refusal)
@@ -369,7 +379,7 @@ class RunContext:
             "policy": policy_reason,
         }
 
-    def _approval_outcome(self, seq: int, recorded: Step | None) -> ApprovalOutcome:
+    def _approval_outcome(self, seq: int, recorded: JournalEntry | None) -> ApprovalOutcome:
         """The decision recorded on the step, or read from the request (completing the step)."""
         from approvals.models import ApprovalRequest, ApprovalStatus
 
@@ -421,12 +431,12 @@ class RunContext:
             raise ToolError(**{k: (recorded.error or {}).get(k, "") for k in ("code", "message")})
         return self._execute_tool(seq, name, arguments, recorded, prepared)
 
-    def _execute_tool(self, seq, name, arguments, recorded: Step | None, prepared=None):
+    def _execute_tool(self, seq, name, arguments, recorded: JournalEntry | None, prepared=None):
         """Execute the call (`prepared` when the gateway just checked it, else checked here)."""
-        from tools.gateway import ToolFailed, ToolRefused, tool_execute, tool_prepare
+        from tools.gateway import ToolFailed, ToolRefused, tool_execute
 
         try:
-            prepared = prepared or tool_prepare(run=self.run, name=name, arguments=arguments)
+            prepared = prepared or self.tool_session.prepare(name, arguments)
         except ToolRefused as refusal:
             if recorded is None:
                 return self._refuse_at(seq, name, arguments, refusal)
@@ -458,7 +468,7 @@ class RunContext:
             tool_refusal_audit(run=self.run, name=name, refusal=refusal)
         raise ToolError(refusal.code, refusal.message)
 
-    def _claim_tool_step(self, seq, name, prepared, recorded: Step | None, idempotency_key) -> Step:
+    def _claim_tool_step(self, seq, name, prepared, recorded: JournalEntry | None, idempotency_key) -> JournalEntry:
         """Record the call as started before it runs. A step found `started` means a worker died
         during the call: an idempotent tool is called again with the same key; any other goes in
         doubt and waits for a person, unless one already chose to retry it."""
@@ -543,33 +553,6 @@ class RunContext:
         raise Suspend()
 
 
-_STEP_INSERT_SQL: dict[str, str] = {}
-
-
-def _insert_step_row(step: Step) -> None:
-    """INSERT `step` with SQL built once per database vendor.
-
-    The journal's hot path: Model.save() compiles the statement anew on every call, which on
-    SQLite costs more than the commit itself. Values go through each field's own preparation
-    (JSON, datetimes, decimals), exactly as save() would.
-    """
-    connection = connections[router.db_for_write(Step)]
-    fields = [field for field in Step._meta.concrete_fields if not field.primary_key]
-    sql = _STEP_INSERT_SQL.get(connection.vendor)
-    if sql is None:
-        quote = connection.ops.quote_name
-        sql = _STEP_INSERT_SQL[connection.vendor] = (
-            f"INSERT INTO {quote(Step._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(Step._meta.pk.column)}"
-        )
-    params = [field.get_db_prep_save(getattr(step, field.attname), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        step.pk = cursor.fetchone()[0]
-    step._state.adding = False
-    step._state.db = connection.alias
-
-
 def _json_safe(value):
     """Round-trip through JSON so replay returns exactly what a fresh call returned."""
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
@@ -596,7 +579,5 @@ def _add_daily_usage(run: Run, usage, cost: Decimal) -> None:
 
 
 def _notify_step(run_id, seq: int) -> None:
-    """Tell live viewers after the step's transaction commits (a no-op without listeners)."""
-    from . import live
-
-    transaction.on_commit(lambda: live.notify_run_changed(run_id, seq))
+    """Tell live viewers (after the step's transaction commits; a no-op without listeners)."""
+    live.notify_run_changed(run_id, seq)

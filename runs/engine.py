@@ -14,44 +14,55 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from agentops.agents.models import AgentVersion
 from agentops.audit.services import Actor, audit_record
 
 from .context import RunContext, _notify_step
 from .errors import CancelRequested, ChildRunFailed, LeaseLost, RunFailure, StepFailed, Suspend, ToolError
-from .journal import collect_refs, load_blobs, resolve
-from .lease import Lease, new_worker_id, run_claim
-from .models import Run, RunStatus, Step
+from .journal import load_journal
+from .lease import Lease, new_worker_id, run_claim, run_claim_next, run_release
+from .models import Run, RunStatus
 from .registry import get_workflow
 
 logger = logging.getLogger(__name__)
-
-JOURNAL_FIELDS = ("id", "seq", "kind", "name", "status", "output", "error", "attempt", "started_at")
-
-
-def load_journal(run_id) -> dict[int, Step]:
-    """The run's steps by seq, outputs resolved: one query for the steps, one for their blobs.
-
-    Inputs are not loaded: replay needs only what each step returned.
-    """
-    steps = list(Step.objects.filter(run_id=run_id).only(*JOURNAL_FIELDS).order_by("seq"))
-    refs: set[str] = set()
-    for step in steps:
-        collect_refs(step.output, refs)
-    blobs = load_blobs(refs)
-    for step in steps:
-        step.output = resolve(step.output, blobs)
-        step.run_id = run_id
-    return {step.seq: step for step in steps}
 
 
 def execute_run(run_id, *, owner: str | None = None) -> str:
     """Advance the run as far as it can go now. Returns what happened, for logs and tests."""
     owner = owner or new_worker_id()
-    if not run_claim(run_id=run_id, owner=owner):
+    run = run_claim(run_id=run_id, owner=owner)
+    if run is None:
         return "not_claimed"
+    return _execute_claimed(run, owner)
+
+
+def execute_queued(*, budget_seconds: float, owner: str | None = None) -> int:
+    """Claim and execute the oldest queued runs, one after another, until none is left or
+    `budget_seconds` are spent; returns how many were executed.
+
+    A worker that finished its task's run goes on with the queue here instead of going back to
+    the task queue for each run: under load most runs then cost no task of their own, and their
+    own tasks, when they come, find them taken and return at once.
+    """
+    owner = owner or new_worker_id()
+    deadline = time.monotonic() + budget_seconds
+    executed = 0
+    while time.monotonic() < deadline:
+        run = run_claim_next(owner=owner)
+        if run is None:
+            break
+        _execute_claimed(run, owner)
+        executed += 1
+    return executed
+
+
+def _execute_claimed(run: Run, owner: str) -> str:
     started = time.monotonic()
-    run = Run.objects.select_related("agent", "agent_version", "tenant", "created_by", "on_behalf_of").get(pk=run_id)
-    ctx = RunContext(run, lease=Lease(run_id, owner), journal=load_journal(run_id), started=started)
+    run_id = run.pk
+    _load_configuration(run)
+    # A first execution has no journal yet: only the engine writes steps, and only while it holds the run.
+    journal = load_journal(run.pk) if run.executions > 1 else {}
+    ctx = RunContext(run, lease=Lease(run.pk, owner), journal=journal, started=started)
     workflow = get_workflow(run.workflow)
     try:
         if workflow is None:
@@ -79,6 +90,15 @@ def execute_run(run_id, *, owner: str | None = None) -> str:
         return "failed"
 
 
+def _load_configuration(run: Run) -> None:
+    """The run's agent version, agent and tenant, in one query (a version belongs to the agent,
+    the agent to the tenant). The users it acts for load when a tool call needs them."""
+    version = AgentVersion.objects.select_related("agent__tenant").get(pk=run.agent_version_id)
+    run.agent_version = version
+    run.agent = version.agent
+    run.tenant = version.agent.tenant
+
+
 def _json_output(output):
     try:
         return json.loads(json.dumps(output, cls=DjangoJSONEncoder))
@@ -88,20 +108,19 @@ def _json_output(output):
 
 def _finish(ctx: RunContext, status: str, *, output=None, error=None) -> None:
     """Record the end of the run (compare-and-swap on our lease), wake a waiting parent, notify."""
-    from .services import run_resume, run_event_emit
+    from .services import run_event_emit, run_resume
 
     run = ctx.run
+    now = timezone.now()
     with transaction.atomic():
-        finished = Run.objects.filter(pk=run.pk, lease_owner=ctx.lease.owner, status=RunStatus.RUNNING).update(
-            status=status, output=output, error=error, finished_at=timezone.now(), waiting_reason="",
-            lease_owner="", lease_expires_at=None, step_count=ctx._written,
-            active_seconds=ctx.active_seconds(), updated_at=timezone.now(),
-        )
-        if finished != 1:
+        if not run_release(run_id=run.pk, owner=ctx.lease.owner, status=status, output=output, error=error,
+                           finished_at=now, waiting_reason="", step_count=ctx._written,
+                           active_seconds=ctx.active_seconds(), updated_at=now):
             return  # the lease was lost meanwhile: the worker that holds it now records the end
+        run.status, run.output, run.error, run.waiting_reason = status, output, error, ""
         audit_record(tenant=run.tenant, action=f"run.{status}", actor=Actor.for_run(run), target=run,
                      data={"agent": run.agent.slug, "error": error} if error else {"agent": run.agent.slug})
         if run.parent_id:
             run_resume(run_id=run.parent_id)
-        run_event_emit(run_id=run.pk, event=f"run.{status}")
+        run_event_emit(run=run, event=f"run.{status}")
     _notify_step(run.pk, ctx._written)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections, router
 
-from .models import Blob
+from .models import Blob, Step
 
 BLOB_KEY = "$blob"
 
@@ -82,3 +86,81 @@ def resolve(value, blobs: dict[str, object]):
     if isinstance(value, list):
         return [resolve(v, blobs) for v in value]
     return value
+
+
+# The journal's rows ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    """What replay needs of a step: where it is, what it was, how it ended. Inputs stay in the
+    database: replay never needs them."""
+
+    pk: int
+    seq: int
+    kind: str
+    name: str
+    status: str
+    output: Any = None
+    error: Any = None
+    attempt: int = 1
+
+
+def load_journal(run_id) -> dict[int, JournalEntry]:
+    """The run's steps by seq, outputs resolved: one query for the steps, one for their blobs."""
+    entries = [
+        JournalEntry(*row)
+        for row in Step.objects.filter(run_id=run_id).order_by("seq")
+        .values_list("id", "seq", "kind", "name", "status", "output", "error", "attempt")
+    ]
+    refs: set[str] = set()
+    for entry in entries:
+        collect_refs(entry.output, refs)
+    blobs = load_blobs(refs)
+    for entry in entries:
+        entry.output = resolve(entry.output, blobs)
+    return {entry.seq: entry for entry in entries}
+
+
+_JSON_COLUMNS = {"input", "output", "error", "price"}
+_INSERT_COLUMNS = ("run_id", "seq", "kind", "name", "status", "input", "output", "error", "attempt", "started_at",
+                   "finished_at", "model", "tokens_in", "tokens_out", "tokens_cached", "cost", "price")
+_insert_sql: dict[str, str] = {}
+
+
+def insert_step(*, run_id, seq: int, kind: str, name: str, status: str, input=None, output=None, error=None,
+                started_at, finished_at=None, attempt: int = 1, model: str = "", tokens_in: int = 0,
+                tokens_out: int = 0, tokens_cached: int = 0, cost=Decimal(0), price=None) -> int:
+    """INSERT one journal row with SQL built once per database; returns its id.
+
+    The journal's hot path. `Model.save()` compiles its statement anew on every call, which on
+    SQLite costs more than the commit itself; here each value is encoded once (JSON columns are
+    dumped once, to text). Payloads must already be packed (see BlobWriter). Outside a
+    transaction the INSERT is its own durable transaction: no BEGIN/COMMIT round trips.
+    """
+    connection = connections[router.db_for_write(Step)]
+    ops = connection.ops
+    params = (
+        run_id if connection.features.has_native_uuid_field else run_id.hex, seq, kind, name[:200], status,
+        _json_text(input), _json_text(output), _json_text(error), attempt, ops.adapt_datetimefield_value(started_at),
+        ops.adapt_datetimefield_value(finished_at), model, tokens_in, tokens_out, tokens_cached,
+        ops.adapt_decimalfield_value(cost, 14, 6), _json_text(price),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql.get(connection.vendor) or _build_insert_sql(connection), params)
+        return cursor.fetchone()[0]
+
+
+def _json_text(value) -> str | None:
+    return None if value is None else json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def _build_insert_sql(connection) -> str:
+    quote = connection.ops.quote_name
+    json_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    placeholders = [json_placeholder if column in _JSON_COLUMNS else "%s" for column in _INSERT_COLUMNS]
+    sql = _insert_sql[connection.vendor] = (
+        f"INSERT INTO {quote(Step._meta.db_table)} ({', '.join(quote(c) for c in _INSERT_COLUMNS)}) "
+        f"VALUES ({', '.join(placeholders)}) RETURNING {quote(Step._meta.pk.column)}"
+    )
+    return sql

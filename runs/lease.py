@@ -17,9 +17,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db import close_old_connections, connection, connections, router
 from django.utils import timezone
 
 from .errors import CancelRequested, LeaseLost
@@ -36,22 +34,86 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def run_claim(*, run_id, owner: str) -> bool:
-    """Take the run if it is queued, or running under an expired lease (its worker died)."""
+def run_claim(*, run_id, owner: str) -> Run | None:
+    """Take the run if it is queued, or running under an expired lease (its worker died); returns
+    the claimed run, or None when it is not ours to execute.
+
+    One statement (UPDATE … RETURNING) that claims and reads the row, built once per database:
+    it starts every execution, so the ORM's per-call query compilation would be paid per run.
+    """
+    connection = connections[router.db_for_write(Run)]
     now = timezone.now()
-    claimed = (
-        Run.objects.filter(pk=run_id, status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .update(
-            status=RunStatus.RUNNING,
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_seconds()),
-            executions=F("executions") + 1,
-            started_at=Coalesce(F("started_at"), now),
-            updated_at=now,
+    condition = (f"{_q(connection, 'id')} = %s AND {_q(connection, 'status')} IN ('{RunStatus.QUEUED}', "
+                 f"'{RunStatus.RUNNING}') AND ({_q(connection, 'lease_expires_at')} IS NULL "
+                 f"OR {_q(connection, 'lease_expires_at')} < %s)")
+    return _claim(connection, ("one", connection.vendor), condition, owner, now,
+                  [_uuid_param(connection, run_id), connection.ops.adapt_datetimefield_value(now)])
+
+
+def run_claim_next(*, owner: str) -> Run | None:
+    """Take the oldest queued run, if there is one. Concurrent claimers get different runs
+    (PostgreSQL skips rows another claimer holds; SQLite has one writer at a time)."""
+    connection = connections[router.db_for_write(Run)]
+    table, status, created = (_q(connection, name) for name in (Run._meta.db_table, "status", "created_at"))
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    condition = (f"{_q(connection, 'id')} = (SELECT {_q(connection, 'id')} FROM {table} WHERE {status} = "
+                 f"'{RunStatus.QUEUED}' ORDER BY {created} LIMIT 1{skip_locked}) AND {status} = '{RunStatus.QUEUED}'")
+    return _claim(connection, ("next", connection.vendor), condition, owner, timezone.now(), [])
+
+
+def _claim(connection, key, condition: str, owner: str, now, where_params: list) -> Run | None:
+    if key not in _claim_sql:
+        q = connection.ops.quote_name
+        columns = ", ".join(q(field.column) for field in Run._meta.concrete_fields)
+        _claim_sql[key] = (
+            f"UPDATE {q(Run._meta.db_table)} SET {q('status')} = '{RunStatus.RUNNING}', {q('lease_owner')} = %s, "
+            f"{q('lease_expires_at')} = %s, {q('executions')} = {q('executions')} + 1, "
+            f"{q('started_at')} = COALESCE({q('started_at')}, %s), {q('updated_at')} = %s "
+            f"WHERE {condition} RETURNING {columns}"
         )
-    )
-    return claimed == 1
+    stamp = connection.ops.adapt_datetimefield_value
+    params = [owner, stamp(now + timedelta(seconds=lease_seconds())), stamp(now), stamp(now), *where_params]
+    claimed = list(Run.objects.raw(_claim_sql[key], params))
+    return claimed[0] if claimed else None
+
+
+_claim_sql: dict[tuple, str] = {}
+
+
+def _q(connection, name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _uuid_param(connection, value):
+    value = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return value if connection.features.has_native_uuid_field else value.hex
+
+
+def run_release(*, run_id, owner: str, **changes) -> bool:
+    """Apply `changes` to the run and give up the lease, if `owner` still holds it (compare and
+    swap). False when another worker took the run meanwhile: then nothing is written.
+
+    SQL built once per database and set of columns: every execution ends with one of these.
+    """
+    connection = connections[router.db_for_write(Run)]
+    changes = {**changes, "lease_owner": "", "lease_expires_at": None}
+    columns = tuple(changes)
+    key = (connection.vendor, columns)
+    sql = _release_sql_by_key.get(key)
+    if sql is None:
+        q = connection.ops.quote_name
+        assignments = ", ".join(f"{q(Run._meta.get_field(name).column)} = %s" for name in columns)
+        sql = _release_sql_by_key[key] = (
+            f"UPDATE {q(Run._meta.db_table)} SET {assignments} "
+            f"WHERE {q('id')} = %s AND {q('lease_owner')} = %s AND {q('status')} = '{RunStatus.RUNNING}'"
+        )
+    params = [Run._meta.get_field(name).get_db_prep_save(value, connection) for name, value in changes.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, _uuid_param(connection, run_id), owner])
+        return cursor.rowcount == 1
+
+
+_release_sql_by_key: dict[tuple, str] = {}
 
 
 class Lease:

@@ -193,11 +193,11 @@ def step_resolve_in_doubt(*, run: Run, seq: int, action: str, actor: Actor, outp
     return step
 
 
-def run_event_emit(*, run_id, event: str) -> None:
-    """Outbound webhooks for run events, sent after commit by the approvals app's deliverer."""
+def run_event_emit(*, run: Run, event: str) -> None:
+    """Outbound webhooks for a run event, sent after commit by the approvals app's deliverer.
+    `run` must be current and have its tenant and agent loaded."""
     from approvals.webhooks import webhook_emit
 
-    run = Run.objects.select_related("tenant", "agent").get(pk=run_id)
     webhook_emit(tenant=run.tenant, event=event, payload={
         "run": {"id": str(run.pk), "agent": run.agent.slug, "status": run.status,
                 "waiting_reason": run.waiting_reason, "output": run.output, "error": run.error},

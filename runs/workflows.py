@@ -14,9 +14,7 @@ from .registry import workflow
 
 
 def _tool_specs(ctx) -> list[dict]:
-    from tools.gateway import tool_specs_for
-
-    return [asdict(spec) for spec in tool_specs_for(agent_version=ctx.version, tenant=ctx.tenant)]
+    return [asdict(spec) for spec in ctx.tool_session.specs()]
 
 
 def _first_messages(ctx, input: dict) -> list[dict]:

@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_OUTPUT_LIMIT = 32 * 1024
 
 __all__ = [
-    "ApprovalNeed", "PreparedCall", "ToolFailed", "ToolRefused", "tool_execute", "tool_prepare",
+    "ApprovalNeed", "PreparedCall", "ToolFailed", "ToolRefused", "ToolSession", "tool_execute", "tool_prepare",
     "tool_refusal_audit", "tool_specs_for", "tool_validate_arguments",
 ]
 
@@ -113,11 +113,11 @@ def tool_specs_for(*, agent_version, tenant) -> list[ToolSpec]:
     in the order of the grant. Names are wire names. One query."""
     granted = list(agent_version.tools or [])
     tools = tool_map(tenant=tenant, names=granted)
-    return [
-        ToolSpec(name=tool.wire_name, description=tool.description, parameters=tool.input_schema)
-        for tool in (tools.get(name) for name in granted)
-        if tool is not None and tool.enabled
-    ]
+    return [_spec(tool) for tool in (tools.get(name) for name in granted) if tool is not None and tool.enabled]
+
+
+def _spec(tool: Tool) -> ToolSpec:
+    return ToolSpec(name=tool.wire_name, description=tool.description, parameters=tool.input_schema)
 
 
 def tool_prepare(*, run, name: str, arguments: dict | str) -> PreparedCall:
@@ -126,34 +126,67 @@ def tool_prepare(*, run, name: str, arguments: dict | str) -> PreparedCall:
     Order: tool known in the run's tenant → granted by the run's agent version → enabled → the
     end user may use it → arguments are a JSON object → they match the schema → approval policy.
     """
-    tool = _resolve(run, name)
-    _authorize(run, tool)
-    parsed = _parse_arguments(arguments)
-    valid = tool_validate_arguments(tool=tool, arguments=parsed)
-    return PreparedCall(tool=tool, arguments=valid, approval=approval_need(tool, valid), run=run)
+    return ToolSession(run).prepare(name, arguments)
 
 
-def _resolve(run, name: str) -> Tool:
-    granted = [name_from_wire(g) for g in run.agent_version.tools or []]
-    canonical = name_from_wire(name)
-    tool = tool_get(tenant=run.tenant, name=canonical)
-    if tool is None:
-        offered = ", ".join(wire_name(g) for g in granted) or "none"
-        raise ToolRefused("unknown_tool", f"unknown tool: {name} (tools you can use: {offered})")
-    if canonical not in granted:
-        raise ToolRefused("not_granted", f"tool {canonical} is not granted to this agent")
-    if not tool.enabled:
-        raise ToolRefused("disabled", f"tool {canonical} is disabled")
-    return tool
+class ToolSession:
+    """`tool_prepare` for the many calls of one run execution, reading the registry once.
 
+    The run's granted tools are read in one query when first needed, and the end user's right to
+    use a tool is checked once per tool; both are read again after REFRESH_SECONDS, so a tool
+    disabled or a permission revoked while a run works takes effect within seconds.
+    """
 
-def _authorize(run, tool: Tool) -> None:
-    user = run.end_user
-    if user is None:
-        raise ToolRefused("permission_denied",
-                          f"permission denied: the run acts for no user, so it may not use {tool.name}")
-    if not user_may_use_tool(user=user, tenant=run.tenant, tool=tool):
-        raise ToolRefused("permission_denied", f"permission denied: user {user.get_username()} may not use {tool.name}")
+    REFRESH_SECONDS = 5.0
+
+    def __init__(self, run):
+        self.run = run
+        self._granted = [name_from_wire(g) for g in run.agent_version.tools or []]
+        self._tools: dict[str, Tool] = {}
+        self._may_use: dict[int, bool] = {}
+        self._read_at = -self.REFRESH_SECONDS
+
+    def specs(self) -> list[ToolSpec]:
+        """The tools to offer the model (see tool_specs_for)."""
+        tools = self._granted_tools()
+        return [_spec(tool) for tool in (tools.get(name) for name in self._granted) if tool is not None and tool.enabled]
+
+    def prepare(self, name: str, arguments: dict | str) -> PreparedCall:
+        tool = self._resolve(name)
+        self._authorize(tool)
+        parsed = _parse_arguments(arguments)
+        valid = tool_validate_arguments(tool=tool, arguments=parsed)
+        return PreparedCall(tool=tool, arguments=valid, approval=approval_need(tool, valid), run=self.run)
+
+    def _granted_tools(self) -> dict[str, Tool]:
+        if time.monotonic() - self._read_at > self.REFRESH_SECONDS:
+            self._tools = tool_map(tenant=self.run.tenant, names=self._granted)
+            self._may_use.clear()
+            self._read_at = time.monotonic()
+        return self._tools
+
+    def _resolve(self, name: str) -> Tool:
+        canonical = name_from_wire(name)
+        tool = self._granted_tools().get(canonical)
+        if tool is None:  # not granted, or granted but gone: tell the model which
+            if tool_get(tenant=self.run.tenant, name=canonical) is None or canonical in self._granted:
+                offered = ", ".join(wire_name(g) for g in self._granted) or "none"
+                raise ToolRefused("unknown_tool", f"unknown tool: {name} (tools you can use: {offered})")
+            raise ToolRefused("not_granted", f"tool {canonical} is not granted to this agent")
+        if not tool.enabled:
+            raise ToolRefused("disabled", f"tool {canonical} is disabled")
+        return tool
+
+    def _authorize(self, tool: Tool) -> None:
+        user = self.run.end_user
+        if user is None:
+            raise ToolRefused("permission_denied",
+                              f"permission denied: the run acts for no user, so it may not use {tool.name}")
+        if tool.pk not in self._may_use:
+            self._may_use[tool.pk] = user_may_use_tool(user=user, tenant=self.run.tenant, tool=tool)
+        if not self._may_use[tool.pk]:
+            raise ToolRefused("permission_denied",
+                              f"permission denied: user {user.get_username()} may not use {tool.name}")
 
 
 def _parse_arguments(arguments) -> dict:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from agentops.db import insert
 from agentops.tenancy.models import Tenant
 
 from .models import GENESIS_HASH, ActorType, AuditEvent
@@ -87,8 +88,9 @@ def audit_record(
     reference the tenant) so concurrent writers extend the chain one after another, never fork it.
     """
     with transaction.atomic():
-        Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).values_list("pk").get()
-        last = AuditEvent.objects.filter(tenant_id=tenant.pk).order_by("-seq").values("seq", "hash").first()
+        if connection.features.has_select_for_update:  # SQLite: the IMMEDIATE transaction already excludes other writers
+            Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).values_list("pk").get()
+        last = _chain_tail(tenant.pk)
         event = AuditEvent(
             tenant_id=tenant.pk,
             seq=(last["seq"] + 1) if last else 1,
@@ -105,5 +107,20 @@ def audit_record(
             prev_hash=last["hash"] if last else GENESIS_HASH,
         )
         event.hash = event.compute_hash()
-        event.save()
-        return event
+        return insert(event)
+
+
+def _chain_tail(tenant_id) -> dict | None:
+    """The seq and hash of the tenant's newest event (SQL built once: every tool call reads it)."""
+    key = connection.vendor
+    if key not in _TAIL_SQL:
+        q = connection.ops.quote_name
+        _TAIL_SQL[key] = (f"SELECT {q('seq')}, {q('hash')} FROM {q(AuditEvent._meta.db_table)} "
+                          f"WHERE {q('tenant_id')} = %s ORDER BY {q('seq')} DESC LIMIT 1")
+    with connection.cursor() as cursor:
+        cursor.execute(_TAIL_SQL[key], [tenant_id])
+        row = cursor.fetchone()
+    return {"seq": row[0], "hash": row[1]} if row else None
+
+
+_TAIL_SQL: dict[str, str] = {}
