@@ -38,3 +38,31 @@ def insert(obj: Model) -> Model:
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj
+
+
+_update_sql: dict[tuple, tuple[str, list, list, list]] = {}
+
+
+def update(model: type[Model], where: dict, *, set: dict | None = None, add: dict | None = None) -> int:
+    """UPDATE the rows of `model` matching `where` (field: value, all equal); `set` assigns
+    values, `add` increments columns by values. Returns the number of rows changed."""
+    set, add = set or {}, add or {}
+    connection = connections[router.db_for_write(model)]
+    key = (model, connection.vendor, tuple(where), tuple(set), tuple(add))
+    if key not in _update_sql:
+        quote = connection.ops.quote_name
+        fields = {name: model._meta.get_field(name) for name in (*where, *set, *add)}
+        column = {name: quote(field.column) for name, field in fields.items()}
+        assignments = [f"{column[n]} = %s" for n in set] + [f"{column[n]} = {column[n]} + %s" for n in add]
+        conditions = [f"{column[n]} = %s" for n in where]
+        _update_sql[key] = (
+            f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}",
+            [fields[n] for n in set], [fields[n] for n in add], [fields[n] for n in where],
+        )
+    sql, set_fields, add_fields, where_fields = _update_sql[key]
+    params = [field.get_db_prep_save(value, connection)
+              for fields, values in ((set_fields, set), (add_fields, add), (where_fields, where))
+              for field, value in zip(fields, values.values())]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -25,9 +25,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
+from agentops import db
 from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import LLMResponse, ProviderError, ToolSpec
 from agentops.llm.gateway import complete_with_retries
@@ -152,7 +153,7 @@ class RunContext:
             fields[key] = blobs.pack(fields[key])
         with transaction.atomic():
             blobs.flush()
-            Step.objects.filter(pk=step.pk).update(**fields)
+            db.update(Step, {"id": step.pk}, set=fields)
         for key, value in {**fields, **unpacked}.items():
             if key in JournalEntry.__slots__:
                 setattr(step, key, value)
@@ -309,10 +310,8 @@ class RunContext:
                 tokens_out=usage.output_tokens, tokens_cached=usage.cached_input_tokens, cost=cost,
                 price=price_snapshot(price),
             )
-            Run.objects.filter(pk=self.run.pk).update(
-                tokens_in=F("tokens_in") + usage.input_tokens, tokens_out=F("tokens_out") + usage.output_tokens,
-                cost=F("cost") + cost, step_count=self._written,
-            )
+            db.update(Run, {"id": self.run.pk}, set={"step_count": self._written}, add={
+                "tokens_in": usage.input_tokens, "tokens_out": usage.output_tokens, "cost": cost})
             _add_daily_usage(self.run, usage, cost)
         self.run.cost += cost
 
@@ -434,6 +433,7 @@ class RunContext:
     def _execute_tool(self, seq, name, arguments, recorded: JournalEntry | None, prepared=None):
         """Execute the call (`prepared` when the gateway just checked it, else checked here)."""
         from tools.gateway import ToolFailed, ToolRefused, tool_execute
+        from tools.models import Effect
 
         try:
             prepared = prepared or self.tool_session.prepare(name, arguments)
@@ -442,22 +442,36 @@ class RunContext:
                 return self._refuse_at(seq, name, arguments, refusal)
             raise ToolError(refusal.code, refusal.message) from refusal
         idempotency_key = f"{self.run.pk}:{seq}"
-        step = self._claim_tool_step(seq, name, prepared, recorded, idempotency_key)
+        step_input = {"arguments": prepared.arguments, "idempotency_key": idempotency_key}
+        started_at = timezone.now()
+        # A read-only, idempotent tool has no side effect to protect: like a code step it is
+        # journaled once, after the call (a crash during the call just makes it again).
+        # Any other call is recorded as started before it is made.
+        journal_after = recorded is None and prepared.tool.effect == Effect.READ and prepared.tool.idempotent
+        step = None if journal_after else self._claim_tool_step(seq, name, step_input, prepared, recorded)
         try:
             with self.lease.keepalive():
                 result = tool_execute(prepared=prepared, idempotency_key=idempotency_key, deadline=self.deadline())
         except ToolFailed as failure:
             error = {"code": "tool_failed", "message": failure.message, "retryable": failure.retryable}
             with transaction.atomic():
-                self._update(step, status=StepStatus.FAILED, error=error)
+                self._record_tool_end(seq, name, step, step_input, started_at, status=StepStatus.FAILED, error=error)
                 self._audit_tool(name, seq, prepared.arguments, error=error)
             raise ToolError("tool_failed", failure.message) from failure
         result = _json_safe(result)
         with transaction.atomic():
-            self._update(step, status=StepStatus.COMPLETED, output=result, error=None)
+            self._record_tool_end(seq, name, step, step_input, started_at, status=StepStatus.COMPLETED, output=result)
             self._audit_tool(name, seq, prepared.arguments, result_summary=_summary(result))
         self.findings.append({"tool": name, "result": result})
         return result
+
+    def _record_tool_end(self, seq, name, step: JournalEntry | None, step_input, started_at, *, status, output=None,
+                         error=None) -> None:
+        if step is None:
+            self._insert(seq, StepKind.TOOL, name, status, input=step_input, output=output, error=error,
+                         started_at=started_at)
+        else:
+            self._update(step, status=status, output=output, error=error)
 
     def _refuse_at(self, seq, name, arguments, refusal):
         from tools.gateway import tool_refusal_audit
@@ -468,11 +482,10 @@ class RunContext:
             tool_refusal_audit(run=self.run, name=name, refusal=refusal)
         raise ToolError(refusal.code, refusal.message)
 
-    def _claim_tool_step(self, seq, name, prepared, recorded: JournalEntry | None, idempotency_key) -> JournalEntry:
+    def _claim_tool_step(self, seq, name, step_input, prepared, recorded: JournalEntry | None) -> JournalEntry:
         """Record the call as started before it runs. A step found `started` means a worker died
         during the call: an idempotent tool is called again with the same key; any other goes in
         doubt and waits for a person, unless one already chose to retry it."""
-        step_input = {"arguments": prepared.arguments, "idempotency_key": idempotency_key}
         if recorded is None:
             return self._insert(seq, StepKind.TOOL, name, StepStatus.STARTED, input=step_input, finished=False)
         retry_ordered = (recorded.error or {}).get("resolution") == "retry"
@@ -565,17 +578,15 @@ def _summary(result) -> str:
 
 def _add_daily_usage(run: Run, usage, cost: Decimal) -> None:
     day = timezone.now().date()
-    counters = dict(model_calls=F("model_calls") + 1, tokens_in=F("tokens_in") + usage.input_tokens,
-                    tokens_out=F("tokens_out") + usage.output_tokens, cost=F("cost") + cost)
-    key = dict(tenant_id=run.tenant_id, agent_id=run.agent_id, day=day)
-    if DailyUsage.objects.filter(**key).update(**counters):
+    key = {"tenant": run.tenant_id, "agent": run.agent_id, "day": day}
+    counters = dict(model_calls=1, tokens_in=usage.input_tokens, tokens_out=usage.output_tokens, cost=cost)
+    if db.update(DailyUsage, key, add=counters):
         return
     try:
         with transaction.atomic():
-            DailyUsage.objects.create(**key, model_calls=1, tokens_in=usage.input_tokens,
-                                      tokens_out=usage.output_tokens, cost=cost)
+            DailyUsage.objects.create(tenant_id=run.tenant_id, agent_id=run.agent_id, day=day, **counters)
     except IntegrityError:  # another worker created today's row first
-        DailyUsage.objects.filter(**key).update(**counters)
+        db.update(DailyUsage, key, add=counters)
 
 
 def _notify_step(run_id, seq: int) -> None:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from tools.adapters import ADAPTERS
 from tools.adapters.base import Adapter, Invocation, require_str
+from tools.models import Effect
 from tools.registry import ToolContext, ToolError, python_tool_by_callable
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ class PythonAdapter(Adapter):
         entry = python_tool_by_callable(self.config["callable"])
         context = dataclasses.replace(self.context, idempotency_key=invocation.idempotency_key)
         try:
-            with transaction.atomic():
+            if entry.effect == Effect.READ:  # no transaction: on SQLite one would take the write lock
+                return entry.call(context, invocation.arguments)
+            with transaction.atomic():  # a failing write tool leaves nothing half done
                 return entry.call(context, invocation.arguments)
         except ToolError as exc:
             raise self.error(str(exc), retryable=exc.retryable) from None

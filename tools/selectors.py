@@ -3,7 +3,7 @@ not shadow. Another tenant's tools are never visible."""
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from guardian.core import ObjectPermissionChecker
 
 from agentops.tenancy.models import Tenant
@@ -29,9 +29,14 @@ def tool_get(*, tenant: Tenant, name: str) -> Tool | None:
 
 
 def tool_map(*, tenant: Tenant, names) -> dict[str, Tool]:
-    """{registry name: tool} for those of `names` that `tenant` sees, in one query."""
+    """{registry name: tool} for those of `names` that `tenant` sees, in one query.
+
+    Read at the start of every run, so without tool_list's subquery and joins: the global tools
+    come first and the tenant's own replace those they shadow.
+    """
     wanted = [name_from_wire(name) for name in names]
-    return {tool.name: tool for tool in tool_list(tenant=tenant).filter(name__in=wanted)}
+    tools = Tool.objects.visible_to(tenant).filter(name__in=wanted).order_by(F("tenant_id").asc(nulls_first=True))
+    return {tool.name: tool for tool in tools}
 
 
 def user_may_use_tool(*, user, tenant: Tenant, tool: Tool) -> bool:

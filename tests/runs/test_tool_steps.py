@@ -146,3 +146,35 @@ def test_replay_after_a_wait_does_not_call_completed_tools_again(start_run, adva
 
     assert run.status == RunStatus.SUCCEEDED
     assert [r.json()["order_id"] for r in billing.requests] == ["7", "8"]
+
+
+@pytest.mark.parametrize("effect, idempotent, journaled_before_the_call", [
+    ("read", True, False),  # nothing to protect: one write, after the call
+    ("read", False, True),
+    ("write", True, True),
+])
+def test_a_call_is_recorded_as_started_before_it_runs_unless_it_is_an_idempotent_read(
+        start_run, advance, effect, idempotent, journaled_before_the_call):
+    from tools.registry import REGISTRY, ToolContext, tool
+    from tools.services import tool_sync
+
+    seen = []
+
+    @tool(name="test.peek", description="Report the journal as the call sees it.", effect=effect,
+          idempotent=idempotent)
+    def peek(ctx: ToolContext) -> dict:
+        seen.extend(Step.objects.filter(run=ctx.run, kind=StepKind.TOOL).values_list("status", flat=True))
+        return {"ok": True}
+
+    try:
+        tool_sync(actor=Actor.system("test"))
+        run = advance(loop_run(start_run, calls("test__peek", {}), {"content": "Done."}, tools=("test.peek",)))
+    finally:
+        del REGISTRY["test.peek"]
+
+    assert run.status == RunStatus.SUCCEEDED
+    assert seen == ([StepStatus.STARTED] if journaled_before_the_call else [])
+    step = Step.objects.get(run=run, kind=StepKind.TOOL)
+    assert step.status == StepStatus.COMPLETED and step.output == {"ok": True}
+    assert step.input["idempotency_key"] == f"{run.pk}:{step.seq}"
+    assert AuditEvent.objects.filter(action="tool.called", target_id=str(run.pk)).count() == 1

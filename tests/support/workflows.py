@@ -19,9 +19,11 @@ def _effect(path: str, line: str, pause: float) -> str:
 
 @workflow("test_effects")
 def effects(ctx, input):
-    """`steps` code steps, each pausing then appending its index to `input["effects"]`."""
+    """`steps` code steps, each pausing then appending its index (after `tag:` if the input has
+    a tag) to `input["effects"]`."""
+    prefix = f"{input['tag']}:" if input.get("tag") else ""
     for i in range(input["steps"]):
-        ctx.step(f"effect-{i}", _effect, input["effects"], str(i), input.get("pause", 0.05))
+        ctx.step(f"effect-{i}", _effect, input["effects"], f"{prefix}{i}", input.get("pause", 0.05))
     return {"steps": input["steps"]}
 
 

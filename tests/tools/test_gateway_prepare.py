@@ -211,3 +211,36 @@ def test_a_refusal_is_audited(tenant, member, make_tool, make_run):
     event = AuditEvent.objects.get(tenant=tenant, action="tool.refused")
     assert event.data == {"tool": "crm.ping", "code": "permission_denied", "user": "sam",
                           "message": "permission denied: user sam may not use crm.ping"}
+
+
+def test_a_session_reads_the_registry_once_and_again_after_its_refresh_interval(
+        tenant, member, make_tool, make_run, monkeypatch, django_assert_num_queries):
+    # Given a session of an operator's run that has checked one call
+    from agentops.tenancy.models import Membership
+    from tools.gateway import ToolSession
+
+    make_tool("crm.ping")
+    operator = member("olga", Role.OPERATOR)
+    run = make_run(operator, tools=["crm.ping"])
+    clock = [1000.0]
+    monkeypatch.setattr("tools.gateway.time.monotonic", lambda: clock[0])
+    session = ToolSession(run)
+    session.prepare("crm.ping", {})
+
+    # When the operator loses the right to use tools, and the tool is disabled
+    Membership.objects.filter(user=operator, tenant=tenant).update(role=Role.VIEWER)
+    Tool.objects.filter(name="crm.ping").update(enabled=False)
+
+    # Then within the refresh interval further calls are checked without a query
+    with django_assert_num_queries(0):
+        session.prepare("crm.ping", {})
+    # And once it has passed, the changes apply
+    clock[0] += ToolSession.REFRESH_SECONDS + 1
+    with pytest.raises(ToolRefused) as refusal:
+        session.prepare("crm.ping", {})
+    assert refusal.value.code == "disabled"
+    Tool.objects.filter(name="crm.ping").update(enabled=True)
+    clock[0] += ToolSession.REFRESH_SECONDS + 1
+    with pytest.raises(ToolRefused) as refusal:
+        session.prepare("crm.ping", {})
+    assert refusal.value.code == "permission_denied"
