@@ -7,7 +7,8 @@ are written with as few statements as their semantics allow:
 
 - code and model steps: one INSERT when they finish (a crash before it simply repeats them);
 - tool steps: an INSERT `started` before the call and an UPDATE after it, so that a crash in
-  between is seen on replay (idempotent tools are retried with the same key, others go in doubt);
+  between is seen on replay (idempotent tools are retried with the same key, others go in doubt).
+  A tool declared read-only and idempotent has no side effect to protect: one INSERT after it;
 - waits (approval, timer, child run, in-doubt): the waiting step, whatever it waits on and the
   run's move to `waiting` are one transaction, so nothing can resolve the wait before the run
   is parked. Then `Suspend` unwinds the workflow and frees the worker.

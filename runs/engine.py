@@ -2,6 +2,8 @@
 
 `execute_run` is safe to call any number of times for the same run, from any worker: only the
 holder of the lease executes, and a finished or waiting run is left alone.
+`execute_queued` lets a worker go on with the queue after its task's run (the Run table is the
+queue; a task is a wake-up call), so a busy system does not pay a task round trip per run.
 """
 
 from __future__ import annotations

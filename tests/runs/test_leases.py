@@ -11,24 +11,30 @@ from runs.models import Run, RunStatus, Step
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_two_workers_racing_for_one_run_execute_it_once(start_run, tmp_path):
-    effects = tmp_path / "effects.txt"
-    run = start_run("test_effects", {"steps": 5, "effects": str(effects), "pause": 0.01})
-    barrier = threading.Barrier(2)
-    outcomes = []
+def race(work, workers: int = 2) -> list:
+    """Start `work(owner)` in `workers` threads at the same moment; returns what each returned."""
+    barrier = threading.Barrier(workers)
+    results = []
 
-    def worker(name):
+    def worker(owner):
         try:
             barrier.wait()
-            outcomes.append(execute_run(run.pk, owner=name))
+            results.append(work(owner))
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker, args=(f"worker-{i}",)) for i in range(2)]
+    threads = [threading.Thread(target=worker, args=(f"worker-{i}",)) for i in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    return results
+
+
+def test_two_workers_racing_for_one_run_execute_it_once(start_run, tmp_path):
+    effects = tmp_path / "effects.txt"
+    run = start_run("test_effects", {"steps": 5, "effects": str(effects), "pause": 0.01})
+    outcomes = race(lambda owner: execute_run(run.pk, owner=owner))
 
     run = Run.objects.get(pk=run.pk)
     assert sorted(outcomes) == ["not_claimed", "succeeded"]
@@ -62,24 +68,11 @@ def test_workers_working_off_the_queue_execute_each_queued_run_once(start_run, t
             for i in range(6)]
     waiting = start_run("test_effects", {"steps": 1, "effects": str(effects)})
     Run.objects.filter(pk=waiting.pk).update(status=RunStatus.WAITING)
-    barrier = threading.Barrier(2)
-    executed = []
-
-    def worker(name):
-        try:
-            barrier.wait()
-            executed.append(execute_queued(budget_seconds=60, owner=name))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(f"worker-{i}",)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    executed = race(lambda owner: execute_queued(budget_seconds=60, owner=owner))
 
     assert sum(executed) == 6
-    assert all(r.status == RunStatus.SUCCEEDED and r.executions == 1 for r in Run.objects.filter(pk__in=[r.pk for r in runs]))
+    assert all(r.status == RunStatus.SUCCEEDED and r.executions == 1
+               for r in Run.objects.filter(pk__in=[r.pk for r in runs]))
     assert Run.objects.get(pk=waiting.pk).status == RunStatus.WAITING
     lines = effects.read_text().split()
     assert sorted(lines) == sorted(f"r{i}:{s}" for i in range(6) for s in range(2))  # each step once
