@@ -35,6 +35,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agentops import config_cache
+
 from .models import DeliveryStatus, Webhook, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -79,7 +81,8 @@ def webhook_emit(*, tenant, event: str, payload: dict) -> list[WebhookDelivery]:
     Writes in the caller's transaction (or its own) and enqueues after commit, so a rolled-back
     change sends nothing. Not idempotent: each call is a new event with its own delivery ids.
     """
-    hooks = [hook for hook in Webhook.objects.filter(tenant=tenant, active=True) if hook.wants(event)]
+    active = config_cache.cached(("webhooks", tenant.pk), lambda: list(Webhook.objects.filter(tenant=tenant, active=True)))
+    hooks = [hook for hook in active if hook.wants(event)]
     if not hooks:
         return []
     # JSON-native now, so the stored payload is byte for byte what is signed and sent.

@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=35)
     ap.add_argument("--template", default="", help="reuse a template made by bench/engine.py")
     ap.add_argument("--workload", default="w1", choices=("w1", "agent_loop"))
+    ap.add_argument("--save", default="", help="also write the raw profile here (for pstats)")
     a = ap.parse_args()
 
     made_template = None
@@ -102,6 +103,8 @@ def main() -> None:
             execute_run(run.pk)
         profiler.disable()
         wall = (time.perf_counter() - wall) * 1000.0
+        if a.save:
+            profiler.dump_stats(a.save)
     finally:
         fresh.drop()
         if made_template:

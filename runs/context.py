@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from agentops import db
+from agentops import config_cache, db
 from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import LLMResponse, ProviderError, ToolSpec
 from agentops.llm.gateway import complete_with_retries
@@ -79,7 +79,6 @@ class RunContext:
         self._started = started  # time.monotonic() when this execution began
         self.findings: list[dict] = []  # tool results seen so far, shown to approvers as context
         self.last_reason = ""  # what the model said alongside its latest tool calls
-        self._prices: dict = {}
         self._tool_session = None
 
     @property
@@ -280,10 +279,8 @@ class RunContext:
         return response
 
     def _price(self, model: str):
-        """The model's price row, read once per execution (a run calls the same model many times)."""
-        if model not in self._prices:
-            self._prices[model] = price_for(model)
-        return self._prices[model]
+        """The model's price row (a run calls the same model many times: cached, see config_cache)."""
+        return config_cache.cached(("model-price", model), lambda: price_for(model))
 
     def _llm_input(self, model, messages, tools, temperature, conversation) -> dict:
         previous = self._conversations.get(conversation)

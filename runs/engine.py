@@ -16,6 +16,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from agentops import config_cache
 from agentops.agents.models import AgentVersion
 from agentops.audit.services import Actor, audit_record
 
@@ -93,9 +94,10 @@ def _execute_claimed(run: Run, owner: str) -> str:
 
 
 def _load_configuration(run: Run) -> None:
-    """The run's agent version, agent and tenant, in one query (a version belongs to the agent,
-    the agent to the tenant). The users it acts for load when a tool call needs them."""
-    version = AgentVersion.objects.select_related("agent__tenant").get(pk=run.agent_version_id)
+    """The run's agent version, agent and tenant: one query, cached for a few seconds (see
+    agentops.config_cache). The users it acts for load when a tool call needs them."""
+    version = config_cache.cached(("run-configuration", run.agent_version_id),
+                                  lambda: AgentVersion.objects.select_related("agent__tenant").get(pk=run.agent_version_id))
     run.agent_version = version
     run.agent = version.agent
     run.tenant = version.agent.tenant

@@ -1,10 +1,17 @@
 import pytest
 from rest_framework.test import APIClient
 
+from agentops import config_cache
 from agentops.audit.services import Actor
 from agentops.tenancy.roles import Role
 from agentops.tenancy.services import api_key_create
 from tests.factories import AgentFactory, MembershipFactory, TenantFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def fresh_config_cache():
+    """Each test starts with an empty configuration cache (the database under it is new)."""
+    config_cache.clear()
 
 
 @pytest.fixture

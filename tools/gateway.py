@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 from django.conf import settings
 
+from agentops import config_cache
 from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import ToolSpec
 from agentops.retry import RetryPolicy, call_with_retries
@@ -130,21 +131,16 @@ def tool_prepare(*, run, name: str, arguments: dict | str) -> PreparedCall:
 
 
 class ToolSession:
-    """`tool_prepare` for the many calls of one run execution, reading the registry once.
+    """`tool_prepare` for the many calls of one run execution.
 
-    The run's granted tools are read in one query when first needed, and the end user's right to
-    use a tool is checked once per tool; both are read again after REFRESH_SECONDS, so a tool
-    disabled or a permission revoked while a run works takes effect within seconds.
+    The run's granted tools and its user's right to use each are read through the configuration
+    cache (agentops.config_cache): a tool disabled or a permission revoked elsewhere takes effect
+    within its few seconds, and at once when changed in this process.
     """
-
-    REFRESH_SECONDS = 5.0
 
     def __init__(self, run):
         self.run = run
         self._granted = [name_from_wire(g) for g in run.agent_version.tools or []]
-        self._tools: dict[str, Tool] = {}
-        self._may_use: dict[int, bool] = {}
-        self._read_at = -self.REFRESH_SECONDS
 
     def specs(self) -> list[ToolSpec]:
         """The tools to offer the model (see tool_specs_for)."""
@@ -159,11 +155,9 @@ class ToolSession:
         return PreparedCall(tool=tool, arguments=valid, approval=approval_need(tool, valid), run=self.run)
 
     def _granted_tools(self) -> dict[str, Tool]:
-        if time.monotonic() - self._read_at > self.REFRESH_SECONDS:
-            self._tools = tool_map(tenant=self.run.tenant, names=self._granted)
-            self._may_use.clear()
-            self._read_at = time.monotonic()
-        return self._tools
+        tenant = self.run.tenant
+        return config_cache.cached(("granted-tools", tenant.pk, tuple(self._granted)),
+                                   lambda: tool_map(tenant=tenant, names=self._granted))
 
     def _resolve(self, name: str) -> Tool:
         canonical = name_from_wire(name)
@@ -178,15 +172,16 @@ class ToolSession:
         return tool
 
     def _authorize(self, tool: Tool) -> None:
-        user = self.run.end_user
-        if user is None:
+        run = self.run
+        user_id = run.on_behalf_of_id or run.created_by_id
+        if user_id is None:
             raise ToolRefused("permission_denied",
                               f"permission denied: the run acts for no user, so it may not use {tool.name}")
-        if tool.pk not in self._may_use:
-            self._may_use[tool.pk] = user_may_use_tool(user=user, tenant=self.run.tenant, tool=tool)
-        if not self._may_use[tool.pk]:
+        may_use = config_cache.cached(("may-use-tool", user_id, run.tenant_id, tool.pk),
+                                      lambda: user_may_use_tool(user=run.end_user, tenant=run.tenant, tool=tool))
+        if not may_use:
             raise ToolRefused("permission_denied",
-                              f"permission denied: user {user.get_username()} may not use {tool.name}")
+                              f"permission denied: user {run.end_user.get_username()} may not use {tool.name}")
 
 
 def _parse_arguments(arguments) -> dict:

@@ -213,34 +213,40 @@ def test_a_refusal_is_audited(tenant, member, make_tool, make_run):
                           "message": "permission denied: user sam may not use crm.ping"}
 
 
-def test_a_session_reads_the_registry_once_and_again_after_its_refresh_interval(
-        tenant, member, make_tool, make_run, monkeypatch, django_assert_num_queries):
-    # Given a session of an operator's run that has checked one call
+def test_the_registry_is_read_once_and_again_when_the_cache_expires_or_is_cleared(
+        tenant, member, make_tool, make_run, monkeypatch, settings, django_assert_num_queries):
+    # Given a run of an operator that has checked one call
+    from agentops import config_cache
     from agentops.tenancy.models import Membership
     from tools.gateway import ToolSession
 
-    make_tool("crm.ping")
+    settings.CONFIG_CACHE_SECONDS = 5
+    tool = make_tool("crm.ping")
     operator = member("olga", Role.OPERATOR)
     run = make_run(operator, tools=["crm.ping"])
     clock = [1000.0]
-    monkeypatch.setattr("tools.gateway.time.monotonic", lambda: clock[0])
-    session = ToolSession(run)
-    session.prepare("crm.ping", {})
+    monkeypatch.setattr("agentops.config_cache.time.monotonic", lambda: clock[0])
+    ToolSession(run).prepare("crm.ping", {})
 
-    # When the operator loses the right to use tools, and the tool is disabled
-    Membership.objects.filter(user=operator, tenant=tenant).update(role=Role.VIEWER)
-    Tool.objects.filter(name="crm.ping").update(enabled=False)
+    # When another process disables the tool (an update sends no signal to this one)
+    Tool.objects.filter(pk=tool.pk).update(enabled=False)
 
-    # Then within the refresh interval further calls are checked without a query
+    # Then calls within the cache's lifetime are checked without a query, even by a new session
     with django_assert_num_queries(0):
-        session.prepare("crm.ping", {})
-    # And once it has passed, the changes apply
-    clock[0] += ToolSession.REFRESH_SECONDS + 1
+        ToolSession(run).prepare("crm.ping", {})
+    # And once it has expired, the change applies
+    clock[0] += 6
     with pytest.raises(ToolRefused) as refusal:
-        session.prepare("crm.ping", {})
+        ToolSession(run).prepare("crm.ping", {})
     assert refusal.value.code == "disabled"
-    Tool.objects.filter(name="crm.ping").update(enabled=True)
-    clock[0] += ToolSession.REFRESH_SECONDS + 1
+
+    # And a change saved in this process applies at once
+    Tool.objects.filter(pk=tool.pk).update(enabled=True)
+    clock[0] += 6
+    ToolSession(run).prepare("crm.ping", {})
+    membership = Membership.objects.get(user=operator, tenant=tenant)
+    membership.role = Role.VIEWER
+    membership.save()
     with pytest.raises(ToolRefused) as refusal:
-        session.prepare("crm.ping", {})
+        ToolSession(run).prepare("crm.ping", {})
     assert refusal.value.code == "permission_denied"
