@@ -142,6 +142,9 @@ RUN_SLICE_SECONDS = env.float("RUN_SLICE_SECONDS", default=300)
 RUN_INLINE_SLEEP_SECONDS = env.float("RUN_INLINE_SLEEP_SECONDS", default=10)
 # After its own run, a run task goes on with other queued runs for up to this long (0: never).
 RUN_DRAIN_SECONDS = env.float("RUN_DRAIN_SECONDS", default=5)
+# How long a process may use configuration it read (agents, tools, rights, prices, webhooks)
+# before reading it again; changes saved in the same process apply at once (agentops.config_cache).
+CONFIG_CACHE_SECONDS = env.float("CONFIG_CACHE_SECONDS", default=5)
 JOURNAL_BLOB_THRESHOLD = env.int("JOURNAL_BLOB_THRESHOLD", default=8192)
 WORKFLOW_MODULES = env.list("WORKFLOW_MODULES", default=[])
 
