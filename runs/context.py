@@ -80,6 +80,7 @@ class RunContext:
         self.findings: list[dict] = []  # tool results seen so far, shown to approvers as context
         self.last_reason = ""  # what the model said alongside its latest tool calls
         self._tool_session = None
+        self._blobs_stored: set[str] = set()  # blobs this execution wrote (see BlobWriter)
 
     @property
     def tool_session(self):
@@ -128,7 +129,7 @@ class RunContext:
                 started_at=None, finished=True, blobs: BlobWriter | None = None, pack_input=True,
                 **fields) -> JournalEntry:
         """Write a new step; large payloads go to blobs. Returns its journal entry (unpacked output)."""
-        blobs = blobs or BlobWriter()
+        blobs = blobs or BlobWriter(self._blobs_stored)
         now = timezone.now()
         row = dict(run_id=self.run.pk, seq=seq, kind=kind, name=name, status=status,
                    input=blobs.pack(input) if pack_input else input, output=blobs.pack(output), error=error,
@@ -146,7 +147,7 @@ class RunContext:
         return entry
 
     def _update(self, step: JournalEntry, **fields) -> None:
-        blobs = BlobWriter()
+        blobs = BlobWriter(self._blobs_stored)
         fields.setdefault("finished_at", timezone.now())
         unpacked = {key: fields[key] for key in ("input", "output") if key in fields}
         for key in unpacked:
@@ -295,7 +296,7 @@ class RunContext:
         price = self._price(response.model or model)
         cost = cost_of(response.usage, price)
         usage = response.usage
-        blobs = BlobWriter()
+        blobs = BlobWriter(self._blobs_stored)
         # The tool list is the same on every call of a run: store it once, by content. The
         # input's other parts are packed one by one, so no blob ever nests another.
         step_input = {**step_input, "messages": blobs.pack(step_input["messages"]),

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections, router
+from django.db import connections, router, transaction
 
 from .models import Blob, Step
 
@@ -31,10 +31,15 @@ def canonical_json(value) -> str:
 
 
 class BlobWriter:
-    """Collects blobs while a step is packed; `flush()` writes them inside the step's transaction."""
+    """Collects blobs while a step is packed; `flush()` writes them inside the step's transaction.
 
-    def __init__(self):
+    `stored`: digests known to be in the table already (a run sends the same tool list with every
+    model call), skipped by `flush()` and extended with what it writes once that commits.
+    """
+
+    def __init__(self, stored: set[str] | None = None):
         self.pending: dict[str, tuple[object, int]] = {}
+        self.stored = stored if stored is not None else set()
 
     def pack(self, value, *, force: bool = False):
         """`value`, or a blob reference when it is large (or `force`)."""
@@ -48,12 +53,12 @@ class BlobWriter:
         return {BLOB_KEY: digest}
 
     def flush(self) -> None:
-        if self.pending:
-            Blob.objects.bulk_create(
-                [Blob(sha256=h, data=data, size=size) for h, (data, size) in self.pending.items()],
-                ignore_conflicts=True,
-            )
-            self.pending.clear()
+        new = {digest: blob for digest, blob in self.pending.items() if digest not in self.stored}
+        if new:
+            Blob.objects.bulk_create([Blob(sha256=h, data=data, size=size) for h, (data, size) in new.items()],
+                                     ignore_conflicts=True)
+            transaction.on_commit(lambda: self.stored.update(new))
+        self.pending.clear()
 
 
 def is_blob_ref(value) -> bool:

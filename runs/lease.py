@@ -3,12 +3,13 @@
 Claiming is one conditional UPDATE (a run whose lease is live belongs to someone else); at step
 boundaries the holder checks, at most once a second, that it still owns the run and that nobody
 asked to cancel it, renewing the lease when a third of it is used. During a long blocking call
-(model, tool, inline sleep) `keepalive()` renews it from a background thread.
+(model, tool, inline sleep) `keepalive()` has the process's heartbeat thread renew it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import threading
@@ -17,13 +18,15 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, connections, router
+from django.db import close_old_connections, connections, router
 from django.utils import timezone
 
 from .errors import CancelRequested, LeaseLost
 from .models import Run, RunStatus
 
 CHECK_INTERVAL = 1.0
+
+logger = logging.getLogger(__name__)
 
 
 def lease_seconds() -> float:
@@ -123,6 +126,7 @@ class Lease:
         self.seconds = lease_seconds()
         self._renewed_at = time.monotonic()
         self._checked_at = time.monotonic()
+        self.lost = False
 
     def check(self) -> None:
         """At a step boundary: raise LeaseLost or CancelRequested; renew when due. Cheap when recent."""
@@ -148,28 +152,59 @@ class Lease:
 
     @contextlib.contextmanager
     def keepalive(self):
-        """Renew the lease from a thread while the body blocks (model or tool call)."""
-        stop = threading.Event()
-        lost = threading.Event()
-
-        def beat():
-            try:
-                while not stop.wait(self.seconds / 3):
-                    try:
-                        self.renew()
-                    except LeaseLost:
-                        lost.set()
-                        return
-            finally:
-                close_old_connections()
-                connection.close()
-
-        thread = threading.Thread(target=beat, name=f"lease-{self.run_id}", daemon=True)
-        thread.start()
+        """Keep the lease renewed while the body blocks (model or tool call)."""
+        self.lost = False
+        _heartbeat.add(self)
         try:
             yield
         finally:
-            stop.set()
-            thread.join()
-        if lost.is_set():
+            _heartbeat.remove(self)
+        if self.lost:
             raise LeaseLost()
+
+
+class _Heartbeat:
+    """One daemon thread per process renews the leases of the calls in progress, so a call costs
+    no thread of its own. Started lazily, and again after a fork (worker processes are forked)."""
+
+    def __init__(self):
+        self._leases: dict[int, Lease] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid: int | None = None
+
+    def add(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases[id(lease)] = lease
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True).start()
+        self._wake.set()  # a shorter lease may need an earlier beat
+
+    def remove(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.pop(id(lease), None)
+
+    def _beat(self) -> None:
+        while True:
+            with self._lock:
+                leases = list(self._leases.values())
+            interval = min([CHECK_INTERVAL, *(lease.seconds / 6 for lease in leases)])
+            self._wake.wait(interval)
+            self._wake.clear()
+            for lease in leases:
+                if time.monotonic() - lease._renewed_at > lease.seconds / 3 and id(lease) in self._leases:
+                    self._renew(lease)
+
+    @staticmethod
+    def _renew(lease: Lease) -> None:
+        try:
+            lease.renew()
+        except LeaseLost:
+            lease.lost = True
+        except Exception:  # the database is unreachable: try again at the next beat
+            logger.warning("could not renew the lease on run %s", lease.run_id, exc_info=True)
+            close_old_connections()
+
+
+_heartbeat = _Heartbeat()

@@ -259,8 +259,13 @@ def _adapter(prepared: PreparedCall, secrets: SecretResolver, idempotency_key: s
         return get_adapter(tool.kind, tool.config, secrets)
     run = prepared.run or _run_from_key(idempotency_key)
     tenant = run.tenant if run is not None else tool.tenant
-    context = ToolContext(tenant=tenant, run=run, user=run.end_user if run is not None else None)
+    context = ToolContext(tenant=tenant, run=run, user=_end_user(run))
     return PythonAdapter(tool.config, secrets, context=context)
+
+
+def _end_user(run):
+    user_id = run and (run.on_behalf_of_id or run.created_by_id)
+    return config_cache.cached(("user", user_id), lambda: run.end_user) if user_id else None
 
 
 def _run_from_key(idempotency_key: str):

@@ -87,7 +87,7 @@ def audit_record(
     Holds a row lock on the tenant (FOR NO KEY UPDATE, which does not block inserts that only
     reference the tenant) so concurrent writers extend the chain one after another, never fork it.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # a failure here must undo the caller's change too
         if connection.features.has_select_for_update:  # SQLite: the IMMEDIATE transaction already excludes other writers
             Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).values_list("pk").get()
         last = _chain_tail(tenant.pk)
