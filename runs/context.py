@@ -39,7 +39,7 @@ from agentops.retry import RetryPolicy
 
 from . import live
 from .errors import ChildRunFailed, LeaseLost, NonDeterminismError, RunFailure, StepFailed, Suspend, ToolError
-from .journal import BlobWriter, JournalEntry, insert_step
+from .journal import BlobWriter, JournalEntry, JSONText, insert_step
 from .lease import Lease
 from .models import DailyUsage, Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
 
@@ -219,9 +219,10 @@ class RunContext:
                      "traceback": traceback.format_exc(limit=8)[-4000:]}
             self._insert(seq, StepKind.CODE, name, StepStatus.FAILED, error=error, started_at=started_at)
             raise StepFailed(name, error) from exc
-        result = _json_safe(result)
-        self._insert(seq, StepKind.CODE, name, StepStatus.COMPLETED, output=result, started_at=started_at)
-        return result
+        text = JSONText(json.dumps(result, cls=DjangoJSONEncoder))  # encoded once, for the row and for replay
+        entry = self._insert(seq, StepKind.CODE, name, StepStatus.COMPLETED, output=text, started_at=started_at)
+        entry.output = json.loads(text)  # exactly what a replay will return
+        return entry.output
 
     # -- model -------------------------------------------------------------------------------
 

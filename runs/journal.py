@@ -30,6 +30,10 @@ def canonical_json(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder)
 
 
+class JSONText(str):
+    """A value already encoded as JSON: packed and written as it is, not encoded again."""
+
+
 class BlobWriter:
     """Collects blobs while a step is packed; `flush()` writes them inside the step's transaction.
 
@@ -45,6 +49,10 @@ class BlobWriter:
         """`value`, or a blob reference when it is large (or `force`)."""
         if value is None:
             return None
+        if isinstance(value, JSONText):
+            if not force and len(value) <= blob_threshold():
+                return value
+            value = json.loads(value)
         text = canonical_json(value)
         if not force and len(text) <= blob_threshold():
             return value
@@ -157,7 +165,9 @@ def insert_step(*, run_id, seq: int, kind: str, name: str, status: str, input=No
 
 
 def _json_text(value) -> str | None:
-    return None if value is None else json.dumps(value, cls=DjangoJSONEncoder)
+    if value is None or isinstance(value, JSONText):
+        return value
+    return json.dumps(value, cls=DjangoJSONEncoder)
 
 
 def _build_insert_sql(connection) -> str:
