@@ -94,6 +94,7 @@ def database_from_url(url: str) -> dict:
     """
     config = environ.Env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["ENGINE"] = "agentops.sqlite"  # Django's, with writers queued on a lock file (see there)
         config.setdefault("CONN_MAX_AGE", 60)  # reconnecting costs a re-read schema and a cold page cache
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",

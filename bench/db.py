@@ -83,7 +83,7 @@ def pg_template(base_url: str) -> str:
 
 
 def remove_sqlite(path: str) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
+    for suffix in ("", "-wal", "-shm", "-journal", ".writer-lock"):
         try:
             os.remove(path + suffix)
         except FileNotFoundError:

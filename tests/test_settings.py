@@ -29,7 +29,7 @@ def settings_value(env: dict, expression: str):
 def test_a_sqlite_url_gets_wal_immediate_transactions_and_a_busy_timeout():
     config = database_from_url("sqlite:////var/lib/agentops/db.sqlite3")
 
-    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["ENGINE"] == "agentops.sqlite"
     assert config["NAME"] == "/var/lib/agentops/db.sqlite3"
     assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert config["OPTIONS"]["timeout"] >= 5
@@ -68,7 +68,7 @@ def test_without_debug_a_missing_secret_key_stops_the_start():
 def test_with_debug_the_project_starts_without_any_configuration():
     engine = settings_value({"DEBUG": "1"}, "s.DATABASES['default']['ENGINE']")
 
-    assert engine == "django.db.backends.sqlite3"
+    assert engine == "agentops.sqlite"
 
 
 def test_without_debug_cookies_are_secure():

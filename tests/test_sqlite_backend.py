@@ -1,0 +1,69 @@
+"""The SQLite backend's writer lock: write transactions and lone write statements take it,
+reads do not, and a writer that cannot get it in time fails like SQLite would."""
+
+import fcntl
+import os
+
+import pytest
+from django.db import OperationalError, connection, transaction
+
+from agentops.tenancy.models import Tenant
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "sqlite", reason="the writer lock is SQLite's"),
+]
+
+
+def lock_is_free() -> bool:
+    """Whether another holder (this test's own open file) could take the writer lock now."""
+    fd = os.open(connection.writer_lock.path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_a_write_transaction_holds_the_writer_lock_until_it_ends():
+    connection.ensure_connection()
+    assert lock_is_free()
+    with transaction.atomic():
+        Tenant.objects.create(slug="a", name="A")
+        assert not lock_is_free()
+    assert lock_is_free()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert not lock_is_free()
+        raise RuntimeError("rolled back")
+    assert lock_is_free()
+
+
+def test_a_write_outside_a_transaction_returns_its_rows_and_releases_the_lock():
+    tenant = Tenant.objects.create(slug="b", name="B")  # INSERT … RETURNING in autocommit mode
+
+    assert tenant.pk is not None and Tenant.objects.get(pk=tenant.pk).slug == "b"
+    assert lock_is_free()
+
+
+def test_a_writer_that_cannot_get_the_lock_in_time_fails_and_readers_are_not_held_up():
+    connection.ensure_connection()
+    Tenant.objects.create(slug="c", name="C")
+    fd = os.open(connection.writer_lock.path, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process's write transaction
+    connection.writer_lock_timeout = 0.2
+    try:
+        assert Tenant.objects.filter(slug="c").exists()
+        with pytest.raises(OperationalError, match="database is locked"):
+            Tenant.objects.create(slug="d", name="D")
+        with pytest.raises(OperationalError, match="database is locked"), transaction.atomic():
+            pass
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        connection.writer_lock_timeout = 20
+    Tenant.objects.create(slug="d", name="D")
+    assert lock_is_free()
