@@ -66,3 +66,29 @@ def update(model: type[Model], where: dict, *, set: dict | None = None, add: dic
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+_converters: dict[tuple, list] = {}
+
+
+def instance_from_row(model: type[Model], row, connection) -> Model:
+    """A `model` instance from a row of all its concrete columns in field order (as RETURNING
+    or SELECT of `concrete_columns(model)` gives them), converted as the ORM would convert them."""
+    key = (model, connection.vendor)
+    if key not in _converters:
+        _converters[key] = []
+        for index, field in enumerate(model._meta.concrete_fields):
+            column = field.get_col(model._meta.db_table)
+            convs = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            if convs:
+                _converters[key].append((index, convs, column))
+    values = list(row)
+    for index, convs, column in _converters[key]:
+        for convert in convs:
+            values[index] = convert(values[index], column, connection)
+    return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], values)
+
+
+def concrete_columns(model: type[Model], connection) -> str:
+    """The model's concrete columns, quoted, in field order (for instance_from_row)."""
+    return ", ".join(connection.ops.quote_name(field.column) for field in model._meta.concrete_fields)

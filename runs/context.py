@@ -81,6 +81,7 @@ class RunContext:
         self.last_reason = ""  # what the model said alongside its latest tool calls
         self._tool_session = None
         self._blobs_stored: set[str] = set()  # blobs this execution wrote (see BlobWriter)
+        self._last_tools: tuple[list, list[dict]] | None = None
 
     @property
     def tool_session(self):
@@ -291,7 +292,13 @@ class RunContext:
         else:
             previous_seq, added = None, messages
         return {"conversation": conversation, "previous": previous_seq, "messages": added,
-                "tools": [asdict(t) for t in tools], "model": model, "temperature": temperature}
+                "tools": self._tool_dicts(tools), "model": model, "temperature": temperature}
+
+    def _tool_dicts(self, tools: list[ToolSpec]) -> list[dict]:
+        """The tool list as journaled; a loop passes the same list to every call, so it is built once."""
+        if self._last_tools is None or self._last_tools[0] is not tools:
+            self._last_tools = (tools, [asdict(t) for t in tools])
+        return self._last_tools[1]
 
     def _record_model_step(self, seq, model, step_input, response: LLMResponse, started_at, attempts) -> None:
         price = self._price(response.model or model)

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
+from django.utils import timezone
 
 from .models import Blob, Step
 
@@ -62,11 +63,30 @@ class BlobWriter:
 
     def flush(self) -> None:
         new = {digest: blob for digest, blob in self.pending.items() if digest not in self.stored}
+        for digest, (data, size) in new.items():
+            _store_blob(digest, data, size)
         if new:
-            Blob.objects.bulk_create([Blob(sha256=h, data=data, size=size) for h, (data, size) in new.items()],
-                                     ignore_conflicts=True)
             transaction.on_commit(lambda: self.stored.update(new))
         self.pending.clear()
+
+
+_blob_sql: dict[str, str] = {}
+
+
+def _store_blob(digest: str, data, size: int) -> None:
+    """INSERT the blob unless a row of that digest exists (content-addressed: it is the same)."""
+    connection = connections[router.db_for_write(Blob)]
+    if connection.vendor not in _blob_sql:
+        q = connection.ops.quote_name
+        columns = ", ".join(q(Blob._meta.get_field(name).column) for name in ("sha256", "data", "size", "created_at"))
+        insert = "INSERT OR IGNORE" if connection.vendor == "sqlite" else "INSERT"
+        conflict = "" if connection.vendor == "sqlite" else f" ON CONFLICT ({q('sha256')}) DO NOTHING"
+        json_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+        _blob_sql[connection.vendor] = (f"{insert} INTO {q(Blob._meta.db_table)} ({columns}) "
+                                        f"VALUES (%s, {json_placeholder}, %s, %s){conflict}")
+    with connection.cursor() as cursor:
+        cursor.execute(_blob_sql[connection.vendor], [
+            digest, _json_text(data), size, connection.ops.adapt_datetimefield_value(timezone.now())])
 
 
 def is_blob_ref(value) -> bool:

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db import close_old_connections, connections, router
 from django.utils import timezone
 
+from agentops import db
+
 from .errors import CancelRequested, LeaseLost
 from .models import Run, RunStatus
 
@@ -67,7 +69,7 @@ def run_claim_next(*, owner: str) -> Run | None:
 def _claim(connection, key, condition: str, owner: str, now, where_params: list) -> Run | None:
     if key not in _claim_sql:
         q = connection.ops.quote_name
-        columns = ", ".join(q(field.column) for field in Run._meta.concrete_fields)
+        columns = db.concrete_columns(Run, connection)
         _claim_sql[key] = (
             f"UPDATE {q(Run._meta.db_table)} SET {q('status')} = '{RunStatus.RUNNING}', {q('lease_owner')} = %s, "
             f"{q('lease_expires_at')} = %s, {q('executions')} = {q('executions')} + 1, "
@@ -76,8 +78,10 @@ def _claim(connection, key, condition: str, owner: str, now, where_params: list)
         )
     stamp = connection.ops.adapt_datetimefield_value
     params = [owner, stamp(now + timedelta(seconds=lease_seconds())), stamp(now), stamp(now), *where_params]
-    claimed = list(Run.objects.raw(_claim_sql[key], params))
-    return claimed[0] if claimed else None
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql[key], params)
+        row = cursor.fetchone()
+    return db.instance_from_row(Run, row, connection) if row else None
 
 
 _claim_sql: dict[tuple, str] = {}
