@@ -8,7 +8,7 @@ spent much of its time asleep, and a second worker made the engine slower than o
 This backend (`ENGINE = "agentops.sqlite"`, chosen for every sqlite:// URL) is Django's SQLite
 backend plus one rule: a write transaction, and a write statement outside a transaction, first
 takes an exclusive lock on `<database file>.writer-lock` — a thread lock within the process and
-`flock` across processes, checked every 0.1–1 ms. SQLite's own write lock is then free whenever
+`flock` across processes, tried every 0.1–0.25 ms. SQLite's own write lock is then free whenever
 it is asked for, and the busy handler never sleeps. Readers are not involved (WAL). A writer
 that waits longer than the connection's timeout gets "database is locked", as before.
 """
@@ -73,7 +73,7 @@ class WriterLock:
                 if time.monotonic() > deadline:
                     raise sqlite3.OperationalError("database is locked") from None
                 time.sleep(delay)
-                delay = min(delay * 2, 0.001)
+                delay = min(delay * 2, 0.00025)
 
     def _after_fork(self) -> None:
         # A forked worker must not share its parent's open file (flock locks belong to it) nor
