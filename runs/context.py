@@ -30,7 +30,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from agentops import config_cache, db
-from agentops.audit.services import Actor, audit_record
+from agentops.audit.services import Actor, audit_append, audit_prepare, audit_record
 from agentops.llm.base import LLMResponse, ProviderError, ToolSpec
 from agentops.llm.gateway import complete_with_retries
 from agentops.llm.pricing import cost_of, price_for, price_snapshot
@@ -39,7 +39,7 @@ from agentops.retry import RetryPolicy
 
 from . import live
 from .errors import ChildRunFailed, LeaseLost, NonDeterminismError, RunFailure, StepFailed, Suspend, ToolError
-from .journal import BlobWriter, JournalEntry, JSONText, insert_step
+from .journal import BlobWriter, JournalEntry, JSONText, encode_step, insert_step
 from .lease import Lease
 from .models import DailyUsage, Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
 
@@ -55,6 +55,13 @@ def run_slice_seconds() -> float:
 def inline_sleep_seconds() -> float:
     """Sleeps up to this long happen in the worker; longer ones park the run on a timer."""
     return float(getattr(settings, "RUN_INLINE_SLEEP_SECONDS", 10))
+
+
+@dataclass(frozen=True)
+class _NewStep:
+    params: tuple
+    entry: JournalEntry
+    blobs: BlobWriter
 
 
 @dataclass(frozen=True)
@@ -126,26 +133,33 @@ class RunContext:
         """The run's deadline as a time.monotonic() value, for per-call timeouts."""
         return time.monotonic() + max(0.0, self.version.timeout_seconds - self.active_seconds())
 
-    def _insert(self, seq: int, kind: str, name: str, status: str, *, input=None, output=None, error=None,
-                started_at=None, finished=True, blobs: BlobWriter | None = None, pack_input=True,
-                **fields) -> JournalEntry:
-        """Write a new step; large payloads go to blobs. Returns its journal entry (unpacked output)."""
+    def _insert(self, seq: int, kind: str, name: str, status: str, **step) -> JournalEntry:
+        """Write a new step (alone, or in the caller's transaction); see _new_step for `step`."""
+        new = self._new_step(seq, kind, name, status, **step)
+        if new.blobs.pending.keys() - new.blobs.stored:
+            with transaction.atomic():
+                return self._write(new)
+        return self._write(new)  # one statement: its own transaction in autocommit mode
+
+    def _new_step(self, seq: int, kind: str, name: str, status: str, *, input=None, output=None, error=None,
+                  started_at=None, finished=True, blobs: BlobWriter | None = None, pack_input=True,
+                  **fields) -> "_NewStep":
+        """A step ready to write: large payloads packed into blobs, every value encoded."""
         blobs = blobs or BlobWriter(self._blobs_stored)
         now = timezone.now()
-        row = dict(run_id=self.run.pk, seq=seq, kind=kind, name=name, status=status,
-                   input=blobs.pack(input) if pack_input else input, output=blobs.pack(output), error=error,
-                   started_at=started_at or now, finished_at=now if finished else None, **fields)
-        if blobs.pending:
-            with transaction.atomic():
-                blobs.flush()
-                pk = insert_step(**row)
-        else:  # one statement, its own transaction in autocommit mode
-            pk = insert_step(**row)
-        entry = JournalEntry(pk, seq, kind, name, status, output, error, fields.get("attempt", 1))
-        self._written = max(self._written, seq)
-        self._journal[seq] = entry
-        _notify_step(self.run.pk, seq)
-        return entry
+        params = encode_step(run_id=self.run.pk, seq=seq, kind=kind, name=name, status=status,
+                             input=blobs.pack(input) if pack_input else input, output=blobs.pack(output),
+                             error=error, started_at=started_at or now, finished_at=now if finished else None, **fields)
+        entry = JournalEntry(0, seq, kind, name, status, output, error, fields.get("attempt", 1))
+        return _NewStep(params, entry, blobs)
+
+    def _write(self, new: "_NewStep") -> JournalEntry:
+        new.blobs.flush()
+        new.entry.pk = insert_step(new.params)
+        self._written = max(self._written, new.entry.seq)
+        self._journal[new.entry.seq] = new.entry
+        _notify_step(self.run.pk, new.entry.seq)
+        return new.entry
 
     def _update(self, step: JournalEntry, **fields) -> None:
         blobs = BlobWriter(self._blobs_stored)
@@ -309,14 +323,15 @@ class RunContext:
         # input's other parts are packed one by one, so no blob ever nests another.
         step_input = {**step_input, "messages": blobs.pack(step_input["messages"]),
                       "tools": blobs.pack(step_input["tools"], force=True) if step_input["tools"] else []}
+        new = self._new_step(
+            seq, StepKind.LLM, model, StepStatus.COMPLETED, input=step_input, output=response.to_dict(),
+            error={"retries": attempts} if attempts else None, started_at=started_at, blobs=blobs, pack_input=False,
+            attempt=len(attempts) + 1, model=response.model or model, tokens_in=usage.input_tokens,
+            tokens_out=usage.output_tokens, tokens_cached=usage.cached_input_tokens, cost=cost,
+            price=price_snapshot(price),
+        )
         with transaction.atomic():
-            self._insert(
-                seq, StepKind.LLM, model, StepStatus.COMPLETED, input=step_input, output=response.to_dict(),
-                error={"retries": attempts} if attempts else None, started_at=started_at, blobs=blobs, pack_input=False,
-                attempt=len(attempts) + 1, model=response.model or model, tokens_in=usage.input_tokens,
-                tokens_out=usage.output_tokens, tokens_cached=usage.cached_input_tokens, cost=cost,
-                price=price_snapshot(price),
-            )
+            self._write(new)
             db.update(Run, {"id": self.run.pk}, set={"step_count": self._written}, add={
                 "tokens_in": usage.input_tokens, "tokens_out": usage.output_tokens, "cost": cost})
             _add_daily_usage(self.run, usage, cost)
@@ -461,24 +476,28 @@ class RunContext:
                 result = tool_execute(prepared=prepared, idempotency_key=idempotency_key, deadline=self.deadline())
         except ToolFailed as failure:
             error = {"code": "tool_failed", "message": failure.message, "retryable": failure.retryable}
-            with transaction.atomic():
-                self._record_tool_end(seq, name, step, step_input, started_at, status=StepStatus.FAILED, error=error)
-                self._audit_tool(name, seq, prepared.arguments, error=error)
+            self._record_tool_end(seq, name, step, step_input, started_at, self._tool_event(name, seq, prepared, error=error),
+                                  status=StepStatus.FAILED, error=error)
             raise ToolError("tool_failed", failure.message) from failure
         result = _json_safe(result)
-        with transaction.atomic():
-            self._record_tool_end(seq, name, step, step_input, started_at, status=StepStatus.COMPLETED, output=result)
-            self._audit_tool(name, seq, prepared.arguments, result_summary=_summary(result))
+        event = self._tool_event(name, seq, prepared, result_summary=_summary(result))
+        self._record_tool_end(seq, name, step, step_input, started_at, event, status=StepStatus.COMPLETED, output=result)
         self.findings.append({"tool": name, "result": result})
         return result
 
-    def _record_tool_end(self, seq, name, step: JournalEntry | None, step_input, started_at, *, status, output=None,
-                         error=None) -> None:
+    def _record_tool_end(self, seq, name, step: JournalEntry | None, step_input, started_at, event, *, status,
+                         output=None, error=None) -> None:
+        """The call's outcome and its audit event, in one transaction (prepared before it begins)."""
         if step is None:
-            self._insert(seq, StepKind.TOOL, name, status, input=step_input, output=output, error=error,
-                         started_at=started_at)
+            new = self._new_step(seq, StepKind.TOOL, name, status, input=step_input, output=output, error=error,
+                                 started_at=started_at)
+            with transaction.atomic():
+                self._write(new)
+                audit_append(event)
         else:
-            self._update(step, status=status, output=output, error=error)
+            with transaction.atomic():
+                self._update(step, status=status, output=output, error=error)
+                audit_append(event)
 
     def _refuse_at(self, seq, name, arguments, refusal):
         from tools.gateway import tool_refusal_audit
@@ -514,9 +533,9 @@ class RunContext:
                 self._park(WaitingReason.IN_DOUBT)
         raise Suspend()
 
-    def _audit_tool(self, name, seq, arguments, **data) -> None:
-        audit_record(tenant=self.tenant, action="tool.called", actor=Actor.for_run(self.run), target=self.run,
-                     data={"tool": name, "seq": seq, "arguments": arguments, **data})
+    def _tool_event(self, name, seq, prepared, **data):
+        return audit_prepare(tenant=self.tenant, action="tool.called", actor=Actor.for_run(self.run), target=self.run,
+                             data={"tool": name, "seq": seq, "arguments": prepared.arguments, **data})
 
     # -- time and children ---------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from agentops import config_cache
 from agentops.agents.models import AgentVersion
-from agentops.audit.services import Actor, audit_record
+from agentops.audit.services import Actor, audit_append, audit_prepare
 
 from .context import RunContext, _notify_step
 from .errors import CancelRequested, ChildRunFailed, LeaseLost, RunFailure, StepFailed, Suspend, ToolError
@@ -116,14 +116,15 @@ def _finish(ctx: RunContext, status: str, *, output=None, error=None) -> None:
 
     run = ctx.run
     now = timezone.now()
+    run.status, run.output, run.error, run.waiting_reason = status, output, error, ""
+    event = audit_prepare(tenant=run.tenant, action=f"run.{status}", actor=Actor.for_run(run), target=run,
+                          data={"agent": run.agent.slug, "error": error} if error else {"agent": run.agent.slug})
     with transaction.atomic():
         if not run_release(run_id=run.pk, owner=ctx.lease.owner, status=status, output=output, error=error,
                            finished_at=now, waiting_reason="", step_count=ctx._written,
                            active_seconds=ctx.active_seconds(), updated_at=now):
             return  # the lease was lost meanwhile: the worker that holds it now records the end
-        run.status, run.output, run.error, run.waiting_reason = status, output, error, ""
-        audit_record(tenant=run.tenant, action=f"run.{status}", actor=Actor.for_run(run), target=run,
-                     data={"agent": run.agent.slug, "error": error} if error else {"agent": run.agent.slug})
+        audit_append(event)
         if run.parent_id:
             run_resume(run_id=run.parent_id)
         run_event_emit(run=run, event=f"run.{status}")

@@ -161,24 +161,34 @@ _INSERT_COLUMNS = ("run_id", "seq", "kind", "name", "status", "input", "output",
 _insert_sql: dict[str, str] = {}
 
 
-def insert_step(*, run_id, seq: int, kind: str, name: str, status: str, input=None, output=None, error=None,
+def encode_step(*, run_id, seq: int, kind: str, name: str, status: str, input=None, output=None, error=None,
                 started_at, finished_at=None, attempt: int = 1, model: str = "", tokens_in: int = 0,
-                tokens_out: int = 0, tokens_cached: int = 0, cost=Decimal(0), price=None) -> int:
-    """INSERT one journal row with SQL built once per database; returns its id.
+                tokens_out: int = 0, tokens_cached: int = 0, cost=Decimal(0), price=None) -> tuple:
+    """The parameters of one journal row's INSERT (see insert_step), every value encoded: JSON
+    columns dumped once, to text. Payloads must already be packed (see BlobWriter).
 
-    The journal's hot path. `Model.save()` compiles its statement anew on every call, which on
-    SQLite costs more than the commit itself; here each value is encoded once (JSON columns are
-    dumped once, to text). Payloads must already be packed (see BlobWriter). Outside a
-    transaction the INSERT is its own durable transaction: no BEGIN/COMMIT round trips.
+    Kept apart from the INSERT so that the encoding happens before a transaction begins: on
+    SQLite, the time inside one is time other writers wait.
     """
     connection = connections[router.db_for_write(Step)]
     ops = connection.ops
-    params = (
+    return (
         run_id if connection.features.has_native_uuid_field else run_id.hex, seq, kind, name[:200], status,
         _json_text(input), _json_text(output), _json_text(error), attempt, ops.adapt_datetimefield_value(started_at),
         ops.adapt_datetimefield_value(finished_at), model, tokens_in, tokens_out, tokens_cached,
         ops.adapt_decimalfield_value(cost, 14, 6), _json_text(price),
     )
+
+
+def insert_step(params: tuple) -> int:
+    """INSERT one journal row (parameters from encode_step) with SQL built once per database;
+    returns its id.
+
+    The journal's hot path: `Model.save()` compiles its statement anew on every call, which on
+    SQLite costs more than the commit itself. Outside a transaction the INSERT is its own durable
+    transaction: no BEGIN/COMMIT round trips.
+    """
+    connection = connections[router.db_for_write(Step)]
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql.get(connection.vendor) or _build_insert_sql(connection), params)
         return cursor.fetchone()[0]
