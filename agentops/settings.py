@@ -106,6 +106,9 @@ def database_from_url(url: str) -> dict:
         }
     elif config["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
         config["ENGINE"] = "django.db.backends.postgresql"
+        # Parameters bound on the server: no quoting of every value in Python, and statements a
+        # connection repeats are prepared once. Off for poolers that cannot keep prepared statements.
+        config.setdefault("OPTIONS", {})["server_side_binding"] = env.bool("DATABASE_SERVER_SIDE_BINDING", default=True)
         config.setdefault("CONN_MAX_AGE", 60)
         config["CONN_HEALTH_CHECKS"] = True
     return config
