@@ -61,7 +61,6 @@ def execute_queued(*, budget_seconds: float, owner: str | None = None) -> int:
 
 def _execute_claimed(run: Run, owner: str) -> str:
     started = time.monotonic()
-    run_id = run.pk
     _load_configuration(run)
     # A first execution has no journal yet: only the engine writes steps, and only while it holds the run.
     journal = load_journal(run.pk) if run.executions > 1 else {}
@@ -76,7 +75,7 @@ def _execute_claimed(run: Run, owner: str) -> str:
     except Suspend:
         return "suspended"
     except LeaseLost:
-        logger.warning("run %s: lease lost to another worker; stopping without writing", run_id)
+        logger.warning("run %s: lease lost to another worker; stopping without writing", run.pk)
         return "lease_lost"
     except CancelRequested:
         _finish(ctx, RunStatus.CANCELLED, error={"code": "cancelled", "message": "the run was cancelled"})
@@ -88,7 +87,7 @@ def _execute_claimed(run: Run, owner: str) -> str:
         _finish(ctx, RunStatus.FAILED, error={"code": "workflow_error", "message": str(exc)})
         return "failed"
     except Exception as exc:  # a bug in workflow code must end the run readably, not kill the worker
-        logger.exception("run %s: workflow raised", run_id)
+        logger.exception("run %s: workflow raised", run.pk)
         _finish(ctx, RunStatus.FAILED, error={"code": "workflow_error", "message": f"{type(exc).__name__}: {exc}"})
         return "failed"
 
