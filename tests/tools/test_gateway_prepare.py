@@ -216,7 +216,6 @@ def test_a_refusal_is_audited(tenant, member, make_tool, make_run):
 def test_the_registry_is_read_once_and_again_when_the_cache_expires_or_is_cleared(
         tenant, member, make_tool, make_run, monkeypatch, settings, django_assert_num_queries):
     # Given a run of an operator that has checked one call
-    from agentops import config_cache
     from agentops.tenancy.models import Membership
     from tools.gateway import ToolSession
 
