@@ -40,7 +40,7 @@ from agentops.retry import RetryPolicy
 from . import live
 from .errors import ChildRunFailed, LeaseLost, NonDeterminismError, RunFailure, StepFailed, Suspend, ToolError
 from .journal import BlobWriter, JournalEntry, JSONText, encode_step, insert_step
-from .lease import Lease
+from .lease import Lease, run_release
 from .models import DailyUsage, Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
 
 DEFAULT_LLM_RETRY = {"max_attempts": 4, "base_delay": 1.0, "max_delay": 30.0}
@@ -177,17 +177,7 @@ class RunContext:
 
     def _park(self, reason: str, *, wake_at: datetime | None = None) -> None:
         """Move the run to waiting and release the lease; call inside the wait's transaction."""
-        parked = Run.objects.filter(pk=self.run.pk, lease_owner=self.lease.owner, status=RunStatus.RUNNING).update(
-            status=RunStatus.WAITING,
-            waiting_reason=reason,
-            wake_at=wake_at,
-            lease_owner="",
-            lease_expires_at=None,
-            step_count=self._written,
-            active_seconds=self.active_seconds(),
-            updated_at=timezone.now(),
-        )
-        if parked != 1:
+        if not self._release(status=RunStatus.WAITING, waiting_reason=reason, wake_at=wake_at):
             raise LeaseLost()
 
     def _requeue(self):
@@ -195,14 +185,15 @@ class RunContext:
         from .services import run_enqueue
 
         with transaction.atomic():
-            requeued = Run.objects.filter(pk=self.run.pk, lease_owner=self.lease.owner, status=RunStatus.RUNNING).update(
-                status=RunStatus.QUEUED, lease_owner="", lease_expires_at=None, step_count=self._written,
-                active_seconds=self.active_seconds(), updated_at=timezone.now(),
-            )
-            if requeued != 1:
+            if not self._release(status=RunStatus.QUEUED):
                 raise LeaseLost()
             run_enqueue(self.run.pk)
         raise Suspend()
+
+    def _release(self, **changes) -> bool:
+        """Give up the lease with `changes` and this execution's totals (see run_release)."""
+        return run_release(run_id=self.run.pk, owner=self.lease.owner, step_count=self._written,
+                           active_seconds=self.active_seconds(), updated_at=timezone.now(), **changes)
 
     def _suspend(self, reason: str, *, wake_at: datetime | None = None):
         with transaction.atomic():

@@ -23,7 +23,7 @@ from agentops.audit.services import Actor, audit_append, audit_prepare
 from .context import RunContext, _notify_step
 from .errors import CancelRequested, ChildRunFailed, LeaseLost, RunFailure, StepFailed, Suspend, ToolError
 from .journal import load_journal
-from .lease import Lease, new_worker_id, run_claim, run_claim_next, run_release
+from .lease import Lease, new_worker_id, run_claim, run_claim_next
 from .models import Run, RunStatus
 from .registry import get_workflow
 
@@ -119,9 +119,7 @@ def _finish(ctx: RunContext, status: str, *, output=None, error=None) -> None:
     event = audit_prepare(tenant=run.tenant, action=f"run.{status}", actor=Actor.for_run(run), target=run,
                           data={"agent": run.agent.slug, "error": error} if error else {"agent": run.agent.slug})
     with transaction.atomic():
-        if not run_release(run_id=run.pk, owner=ctx.lease.owner, status=status, output=output, error=error,
-                           finished_at=now, waiting_reason="", step_count=ctx._written,
-                           active_seconds=ctx.active_seconds(), updated_at=now):
+        if not ctx._release(status=status, output=output, error=error, finished_at=now, waiting_reason=""):
             return  # the lease was lost meanwhile: the worker that holds it now records the end
         audit_append(event)
         if run.parent_id:

@@ -155,6 +155,7 @@ def load_journal(run_id) -> dict[int, JournalEntry]:
     return {entry.seq: entry for entry in entries}
 
 
+_RUN_FIELD = Step._meta.get_field("run")
 _JSON_COLUMNS = {"input", "output", "error", "price"}
 _INSERT_COLUMNS = ("run_id", "seq", "kind", "name", "status", "input", "output", "error", "attempt", "started_at",
                    "finished_at", "model", "tokens_in", "tokens_out", "tokens_cached", "cost", "price")
@@ -173,7 +174,7 @@ def encode_step(*, run_id, seq: int, kind: str, name: str, status: str, input=No
     connection = connections[router.db_for_write(Step)]
     ops = connection.ops
     return (
-        run_id if connection.features.has_native_uuid_field else run_id.hex, seq, kind, name[:200], status,
+        _RUN_FIELD.get_db_prep_save(run_id, connection), seq, kind, name[:200], status,
         _json_text(input), _json_text(output), _json_text(error), attempt, ops.adapt_datetimefield_value(started_at),
         ops.adapt_datetimefield_value(finished_at), model, tokens_in, tokens_out, tokens_cached,
         ops.adapt_decimalfield_value(cost, 14, 6), _json_text(price),

@@ -48,33 +48,38 @@ def run_claim(*, run_id, owner: str) -> Run | None:
     """
     connection = connections[router.db_for_write(Run)]
     now = timezone.now()
-    condition = (f"{_q(connection, 'id')} = %s AND {_q(connection, 'status')} IN ('{RunStatus.QUEUED}', "
-                 f"'{RunStatus.RUNNING}') AND ({_q(connection, 'lease_expires_at')} IS NULL "
-                 f"OR {_q(connection, 'lease_expires_at')} < %s)")
-    return _claim(connection, ("one", connection.vendor), condition, owner, now,
-                  [_uuid_param(connection, run_id), connection.ops.adapt_datetimefield_value(now)])
+    return _claim(connection, "one", owner, now, [
+        Run._meta.pk.get_db_prep_value(run_id, connection), connection.ops.adapt_datetimefield_value(now)])
 
 
 def run_claim_next(*, owner: str) -> Run | None:
     """Take the oldest queued run, if there is one. Concurrent claimers get different runs
     (PostgreSQL skips rows another claimer holds; SQLite has one writer at a time)."""
     connection = connections[router.db_for_write(Run)]
-    table, status, created = (_q(connection, name) for name in (Run._meta.db_table, "status", "created_at"))
+    return _claim(connection, "next", owner, timezone.now(), [])
+
+
+def _claim_condition(connection, which: str) -> str:
+    """The WHERE of a claim: "one" names the run (parameters: its id, now), "next" picks the
+    oldest queued run (no parameters)."""
+    q = connection.ops.quote_name
+    if which == "one":
+        return (f"{q('id')} = %s AND {q('status')} IN ('{RunStatus.QUEUED}', '{RunStatus.RUNNING}') "
+                f"AND ({q('lease_expires_at')} IS NULL OR {q('lease_expires_at')} < %s)")
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    condition = (f"{_q(connection, 'id')} = (SELECT {_q(connection, 'id')} FROM {table} WHERE {status} = "
-                 f"'{RunStatus.QUEUED}' ORDER BY {created} LIMIT 1{skip_locked}) AND {status} = '{RunStatus.QUEUED}'")
-    return _claim(connection, ("next", connection.vendor), condition, owner, timezone.now(), [])
+    return (f"{q('id')} = (SELECT {q('id')} FROM {q(Run._meta.db_table)} WHERE {q('status')} = '{RunStatus.QUEUED}' "
+            f"ORDER BY {q('created_at')} LIMIT 1{skip_locked}) AND {q('status')} = '{RunStatus.QUEUED}'")
 
 
-def _claim(connection, key, condition: str, owner: str, now, where_params: list) -> Run | None:
+def _claim(connection, which: str, owner: str, now, where_params: list) -> Run | None:
+    key = (which, connection.vendor)
     if key not in _claim_sql:
         q = connection.ops.quote_name
-        columns = db.concrete_columns(Run, connection)
         _claim_sql[key] = (
             f"UPDATE {q(Run._meta.db_table)} SET {q('status')} = '{RunStatus.RUNNING}', {q('lease_owner')} = %s, "
             f"{q('lease_expires_at')} = %s, {q('executions')} = {q('executions')} + 1, "
             f"{q('started_at')} = COALESCE({q('started_at')}, %s), {q('updated_at')} = %s "
-            f"WHERE {condition} RETURNING {columns}"
+            f"WHERE {_claim_condition(connection, which)} RETURNING {db.concrete_columns(Run, connection)}"
         )
     stamp = connection.ops.adapt_datetimefield_value
     params = [owner, stamp(now + timedelta(seconds=lease_seconds())), stamp(now), stamp(now), *where_params]
@@ -87,40 +92,15 @@ def _claim(connection, key, condition: str, owner: str, now, where_params: list)
 _claim_sql: dict[tuple, str] = {}
 
 
-def _q(connection, name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _uuid_param(connection, value):
-    value = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    return value if connection.features.has_native_uuid_field else value.hex
-
-
 def run_release(*, run_id, owner: str, **changes) -> bool:
     """Apply `changes` to the run and give up the lease, if `owner` still holds it (compare and
     swap). False when another worker took the run meanwhile: then nothing is written.
 
-    SQL built once per database and set of columns: every execution ends with one of these.
+    Every execution ends with one of these (finished, parked or re-queued), so it goes through
+    SQL built once (agentops.db.update).
     """
-    connection = connections[router.db_for_write(Run)]
-    changes = {**changes, "lease_owner": "", "lease_expires_at": None}
-    columns = tuple(changes)
-    key = (connection.vendor, columns)
-    sql = _release_sql_by_key.get(key)
-    if sql is None:
-        q = connection.ops.quote_name
-        assignments = ", ".join(f"{q(Run._meta.get_field(name).column)} = %s" for name in columns)
-        sql = _release_sql_by_key[key] = (
-            f"UPDATE {q(Run._meta.db_table)} SET {assignments} "
-            f"WHERE {q('id')} = %s AND {q('lease_owner')} = %s AND {q('status')} = '{RunStatus.RUNNING}'"
-        )
-    params = [Run._meta.get_field(name).get_db_prep_save(value, connection) for name, value in changes.items()]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, _uuid_param(connection, run_id), owner])
-        return cursor.rowcount == 1
-
-
-_release_sql_by_key: dict[tuple, str] = {}
+    where = {"id": run_id, "lease_owner": owner, "status": RunStatus.RUNNING}
+    return db.update(Run, where, set={**changes, "lease_owner": "", "lease_expires_at": None}) == 1
 
 
 class Lease:

@@ -113,12 +113,16 @@ def tool_specs_for(*, agent_version, tenant) -> list[ToolSpec]:
     """The tools to offer the model: granted by `agent_version`, visible to `tenant`, enabled;
     in the order of the grant. Names are wire names. One query."""
     granted = list(agent_version.tools or [])
-    tools = tool_map(tenant=tenant, names=granted)
-    return [_spec(tool) for tool in (tools.get(name) for name in granted) if tool is not None and tool.enabled]
+    return _specs(tool_map(tenant=tenant, names=granted), granted)
 
 
-def _spec(tool: Tool) -> ToolSpec:
-    return ToolSpec(name=tool.wire_name, description=tool.description, parameters=tool.input_schema)
+def _specs(tools: dict[str, Tool], granted: list[str]) -> list[ToolSpec]:
+    """The enabled ones of `granted`, in its order, as the model is offered them."""
+    return [
+        ToolSpec(name=tool.wire_name, description=tool.description, parameters=tool.input_schema)
+        for tool in (tools.get(name_from_wire(name)) for name in granted)
+        if tool is not None and tool.enabled
+    ]
 
 
 def tool_prepare(*, run, name: str, arguments: dict | str) -> PreparedCall:
@@ -144,8 +148,7 @@ class ToolSession:
 
     def specs(self) -> list[ToolSpec]:
         """The tools to offer the model (see tool_specs_for)."""
-        tools = self._granted_tools()
-        return [_spec(tool) for tool in (tools.get(name) for name in self._granted) if tool is not None and tool.enabled]
+        return _specs(self._granted_tools(), self._granted)
 
     def prepare(self, name: str, arguments: dict | str) -> PreparedCall:
         tool = self._resolve(name)

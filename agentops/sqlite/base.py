@@ -160,9 +160,10 @@ class WriterCursor(base.SQLiteCursorWrapper):
         return self.returned.pop(0) if self.returned else None
 
     def fetchmany(self, size=None):
+        size = size or self.arraysize
         if self.returned is None:
-            return super().fetchmany(size or self.arraysize)
-        rows, self.returned = self.returned[: size or self.arraysize], self.returned[size or self.arraysize:]
+            return super().fetchmany(size)
+        rows, self.returned = self.returned[:size], self.returned[size:]
         return rows
 
     def fetchall(self):
