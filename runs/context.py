@@ -9,6 +9,13 @@ are written with as few statements as their semantics allow:
 - tool steps: an INSERT `started` before the call and an UPDATE after it, so that a crash in
   between is seen on replay (idempotent tools are retried with the same key, others go in doubt).
   A tool declared read-only and idempotent has no side effect to protect: one INSERT after it;
+- repeatable steps — model calls, read-only idempotent tool calls, `ctx.read_step` — are not
+  committed on their own: their rows wait in memory and go into the next transaction the run
+  makes. That is always before anything with an effect outside the run starts (a code step, a
+  tool call that may write, a wait, a child run, the run's end), before a second model call, and
+  at the latest after `RUN_DEFER_SECONDS`. A crash therefore repeats at most the latest model
+  call and the reads after it, never a side effect, and never a step anything durable depends
+  on; an agent turn (model call, its tool reads) costs one durable commit instead of one each.
 - waits (approval, timer, child run, in-doubt): the waiting step, whatever it waits on and the
   run's move to `waiting` are one transaction, so nothing can resolve the wait before the run
   is parked. Then `Suspend` unwinds the workflow and frees the worker.
@@ -20,6 +27,7 @@ import json
 import time
 import traceback
 from dataclasses import asdict, dataclass
+from typing import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -57,11 +65,17 @@ def inline_sleep_seconds() -> float:
     return float(getattr(settings, "RUN_INLINE_SLEEP_SECONDS", 10))
 
 
+def run_defer_seconds() -> float:
+    """How long a repeatable step may wait in memory for the next write (0: write every step at once)."""
+    return float(getattr(settings, "RUN_DEFER_SECONDS", 1))
+
+
 @dataclass(frozen=True)
 class _NewStep:
     params: tuple
     entry: JournalEntry
     blobs: BlobWriter
+    also: Callable[[], None] | None = None  # the step's other writes (counters, audit), in its transaction
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,8 @@ class RunContext:
         self._tool_session = None
         self._blobs_stored: set[str] = set()  # blobs this execution wrote (see BlobWriter)
         self._last_tools: tuple[list, list[dict]] | None = None
+        self._deferred: list[_NewStep] = []  # repeatable steps not written yet (see the module docstring)
+        self._deferred_since = 0.0
 
     @property
     def tool_session(self):
@@ -117,6 +133,8 @@ class RunContext:
     def _before_new_work(self, seq: int, recorded: JournalEntry | None) -> None:
         """Limits and ownership, checked before anything is executed (replayed steps are free)."""
         self.lease.check()
+        if self._deferred and time.monotonic() - self._deferred_since > run_defer_seconds():
+            self._write_deferred()
         if time.monotonic() - self._started > run_slice_seconds():
             self._requeue()
         if recorded is None and seq > self.version.max_steps:
@@ -133,16 +151,12 @@ class RunContext:
         """The run's deadline as a time.monotonic() value, for per-call timeouts."""
         return time.monotonic() + max(0.0, self.version.timeout_seconds - self.active_seconds())
 
-    def _insert(self, seq: int, kind: str, name: str, status: str, **step) -> JournalEntry:
-        """Write a new step (alone, or in the caller's transaction); see _new_step for `step`."""
-        new = self._new_step(seq, kind, name, status, **step)
-        if new.blobs.pending.keys() - new.blobs.stored:
-            with transaction.atomic():
-                return self._write(new)
-        return self._write(new)  # one statement: its own transaction in autocommit mode
+    def _insert(self, seq: int, kind: str, name: str, status: str, *, defer=False, **step) -> JournalEntry:
+        """Write a new step (alone, or in the caller's transaction) or defer it; see _new_step for `step`."""
+        return self._write(self._new_step(seq, kind, name, status, **step), defer=defer)
 
     def _new_step(self, seq: int, kind: str, name: str, status: str, *, input=None, output=None, error=None,
-                  started_at=None, finished=True, blobs: BlobWriter | None = None, pack_input=True,
+                  started_at=None, finished=True, blobs: BlobWriter | None = None, pack_input=True, also=None,
                   **fields) -> "_NewStep":
         """A step ready to write: large payloads packed into blobs, every value encoded."""
         blobs = blobs or BlobWriter(self._blobs_stored)
@@ -151,15 +165,41 @@ class RunContext:
                              input=blobs.pack(input) if pack_input else input, output=blobs.pack(output),
                              error=error, started_at=started_at or now, finished_at=now if finished else None, **fields)
         entry = JournalEntry(0, seq, kind, name, status, output, error, fields.get("attempt", 1))
-        return _NewStep(params, entry, blobs)
+        return _NewStep(params, entry, blobs, also)
 
-    def _write(self, new: "_NewStep") -> JournalEntry:
-        new.blobs.flush()
-        new.entry.pk = insert_step(new.params)
-        self._written = max(self._written, new.entry.seq)
+    def _write(self, new: "_NewStep", *, defer=False) -> JournalEntry:
+        """Write `new`, after the deferred steps and in one transaction with them; or, if it is
+        repeatable (`defer`), keep it for the next write."""
         self._journal[new.entry.seq] = new.entry
-        _notify_step(self.run.pk, new.entry.seq)
+        if defer and run_defer_seconds() > 0:
+            if not self._deferred:
+                self._deferred_since = time.monotonic()
+            self._deferred.append(new)
+        else:
+            self._write_steps([*self._take_deferred(), new])
         return new.entry
+
+    def _take_deferred(self) -> list["_NewStep"]:
+        steps, self._deferred = self._deferred, []
+        return steps
+
+    def _write_deferred(self) -> None:
+        if self._deferred:
+            self._write_steps(self._take_deferred())
+
+    def _write_steps(self, steps: list["_NewStep"]) -> None:
+        only = steps[0] if len(steps) == 1 and steps[0].also is None else None
+        if only is not None and not only.blobs.pending.keys() - only.blobs.stored:
+            only.entry.pk = insert_step(only.params)  # one statement: its own transaction in autocommit mode
+        else:
+            with transaction.atomic(savepoint=False):
+                for new in steps:
+                    new.blobs.flush()
+                    new.entry.pk = insert_step(new.params)
+                    if new.also is not None:
+                        new.also()
+        self._written = max(self._written, steps[-1].entry.seq)
+        _notify_step(self.run.pk, self._written)
 
     def _update(self, step: JournalEntry, **fields) -> None:
         blobs = BlobWriter(self._blobs_stored)
@@ -168,6 +208,7 @@ class RunContext:
         for key in unpacked:
             fields[key] = blobs.pack(fields[key])
         with transaction.atomic():
+            self._write_deferred()
             blobs.flush()
             db.update(Step, {"id": step.pk}, set=fields)
         for key, value in {**fields, **unpacked}.items():
@@ -191,9 +232,16 @@ class RunContext:
         raise Suspend()
 
     def _release(self, **changes) -> bool:
-        """Give up the lease with `changes` and this execution's totals (see run_release)."""
-        return run_release(run_id=self.run.pk, owner=self.lease.owner, step_count=self._written,
-                           active_seconds=self.active_seconds(), updated_at=timezone.now(), **changes)
+        """Give up the lease with `changes` and this execution's totals (see run_release); the
+        deferred steps are written with it, or dropped if another worker holds the run now.
+        Call inside a transaction."""
+        deferred = self._take_deferred()
+        released = run_release(run_id=self.run.pk, owner=self.lease.owner,
+                               step_count=max(self._written, deferred[-1].entry.seq if deferred else 0),
+                               active_seconds=self.active_seconds(), updated_at=timezone.now(), **changes)
+        if released and deferred:
+            self._write_steps(deferred)
+        return released
 
     def _suspend(self, reason: str, *, wake_at: datetime | None = None):
         with transaction.atomic():
@@ -212,11 +260,21 @@ class RunContext:
 
         If `fn` raises, the error is journaled and `StepFailed` raised (again on every replay).
         """
+        return self._code_step(name, fn, args, kwargs, repeatable=False)
+
+    def read_step(self, name: str, fn, *args, **kwargs):
+        """Like `step`, for code without side effects (a lookup, a computation): its row is
+        written with the run's next write, so a crash may run it again (see the module docstring)."""
+        return self._code_step(name, fn, args, kwargs, repeatable=True)
+
+    def _code_step(self, name: str, fn, args, kwargs, *, repeatable: bool):
         seq, recorded = self._next(StepKind.CODE, name)
         if recorded is not None:
             if recorded.status == StepStatus.FAILED:
                 raise StepFailed(name, recorded.error or {})
             return recorded.output
+        if not repeatable:
+            self._write_deferred()  # what this code does may depend on them: they must not be lost
         started_at = timezone.now()
         try:
             result = fn(*args, **kwargs)
@@ -226,7 +284,8 @@ class RunContext:
             self._insert(seq, StepKind.CODE, name, StepStatus.FAILED, error=error, started_at=started_at)
             raise StepFailed(name, error) from exc
         text = JSONText(json.dumps(result, cls=DjangoJSONEncoder))  # encoded once, for the row and for replay
-        entry = self._insert(seq, StepKind.CODE, name, StepStatus.COMPLETED, output=text, started_at=started_at)
+        entry = self._insert(seq, StepKind.CODE, name, StepStatus.COMPLETED, output=text, started_at=started_at,
+                             defer=repeatable)
         entry.output = json.loads(text)  # exactly what a replay will return
         return entry.output
 
@@ -246,6 +305,8 @@ class RunContext:
                 raise RunFailure("model_error", (recorded.error or {}).get("message", "the model call failed"))
             response = LLMResponse.from_dict(recorded.output)
         else:
+            if any(step.entry.kind == StepKind.LLM for step in self._deferred):
+                self._write_deferred()  # at most one model call is ever unwritten; budgets see every cost
             self._check_budgets()
             response = self._call_model(seq, model, messages, tools or [], temperature, conversation)
         self._conversations[conversation] = (seq, [*messages, response.to_message()])
@@ -319,14 +380,16 @@ class RunContext:
             error={"retries": attempts} if attempts else None, started_at=started_at, blobs=blobs, pack_input=False,
             attempt=len(attempts) + 1, model=response.model or model, tokens_in=usage.input_tokens,
             tokens_out=usage.output_tokens, tokens_cached=usage.cached_input_tokens, cost=cost,
-            price=price_snapshot(price),
+            price=price_snapshot(price), also=lambda: self._add_usage(seq, usage, cost),
         )
-        with transaction.atomic():
-            self._write(new)
-            db.update(Run, {"id": self.run.pk}, set={"step_count": self._written}, add={
-                "tokens_in": usage.input_tokens, "tokens_out": usage.output_tokens, "cost": cost})
-            _add_daily_usage(self.run, usage, cost)
+        self._write(new, defer=True)
         self.run.cost += cost
+
+    def _add_usage(self, seq: int, usage, cost: Decimal) -> None:
+        """A model step's counters on the run and on the day's usage (in the step's transaction)."""
+        db.update(Run, {"id": self.run.pk}, set={"step_count": seq}, add={
+            "tokens_in": usage.input_tokens, "tokens_out": usage.output_tokens, "cost": cost})
+        _add_daily_usage(self.run, usage, cost)
 
     # -- tools -------------------------------------------------------------------------------
 
@@ -478,13 +541,10 @@ class RunContext:
 
     def _record_tool_end(self, seq, name, step: JournalEntry | None, step_input, started_at, event, *, status,
                          output=None, error=None) -> None:
-        """The call's outcome and its audit event, in one transaction (prepared before it begins)."""
-        if step is None:
-            new = self._new_step(seq, StepKind.TOOL, name, status, input=step_input, output=output, error=error,
-                                 started_at=started_at)
-            with transaction.atomic():
-                self._write(new)
-                audit_append(event)
+        """The call's outcome and its audit event, in one transaction (the event prepared before it)."""
+        if step is None:  # a read-only idempotent call: repeatable
+            self._insert(seq, StepKind.TOOL, name, status, input=step_input, output=output, error=error,
+                         started_at=started_at, also=lambda: audit_append(event), defer=True)
         else:
             with transaction.atomic():
                 self._update(step, status=status, output=output, error=error)

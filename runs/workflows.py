@@ -30,11 +30,11 @@ def _first_messages(ctx, input: dict) -> list[dict]:
 def agent_loop(ctx, input: dict) -> dict:
     """Ask the model, run the tools it calls, hand back their results, until it answers.
 
-    The tool list is journaled once (a code step), so a run keeps the tools it started with even
+    The tool list is journaled once (a repeatable code step), so a run keeps the tools it started with even
     if the registry changes while it waits. Tool errors (refusals, rejections, failures, invalid
     arguments) go back to the model as tool results; the run's limits bound the loop.
     """
-    tools = [ToolSpec(**spec) for spec in ctx.step("tools", _tool_specs, ctx)]
+    tools = [ToolSpec(**spec) for spec in ctx.read_step("tools", _tool_specs, ctx)]
     messages = _first_messages(ctx, input)
     tool_calls_made = 0
     while True:

@@ -149,7 +149,7 @@ def test_replay_after_a_wait_does_not_call_completed_tools_again(start_run, adva
 
 
 @pytest.mark.parametrize("effect, idempotent, journaled_before_the_call", [
-    ("read", True, False),  # nothing to protect: one write, after the call
+    ("read", True, False),  # nothing to protect: written after the call, with the steps before it
     ("read", False, True),
     ("write", True, True),
 ])
@@ -163,7 +163,7 @@ def test_a_call_is_recorded_as_started_before_it_runs_unless_it_is_an_idempotent
     @tool(name="test.peek", description="Report the journal as the call sees it.", effect=effect,
           idempotent=idempotent)
     def peek(ctx: ToolContext) -> dict:
-        seen.extend(Step.objects.filter(run=ctx.run, kind=StepKind.TOOL).values_list("status", flat=True))
+        seen.extend(Step.objects.filter(run=ctx.run).order_by("seq").values_list("kind", "status"))
         return {"ok": True}
 
     try:
@@ -173,8 +173,13 @@ def test_a_call_is_recorded_as_started_before_it_runs_unless_it_is_an_idempotent
         del REGISTRY["test.peek"]
 
     assert run.status == RunStatus.SUCCEEDED
-    assert seen == ([StepStatus.STARTED] if journaled_before_the_call else [])
+    # A call that may have an effect starts only once the model call that asked for it is durable.
+    assert seen == ([(StepKind.CODE, StepStatus.COMPLETED), (StepKind.LLM, StepStatus.COMPLETED),
+                     (StepKind.TOOL, StepStatus.STARTED)] if journaled_before_the_call else [])
+    assert list(Step.objects.filter(run=run).order_by("seq").values_list("kind", "status")) == [
+        (StepKind.CODE, StepStatus.COMPLETED), (StepKind.LLM, StepStatus.COMPLETED),
+        (StepKind.TOOL, StepStatus.COMPLETED), (StepKind.LLM, StepStatus.COMPLETED)]
     step = Step.objects.get(run=run, kind=StepKind.TOOL)
-    assert step.status == StepStatus.COMPLETED and step.output == {"ok": True}
+    assert step.output == {"ok": True}
     assert step.input["idempotency_key"] == f"{run.pk}:{step.seq}"
     assert AuditEvent.objects.filter(action="tool.called", target_id=str(run.pk)).count() == 1
