@@ -122,6 +122,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 
 # Workers. A run task works for at most RUN_SLICE_SECONDS and then re-enqueues itself, so
 # django-q2's timeout bounds only one slice; `retry` must stay above `timeout`.
+# Successful task results are not kept (save_limit -1): a run's record is its Run row and
+# journal, and keeping N results makes django-q2 lock and load all N rows after every task.
+# Failed tasks are always kept (admin: Failed tasks).
 Q_CLUSTER = {
     "name": "agentops",
     "workers": env.int("WORKERS", default=2),
@@ -130,7 +133,7 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
-    "save_limit": 1000,
+    "save_limit": env.int("TASK_SAVE_LIMIT", default=-1),
     "poll": env.float("QUEUE_POLL_SECONDS", default=0.02),
     "label": "Task queue",
 }

@@ -147,7 +147,7 @@ def child(a) -> None:
         out["agent_loop_run_5_steps"]["in_process_cpu_ms"] = statistics.median(cpus)
 
         # The same run through the task queue: run_create (with its enqueue), the pusher's
-        # dequeue, the worker's execution, the monitor's result save (pruning to save_limit)
+        # dequeue, the worker's execution, the monitor's result save (none for a success with save_limit -1)
         # and acknowledgement.
         broker = get_broker()
         broker.purge_queue()

@@ -36,7 +36,7 @@ class Run(models.Model):
     agent_version = models.ForeignKey("agents.AgentVersion", on_delete=models.PROTECT, related_name="runs")
     workflow = models.CharField(max_length=100)
 
-    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
     waiting_reason = models.CharField(max_length=20, choices=WaitingReason.choices, blank=True)
     wake_at = models.DateTimeField(null=True, blank=True, help_text="When a timer wait is due.")
     cancel_requested = models.BooleanField(default=False)
@@ -82,8 +82,11 @@ class Run(models.Model):
                 name="run_idempotency_key_unique_per_tenant",
             )
         ]
+        # Every index on `status` is rewritten when a run is claimed, parks or ends: no more than
+        # the queries need. (status, created_at) is the queue, oldest first (run_claim_next).
         indexes = [
             models.Index(fields=["tenant", "status", "created_at"]),
+            models.Index(fields=["status", "created_at"]),
             models.Index(fields=["status", "lease_expires_at"]),
             models.Index(fields=["status", "wake_at"]),
         ]
