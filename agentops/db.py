@@ -2,14 +2,51 @@
 
 The ORM compiles every query anew; for a one-row INSERT that costs more than the commit on
 SQLite. These helpers keep the SQL per model and database and still prepare every value through
-its field, exactly as `Model.save()` does. Use them only where a run does the same statement
-over and over; everywhere else the ORM is clearer.
+its field, exactly as `Model.save()` does, and hand it to the driver's cursor directly (see
+`execute`). Use them only where a run does the same statement over and over; everywhere else the
+ORM is clearer.
 """
 
 from __future__ import annotations
 
 from django.db import connections, router
 from django.db.models import Model
+
+
+def execute(connection, sql: str, params, *, result: str = "rowcount"):
+    """Run one statement and return its `result`: "one" (the first row), "all" (the rows) or
+    "rowcount".
+
+    When nothing observes the connection's queries (no execute wrapper, no query log — tests,
+    DEBUG and instrumentation install one of these), the statement goes straight to the driver's
+    cursor: Django's cursor wrapper and its checks cost about as much as an SQLite journal
+    INSERT's own work. Errors are still Django's, and a transaction marked broken is still
+    refused. For the engine's statements only, which never run inside an event loop.
+    """
+    if connection.execute_wrappers or connection.queries_logged:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return _result(cursor, result)
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        cursor = connection.create_cursor()
+        try:
+            cursor.execute(sql, params)
+            return _result(cursor, result)
+        finally:
+            cursor.close()
+
+
+def _result(cursor, result: str):
+    if result == "one":
+        return cursor.fetchone()
+    if result == "all":
+        return cursor.fetchall()
+    return cursor.rowcount
+
 
 _insert_sql: dict[tuple, tuple[str, list]] = {}
 
@@ -32,9 +69,7 @@ def insert(obj: Model) -> Model:
         )
     sql, fields = _insert_sql[key]
     params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        obj.pk = cursor.fetchone()[0]
+    obj.pk = execute(connection, sql, params, result="one")[0]
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj
@@ -63,9 +98,7 @@ def update(model: type[Model], where: dict, *, set: dict | None = None, add: dic
     params = [field.get_db_prep_save(value, connection)
               for fields, values in ((set_fields, set), (add_fields, add), (where_fields, where))
               for field, value in zip(fields, values.values())]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    return execute(connection, sql, params)
 
 
 _converters: dict[tuple, list] = {}

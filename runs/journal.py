@@ -18,6 +18,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from agentops import db
+
 from .models import Blob, Step
 
 BLOB_KEY = "$blob"
@@ -84,9 +86,8 @@ def _store_blob(digest: str, data, size: int) -> None:
         json_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
         _blob_sql[connection.vendor] = (f"{insert} INTO {q(Blob._meta.db_table)} ({columns}) "
                                         f"VALUES (%s, {json_placeholder}, %s, %s){conflict}")
-    with connection.cursor() as cursor:
-        cursor.execute(_blob_sql[connection.vendor], [
-            digest, _json_text(data), size, connection.ops.adapt_datetimefield_value(timezone.now())])
+    db.execute(connection, _blob_sql[connection.vendor], [
+        digest, _json_text(data), size, connection.ops.adapt_datetimefield_value(timezone.now())])
 
 
 def is_blob_ref(value) -> bool:
@@ -190,9 +191,8 @@ def insert_step(params: tuple) -> int:
     transaction: no BEGIN/COMMIT round trips.
     """
     connection = connections[router.db_for_write(Step)]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql.get(connection.vendor) or _build_insert_sql(connection), params)
-        return cursor.fetchone()[0]
+    return db.execute(connection, _insert_sql.get(connection.vendor) or _build_insert_sql(connection), params,
+                      result="one")[0]
 
 
 def _json_text(value) -> str | None:

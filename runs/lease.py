@@ -83,9 +83,7 @@ def _claim(connection, which: str, owner: str, now, where_params: list) -> Run |
         )
     stamp = connection.ops.adapt_datetimefield_value
     params = [owner, stamp(now + timedelta(seconds=lease_seconds())), stamp(now), stamp(now), *where_params]
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_sql[key], params)
-        row = cursor.fetchone()
+    row = db.execute(connection, _claim_sql[key], params, result="one")
     return db.instance_from_row(Run, row, connection) if row else None
 
 

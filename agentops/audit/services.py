@@ -10,7 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agentops.db import insert
+from agentops.db import execute, insert
 from agentops.tenancy.models import Tenant
 
 from .models import GENESIS_HASH, ActorType, AuditEvent
@@ -133,9 +133,7 @@ def _chain_tail(tenant_id) -> dict | None:
         q = connection.ops.quote_name
         _TAIL_SQL[key] = (f"SELECT {q('seq')}, {q('hash')} FROM {q(AuditEvent._meta.db_table)} "
                           f"WHERE {q('tenant_id')} = %s ORDER BY {q('seq')} DESC LIMIT 1")
-    with connection.cursor() as cursor:
-        cursor.execute(_TAIL_SQL[key], [tenant_id])
-        row = cursor.fetchone()
+    row = execute(connection, _TAIL_SQL[key], [tenant_id], result="one")
     return {"seq": row[0], "hash": row[1]} if row else None
 
 

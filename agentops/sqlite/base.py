@@ -16,6 +16,7 @@ that waits longer than the connection's timeout gets "database is locked", as be
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import sqlite3
 import threading
@@ -133,13 +134,18 @@ class DatabaseWrapper(base.DatabaseWrapper):
 class WriterCursor(base.SQLiteCursorWrapper):
     """Takes the writer lock around a write statement executed outside a transaction. A statement
     with RETURNING holds SQLite's lock until its rows are read, so they are read under the lock
-    too, and served from memory."""
+    too, and served from memory. Converted placeholders are remembered per statement."""
 
     def __init__(self, connection, lock: WriterLock | None, timeout: float):
         super().__init__(connection)
         self.writer_lock = lock
         self.writer_lock_timeout = timeout
         self.returned: list | None = None
+
+    def convert_query(self, query, *, param_names=None):
+        if param_names is None:
+            return _qmark(query)
+        return super().convert_query(query, param_names=param_names)
 
     def execute(self, query, params=None):
         self.returned = None
@@ -181,6 +187,12 @@ class WriterCursor(base.SQLiteCursorWrapper):
         if not self.returned:
             raise StopIteration
         return self.returned.pop(0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _qmark(query: str) -> str:
+    """Django's "%s" placeholders as SQLite's "?" (the same statements come back over and over)."""
+    return base.FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
 
 
 def _is_write(query: str) -> bool:
