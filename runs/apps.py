@@ -1,3 +1,5 @@
+import sys
+
 from django.apps import AppConfig
 
 
@@ -19,3 +21,14 @@ class RunsConfig(AppConfig):
 
         for module in getattr(settings, "WORKFLOW_MODULES", []):
             import_module(module)
+        if sys.argv[1:2] == ["qcluster"]:
+            _preload_engine()
+
+
+def _preload_engine() -> None:
+    """In the worker command, import what runs need (the engine, the tool gateway, the openai
+    client: about a second) before django-q2 forks its workers: every worker, and each one it
+    starts when it recycles one, shares these pages instead of importing them at its first run."""
+    from agentops.llm import openai_provider  # noqa: F401
+    from runs import tasks  # noqa: F401
+    from tools import gateway  # noqa: F401

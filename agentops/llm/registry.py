@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 
 from .base import Provider
 from .demo_provider import DemoProvider
-from .openai_provider import OpenAIProvider
 from .scripted_provider import ScriptedProvider
+
+if TYPE_CHECKING:
+    from .openai_provider import OpenAIProvider
 
 NAMES = ("default", "openai", "demo", "scripted")
 
@@ -44,7 +48,11 @@ def _setting(name: str) -> str:
 
 
 @lru_cache(maxsize=16)
-def _openai(api_key: str, base_url: str | None, timeout: float) -> OpenAIProvider:
+def _openai(api_key: str, base_url: str | None, timeout: float) -> "OpenAIProvider":
     # One client, and so one connection pool, per configuration: building a client per call
     # would open a new connection for every model call. The client is thread-safe.
+    # Imported here: the openai package takes most of a second to import, which web processes
+    # and commands need not pay (workers import it before forking, see runs.apps).
+    from .openai_provider import OpenAIProvider
+
     return OpenAIProvider(api_key=api_key, base_url=base_url, timeout=timeout)
