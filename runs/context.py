@@ -27,7 +27,6 @@ import json
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from typing import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -38,7 +37,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from agentops import config_cache, db
-from agentops.audit.services import Actor, audit_append, audit_prepare, audit_record
+from agentops.audit.models import AuditEvent
+from agentops.audit.services import Actor, audit_append, audit_append_all, audit_prepare, audit_record
 from agentops.llm.base import LLMResponse, ProviderError, ToolSpec
 from agentops.llm.gateway import complete_with_retries
 from agentops.llm.pricing import cost_of, price_for, price_snapshot
@@ -75,7 +75,8 @@ class _NewStep:
     params: tuple
     entry: JournalEntry
     blobs: BlobWriter
-    also: Callable[[], None] | None = None  # the step's other writes (counters, audit), in its transaction
+    event: AuditEvent | None = None  # its audit event, appended in the step's transaction
+    usage: dict | None = None  # a model call's counters: model_calls, tokens_in, tokens_out, cost
 
 
 @dataclass(frozen=True)
@@ -156,16 +157,16 @@ class RunContext:
         return self._write(self._new_step(seq, kind, name, status, **step), defer=defer)
 
     def _new_step(self, seq: int, kind: str, name: str, status: str, *, input=None, output=None, error=None,
-                  started_at=None, finished=True, blobs: BlobWriter | None = None, pack_input=True, also=None,
-                  **fields) -> "_NewStep":
+                  started_at=None, finished=True, blobs: BlobWriter | None = None, pack_input=True, event=None,
+                  usage=None, **fields) -> "_NewStep":
         """A step ready to write: large payloads packed into blobs, every value encoded."""
         blobs = blobs or BlobWriter(self._blobs_stored)
         now = timezone.now()
         params = encode_step(run_id=self.run.pk, seq=seq, kind=kind, name=name, status=status,
-                             input=blobs.pack(input) if pack_input else input, output=blobs.pack(output),
+                             input=blobs.pack_column(input) if pack_input else input, output=blobs.pack_column(output),
                              error=error, started_at=started_at or now, finished_at=now if finished else None, **fields)
         entry = JournalEntry(0, seq, kind, name, status, output, error, fields.get("attempt", 1))
-        return _NewStep(params, entry, blobs, also)
+        return _NewStep(params, entry, blobs, event, usage)
 
     def _write(self, new: "_NewStep", *, defer=False) -> JournalEntry:
         """Write `new`, after the deferred steps and in one transaction with them; or, if it is
@@ -187,8 +188,13 @@ class RunContext:
         if self._deferred:
             self._write_steps(self._take_deferred())
 
-    def _write_steps(self, steps: list["_NewStep"]) -> None:
-        only = steps[0] if len(steps) == 1 and steps[0].also is None else None
+    def _write_steps(self, steps: list["_NewStep"], *, usage_counted=False, events=()) -> None:
+        """Insert `steps` with what belongs to them, in one transaction: their audit events and
+        `events` (one read of the chain), their model usage on the day's counters and, unless
+        the caller's UPDATE of the run adds it (`usage_counted`), on the run."""
+        events = [*(new.event for new in steps if new.event is not None), *events]
+        usage = _total_usage(steps)
+        only = steps[0] if len(steps) == 1 and not events and not usage else None
         if only is not None and not only.blobs.pending.keys() - only.blobs.stored:
             only.entry.pk = insert_step(only.params)  # one statement: its own transaction in autocommit mode
         else:
@@ -196,10 +202,15 @@ class RunContext:
                 for new in steps:
                     new.blobs.flush()
                     new.entry.pk = insert_step(new.params)
-                    if new.also is not None:
-                        new.also()
-        self._written = max(self._written, steps[-1].entry.seq)
-        _notify_step(self.run.pk, self._written)
+                if usage and not usage_counted:
+                    db.update(Run, {"id": self.run.pk}, set={"step_count": steps[-1].entry.seq}, add=_run_counters(usage))
+                if usage:
+                    _add_daily_usage(self.run, usage)
+                if events:
+                    audit_append_all(events)
+        if steps:
+            self._written = max(self._written, steps[-1].entry.seq)
+            _notify_step(self.run.pk, self._written)
 
     def _update(self, step: JournalEntry, **fields) -> None:
         blobs = BlobWriter(self._blobs_stored)
@@ -231,16 +242,18 @@ class RunContext:
             run_enqueue(self.run.pk)
         raise Suspend()
 
-    def _release(self, **changes) -> bool:
+    def _release(self, *, events=(), **changes) -> bool:
         """Give up the lease with `changes` and this execution's totals (see run_release); the
-        deferred steps are written with it, or dropped if another worker holds the run now.
-        Call inside a transaction."""
+        deferred steps and `events` (audit) are written with it, or dropped if another worker
+        holds the run now. Call inside a transaction."""
         deferred = self._take_deferred()
+        usage = _total_usage(deferred)
         released = run_release(run_id=self.run.pk, owner=self.lease.owner,
                                step_count=max(self._written, deferred[-1].entry.seq if deferred else 0),
-                               active_seconds=self.active_seconds(), updated_at=timezone.now(), **changes)
-        if released and deferred:
-            self._write_steps(deferred)
+                               active_seconds=self.active_seconds(), updated_at=timezone.now(),
+                               add=_run_counters(usage) if usage else None, **changes)
+        if released and (deferred or events):
+            self._write_steps(deferred, usage_counted=True, events=events)
         return released
 
     def _suspend(self, reason: str, *, wake_at: datetime | None = None):
@@ -380,16 +393,11 @@ class RunContext:
             error={"retries": attempts} if attempts else None, started_at=started_at, blobs=blobs, pack_input=False,
             attempt=len(attempts) + 1, model=response.model or model, tokens_in=usage.input_tokens,
             tokens_out=usage.output_tokens, tokens_cached=usage.cached_input_tokens, cost=cost,
-            price=price_snapshot(price), also=lambda: self._add_usage(seq, usage, cost),
+            price=price_snapshot(price), usage={"model_calls": 1, "tokens_in": usage.input_tokens,
+                                                 "tokens_out": usage.output_tokens, "cost": cost},
         )
         self._write(new, defer=True)
         self.run.cost += cost
-
-    def _add_usage(self, seq: int, usage, cost: Decimal) -> None:
-        """A model step's counters on the run and on the day's usage (in the step's transaction)."""
-        db.update(Run, {"id": self.run.pk}, set={"step_count": seq}, add={
-            "tokens_in": usage.input_tokens, "tokens_out": usage.output_tokens, "cost": cost})
-        _add_daily_usage(self.run, usage, cost)
 
     # -- tools -------------------------------------------------------------------------------
 
@@ -544,7 +552,7 @@ class RunContext:
         """The call's outcome and its audit event, in one transaction (the event prepared before it)."""
         if step is None:  # a read-only idempotent call: repeatable
             self._insert(seq, StepKind.TOOL, name, status, input=step_input, output=output, error=error,
-                         started_at=started_at, also=lambda: audit_append(event), defer=True)
+                         started_at=started_at, event=event, defer=True)
         else:
             with transaction.atomic():
                 self._update(step, status=status, output=output, error=error)
@@ -653,10 +661,19 @@ def _summary(result) -> str:
     return text if len(text) <= 500 else text[:500] + "…"
 
 
-def _add_daily_usage(run: Run, usage, cost: Decimal) -> None:
+def _total_usage(steps: list[_NewStep]) -> dict | None:
+    """The summed counters of the model calls among `steps` (None if there is none)."""
+    usages = [new.usage for new in steps if new.usage]
+    return {key: sum(usage[key] for usage in usages) for key in usages[0]} if usages else None
+
+
+def _run_counters(usage: dict) -> dict:
+    return {key: usage[key] for key in ("tokens_in", "tokens_out", "cost")}
+
+
+def _add_daily_usage(run: Run, counters: dict) -> None:
     day = timezone.now().date()
     key = {"tenant": run.tenant_id, "agent": run.agent_id, "day": day}
-    counters = dict(model_calls=1, tokens_in=usage.input_tokens, tokens_out=usage.output_tokens, cost=cost)
     if db.update(DailyUsage, key, add=counters):
         return
     try:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from agentops import config_cache
 from agentops.agents.models import AgentVersion
-from agentops.audit.services import Actor, audit_append, audit_prepare
+from agentops.audit.services import Actor, audit_prepare
 
 from .context import RunContext, _notify_step
 from .errors import CancelRequested, ChildRunFailed, LeaseLost, RunFailure, StepFailed, Suspend, ToolError
@@ -119,9 +119,9 @@ def _finish(ctx: RunContext, status: str, *, output=None, error=None) -> None:
     event = audit_prepare(tenant=run.tenant, action=f"run.{status}", actor=Actor.for_run(run), target=run,
                           data={"agent": run.agent.slug, "error": error} if error else {"agent": run.agent.slug})
     with transaction.atomic():
-        if not ctx._release(status=status, output=output, error=error, finished_at=now, waiting_reason=""):
+        if not ctx._release(status=status, output=output, error=error, finished_at=now, waiting_reason="",
+                            events=[event]):
             return  # the lease was lost meanwhile: the worker that holds it now records the end
-        audit_append(event)
         if run.parent_id:
             run_resume(run_id=run.parent_id)
         run_event_emit(run=run, event=f"run.{status}")

@@ -50,6 +50,12 @@ class BlobWriter:
 
     def pack(self, value, *, force: bool = False):
         """`value`, or a blob reference when it is large (or `force`)."""
+        packed = self.pack_column(value, force=force)
+        return value if isinstance(packed, JSONText) and not isinstance(value, JSONText) else packed
+
+    def pack_column(self, value, *, force: bool = False):
+        """What a step's JSON column stores for `value`: its JSON text (encoded once, here) or a
+        blob reference."""
         if value is None:
             return None
         if isinstance(value, JSONText):
@@ -58,7 +64,7 @@ class BlobWriter:
             value = json.loads(value)
         text = canonical_json(value)
         if not force and len(text) <= blob_threshold():
-            return value
+            return JSONText(text)
         digest = hashlib.sha256(text.encode()).hexdigest()
         self.pending[digest] = (json.loads(text), len(text))
         return {BLOB_KEY: digest}

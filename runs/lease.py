@@ -90,15 +90,16 @@ def _claim(connection, which: str, owner: str, now, where_params: list) -> Run |
 _claim_sql: dict[tuple, str] = {}
 
 
-def run_release(*, run_id, owner: str, **changes) -> bool:
-    """Apply `changes` to the run and give up the lease, if `owner` still holds it (compare and
-    swap). False when another worker took the run meanwhile: then nothing is written.
+def run_release(*, run_id, owner: str, add: dict | None = None, **changes) -> bool:
+    """Apply `changes` to the run (and increment its counters by `add`) and give up the lease,
+    if `owner` still holds it (compare and swap). False when another worker took the run
+    meanwhile: then nothing is written.
 
     Every execution ends with one of these (finished, parked or re-queued), so it goes through
     SQL built once (agentops.db.update).
     """
     where = {"id": run_id, "lease_owner": owner, "status": RunStatus.RUNNING}
-    return db.update(Run, where, set={**changes, "lease_owner": "", "lease_expires_at": None}) == 1
+    return db.update(Run, where, set={**changes, "lease_owner": "", "lease_expires_at": None}, add=add) == 1
 
 
 class Lease:

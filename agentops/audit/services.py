@@ -110,23 +110,39 @@ def audit_prepare(*, tenant: Tenant, action: str, actor: Actor, target=None, dat
 
 def audit_append(event: AuditEvent) -> AuditEvent:
     """Give a prepared event the next place in its tenant's chain and insert it, in the caller's
-    transaction.
+    transaction (see audit_append_all)."""
+    return audit_append_all([event])[0]
 
-    Holds a row lock on the tenant (FOR NO KEY UPDATE, which does not block inserts that only
-    reference the tenant) so concurrent writers extend the chain one after another, never fork it.
+
+def audit_append_all(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Append prepared events, in order, to their tenants' chains, in the caller's transaction;
+    each tenant's chain tail is read once.
+
+    Holds a row lock on each tenant (FOR NO KEY UPDATE, which does not block inserts that only
+    reference the tenant) so concurrent writers extend a chain one after another, never fork it.
     """
+    tails: dict[int, tuple[int, str]] = {}
     with transaction.atomic(savepoint=False):  # a failure here must undo the caller's change too
-        if connection.features.has_select_for_update:  # SQLite: the IMMEDIATE transaction already excludes other writers
-            Tenant.objects.select_for_update(no_key=True).filter(pk=event.tenant_id).values_list("pk").get()
-        last = _chain_tail(event.tenant_id)
-        event.seq = (last["seq"] + 1) if last else 1
-        event.created_at = timezone.now()
-        event.prev_hash = last["hash"] if last else GENESIS_HASH
-        event.hash = event.compute_hash()
-        return insert(event)
+        for event in events:
+            if event.tenant_id not in tails:
+                tails[event.tenant_id] = _locked_tail(event.tenant_id)
+            event.seq = tails[event.tenant_id][0] + 1
+            event.created_at = timezone.now()
+            event.prev_hash = tails[event.tenant_id][1]
+            event.hash = event.compute_hash()
+            insert(event)
+            tails[event.tenant_id] = (event.seq, event.hash)
+    return events
 
 
-def _chain_tail(tenant_id) -> dict | None:
+def _locked_tail(tenant_id) -> tuple[int, str]:
+    """The (seq, hash) the tenant's next event follows, its chain locked until the transaction ends."""
+    if connection.features.has_select_for_update:  # SQLite: the IMMEDIATE transaction already excludes other writers
+        Tenant.objects.select_for_update(no_key=True).filter(pk=tenant_id).values_list("pk").get()
+    return _chain_tail(tenant_id) or (0, GENESIS_HASH)
+
+
+def _chain_tail(tenant_id) -> tuple[int, str] | None:
     """The seq and hash of the tenant's newest event (SQL built once: every tool call reads it)."""
     key = connection.vendor
     if key not in _TAIL_SQL:
@@ -134,7 +150,7 @@ def _chain_tail(tenant_id) -> dict | None:
         _TAIL_SQL[key] = (f"SELECT {q('seq')}, {q('hash')} FROM {q(AuditEvent._meta.db_table)} "
                           f"WHERE {q('tenant_id')} = %s ORDER BY {q('seq')} DESC LIMIT 1")
     row = execute(connection, _TAIL_SQL[key], [tenant_id], result="one")
-    return {"seq": row[0], "hash": row[1]} if row else None
+    return (row[0], row[1]) if row else None
 
 
 _TAIL_SQL: dict[str, str] = {}

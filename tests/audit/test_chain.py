@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 
 from agentops.audit.models import GENESIS_HASH, AuditEvent
-from agentops.audit.services import Actor, audit_record
+from agentops.audit.services import Actor, audit_append_all, audit_prepare, audit_record
 from agentops.audit.verify import audit_chain_verify
 
 
@@ -32,6 +32,20 @@ def test_two_tenants_have_independent_chains(tenant, other_tenant, record):
     assert [seq for seq, _ in ours] == [1, 2] and [seq for seq, _ in theirs] == [1]
     assert ours[0][1] == theirs[0][1] == GENESIS_HASH
     assert audit_chain_verify(tenant) == (2, None) and audit_chain_verify(other_tenant) == (1, None)
+
+
+def test_events_appended_together_extend_each_tenants_chain_in_order(tenant, other_tenant, record):
+    record(tenant, 1)
+    batch = [audit_prepare(tenant=t, action="test.batched", actor=Actor.system("test"), data={"i": i})
+             for i, t in enumerate([tenant, other_tenant, tenant, tenant])]
+
+    with transaction.atomic():
+        audit_append_all(batch)
+
+    assert [(e.tenant_id, e.seq) for e in batch] == [(tenant.pk, 2), (other_tenant.pk, 1), (tenant.pk, 3), (tenant.pk, 4)]
+    ours = list(AuditEvent.objects.filter(tenant=tenant).order_by("seq").values_list("data", flat=True))
+    assert ours == [{"i": 0}, {"i": 0}, {"i": 2}, {"i": 3}]
+    assert audit_chain_verify(tenant) == (4, None) and audit_chain_verify(other_tenant) == (1, None)
 
 
 def test_the_stored_hash_matches_the_content_read_back_from_the_database(tenant, operator):
