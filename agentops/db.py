@@ -9,6 +9,8 @@ ORM is clearer.
 
 from __future__ import annotations
 
+import contextlib
+
 from django.db import connections, router
 from django.db.models import Model
 
@@ -38,6 +40,14 @@ def execute(connection, sql: str, params, *, result: str = "rowcount"):
             return _result(cursor, result)
         finally:
             cursor.close()
+
+
+def relaxed_durability(connection):
+    """A context in which commits may be lost to a power cut but not to a crash of the process,
+    on backends that offer it cheaply (SQLite: see agentops.sqlite); elsewhere commits stay as
+    they are. Only for writes whose loss is harmless: a lease claim, a task queue's bookkeeping."""
+    relaxed = getattr(connection, "relaxed_durability", None)
+    return relaxed() if relaxed is not None else contextlib.nullcontext()
 
 
 def _result(cursor, result: str):

@@ -141,6 +141,7 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["broker_class"] = "agentops.taskqueue.DatabaseBroker"
 
 # Run engine. A worker's lease on a run lasts RUN_LEASE_SECONDS and is renewed while it works;
 # modules listed in WORKFLOW_MODULES are imported at start so their @workflow functions register.

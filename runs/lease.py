@@ -83,7 +83,10 @@ def _claim(connection, which: str, owner: str, now, where_params: list) -> Run |
         )
     stamp = connection.ops.adapt_datetimefield_value
     params = [owner, stamp(now + timedelta(seconds=lease_seconds())), stamp(now), stamp(now), *where_params]
-    row = db.execute(connection, _claim_sql[key], params, result="one")
+    # A claim lost to a power cut leaves the run queued, as if no worker had taken it; any
+    # durable write of the execution makes the claim durable first (see relaxed_durability).
+    with db.relaxed_durability(connection):
+        row = db.execute(connection, _claim_sql[key], params, result="one")
     return db.instance_from_row(Run, row, connection) if row else None
 
 

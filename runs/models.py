@@ -132,7 +132,9 @@ class StepStatus(models.TextChoices):
 class Step(models.Model):
     """One journaled `ctx` call. Large payloads are stored as {"$blob": sha256} references."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    # No index of its own: the (run, seq) constraint's index leads with it, and every journal
+    # INSERT would write one more index page.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
     seq = models.PositiveIntegerField()
     parent_seq = models.PositiveIntegerField(null=True, blank=True)
     kind = models.CharField(max_length=20, choices=StepKind.choices)

@@ -15,6 +15,7 @@ that waits longer than the connection's timeout gets "database is locked", as be
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import os
@@ -91,6 +92,27 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.writer_lock_held = False
         self.writer_lock_timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
         return super().get_new_connection(conn_params)
+
+    @contextlib.contextmanager
+    def relaxed_durability(self):
+        """Commits made inside (outside a transaction) skip the fsync (`synchronous=NORMAL`): a
+        power cut or OS crash may undo them, a killed process never does. The next durable commit,
+        from any connection, makes them durable too: the WAL is written and synced in order, so
+        no durable write can outlive an earlier relaxed one. For writes that are harmless to lose.
+        """
+        if self.in_atomic_block:  # the transaction's commit belongs to whoever opened it
+            yield
+            return
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            connection = self.connection
+            previous = connection.execute("PRAGMA synchronous").fetchone()[0]
+            connection.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            if connection is self.connection:  # not closed and reopened meanwhile
+                connection.execute(f"PRAGMA synchronous={int(previous)}")
 
     def create_cursor(self, name=None):
         lock, timeout = self.writer_lock, self.writer_lock_timeout
