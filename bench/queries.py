@@ -2,11 +2,12 @@
 
 Counts do not depend on the machine's load, so they explain the timings: what one W1 run, one
 W2 decision and resume, and one 5-step agent-loop run cost in statements and commits (each
-commit is an fsync on SQLite with synchronous=FULL and on PostgreSQL with fsync=on).
+commit is an fsync on SQLite with synchronous=FULL and on PostgreSQL with fsync=on, except on
+SQLite the claim and the task queue's dequeue and ack: see agentops.db.relaxed_durability).
 
 The worker side is executed in this process with `execute_run`, as a worker would. The task
-queue's own statements for one run (the pusher's dequeue, the monitor's result save with its
-pruning, the acknowledgement) are counted by doing those same calls here.
+queue's own statements for one run (the pusher's dequeue, the monitor's result save — none for
+a success — and the acknowledgement) are counted by doing those same calls here.
 
     python bench/queries.py --template TEMPLATE
 """

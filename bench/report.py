@@ -156,7 +156,8 @@ def render(res: dict) -> tuple[list[str], list[dict]]:
         lines += table(["db", "unit of work", "statements", "write transactions"], rows)
         lines.append("")
         lines.append("Counted in-process with an execute wrapper (BEGIN/SAVEPOINT included). Every write transaction is a "
-                     "durable commit: one fsync on SQLite (synchronous=FULL) and on PostgreSQL (fsync=on).")
+                     "durable commit (one fsync on SQLite with synchronous=FULL, on PostgreSQL with fsync=on) except, on "
+                     "SQLite, a run's claim and the task queue's dequeue and ack (relaxed durability, no fsync).")
         lines.append("")
 
     # -- W1 ---------------------------------------------------------------------------------------
