@@ -38,7 +38,7 @@ C = peers_common()
 SECTIONS = ("floors", "queries", "w1", "w2", "throughput", "journal")
 SETTINGS = {
     "full": {"w1": dict(reps=5, runs=30, warmup=3), "w2": dict(reps=5, resumes=20, warmup=2),
-             "throughput": dict(runs=400, reps=1), "journal": (10, 100, 1000), "floor": dict(ops=200, reps=5)},
+             "throughput": dict(runs=400, reps=3), "journal": (10, 100, 1000), "floor": dict(ops=200, reps=5)},
     "quick": {"w1": dict(reps=1, runs=10, warmup=2), "w2": dict(reps=1, resumes=5, warmup=1),
               "throughput": dict(runs=60, reps=1), "journal": (10, 100, 1000), "floor": dict(ops=100, reps=2)},
 }
