@@ -91,7 +91,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.writer_lock = WriterLock.for_database(self.settings_dict["NAME"])
         self.writer_lock_held = False
         self.writer_lock_timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
-        return super().get_new_connection(conn_params)
+        connection = super().get_new_connection(conn_params)
+        # As the settings' init_command left it: what relaxed_durability returns to.
+        self.durable_synchronous = connection.execute("PRAGMA synchronous").fetchone()[0]
+        return connection
 
     @contextlib.contextmanager
     def relaxed_durability(self):
@@ -106,13 +109,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.ensure_connection()
         with self.wrap_database_errors:
             connection = self.connection
-            previous = connection.execute("PRAGMA synchronous").fetchone()[0]
             connection.execute("PRAGMA synchronous=NORMAL")
         try:
             yield
         finally:
             if connection is self.connection:  # not closed and reopened meanwhile
-                connection.execute(f"PRAGMA synchronous={int(previous)}")
+                connection.execute(f"PRAGMA synchronous={int(self.durable_synchronous)}")
 
     def create_cursor(self, name=None):
         lock, timeout = self.writer_lock, self.writer_lock_timeout
