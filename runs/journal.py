@@ -89,9 +89,8 @@ def _store_blob(digest: str, data, size: int) -> None:
         columns = ", ".join(q(Blob._meta.get_field(name).column) for name in ("sha256", "data", "size", "created_at"))
         insert = "INSERT OR IGNORE" if connection.vendor == "sqlite" else "INSERT"
         conflict = "" if connection.vendor == "sqlite" else f" ON CONFLICT ({q('sha256')}) DO NOTHING"
-        json_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
         _blob_sql[connection.vendor] = (f"{insert} INTO {q(Blob._meta.db_table)} ({columns}) "
-                                        f"VALUES (%s, {json_placeholder}, %s, %s){conflict}")
+                                        f"VALUES (%s, {_json_placeholder(connection)}, %s, %s){conflict}")
     db.execute(connection, _blob_sql[connection.vendor], [
         digest, _json_text(data), size, connection.ops.adapt_datetimefield_value(timezone.now())])
 
@@ -207,10 +206,14 @@ def _json_text(value) -> str | None:
     return json.dumps(value, cls=DjangoJSONEncoder)
 
 
+def _json_placeholder(connection) -> str:
+    """Where JSON text is bound: PostgreSQL casts it to jsonb, SQLite stores the text."""
+    return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+
+
 def _build_insert_sql(connection) -> str:
     quote = connection.ops.quote_name
-    json_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    placeholders = [json_placeholder if column in _JSON_COLUMNS else "%s" for column in _INSERT_COLUMNS]
+    placeholders = [_json_placeholder(connection) if column in _JSON_COLUMNS else "%s" for column in _INSERT_COLUMNS]
     sql = _insert_sql[connection.vendor] = (
         f"INSERT INTO {quote(Step._meta.db_table)} ({', '.join(quote(c) for c in _INSERT_COLUMNS)}) "
         f"VALUES ({', '.join(placeholders)}) RETURNING {quote(Step._meta.pk.column)}"
