@@ -1,22 +1,44 @@
-"""The task queue on the database: django-q2's ORM broker, with one difference.
+"""The task queue on the database: django-q2's ORM broker, with three differences.
+
+A task is written in the caller's transaction (`enqueue`): it becomes visible to workers exactly
+when the changes it is about do, and disappears with them on a rollback. Sending it after the
+commit instead, as a broker on another system must, costs a second commit and leaves a moment in
+which a crash loses the task (the sweeper then finds the run minutes later).
+
+A task can wait in the queue until a given time (`enqueue(..., at=…)`): the ORM broker hands out
+tasks whose `lock` time has passed, and a new task's lock is simply set to that time. Timers use
+it to wake their run when they are due instead of at the next sweep.
 
 Taking a task and acknowledging it are commits whose loss is harmless: the task is delivered
 again, and every task here is idempotent (a run task is a wake-up call — a run already taken or
 finished is left alone; the sweeper re-reads the database). So they are made with relaxed
-durability (agentops.db.relaxed_durability): on SQLite they skip the fsync that would otherwise be
-two of every run's five. Enqueueing stays fully durable.
+durability (agentops.db.relaxed_durability): on SQLite they skip the fsync. Enqueueing is as
+durable as the transaction it belongs to.
 """
 
 from __future__ import annotations
 
-from django.db import connections
+from datetime import datetime
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
+from django_q.tasks import async_task
 
 from agentops import db
 
 
 class DatabaseBroker(ORM):
+    deliver_at: datetime | None = None  # set on an instance by enqueue
+
+    def enqueue(self, task):
+        if self.deliver_at is None:
+            return super().enqueue(task)
+        return self.get_connection().create(key=self.list_key or Conf.CLUSTER_NAME, payload=task,
+                                            lock=self.deliver_at).pk
+
     def dequeue(self):
         with db.relaxed_durability(connections[Conf.ORM]):
             return super().dequeue()
@@ -24,3 +46,21 @@ class DatabaseBroker(ORM):
     def acknowledge(self, task_id):
         with db.relaxed_durability(connections[Conf.ORM]):
             return super().acknowledge(task_id)
+
+
+def enqueue(func: str, *args, at: datetime | None = None, **options) -> bool:
+    """Queue `func(*args)` for the workers when the current transaction on the default database
+    commits (at once outside one), not before `at` if given; `options` are django-q2's.
+
+    Returns False, queueing nothing, when `at` is given and the broker cannot hold a task until
+    then (only the database broker can): the caller falls back on the sweeper.
+    """
+    broker = get_broker()
+    if isinstance(broker, DatabaseBroker) and Conf.ORM == DEFAULT_DB_ALIAS:
+        broker.deliver_at = None if at is None else max(at, timezone.now())
+        async_task(func, *args, broker=broker, **options)
+        return True
+    if at is not None:
+        return False
+    transaction.on_commit(lambda: async_task(func, *args, broker=broker, **options))
+    return True

@@ -4,7 +4,7 @@ does 1 more step. It is executed by a real, idle worker process (`manage.py qclu
 Per sample: the run is started (`run_create`) and the worker takes it to the approval; once it
 is parked (plus SETTLE_S, jittered by up to one broker poll period so decisions do not
 phase-lock to the poller) the clock starts just before `approval_decide` (which records the
-decision and re-queues the run in one transaction, then enqueues the task) and stops when this
+decision, re-queues the run and queues its task in one transaction; Redis: the task after it) and stops when this
 process sees the run `succeeded` in the database (polled every POLL_S). The worker meanwhile
 picks the task up, claims the run, loads the journal, replays the 20 steps, reads the decision,
 runs the last step and records the end.

@@ -229,8 +229,12 @@ class RunContext:
 
     def _park(self, reason: str, *, wake_at: datetime | None = None) -> None:
         """Move the run to waiting and release the lease; call inside the wait's transaction."""
+        from .services import run_schedule_timer
+
         if not self._release(status=RunStatus.WAITING, waiting_reason=reason, wake_at=wake_at):
             raise LeaseLost()
+        if wake_at is not None:
+            run_schedule_timer(self.run.pk, wake_at)
 
     def _requeue(self):
         """Give the worker back after a long slice: the run goes to the end of the queue."""

@@ -1,4 +1,4 @@
-"""The verbs that change runs. Each is one transaction; tasks are enqueued after it commits."""
+"""The verbs that change runs. Each is one transaction; the tasks it queues reach workers when it commits."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from agentops.agents.models import Agent
 from agentops.audit.services import Actor, audit_record
+from agentops.taskqueue import enqueue
 from agentops.tenancy.models import Membership
 
 from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepStatus, WaitingReason
@@ -28,11 +28,10 @@ class RunError(Exception):
 
 
 def run_enqueue(run_id) -> None:
-    """Hand the run to a worker once the current transaction commits."""
+    """Hand the run to a worker when the current transaction commits (see taskqueue.enqueue)."""
     # save=False: the run's journal is its record; a django-q2 result row per task would only
     # cost writes (and pruning) on every run.
-    transaction.on_commit(lambda: async_task("runs.tasks.execute_run", str(run_id), task_name=f"run {run_id}",
-                                             save=False))
+    enqueue("runs.tasks.execute_run", str(run_id), task_name=f"run {run_id}", save=False)
 
 
 def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, thread: str = "",
@@ -104,9 +103,24 @@ def run_resume(*, run_id) -> bool:
 
     Idempotent: returns False, and does nothing, unless the run was waiting.
     """
-    woken = Run.objects.filter(pk=run_id, status=RunStatus.WAITING).update(
-        status=RunStatus.QUEUED, waiting_reason="", wake_at=None, updated_at=timezone.now()
-    )
+    return _wake(run_id, Run.objects.filter(pk=run_id, status=RunStatus.WAITING))
+
+
+def run_schedule_timer(run_id, wake_at) -> None:
+    """Have the run's timer fire at `wake_at` through a task the queue holds until then; with a
+    broker that cannot hold tasks, the sweeper fires it."""
+    enqueue("runs.tasks.fire_timer", str(run_id), at=wake_at, task_name=f"timer {run_id}", save=False)
+
+
+def run_fire_timer(*, run_id, now=None) -> bool:
+    """Resume the run if it still waits on a timer that is due. The timer's own task and the
+    sweeper both call this; whichever comes second does nothing."""
+    return _wake(run_id, Run.objects.filter(pk=run_id, status=RunStatus.WAITING, waiting_reason=WaitingReason.TIMER,
+                                            wake_at__lte=now or timezone.now()))
+
+
+def _wake(run_id, waiting) -> bool:
+    woken = waiting.update(status=RunStatus.QUEUED, waiting_reason="", wake_at=None, updated_at=timezone.now())
     if woken:
         run_enqueue(run_id)
     return bool(woken)
@@ -221,11 +235,14 @@ def sweep(now=None) -> dict:
             run_enqueue(run_id)
     due = list(Run.objects.filter(status=RunStatus.WAITING, waiting_reason=WaitingReason.TIMER, wake_at__lte=now)
                .values_list("pk", flat=True))
+    fired = 0
+    # Timers fire through their own delayed task (run_schedule_timer); these are the ones whose
+    # broker cannot hold a task, or whose task was lost.
     for run_id in due:
         with transaction.atomic():
-            run_resume(run_id=run_id)
+            fired += run_fire_timer(run_id=run_id, now=now)
     expired_approvals = approval_expire_due(now=now)
-    result = {"expired_leases": len(expired), "requeued": len(stale), "timers": len(due),
+    result = {"expired_leases": len(expired), "requeued": len(stale), "timers": fired,
               "approvals_expired": expired_approvals}
     if any(result.values()):
         logger.info("sweep: %s", result)

@@ -4,7 +4,7 @@ from django.conf import settings
 
 from .engine import execute_queued, execute_run as _execute_run
 from .lease import new_worker_id
-from .services import sweep as _sweep
+from .services import run_fire_timer, sweep as _sweep
 
 
 def execute_run(run_id: str) -> str:
@@ -13,6 +13,11 @@ def execute_run(run_id: str) -> str:
     outcome = _execute_run(run_id, owner=owner)
     execute_queued(budget_seconds=float(getattr(settings, "RUN_DRAIN_SECONDS", 5)), owner=owner)
     return outcome
+
+
+def fire_timer(run_id: str) -> str:
+    """A timer's own task, delivered when it is due (see services.run_schedule_timer)."""
+    return "resumed" if run_fire_timer(run_id=run_id) else "not waiting on a due timer"
 
 
 def sweep() -> dict:

@@ -1,13 +1,18 @@
-"""The task queue's bookkeeping commits skip the fsync on SQLite; everything else stays durable."""
+"""The database task queue: tasks written in the caller's transaction, held until a given time if
+asked; its bookkeeping commits skip the fsync on SQLite, everything else stays durable."""
+
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.models import OrmQ
+from django_q.signing import SignedPackage
 
 from agentops import db
-from agentops.taskqueue import DatabaseBroker
+from agentops.taskqueue import DatabaseBroker, enqueue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,3 +53,36 @@ def test_tasks_go_through_the_database_broker_and_come_out_once():
     assert not OrmQ.objects.filter(pk=task_id).exists()
     if connection.vendor == "sqlite":
         assert synchronous() == FULL
+
+
+@pytest.mark.skipif(bool(settings.REDIS_URL), reason="the Redis broker is in use")
+def test_a_task_is_written_in_the_callers_transaction_and_rolled_back_with_it():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        enqueue("runs.tasks.execute_run", "never")
+        assert OrmQ.objects.count() == 1  # written now, visible to workers when this commits
+        raise RuntimeError("the change the task was about failed")
+
+    assert OrmQ.objects.count() == 0
+
+
+@pytest.mark.skipif(bool(settings.REDIS_URL), reason="the Redis broker is in use")
+def test_a_task_queued_for_later_is_held_until_then():
+    assert enqueue("runs.tasks.fire_timer", "later", at=timezone.now() + timedelta(minutes=5))
+    assert get_broker().dequeue() is None
+
+    OrmQ.objects.update(lock=timezone.now() - timedelta(seconds=1))  # five minutes pass
+    (task_id, payload), = get_broker().dequeue()
+    assert SignedPackage.loads(payload)["args"] == ("later",)
+
+
+@pytest.mark.skipif(bool(settings.REDIS_URL), reason="the Redis broker is in use")
+def test_a_task_queued_for_a_past_time_is_delivered_at_once():
+    assert enqueue("runs.tasks.fire_timer", "overdue", at=timezone.now() - timedelta(hours=1))
+
+    (task_id, payload), = get_broker().dequeue()
+    assert SignedPackage.loads(payload)["args"] == ("overdue",)
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the database broker is in use")
+def test_a_broker_that_cannot_hold_tasks_queues_nothing_for_later():
+    assert not enqueue("runs.tasks.fire_timer", "later", at=timezone.now() + timedelta(minutes=5))

@@ -32,3 +32,10 @@ def tool_calls(ctx, input):
     """Call the tools listed in input["calls"] ([name, arguments] pairs) one after another."""
     results = [ctx.tool(name, arguments) for name, arguments in input["calls"]]
     return {"results": results}
+
+
+@workflow("test_sleep")
+def sleep_then_step(ctx, input):
+    """Sleep `input["seconds"]`, then journal the time it woke at."""
+    ctx.sleep(input["seconds"])
+    return {"woke_at": ctx.step("woke", time.time)}
