@@ -47,7 +47,7 @@ from agentops.retry import RetryPolicy
 
 from . import live
 from .errors import ChildRunFailed, LeaseLost, NonDeterminismError, RunFailure, StepFailed, Suspend, ToolError
-from .journal import BlobWriter, JournalEntry, JSONText, encode_step, insert_step
+from .journal import BlobWriter, JournalEntry, JSONText, encode_step, insert_steps
 from .lease import Lease, run_release
 from .models import DailyUsage, Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
 
@@ -165,7 +165,7 @@ class RunContext:
         params = encode_step(run_id=self.run.pk, seq=seq, kind=kind, name=name, status=status,
                              input=blobs.pack_column(input) if pack_input else input, output=blobs.pack_column(output),
                              error=error, started_at=started_at or now, finished_at=now if finished else None, **fields)
-        entry = JournalEntry(0, seq, kind, name, status, output, error, fields.get("attempt", 1))
+        entry = JournalEntry(seq, kind, name, status, output, error, fields.get("attempt", 1))
         return _NewStep(params, entry, blobs, event, usage)
 
     def _write(self, new: "_NewStep", *, defer=False) -> JournalEntry:
@@ -196,12 +196,12 @@ class RunContext:
         usage = _total_usage(steps)
         only = steps[0] if len(steps) == 1 and not events and not usage else None
         if only is not None and not only.blobs.pending.keys() - only.blobs.stored:
-            only.entry.pk = insert_step(only.params)  # one statement: its own transaction in autocommit mode
+            insert_steps([only.params])  # one statement: its own transaction in autocommit mode
         else:
             with transaction.atomic(savepoint=False):
                 for new in steps:
                     new.blobs.flush()
-                    new.entry.pk = insert_step(new.params)
+                insert_steps([new.params for new in steps])
                 if usage and not usage_counted:
                     db.update(Run, {"id": self.run.pk}, set={"step_count": steps[-1].entry.seq}, add=_run_counters(usage))
                 if usage:
@@ -221,7 +221,7 @@ class RunContext:
         with transaction.atomic():
             self._write_deferred()
             blobs.flush()
-            db.update(Step, {"id": step.pk}, set=fields)
+            db.update(Step, {"run": self.run.pk, "seq": step.seq}, set=fields)
         for key, value in {**fields, **unpacked}.items():
             if key in JournalEntry.__slots__:
                 setattr(step, key, value)

@@ -135,7 +135,6 @@ class JournalEntry:
     """What replay needs of a step: where it is, what it was, how it ended. Inputs stay in the
     database: replay never needs them."""
 
-    pk: int
     seq: int
     kind: str
     name: str
@@ -150,7 +149,7 @@ def load_journal(run_id) -> dict[int, JournalEntry]:
     entries = [
         JournalEntry(*row)
         for row in Step.objects.filter(run_id=run_id).order_by("seq")
-        .values_list("id", "seq", "kind", "name", "status", "output", "error", "attempt")
+        .values_list("seq", "kind", "name", "status", "output", "error", "attempt")
     ]
     refs: set[str] = set()
     for entry in entries:
@@ -165,13 +164,14 @@ _RUN_FIELD = Step._meta.get_field("run")
 _JSON_COLUMNS = {"input", "output", "error", "price"}
 _INSERT_COLUMNS = ("run_id", "seq", "kind", "name", "status", "input", "output", "error", "attempt", "started_at",
                    "finished_at", "model", "tokens_in", "tokens_out", "tokens_cached", "cost", "price")
-_insert_sql: dict[str, str] = {}
+_insert_sql: dict[tuple[str, int], str] = {}
+MAX_ROWS_PER_INSERT = 500  # 8,500 parameters, well within SQLite's and PostgreSQL's limits
 
 
 def encode_step(*, run_id, seq: int, kind: str, name: str, status: str, input=None, output=None, error=None,
                 started_at, finished_at=None, attempt: int = 1, model: str = "", tokens_in: int = 0,
                 tokens_out: int = 0, tokens_cached: int = 0, cost=Decimal(0), price=None) -> tuple:
-    """The parameters of one journal row's INSERT (see insert_step), every value encoded: JSON
+    """The parameters of one journal row's INSERT (see insert_steps), every value encoded: JSON
     columns dumped once, to text. Payloads must already be packed (see BlobWriter).
 
     Kept apart from the INSERT so that the encoding happens before a transaction begins: on
@@ -187,17 +187,20 @@ def encode_step(*, run_id, seq: int, kind: str, name: str, status: str, input=No
     )
 
 
-def insert_step(params: tuple) -> int:
-    """INSERT one journal row (parameters from encode_step) with SQL built once per database;
-    returns its id.
+def insert_steps(rows: list[tuple]) -> None:
+    """INSERT journal rows (parameters from encode_step) in one statement, built once per database
+    and number of rows.
 
     The journal's hot path: `Model.save()` compiles its statement anew on every call, which on
-    SQLite costs more than the commit itself. Outside a transaction the INSERT is its own durable
-    transaction: no BEGIN/COMMIT round trips.
+    SQLite costs more than the commit itself, and on PostgreSQL every statement is a round trip.
+    Outside a transaction the INSERT is its own durable transaction: no BEGIN/COMMIT round trips.
+    Nothing is returned: a step is found again by its run and seq.
     """
     connection = connections[router.db_for_write(Step)]
-    return db.execute(connection, _insert_sql.get(connection.vendor) or _build_insert_sql(connection), params,
-                      result="one")[0]
+    for start in range(0, len(rows), MAX_ROWS_PER_INSERT):
+        batch = rows[start:start + MAX_ROWS_PER_INSERT]
+        sql = _insert_sql.get((connection.vendor, len(batch))) or _build_insert_sql(connection, len(batch))
+        db.execute(connection, sql, [value for row in batch for value in row])
 
 
 def _json_text(value) -> str | None:
@@ -211,11 +214,11 @@ def _json_placeholder(connection) -> str:
     return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
 
 
-def _build_insert_sql(connection) -> str:
+def _build_insert_sql(connection, count: int) -> str:
     quote = connection.ops.quote_name
-    placeholders = [_json_placeholder(connection) if column in _JSON_COLUMNS else "%s" for column in _INSERT_COLUMNS]
-    sql = _insert_sql[connection.vendor] = (
+    row = ", ".join(_json_placeholder(connection) if column in _JSON_COLUMNS else "%s" for column in _INSERT_COLUMNS)
+    sql = _insert_sql[(connection.vendor, count)] = (
         f"INSERT INTO {quote(Step._meta.db_table)} ({', '.join(quote(c) for c in _INSERT_COLUMNS)}) "
-        f"VALUES ({', '.join(placeholders)}) RETURNING {quote(Step._meta.pk.column)}"
+        f"VALUES {', '.join([f'({row})'] * count)}"
     )
     return sql

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from runs.journal import MAX_ROWS_PER_INSERT
 from runs.models import Run, RunStatus, Step, StepKind, StepStatus
 from runs.registry import workflow
 
@@ -94,3 +95,19 @@ def test_a_run_that_parks_writes_its_deferred_steps_with_the_wait(start_run, adv
     assert list(Step.objects.filter(run=run).order_by("seq").values_list("kind", "status")) == [
         (StepKind.CODE, StepStatus.COMPLETED), (StepKind.SLEEP, StepStatus.WAITING)]
     assert run.step_count == 2
+
+
+@workflow("test_many_reads")
+def many_reads(ctx, input):
+    return sum(ctx.read_step(f"read {i}", int, i) for i in range(input["n"]))
+
+
+def test_more_deferred_steps_than_one_insert_holds_are_all_written_in_order(start_run, advance, settings):
+    settings.RUN_DEFER_SECONDS = 60
+    n = 8 * MAX_ROWS_PER_INSERT + 7  # 17 parameters a row: more than SQLite (32,766) or PostgreSQL (65,535) take at once
+
+    run = advance(start_run("test_many_reads", {"n": n}, max_steps=n + 1))
+
+    assert run.status == RunStatus.SUCCEEDED and run.output == sum(range(n))
+    assert list(Step.objects.filter(run=run).order_by("seq").values_list("seq", "name", "output")) == [
+        (i + 1, f"read {i}", i) for i in range(n)]
