@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from agentops import config_cache
@@ -12,6 +13,18 @@ from tests.factories import AgentFactory, MembershipFactory, TenantFactory, User
 def fresh_config_cache():
     """Each test starts with an empty configuration cache (the database under it is new)."""
     config_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def empty_redis_task_queue():
+    """Each test starts with an empty task queue. The database broker's queue is emptied with the
+    database; a Redis queue keeps the tasks of earlier tests, and a worker started by a test would
+    first work them off, then (draining the queue) take the test's run before its own task, which
+    a second worker would later get: a takeover the test did not arrange."""
+    if settings.REDIS_URL:
+        from django_q.brokers import get_broker
+
+        get_broker().purge_queue()
 
 
 @pytest.fixture
