@@ -56,7 +56,8 @@ def enqueue(func: str, *args, at: datetime | None = None, **options) -> bool:
     then (only the database broker can): the caller falls back on the sweeper.
     """
     broker = get_broker()
-    if isinstance(broker, DatabaseBroker) and Conf.ORM == DEFAULT_DB_ALIAS:
+    # (django-q2's sync mode runs a task inside async_task: never inside the caller's transaction.)
+    if isinstance(broker, DatabaseBroker) and Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC:
         broker.deliver_at = None if at is None else max(at, timezone.now())
         async_task(func, *args, broker=broker, **options)
         return True
