@@ -34,10 +34,9 @@ class DatabaseBroker(ORM):
     deliver_at: datetime | None = None  # set on an instance by enqueue
 
     def enqueue(self, task):
-        if self.deliver_at is None:
-            return super().enqueue(task)
+        # The ORM broker's own enqueue, with the lock (the time the task may be handed out) chosen.
         return self.get_connection().create(key=self.list_key or Conf.CLUSTER_NAME, payload=task,
-                                            lock=self.deliver_at).pk
+                                            lock=self.deliver_at or timezone.now()).pk
 
     def dequeue(self):
         with db.relaxed_durability(connections[Conf.ORM]):
@@ -58,7 +57,7 @@ def enqueue(func: str, *args, at: datetime | None = None, **options) -> bool:
     broker = get_broker()
     # (django-q2's sync mode runs a task inside async_task: never inside the caller's transaction.)
     if isinstance(broker, DatabaseBroker) and Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC:
-        broker.deliver_at = None if at is None else max(at, timezone.now())
+        broker.deliver_at = at  # a time already past is handed out at once
         async_task(func, *args, broker=broker, **options)
         return True
     if at is not None:
