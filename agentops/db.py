@@ -10,6 +10,7 @@ ORM is clearer.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 from django.db import connections, router
 from django.db.models import Model
@@ -58,31 +59,45 @@ def _result(cursor, result: str):
     return cursor.rowcount
 
 
-_insert_sql: dict[tuple, tuple[str, list]] = {}
+MAX_ROWS_PER_INSERT = 500  # 8,500 parameters for a journal row's 17 columns: within every database's limit
 
 
-def insert(obj: Model) -> Model:
-    """INSERT `obj` (a new instance whose primary key the database assigns) and set its pk.
+def insert_many(connection, head: str, rows: list[tuple], *, row: str = "", returning: str = "") -> list:
+    """INSERT `rows` (values adapted for the database) with `head` ("INSERT INTO t (a, b)"), each
+    row's VALUES written as `row` ("(%s, %s)" by default), in batches of MAX_ROWS_PER_INSERT: one
+    statement per batch. Returns the rows of `returning` (columns), if given, in no set order."""
+    returned = []
+    for start in range(0, len(rows), MAX_ROWS_PER_INSERT):
+        batch = rows[start:start + MAX_ROWS_PER_INSERT]
+        key = (head, row, len(batch), returning)
+        if key not in _insert_sql:
+            placeholders = row or f"({', '.join(['%s'] * len(batch[0]))})"
+            _insert_sql[key] = (f"{head} VALUES {', '.join([placeholders] * len(batch))}"
+                                + (f" RETURNING {returning}" if returning else ""))
+        params = [value for values in batch for value in values]
+        if returning:
+            returned += execute(connection, _insert_sql[key], params, result="all")
+        else:
+            execute(connection, _insert_sql[key], params)
+    return returned
 
-    Bypasses `save()` and its signals: only for models that do nothing on save but insert.
-    """
-    model = type(obj)
-    connection = connections[router.db_for_write(model)]
-    key = (model, connection.vendor)
-    if key not in _insert_sql:
-        quote = connection.ops.quote_name
-        fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-        _insert_sql[key] = (
-            f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(model._meta.pk.column)}",
-            fields,
-        )
-    sql, fields = _insert_sql[key]
-    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
-    obj.pk = execute(connection, sql, params, result="one")[0]
-    obj._state.adding = False
-    obj._state.db = connection.alias
-    return obj
+
+_insert_sql: dict[tuple, str] = {}
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement whose values are already adapted for the database: prepared before a
+    transaction, run inside it. On SQLite the time inside a write transaction is time every
+    other writer waits, so hot paths do their Python work first."""
+
+    connection: object
+    sql: str
+    params: list
+
+    def run(self) -> int:
+        """Execute it; returns the number of rows changed."""
+        return execute(self.connection, self.sql, self.params)
 
 
 _update_sql: dict[tuple, tuple[str, list, list, list]] = {}
@@ -91,6 +106,11 @@ _update_sql: dict[tuple, tuple[str, list, list, list]] = {}
 def update(model: type[Model], where: dict, *, set: dict | None = None, add: dict | None = None) -> int:
     """UPDATE the rows of `model` matching `where` (field: value, all equal); `set` assigns
     values, `add` increments columns by values. Returns the number of rows changed."""
+    return update_statement(model, where, set=set, add=add).run()
+
+
+def update_statement(model: type[Model], where: dict, *, set: dict | None = None, add: dict | None = None) -> Statement:
+    """The `update` above, prepared to run later."""
     set, add = set or {}, add or {}
     connection = connections[router.db_for_write(model)]
     key = (model, connection.vendor, tuple(where), tuple(set), tuple(add))
@@ -108,7 +128,7 @@ def update(model: type[Model], where: dict, *, set: dict | None = None, add: dic
     params = [field.get_db_prep_save(value, connection)
               for fields, values in ((set_fields, set), (add_fields, add), (where_fields, where))
               for field, value in zip(fields, values.values())]
-    return execute(connection, sql, params)
+    return Statement(connection, sql, params)
 
 
 _converters: dict[tuple, list] = {}

@@ -37,8 +37,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from agentops import config_cache, db
-from agentops.audit.models import AuditEvent
-from agentops.audit.services import Actor, audit_append, audit_append_all, audit_prepare, audit_record
+from agentops.audit.services import Actor, PreparedEvent, audit_append, audit_append_all, audit_prepare, audit_record
 from agentops.llm.base import LLMResponse, ProviderError, ToolSpec
 from agentops.llm.gateway import complete_with_retries
 from agentops.llm.pricing import cost_of, price_for, price_snapshot
@@ -48,7 +47,7 @@ from agentops.retry import RetryPolicy
 from . import live
 from .errors import ChildRunFailed, LeaseLost, NonDeterminismError, RunFailure, StepFailed, Suspend, ToolError
 from .journal import BlobWriter, JournalEntry, JSONText, encode_step, insert_steps
-from .lease import Lease, run_release
+from .lease import Lease, prepare_run_release
 from .models import DailyUsage, Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
 
 DEFAULT_LLM_RETRY = {"max_attempts": 4, "base_delay": 1.0, "max_delay": 30.0}
@@ -75,7 +74,7 @@ class _NewStep:
     params: tuple
     entry: JournalEntry
     blobs: BlobWriter
-    event: AuditEvent | None = None  # its audit event, appended in the step's transaction
+    event: PreparedEvent | None = None  # its audit event, appended in the step's transaction
     usage: dict | None = None  # a model call's counters: model_calls, tokens_in, tokens_out, cost
 
 
@@ -188,29 +187,11 @@ class RunContext:
         if self._deferred:
             self._write_steps(self._take_deferred())
 
-    def _write_steps(self, steps: list["_NewStep"], *, usage_counted=False, events=()) -> None:
-        """Insert `steps` with what belongs to them, in one transaction: their audit events and
-        `events` (one read of the chain), their model usage on the day's counters and, unless
-        the caller's UPDATE of the run adds it (`usage_counted`), on the run."""
-        events = [*(new.event for new in steps if new.event is not None), *events]
-        usage = _total_usage(steps)
-        only = steps[0] if len(steps) == 1 and not events and not usage else None
-        if only is not None and not only.blobs.pending.keys() - only.blobs.stored:
-            insert_steps([only.params])  # one statement: its own transaction in autocommit mode
-        else:
-            with transaction.atomic(savepoint=False):
-                for new in steps:
-                    new.blobs.flush()
-                insert_steps([new.params for new in steps])
-                if usage and not usage_counted:
-                    db.update(Run, {"id": self.run.pk}, set={"step_count": steps[-1].entry.seq}, add=_run_counters(usage))
-                if usage:
-                    _add_daily_usage(self.run, usage)
-                if events:
-                    audit_append_all(events)
-        if steps:
-            self._written = max(self._written, steps[-1].entry.seq)
-            _notify_step(self.run.pk, self._written)
+    def _write_steps(self, steps: list["_NewStep"]) -> None:
+        """Insert `steps` with what belongs to them, in one transaction (see _StepsWrite)."""
+        _StepsWrite(self.run, steps).apply()
+        self._written = max(self._written, steps[-1].entry.seq)
+        _notify_step(self.run.pk, self._written)
 
     def _update(self, step: JournalEntry, **fields) -> None:
         blobs = BlobWriter(self._blobs_stored)
@@ -231,7 +212,7 @@ class RunContext:
         """Move the run to waiting and release the lease; call inside the wait's transaction."""
         from .services import run_schedule_timer
 
-        if not self._release(status=RunStatus.WAITING, waiting_reason=reason, wake_at=wake_at):
+        if not self._release(status=RunStatus.WAITING, waiting_reason=reason, wake_at=wake_at).apply():
             raise LeaseLost()
         if wake_at is not None:
             run_schedule_timer(self.run.pk, wake_at)
@@ -241,24 +222,23 @@ class RunContext:
         from .services import run_enqueue
 
         with transaction.atomic():
-            if not self._release(status=RunStatus.QUEUED):
+            if not self._release(status=RunStatus.QUEUED).apply():
                 raise LeaseLost()
             run_enqueue(self.run.pk)
         raise Suspend()
 
-    def _release(self, *, events=(), **changes) -> bool:
-        """Give up the lease with `changes` and this execution's totals (see run_release); the
-        deferred steps and `events` (audit) are written with it, or dropped if another worker
-        holds the run now. Call inside a transaction."""
+    def _release(self, *, events=(), **changes) -> "_Release":
+        """Giving up the lease with `changes` and this execution's totals (see prepare_run_release),
+        the deferred steps and `events` (audit) written with it, or dropped if another worker holds
+        the run now: prepared here, to `apply()` inside a transaction."""
         deferred = self._take_deferred()
         usage = _total_usage(deferred)
-        released = run_release(run_id=self.run.pk, owner=self.lease.owner,
-                               step_count=max(self._written, deferred[-1].entry.seq if deferred else 0),
-                               active_seconds=self.active_seconds(), updated_at=timezone.now(),
-                               add=_run_counters(usage) if usage else None, **changes)
-        if released and (deferred or events):
-            self._write_steps(deferred, usage_counted=True, events=events)
-        return released
+        self._written = max(self._written, deferred[-1].entry.seq if deferred else 0)
+        release = prepare_run_release(run_id=self.run.pk, owner=self.lease.owner, step_count=self._written,
+                                      active_seconds=self.active_seconds(), updated_at=timezone.now(),
+                                      add=_run_counters(usage) if usage else None, **changes)
+        return _Release(release, _StepsWrite(self.run, deferred, events=events, usage_on_run=False)
+                        if deferred or events else None)
 
     def _suspend(self, reason: str, *, wake_at: datetime | None = None):
         with transaction.atomic():
@@ -675,16 +655,72 @@ def _run_counters(usage: dict) -> dict:
     return {key: usage[key] for key in ("tokens_in", "tokens_out", "cost")}
 
 
-def _add_daily_usage(run: Run, counters: dict) -> None:
-    day = timezone.now().date()
-    key = {"tenant": run.tenant_id, "agent": run.agent_id, "day": day}
-    if db.update(DailyUsage, key, add=counters):
-        return
-    try:
-        with transaction.atomic():
-            DailyUsage.objects.create(tenant_id=run.tenant_id, agent_id=run.agent_id, day=day, **counters)
-    except IntegrityError:  # another worker created today's row first
-        db.update(DailyUsage, key, add=counters)
+class _StepsWrite:
+    """New steps with what belongs to them: their blobs, their audit events and `events` (one
+    read of the chain), their model usage on the day's counters and, unless the run's release adds
+    it (`usage_on_run=False`), on the run. Everything is encoded here, before the transaction that
+    `apply()` makes: on SQLite, the time inside one is time every other writer waits."""
+
+    def __init__(self, run: Run, steps: list[_NewStep], *, events=(), usage_on_run=True):
+        self.steps = steps
+        self.events = [*(new.event for new in steps if new.event is not None), *events]
+        usage = _total_usage(steps)
+        self.run_counters = db.update_statement(Run, {"id": run.pk}, set={"step_count": steps[-1].entry.seq},
+                                                add=_run_counters(usage)) if usage and usage_on_run else None
+        self.daily_usage = _DailyUsage(run, usage) if usage else None
+
+    def apply(self) -> None:
+        only = self.steps[0] if len(self.steps) == 1 and not self.events and not self.daily_usage else None
+        if only is not None and not only.blobs.pending.keys() - only.blobs.stored:
+            insert_steps([only.params])  # one statement: its own transaction in autocommit mode
+            return
+        with transaction.atomic(savepoint=False):
+            for new in self.steps:
+                new.blobs.flush()
+            if self.steps:
+                insert_steps([new.params for new in self.steps])
+            if self.run_counters:
+                self.run_counters.run()
+            if self.daily_usage:
+                self.daily_usage.add()
+            if self.events:
+                audit_append_all(self.events)
+
+
+@dataclass(frozen=True)
+class _Release:
+    """The run's release (a compare and swap on the lease) and what is written with it."""
+
+    release: db.Statement
+    steps: _StepsWrite | None
+
+    def apply(self) -> bool:
+        """Inside a transaction: False, writing nothing, if another worker holds the run now."""
+        if self.release.run() != 1:
+            return False
+        if self.steps is not None:
+            self.steps.apply()
+        return True
+
+
+class _DailyUsage:
+    """Model usage added to the tenant's and agent's counters of the day (a row made if it has none)."""
+
+    def __init__(self, run: Run, counters: dict):
+        self.run, self.counters = run, counters
+        self.day = timezone.now().date()
+        self.update = db.update_statement(DailyUsage, {"tenant": run.tenant_id, "agent": run.agent_id, "day": self.day},
+                                          add=counters)
+
+    def add(self) -> None:
+        if self.update.run():
+            return
+        try:
+            with transaction.atomic():
+                DailyUsage.objects.create(tenant_id=self.run.tenant_id, agent_id=self.run.agent_id, day=self.day,
+                                          **self.counters)
+        except IntegrityError:  # another worker created today's row first
+            self.update.run()
 
 
 def _notify_step(run_id, seq: int) -> None:

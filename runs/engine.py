@@ -118,9 +118,10 @@ def _finish(ctx: RunContext, status: str, *, output=None, error=None) -> None:
     run.status, run.output, run.error, run.waiting_reason = status, output, error, ""
     event = audit_prepare(tenant=run.tenant, action=f"run.{status}", actor=Actor.for_run(run), target=run,
                           data={"agent": run.agent.slug, "error": error} if error else {"agent": run.agent.slug})
+    release = ctx._release(status=status, output=output, error=error, finished_at=now, waiting_reason="",
+                           events=[event])
     with transaction.atomic():
-        if not ctx._release(status=status, output=output, error=error, finished_at=now, waiting_reason="",
-                            events=[event]):
+        if not release.apply():
             return  # the lease was lost meanwhile: the worker that holds it now records the end
         if run.parent_id:
             run_resume(run_id=run.parent_id)

@@ -45,7 +45,7 @@ class BlobWriter:
     """
 
     def __init__(self, stored: set[str] | None = None):
-        self.pending: dict[str, tuple[object, int]] = {}
+        self.pending: dict[str, JSONText] = {}
         self.stored = stored if stored is not None else set()
 
     def pack(self, value, *, force: bool = False):
@@ -66,13 +66,13 @@ class BlobWriter:
         if not force and len(text) <= blob_threshold():
             return JSONText(text)
         digest = hashlib.sha256(text.encode()).hexdigest()
-        self.pending[digest] = (json.loads(text), len(text))
+        self.pending[digest] = JSONText(text)
         return {BLOB_KEY: digest}
 
     def flush(self) -> None:
         new = {digest: blob for digest, blob in self.pending.items() if digest not in self.stored}
-        for digest, (data, size) in new.items():
-            _store_blob(digest, data, size)
+        for digest, text in new.items():
+            _store_blob(digest, text)
         if new:
             transaction.on_commit(lambda: self.stored.update(new))
         self.pending.clear()
@@ -81,7 +81,7 @@ class BlobWriter:
 _blob_sql: dict[str, str] = {}
 
 
-def _store_blob(digest: str, data, size: int) -> None:
+def _store_blob(digest: str, text: JSONText) -> None:
     """INSERT the blob unless a row of that digest exists (content-addressed: it is the same)."""
     connection = connections[router.db_for_write(Blob)]
     if connection.vendor not in _blob_sql:
@@ -92,7 +92,7 @@ def _store_blob(digest: str, data, size: int) -> None:
         _blob_sql[connection.vendor] = (f"{insert} INTO {q(Blob._meta.db_table)} ({columns}) "
                                         f"VALUES (%s, {_json_placeholder(connection)}, %s, %s){conflict}")
     db.execute(connection, _blob_sql[connection.vendor], [
-        digest, _json_text(data), size, connection.ops.adapt_datetimefield_value(timezone.now())])
+        digest, text, len(text), connection.ops.adapt_datetimefield_value(timezone.now())])
 
 
 def is_blob_ref(value) -> bool:
@@ -164,8 +164,6 @@ _RUN_FIELD = Step._meta.get_field("run")
 _JSON_COLUMNS = {"input", "output", "error", "price"}
 _INSERT_COLUMNS = ("run_id", "seq", "kind", "name", "status", "input", "output", "error", "attempt", "started_at",
                    "finished_at", "model", "tokens_in", "tokens_out", "tokens_cached", "cost", "price")
-_insert_sql: dict[tuple[str, int], str] = {}
-MAX_ROWS_PER_INSERT = 500  # 8,500 parameters, well within SQLite's and PostgreSQL's limits
 
 
 def encode_step(*, run_id, seq: int, kind: str, name: str, status: str, input=None, output=None, error=None,
@@ -188,8 +186,7 @@ def encode_step(*, run_id, seq: int, kind: str, name: str, status: str, input=No
 
 
 def insert_steps(rows: list[tuple]) -> None:
-    """INSERT journal rows (parameters from encode_step) in one statement, built once per database
-    and number of rows.
+    """INSERT journal rows (parameters from encode_step), as few statements as can hold them.
 
     The journal's hot path: `Model.save()` compiles its statement anew on every call, which on
     SQLite costs more than the commit itself, and on PostgreSQL every statement is a round trip.
@@ -197,10 +194,16 @@ def insert_steps(rows: list[tuple]) -> None:
     Nothing is returned: a step is found again by its run and seq.
     """
     connection = connections[router.db_for_write(Step)]
-    for start in range(0, len(rows), MAX_ROWS_PER_INSERT):
-        batch = rows[start:start + MAX_ROWS_PER_INSERT]
-        sql = _insert_sql.get((connection.vendor, len(batch))) or _build_insert_sql(connection, len(batch))
-        db.execute(connection, sql, [value for row in batch for value in row])
+    if connection.vendor not in _insert_parts:
+        quote = connection.ops.quote_name
+        row = ", ".join(_json_placeholder(connection) if c in _JSON_COLUMNS else "%s" for c in _INSERT_COLUMNS)
+        _insert_parts[connection.vendor] = (
+            f"INSERT INTO {quote(Step._meta.db_table)} ({', '.join(quote(c) for c in _INSERT_COLUMNS)})", f"({row})")
+    head, row = _insert_parts[connection.vendor]
+    db.insert_many(connection, head, rows, row=row)
+
+
+_insert_parts: dict[str, tuple[str, str]] = {}
 
 
 def _json_text(value) -> str | None:
@@ -212,13 +215,3 @@ def _json_text(value) -> str | None:
 def _json_placeholder(connection) -> str:
     """Where JSON text is bound: PostgreSQL casts it to jsonb, SQLite stores the text."""
     return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-
-
-def _build_insert_sql(connection, count: int) -> str:
-    quote = connection.ops.quote_name
-    row = ", ".join(_json_placeholder(connection) if column in _JSON_COLUMNS else "%s" for column in _INSERT_COLUMNS)
-    sql = _insert_sql[(connection.vendor, count)] = (
-        f"INSERT INTO {quote(Step._meta.db_table)} ({', '.join(quote(c) for c in _INSERT_COLUMNS)}) "
-        f"VALUES {', '.join([f'({row})'] * count)}"
-    )
-    return sql

@@ -93,16 +93,16 @@ def _claim(connection, which: str, owner: str, now, where_params: list) -> Run |
 _claim_sql: dict[tuple, str] = {}
 
 
-def run_release(*, run_id, owner: str, add: dict | None = None, **changes) -> bool:
-    """Apply `changes` to the run (and increment its counters by `add`) and give up the lease,
-    if `owner` still holds it (compare and swap). False when another worker took the run
-    meanwhile: then nothing is written.
+def prepare_run_release(*, run_id, owner: str, add: dict | None = None, **changes) -> db.Statement:
+    """The UPDATE that applies `changes` to the run (and increments its counters by `add`) and
+    gives up the lease, if `owner` still holds it (compare and swap): run it, and 1 row changed
+    means released; 0 means another worker took the run meanwhile, and nothing was written.
 
     Every execution ends with one of these (finished, parked or re-queued), so it goes through
-    SQL built once (agentops.db.update).
+    SQL built once, its values encoded before the caller's transaction (agentops.db).
     """
     where = {"id": run_id, "lease_owner": owner, "status": RunStatus.RUNNING}
-    return db.update(Run, where, set={**changes, "lease_owner": "", "lease_expires_at": None}, add=add) == 1
+    return db.update_statement(Run, where, set={**changes, "lease_owner": "", "lease_expires_at": None}, add=add)
 
 
 class Lease:

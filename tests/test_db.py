@@ -44,11 +44,23 @@ def test_unobserved_statements_return_rows_and_counts(tenant_row):
 
 
 def test_driver_errors_are_django_errors_and_a_broken_transaction_is_refused(tenant_row):
-    duplicate = Tenant(slug="acme", name="Again")
-
     with transaction.atomic():
         with pytest.raises(IntegrityError), transaction.atomic(savepoint=False):
-            db.insert(duplicate)
+            db.update(Tenant, {"id": tenant_row.pk}, set={"slug": None})
         with pytest.raises(TransactionManagementError):
             db.execute(connection, SELECT_SLUG, [tenant_row.pk], result="one")
         transaction.set_rollback(True)
+
+
+def test_many_rows_go_in_batches_and_return_what_is_asked_for(monkeypatch, tenant_row):
+    monkeypatch.setattr(db, "MAX_ROWS_PER_INSERT", 2)
+    head = "INSERT INTO tenancy_tenant (slug, name, created_at, daily_cost_limit, allow_self_approval)"
+    stamp = connection.ops.adapt_datetimefield_value(tenant_row.created_at)
+    rows = [(f"t{i}", f"T{i}", stamp, None, False) for i in range(5)]
+
+    with CaptureQueriesContext(connection) as captured:
+        returned = db.insert_many(connection, head, rows, returning="slug")
+
+    assert len(captured.captured_queries) == 3
+    assert sorted(slug for (slug,) in returned) == ["t0", "t1", "t2", "t3", "t4"]
+    assert Tenant.objects.filter(slug__startswith="t").count() == 5

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.utils import timezone
 
-from agentops.db import execute, insert
+from agentops.db import execute, insert_many
 from agentops.tenancy.models import Tenant
 
-from .models import GENESIS_HASH, ActorType, AuditEvent
+from .models import CHAIN_FIELDS, GENESIS_HASH, ActorType, AuditEvent, ContentTemplate
 
 
 @dataclass(frozen=True)
@@ -87,14 +87,24 @@ def audit_record(
                                       changes=changes))
 
 
+@dataclass(frozen=True)
+class PreparedEvent:
+    """An event encoded for the database and for its hash, but for its place in the chain
+    (see audit_prepare and audit_append_all)."""
+
+    event: AuditEvent
+    template: ContentTemplate
+    values: list  # the values of _OWN_FIELDS, adapted for the database
+
+
 def audit_prepare(*, tenant: Tenant, action: str, actor: Actor, target=None, data: dict | None = None,
-                  changes: dict | None = None) -> AuditEvent:
+                  changes: dict | None = None) -> PreparedEvent:
     """An event with everything but its place in the chain, for `audit_append`.
 
     Hot paths prepare their event before their transaction begins: on SQLite the time spent
-    inside one is time every other writer waits.
+    inside one is time every other writer waits, so whatever can be encoded is encoded here.
     """
-    return AuditEvent(
+    event = AuditEvent(
         tenant_id=tenant.pk,
         actor_type=actor.type,
         actor_id=actor.id,
@@ -106,33 +116,62 @@ def audit_prepare(*, tenant: Tenant, action: str, actor: Actor, target=None, dat
         data=_json_native(data),
         changes=_json_native(changes),
     )
+    connection = connections[router.db_for_write(AuditEvent)]
+    values = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in _OWN_FIELDS]
+    return PreparedEvent(event, ContentTemplate(event.statement()), values)
 
 
-def audit_append(event: AuditEvent) -> AuditEvent:
+def audit_append(prepared: PreparedEvent) -> AuditEvent:
     """Give a prepared event the next place in its tenant's chain and insert it, in the caller's
     transaction (see audit_append_all)."""
-    return audit_append_all([event])[0]
+    return audit_append_all([prepared])[0]
 
 
-def audit_append_all(events: list[AuditEvent]) -> list[AuditEvent]:
+def audit_append_all(prepared: list[PreparedEvent]) -> list[AuditEvent]:
     """Append prepared events, in order, to their tenants' chains, in the caller's transaction;
-    each tenant's chain tail is read once.
+    each tenant's chain tail is read once and the events are inserted with one statement.
 
     Holds a row lock on each tenant (FOR NO KEY UPDATE, which does not block inserts that only
     reference the tenant) so concurrent writers extend a chain one after another, never fork it.
     """
     tails: dict[int, tuple[int, str]] = {}
+    connection = connections[router.db_for_write(AuditEvent)]
+    rows = []
     with transaction.atomic(savepoint=False):  # a failure here must undo the caller's change too
-        for event in events:
-            if event.tenant_id not in tails:
-                tails[event.tenant_id] = _locked_tail(event.tenant_id)
-            event.seq = tails[event.tenant_id][0] + 1
-            event.created_at = timezone.now()
-            event.prev_hash = tails[event.tenant_id][1]
-            event.hash = event.compute_hash()
-            insert(event)
+        now = timezone.now()
+        for item in prepared:
+            event = item.event
+            seq, prev_hash = tails.get(event.tenant_id) or _locked_tail(event.tenant_id)
+            event.seq, event.created_at, event.prev_hash = seq + 1, now, prev_hash
+            event.hash = item.template.hash(seq=event.seq, created_at=now, prev_hash=prev_hash)
             tails[event.tenant_id] = (event.seq, event.hash)
-    return events
+            rows.append((*item.values, event.seq, connection.ops.adapt_datetimefield_value(now), prev_hash, event.hash))
+        head, returning = _insert_parts(connection)
+        ids = {(tenant_id, seq): pk for pk, tenant_id, seq in insert_many(connection, head, rows, returning=returning)}
+    for item in prepared:
+        event = item.event
+        event.pk = ids[(event.tenant_id, event.seq)]
+        event._state.adding, event._state.db = False, connection.alias
+    return [item.event for item in prepared]
+
+
+# Columns in INSERT order: what an event says, then its place in the chain (filled in last).
+_OWN_FIELDS = [field for field in AuditEvent._meta.concrete_fields
+               if not field.primary_key and field.name not in (*CHAIN_FIELDS, "hash")]
+_INSERT_COLUMNS = [*(field.column for field in _OWN_FIELDS), "seq", "created_at", "prev_hash", "hash"]
+
+
+def _insert_parts(connection) -> tuple[str, str]:
+    """The INSERT's head and RETURNING columns (built once per database: every tool call inserts)."""
+    if connection.vendor not in _INSERT_PARTS:
+        q = connection.ops.quote_name
+        _INSERT_PARTS[connection.vendor] = (
+            f"INSERT INTO {q(AuditEvent._meta.db_table)} ({', '.join(q(c) for c in _INSERT_COLUMNS)})",
+            f"{q('id')}, {q('tenant_id')}, {q('seq')}")
+    return _INSERT_PARTS[connection.vendor]
+
+
+_INSERT_PARTS: dict[str, tuple[str, str]] = {}
 
 
 def _locked_tail(tenant_id) -> tuple[int, str]:

@@ -40,9 +40,9 @@ def test_events_appended_together_extend_each_tenants_chain_in_order(tenant, oth
              for i, t in enumerate([tenant, other_tenant, tenant, tenant])]
 
     with transaction.atomic():
-        audit_append_all(batch)
+        appended = audit_append_all(batch)
 
-    assert [(e.tenant_id, e.seq) for e in batch] == [(tenant.pk, 2), (other_tenant.pk, 1), (tenant.pk, 3), (tenant.pk, 4)]
+    assert [(e.tenant_id, e.seq) for e in appended] == [(tenant.pk, 2), (other_tenant.pk, 1), (tenant.pk, 3), (tenant.pk, 4)]
     ours = list(AuditEvent.objects.filter(tenant=tenant).order_by("seq").values_list("data", flat=True))
     assert ours == [{"i": 0}, {"i": 0}, {"i": 2}, {"i": 3}]
     assert audit_chain_verify(tenant) == (4, None) and audit_chain_verify(other_tenant) == (1, None)
@@ -92,3 +92,17 @@ def test_an_event_written_in_a_transaction_that_rolls_back_leaves_no_trace(tenan
     assert not AuditEvent.objects.filter(action="test.rolled_back").exists()
     assert AuditEvent.objects.get(action="test.after").seq == 3
     assert audit_chain_verify(tenant) == (3, None)
+
+
+def test_a_prepared_events_hash_is_the_hash_of_its_stored_content_whatever_its_data_holds(tenant, record):
+    record(tenant, 1)
+    tricky = {"seq": 99, "created_at": "yesterday", "prev_hash": "}{", "nested": {"z": [1, {"b": 2, "a": "ü\"}"}]},
+              "note": ',"seq":1,"target":'}
+
+    event = audit_record(tenant=tenant, action="test.tricky", actor=Actor.system("sys"), data=tricky,
+                         changes={"b": [1, 2], "a": [None, "x"]})
+
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.data == tricky and stored.seq == 2
+    assert stored.hash == event.hash == stored.compute_hash()
+    assert audit_chain_verify(tenant) == (2, None)

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from runs.journal import MAX_ROWS_PER_INSERT
+from agentops.db import MAX_ROWS_PER_INSERT
 from runs.models import Run, RunStatus, Step, StepKind, StepStatus
 from runs.registry import workflow
 
