@@ -28,6 +28,21 @@ def empty_redis_task_queue():
 
 
 @pytest.fixture
+def wal_syncs(monkeypatch):
+    """The files the SQLite backend syncs from now on (see agentops.sqlite), as they are synced."""
+    import os
+
+    synced, fdatasync = [], os.fdatasync
+
+    def recording(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", recording)
+    return synced
+
+
+@pytest.fixture
 def tenant(db):
     return TenantFactory(slug="acme", name="Acme")
 

@@ -1,5 +1,6 @@
 """The SQLite backend's writer lock: write transactions and lone write statements take it,
-reads do not, and a writer that cannot get it in time fails like SQLite would."""
+reads do not, and a writer that cannot get it in time fails like SQLite would. And its commits:
+one that wrote returns after the write-ahead log is synced, which happens once the lock is free."""
 
 import fcntl
 import os
@@ -7,6 +8,7 @@ import os
 import pytest
 from django.db import OperationalError, connection, transaction
 
+from agentops import db
 from agentops.tenancy.models import Tenant
 
 pytestmark = [
@@ -67,3 +69,59 @@ def test_a_writer_that_cannot_get_the_lock_in_time_fails_and_readers_are_not_hel
         connection.writer_lock_timeout = 20
     Tenant.objects.create(slug="d", name="D")
     assert lock_is_free()
+
+
+@pytest.fixture
+def wal(wal_syncs):
+    """The write-ahead log's path (`wal_syncs` records each sync of it)."""
+    connection.ensure_connection()
+    return connection.settings_dict["NAME"] + "-wal"
+
+
+@pytest.fixture
+def lock_free_at_sync(wal_syncs, monkeypatch):
+    """Whether the writer lock was free at each sync."""
+    seen, sync = [], os.fdatasync
+
+    def checking(fd):
+        seen.append(lock_is_free())
+        sync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", checking)
+    return seen
+
+
+def test_a_commit_that_wrote_returns_after_syncing_the_log_with_the_writer_lock_already_free(wal, wal_syncs,
+                                                                                             lock_free_at_sync):
+    with transaction.atomic():
+        Tenant.objects.create(slug="e", name="E")
+        assert wal_syncs == []
+    Tenant.objects.filter(slug="e").update(name="E2")  # a write statement outside a transaction
+
+    assert wal_syncs == [wal, wal] and lock_free_at_sync == [True, True]
+
+
+def test_reads_and_rolled_back_writes_sync_nothing(wal, wal_syncs):
+    with transaction.atomic():
+        list(Tenant.objects.all())
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Tenant.objects.create(slug="f", name="F")
+        raise RuntimeError("rolled back")
+    Tenant.objects.filter(slug="f").exists()
+
+    assert wal_syncs == []
+
+
+def test_relaxed_durability_skips_the_sync_for_exactly_its_block(wal, wal_syncs):
+    with db.relaxed_durability(connection):
+        Tenant.objects.create(slug="g", name="G")
+    assert wal_syncs == []
+
+    with pytest.raises(RuntimeError), db.relaxed_durability(connection):
+        raise RuntimeError("the block failed")
+    Tenant.objects.create(slug="h", name="H")
+    assert wal_syncs == [wal]
+
+    with transaction.atomic(), db.relaxed_durability(connection):  # a transaction's commit is not ours to relax
+        Tenant.objects.create(slug="i", name="I")
+    assert wal_syncs == [wal, wal]

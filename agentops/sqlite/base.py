@@ -11,6 +11,16 @@ takes an exclusive lock on `<database file>.writer-lock` — a thread lock withi
 `flock` across processes, tried every 0.1–0.25 ms. SQLite's own write lock is then free whenever
 it is asked for, and the busy handler never sleeps. Readers are not involved (WAL). A writer
 that waits longer than the connection's timeout gets "database is locked", as before.
+
+A durable commit (the settings' `synchronous=FULL`) has SQLite fsync the write-ahead log while
+the transaction still holds the lock: about half a write transaction's time here, all of it
+waited out by every other writer. So the connection runs with `synchronous=NORMAL` and a commit
+that wrote something syncs the log itself once the lock is released (`_sync_wal`), returning
+only then: what the committer does next (call a tool, answer a request) still follows a
+durable commit, and a writer that committed meanwhile is often made durable by the same sync.
+Other connections may read a commit in the half millisecond before it is durable; anything
+they do about it that matters is itself written with a durable commit, which syncs the log and
+with it every commit before.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import time
 from django.db.backends.sqlite3 import base
 
 WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+FULL = 2  # PRAGMA synchronous
 
 
 class WriterLock:
@@ -87,38 +98,44 @@ class WriterLock:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.relaxed = False  # inside relaxed_durability()
+        self.wrote = False  # a statement that may have written ran in the open transaction
+        self.wal_path: str | None = None  # the log this backend syncs (see _take_over_wal_sync)
+
     def get_new_connection(self, conn_params):
         self.writer_lock = WriterLock.for_database(self.settings_dict["NAME"])
         self.writer_lock_held = False
         self.writer_lock_timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
+        self.wrote = False
         connection = super().get_new_connection(conn_params)
-        # As the settings' init_command left it: what relaxed_durability returns to.
-        self.durable_synchronous = connection.execute("PRAGMA synchronous").fetchone()[0]
+        self.wal_path = _take_over_wal_sync(connection, self.settings_dict["NAME"])
         return connection
 
     @contextlib.contextmanager
     def relaxed_durability(self):
-        """Commits made inside (outside a transaction) skip the fsync (`synchronous=NORMAL`): a
-        power cut or OS crash may undo them, a killed process never does. The next durable commit,
-        from any connection, makes them durable too: the WAL is written and synced in order, so
-        no durable write can outlive an earlier relaxed one. For writes that are harmless to lose.
+        """Commits made inside (outside a transaction) skip the fsync: a power cut or OS crash may
+        undo them, a killed process never does. The next durable commit, from any connection,
+        makes them durable too: the log is written and synced in order, so no durable write can
+        outlive an earlier relaxed one. For writes that are harmless to lose.
         """
-        if self.in_atomic_block:  # the transaction's commit belongs to whoever opened it
+        if self.in_atomic_block or self.relaxed:  # a transaction's commit belongs to whoever opened it
             yield
             return
-        self.ensure_connection()
-        with self.wrap_database_errors:
-            connection = self.connection
-            connection.execute("PRAGMA synchronous=NORMAL")
+        self.relaxed = True
         try:
             yield
         finally:
-            if connection is self.connection:  # not closed and reopened meanwhile
-                connection.execute(f"PRAGMA synchronous={int(self.durable_synchronous)}")
+            self.relaxed = False
+
+    def after_write(self) -> None:
+        """A write committed and the writer lock released: make it durable, unless relaxed."""
+        if self.wal_path is not None and not self.relaxed:
+            _sync_wal(self.wal_path)
 
     def create_cursor(self, name=None):
-        lock, timeout = self.writer_lock, self.writer_lock_timeout
-        return self.connection.cursor(factory=lambda connection: WriterCursor(connection, lock, timeout))
+        return self.connection.cursor(factory=lambda connection: WriterCursor(connection, self))
 
     def _start_transaction_under_autocommit(self):
         if self.writer_lock is not None:
@@ -133,11 +150,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _commit(self):
         try:
-            return super()._commit()
+            super()._commit()
         finally:
             self._release_writer_lock()
+        if self.wrote:
+            self.wrote = False
+            self.after_write()
 
     def _rollback(self):
+        self.wrote = False
         try:
             return super()._rollback()
         finally:
@@ -156,14 +177,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
 
 class WriterCursor(base.SQLiteCursorWrapper):
-    """Takes the writer lock around a write statement executed outside a transaction. A statement
-    with RETURNING holds SQLite's lock until its rows are read, so they are read under the lock
-    too, and served from memory. Converted placeholders are remembered per statement."""
+    """Takes the writer lock around a write statement executed outside a transaction, and makes
+    it durable after (see the module docstring). A statement with RETURNING holds SQLite's lock
+    until its rows are read, so they are read under the lock too, and served from memory.
+    Converted placeholders are remembered per statement."""
 
-    def __init__(self, connection, lock: WriterLock | None, timeout: float):
+    def __init__(self, connection, wrapper: DatabaseWrapper):
         super().__init__(connection)
-        self.writer_lock = lock
-        self.writer_lock_timeout = timeout
+        self.wrapper = wrapper
         self.returned: list | None = None
 
     def convert_query(self, query, *, param_names=None):
@@ -173,15 +194,34 @@ class WriterCursor(base.SQLiteCursorWrapper):
 
     def execute(self, query, params=None):
         self.returned = None
-        if self.writer_lock is None or self.connection.in_transaction or not _is_write(query):
+        head, wrapper = query.lstrip()[:7].upper(), self.wrapper
+        if head.startswith("SELECT"):
             return super().execute(query, params)
-        self.writer_lock.acquire(self.writer_lock_timeout)
+        if self.connection.in_transaction:
+            wrapper.wrote = True  # anything but a SELECT may have written: the commit syncs
+            return super().execute(query, params)
+        if head.startswith("BEGIN") or wrapper.writer_lock is None:
+            return super().execute(query, params)
+        if not head.startswith(WRITE_STATEMENTS):  # schema changes, pragmas: rare, left to SQLite's locking
+            super().execute(query, params)
+            wrapper.after_write()
+            return self
+        wrapper.writer_lock.acquire(wrapper.writer_lock_timeout)
         try:
             super().execute(query, params)
             if self.description is not None:
                 self.returned = super().fetchall()
         finally:
-            self.writer_lock.release()
+            wrapper.writer_lock.release()
+        wrapper.after_write()
+        return self
+
+    def executemany(self, query, param_list):
+        if self.connection.in_transaction:
+            self.wrapper.wrote = True
+            return super().executemany(query, param_list)
+        super().executemany(query, param_list)
+        self.wrapper.after_write()
         return self
 
     def fetchone(self):
@@ -219,5 +259,26 @@ def _qmark(query: str) -> str:
     return base.FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
 
 
-def _is_write(query: str) -> bool:
-    return query.lstrip()[:7].upper().startswith(WRITE_STATEMENTS)
+def _take_over_wal_sync(connection, name) -> str | None:
+    """Switch a durable connection to a write-ahead log to `synchronous=NORMAL`, the syncs of its
+    commits then made by this backend (see the module docstring); returns the log's path, or
+    None when the connection is not durable or has no log (an in-memory database)."""
+    journal_mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+    synchronous = connection.execute("PRAGMA synchronous").fetchone()[0]
+    if str(journal_mode).lower() != "wal" or synchronous < FULL:
+        return None
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return os.path.abspath(str(name)) + "-wal"
+
+
+def _sync_wal(path: str) -> None:
+    """fdatasync the write-ahead log: every commit written to it so far becomes durable. A log that
+    is gone was checkpointed into the database file, which SQLite synced first."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
