@@ -125,3 +125,15 @@ def test_relaxed_durability_skips_the_sync_for_exactly_its_block(wal, wal_syncs)
     with transaction.atomic(), db.relaxed_durability(connection):  # a transaction's commit is not ours to relax
         Tenant.objects.create(slug="i", name="I")
     assert wal_syncs == [wal, wal]
+
+
+def test_a_commit_whose_log_cannot_be_synced_fails_readably(wal, monkeypatch):
+    def failing(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", failing)
+
+    with pytest.raises(OperationalError, match="could not be made durable"):
+        with transaction.atomic():
+            Tenant.objects.create(slug="j", name="J")
+    assert lock_is_free()

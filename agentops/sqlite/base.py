@@ -33,6 +33,7 @@ import sqlite3
 import threading
 import time
 
+from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
 WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -110,7 +111,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.writer_lock_timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
         self.wrote = False
         connection = super().get_new_connection(conn_params)
-        self.wal_path = _take_over_wal_sync(connection, self.settings_dict["NAME"])
+        self.wal_path = _take_over_wal_sync(connection)
         return connection
 
     @contextlib.contextmanager
@@ -259,7 +260,7 @@ def _qmark(query: str) -> str:
     return base.FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
 
 
-def _take_over_wal_sync(connection, name) -> str | None:
+def _take_over_wal_sync(connection) -> str | None:
     """Switch a durable connection to a write-ahead log to `synchronous=NORMAL`, the syncs of its
     commits then made by this backend (see the module docstring); returns the log's path, or
     None when the connection is not durable or has no log (an in-memory database)."""
@@ -267,18 +268,20 @@ def _take_over_wal_sync(connection, name) -> str | None:
     synchronous = connection.execute("PRAGMA synchronous").fetchone()[0]
     if str(journal_mode).lower() != "wal" or synchronous < FULL:
         return None
+    database_file = connection.execute("PRAGMA database_list").fetchone()[2]  # as SQLite resolved it
     connection.execute("PRAGMA synchronous=NORMAL")
-    return os.path.abspath(str(name)) + "-wal"
+    return database_file + "-wal"
 
 
 def _sync_wal(path: str) -> None:
-    """fdatasync the write-ahead log: every commit written to it so far becomes durable. A log that
-    is gone was checkpointed into the database file, which SQLite synced first."""
+    """fdatasync the write-ahead log: every commit written to it so far becomes durable. The log
+    exists while a connection is open; if it cannot be synced, the commit is not durable and the
+    caller must not go on as if it were."""
     try:
         fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return
-    try:
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise OperationalError(f"the commit was written but could not be made durable: {exc}") from exc
