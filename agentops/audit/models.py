@@ -116,9 +116,9 @@ class ContentTemplate:
 
     def hash(self, *, seq: int, created_at, prev_hash: str) -> str:
         """The event's hash once it has these chain fields (as compute_hash would give it)."""
-        chain = {"seq": seq, "created_at": created_at.isoformat(), "prev_hash": prev_hash}
-        filled = (segment + canonical_json(chain[key]) for segment, key in zip(self._segments, CHAIN_FIELDS))
-        return _sha256("".join(filled) + self._segments[-1])
+        # Their JSON written out: an ISO time and a hex digest need no escaping, an int is its digits.
+        first, second, third, last = self._segments
+        return _sha256(f'{first}"{created_at.isoformat()}"{second}"{prev_hash}"{third}{int(seq)}{last}')
 
 
 def canonical_json(value) -> str:
