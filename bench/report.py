@@ -190,7 +190,17 @@ def render(res: dict) -> tuple[list[str], list[dict]]:
             lines += table(["implementation", "variant", "per-step overhead", "ms/workflow", "client CPU ms/workflow",
                             "PG write txns/workflow", "PG WAL bytes/workflow", "ours / theirs", "x commit floor"], rows)
             lines.append("")
-            if mf:
+            alongside = det.get("per_step_over_floor")
+            if alongside is not None:
+                lines.append(f"Commit floor taken in each repetition's process before and after its timed runs: "
+                             f"{', '.join(f(x, 3) for x in det['commit_floor_ms_per_rep'])} ms; per-step overhead over "
+                             f"it: {', '.join(f(x) + 'x' for x in det['per_step_over_floor_per_rep'])} "
+                             f"(median {f(alongside)}x). The target is read against this floor.")
+                lines.append("")
+                verdicts.append(_verdict(f"W1 {db}: per-step overhead <= 1.5 x commit floor (taken alongside)",
+                                         f"<= {TARGET_FLOOR_FACTOR}x", f"{f(alongside)}x",
+                                         alongside <= TARGET_FLOOR_FACTOR))
+            elif mf:
                 target = TARGET_FLOOR_FACTOR * mf
                 verdicts.append(_verdict(f"W1 {db}: per-step overhead <= 1.5 x commit floor",
                                          f"<= {f(target, 3)} ms", f"{f(ours['median'], 3)} ms", ours["median"] <= target))

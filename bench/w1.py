@@ -1,6 +1,8 @@
 """W1, per-step overhead: one run of 50 sequential `ctx.step` calls of `common.step_fn`,
 executed in-process by `runs.engine.execute_run` (claim with a lease, journal load, replay
-machinery, one INSERT per step, the finish transaction).
+machinery, one INSERT per step, the finish transaction). Each repetition also takes the commit
+floor in its own process just before and after its timed runs, and the target's ratio is read
+against that (per repetition, then the median).
 
 Each repetition is a fresh process with a fresh database (a copy of the migrated template): it
 does WARMUP runs, then times RUNS runs one after another. A timed run is its creation (one
@@ -74,6 +76,7 @@ def child(a) -> None:
         pg = fresh.kind == "postgres"
         if pg:
             C.PG_URL = fresh.url.replace("postgres://", "postgresql://", 1)
+        floors = [commit_floor_ms(pg)]
         pg_before = C.pg_counters() if pg else None
         samples, exec_samples, run_ids = [], [], []
         cpu0 = time.process_time()
@@ -85,6 +88,7 @@ def child(a) -> None:
             run_ids.append(run_id)
         cpu_ms = (time.process_time() - cpu0) * 1000.0 / a.runs
         pg_io = C.pg_per_workflow(pg_before, C.pg_counters(), a.runs) if pg else None
+        floors.append(commit_floor_ms(pg))
         finished = Run.objects.filter(pk__in=run_ids)
         assert all(r.status == RunStatus.SUCCEEDED and r.output == expect for r in finished), "wrong result"
         assert finished.count() == a.runs
@@ -101,8 +105,18 @@ def child(a) -> None:
         "db_settings": settings,
         "pg_io": pg_io,
         "client_cpu_ms_per_workflow": cpu_ms,
+        "commit_floor_ms": floors,
         "result_ok": True,
     })
+
+
+def commit_floor_ms(pg: bool) -> float:
+    """The harness's commit floor (`machine_facts.py`: a one-row INSERT + COMMIT, median of 200),
+    taken here and now: the storage's speed drifts within minutes, so a floor measured in another
+    section is not the floor this repetition ran against."""
+    import machine_facts  # beside the harness's common.py
+
+    return machine_facts.pg_commit_ms() if pg else machine_facts.sqlite_commit_ms("wal")
 
 
 def measure(db: str, template: str, *, reps: int, runs: int, warmup: int, n: int = 50) -> dict:
@@ -126,6 +140,8 @@ def measure(db: str, template: str, *, reps: int, runs: int, warmup: int, n: int
         C.row(LIB, ver, db, "W1", f"baseline: {n} plain calls", f"ms per {n} plain calls", base),
     ]
     io = [r["pg_io"] for r in reps_out if r.get("pg_io")]
+    floors = [statistics.mean(r["commit_floor_ms"]) for r in reps_out]  # before and after the timed runs
+    over_floor = [step / floor for step, floor in zip(per_step, floors)]
     details = {
         "step_rows_written_per_rep": [r["step_rows_written"] for r in reps_out],
         "expected_step_rows_per_rep": (warmup + runs) * n,
@@ -136,6 +152,9 @@ def measure(db: str, template: str, *, reps: int, runs: int, warmup: int, n: int
         "write_txns_per_workflow": statistics.median(x["write_txns_per_workflow"] for x in io) if io else None,
         "wal_bytes_per_workflow": statistics.median(x["wal_bytes_per_workflow"] for x in io) if io else None,
         "result_ok": all(r.get("result_ok") for r in reps_out),
+        "commit_floor_ms_per_rep": floors,
+        "per_step_over_floor_per_rep": over_floor,
+        "per_step_over_floor": statistics.median(over_floor),
     }
     return {"rows": rows, "details": details,
             "params": {"n_steps": n, "runs": runs, "warmup": warmup, "reps": reps}}
