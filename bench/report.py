@@ -156,8 +156,9 @@ def render(res: dict) -> tuple[list[str], list[dict]]:
         lines += table(["db", "unit of work", "statements", "write transactions"], rows)
         lines.append("")
         lines.append("Counted in-process with an execute wrapper (BEGIN/SAVEPOINT included). Every write transaction is a "
-                     "durable commit (one fsync on SQLite with synchronous=FULL, on PostgreSQL with fsync=on) except, on "
-                     "SQLite, a run's claim and the task queue's dequeue and ack (relaxed durability, no fsync).")
+                     "durable commit (on SQLite one sync of the write-ahead log, made after the writer lock is released; on "
+                     "PostgreSQL with fsync=on) except, on SQLite, a run's claim and the task queue's dequeue and ack "
+                     "(relaxed durability, no sync).")
         lines.append("")
 
     # -- W1 ---------------------------------------------------------------------------------------
