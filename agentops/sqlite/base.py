@@ -121,7 +121,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         makes them durable too: the log is written and synced in order, so no durable write can
         outlive an earlier relaxed one. For writes that are harmless to lose.
         """
-        if self.in_atomic_block or self.relaxed:  # a transaction's commit belongs to whoever opened it
+        if self.in_atomic_block or self.relaxed:  # a transaction's commit belongs to whoever opened it; nested
             yield
             return
         self.relaxed = True
