@@ -13,7 +13,7 @@ from django.utils import timezone
 from agentops.db import execute, insert_many
 from agentops.tenancy.models import Tenant
 
-from .models import CHAIN_FIELDS, GENESIS_HASH, ActorType, AuditEvent, ContentTemplate
+from .models import GENESIS_HASH, ActorType, AuditEvent, ContentTemplate
 
 
 @dataclass(frozen=True)
@@ -155,10 +155,13 @@ def audit_append_all(prepared: list[PreparedEvent]) -> list[AuditEvent]:
     return [item.event for item in prepared]
 
 
-# Columns in INSERT order: what an event says, then its place in the chain (filled in last).
+# Columns in INSERT order: what an event says (encoded by audit_prepare), then its place in the
+# chain, filled in by audit_append_all in this order.
+_CHAIN_FIELDS_IN_ROW = ("seq", "created_at", "prev_hash", "hash")
 _OWN_FIELDS = [field for field in AuditEvent._meta.concrete_fields
-               if not field.primary_key and field.name not in (*CHAIN_FIELDS, "hash")]
-_INSERT_COLUMNS = [*(field.column for field in _OWN_FIELDS), "seq", "created_at", "prev_hash", "hash"]
+               if not field.primary_key and field.name not in _CHAIN_FIELDS_IN_ROW]
+_INSERT_COLUMNS = [*(field.column for field in _OWN_FIELDS),
+                   *(AuditEvent._meta.get_field(name).column for name in _CHAIN_FIELDS_IN_ROW)]
 
 
 def _insert_parts(connection) -> tuple[str, str]:
