@@ -16,6 +16,7 @@ import time
 from typing import Callable, TypeVar
 
 from django.conf import settings
+from django.db import transaction
 
 T = TypeVar("T")
 
@@ -39,6 +40,12 @@ def cached(key: tuple, load: Callable[[], T]) -> T:
                 _entries.clear()
             _entries[key] = (now + seconds, value)
     return value
+
+
+def invalidate() -> None:
+    """Forget the cached configuration once the current transaction commits (at once outside one):
+    the services that write configuration call this, so a reload never reads the old rows."""
+    transaction.on_commit(clear)
 
 
 def clear(**kwargs) -> None:
