@@ -149,7 +149,7 @@ RUN_LEASE_SECONDS = env.float("RUN_LEASE_SECONDS", default=30)
 RUN_SLICE_SECONDS = env.float("RUN_SLICE_SECONDS", default=300)
 RUN_INLINE_SLEEP_SECONDS = env.float("RUN_INLINE_SLEEP_SECONDS", default=10)
 # Repeatable steps (model calls, read-only tool calls) are committed with the run's next write,
-# at the latest after this long (0: every step is committed on its own); see runs/context.py.
+# at the latest after this long (0: every step is committed on its own); see runs/engine/recorder.py.
 RUN_DEFER_SECONDS = env.float("RUN_DEFER_SECONDS", default=1)
 # After its own run, a run task goes on with other queued runs for up to this long (0: never).
 RUN_DRAIN_SECONDS = env.float("RUN_DRAIN_SECONDS", default=5)

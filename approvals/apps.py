@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class ApprovalsConfig(AppConfig):
     name = "approvals"
     verbose_name = "Approvals"
+
+    def ready(self):
+        # The engine opens, cancels and expires approval waits through runs.waits, never by name.
+        from runs.waits import wait_kind_register
+
+        from .waits import ApprovalWaits
+
+        wait_kind_register("approval", ApprovalWaits())

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from django.db.models import Q
 
+from runs.journal import collect_refs, load_blobs, resolve
+from runs.models import Step, StepKind
+from tools.selectors import tool_get
+
 from .models import ApprovalRequest, ApprovalStatus
 
 DECIDE_PERMISSION = "decide_approvals"
@@ -88,9 +92,6 @@ def approval_executed_arguments(request) -> dict | None:
 
     None while the tool has not run (pending, rejected, or the run has not got there yet).
     """
-    from runs.journal import collect_refs, load_blobs, resolve
-    from runs.models import Step, StepKind
-
     step = Step.objects.filter(run_id=request.run_id, seq=request.step_seq + 1, kind=StepKind.TOOL).first()
     if step is None or step.input is None:
         return None
@@ -104,8 +105,6 @@ def approval_executed_arguments(request) -> dict | None:
 
 def tool_for_request(request):
     """The tool the request gates, as the run's tenant sees it (its own shadows a global one)."""
-    from tools.selectors import tool_get
-
     return tool_get(tenant=request.tenant, name=request.tool_name) if request.tool_name else None
 
 

@@ -1,21 +1,27 @@
 """The verbs of approvals: create, decide, expire, cancel.
 
-Each verb is one transaction and audited. The engine calls `approval_request_create` inside its
-suspend transaction and reads the outcome from the row when the run resumes: `approved` →
-`approved_arguments`; `rejected` / `expired` → `comment` and `decided_by` (empty when the system
-decided). Every decision and expiry resumes the run through `runs.services.run_resume`, in the
-same transaction, so a decided request and a queued run commit together or not at all.
+Each verb is one transaction and audited. The engine opens a request through the `approval` wait
+kind (approvals.waits) inside the transaction that parks the run. Every decision and expiry
+delivers its outcome to the run's waiting step (`runs.waits.wait_deliver`: approved → the approved
+arguments; rejected / expired → the comment and who decided, empty when the system did), which
+queues the run, in the same transaction: a decided request and a resumed run commit together or
+not at all.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agentops.audit.services import Actor, audit_diff, audit_record
+from agentops.errors import CodedError
 from runs.live import notify_inbox_changed
+from runs.waits import ApprovalOutcome, wait_deliver
+from tools.gateway import ToolRefused, tool_validate_arguments
+from tools.schemas import instance_errors
 
 from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus, ExpiryAction, Risk, arguments_hash
 from .selectors import approval_decide_refusal, approval_event_payload, tool_for_request
@@ -38,18 +44,12 @@ EXPIRE_BATCH = 200
 MIN_ESCALATION_SECONDS = 60
 
 
-class ApprovalError(Exception):
+class ApprovalError(CodedError):
     """A decision the rules refuse. `code` is stable (the API maps it to a status):
 
     not_found, not_allowed, self_approval (403/404); stale, already_decided, not_pending (409);
     comment_required, invalid_arguments (400). `details` lists argument errors for inline display.
     """
-
-    def __init__(self, code: str, message: str, *, details: list | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or []
 
 
 # Creating ------------------------------------------------------------------------------------
@@ -213,10 +213,6 @@ def _arguments_validate(*, request, arguments: dict) -> dict:
     if tool is None:
         raise ApprovalError("invalid_arguments", f"The tool {request.tool_name!r} no longer exists; "
                                                  "approve as proposed or reject.")
-    # Lazy: the gateway imports the engine, which imports this module.
-    from tools.gateway import ToolRefused, tool_validate_arguments
-    from tools.schemas import instance_errors
-
     try:
         return tool_validate_arguments(tool=tool, arguments=arguments)
     except ToolRefused as refusal:
@@ -278,7 +274,7 @@ def _request_finish(*, request, status, user, comment, principal, approved_argum
               "approved_arguments": approved_arguments,
               "changes": audit_diff(request.proposed_arguments, approved_arguments) if approved_arguments else {}},
     )
-    _run_resume(request)
+    _outcome_deliver(request)
     _notify(request, f"approval.{status}")
     return request
 
@@ -287,10 +283,16 @@ def _actor(principal) -> Actor:
     return Actor.for_api_key(principal.api_key) if principal.api_key is not None else Actor.for_user(principal.user)
 
 
-def _run_resume(request) -> None:
-    from runs.services import run_resume  # runs imports approvals for the engine's suspend
-
-    run_resume(run_id=request.run_id)
+def _outcome_deliver(request) -> None:
+    """Hand the decided request's outcome to the run's waiting step; the run resumes with it."""
+    approved = request.status == ApprovalStatus.APPROVED
+    arguments = request.arguments_under_review if request.approved_arguments is None else request.approved_arguments
+    outcome = ApprovalOutcome(
+        approved=approved, arguments=arguments if approved else None, comment=request.comment,
+        decided_by=request.decided_by.get_username() if request.decided_by else None, status=request.status,
+        request=str(request.pk),
+    )
+    wait_deliver(run_id=request.run_id, seq=request.step_seq, output=asdict(outcome))
 
 
 def _notify(request, event: str) -> None:
@@ -361,7 +363,7 @@ def _request_expire(*, request, now) -> int:
     request.status, request.decided_at, request.comment = ApprovalStatus.EXPIRED, now, comment
     audit_record(tenant=request.tenant, action="approval.expired", actor=Actor.system("approval expiry"),
                  target=request, data={"expires_at": request.expires_at, "policy": request.expiry_action})
-    _run_resume(request)
+    _outcome_deliver(request)
     _notify(request, "approval.expired")
     return 1
 

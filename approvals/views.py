@@ -80,16 +80,17 @@ def approval_decide_view(request, pk: int):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            approval_decide(
+            approval = approval_decide(
                 request_id=approval.pk, user=request.user, principal=_principal(request),
                 verdict=REJECT if data["verdict"] == REJECT else "approve",
                 seen_hash=data["seen_hash"], comment=data["comment"], arguments=form.edited_arguments(),
             )
         except ApprovalError as error:
             outcome = _error_outcome(form, error)
+            if outcome is not None:
+                approval = _approval_or_404(request, pk)  # what the winner of a race (or an edit) left
         else:
             outcome = {"ok": True, "message": "Your decision is recorded."}
-        approval = _approval_or_404(request, pk)  # what the decision (or the winner of a race) left
     if not request.htmx:
         if outcome and outcome["ok"]:
             messages.success(request, outcome["message"])

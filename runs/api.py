@@ -12,7 +12,8 @@ from .journal_view import blobs_for, prompts_for_steps
 from .models import RunStatus, StepKind
 from .selectors import run_get_for_user, run_list, step_list
 from .serializers import RunCreateSerializer, RunSerializer, StepSerializer
-from .services import RunError, run_cancel, run_create
+from .errors import RunError
+from .services import run_cancel, run_create
 
 ERROR_STATUS = {
     "unknown_agent": status.HTTP_400_BAD_REQUEST,

@@ -21,7 +21,8 @@ from django.utils import timezone
 from agentops.tenancy.principal import Principal
 
 from .models import DailyUsage, RunStatus, WaitingReason
-from .selectors import _tenant_runs
+from .selectors import tenant_runs
+from .waits import wait_kind
 
 PERIODS = (7, 14, 30)
 DEFAULT_PERIOD = 14
@@ -253,7 +254,7 @@ def agent_usage_list(*, principal: Principal, period: Period) -> list[AgentUsage
     for row in usage:
         agent(row).usage = _usage(row)
     runs = (
-        _tenant_runs(principal)
+        tenant_runs(principal)
         .filter(created_at__gte=period.start)
         .values("agent_id", "agent__slug", "agent__name", "status")
         .annotate(n=Count("pk"))
@@ -270,7 +271,7 @@ def waiting_run_list(*, principal: Principal) -> list[WaitingGroup]:
     One query; reasons in the order WaitingReason declares them.
     """
     rows = (
-        _tenant_runs(principal)
+        tenant_runs(principal)
         .filter(status=RunStatus.WAITING)
         .values("waiting_reason")
         .annotate(n=Count("pk"))
@@ -288,11 +289,10 @@ def waiting_run_list(*, principal: Principal) -> list[WaitingGroup]:
 
 def approval_pending_tenant_count(*, principal: Principal) -> int:
     """Pending approval requests of the whole tenant (the nav badge counts only the user's). One query."""
-    from approvals.models import ApprovalRequest, ApprovalStatus
-
-    if not principal.can("view", "read"):
+    approvals = wait_kind("approval")
+    if approvals is None or not principal.can("view", "read"):
         return 0
-    return ApprovalRequest.objects.filter(tenant_id=principal.tenant.pk, status=ApprovalStatus.PENDING).count()
+    return approvals.open_count(tenant_id=principal.tenant.pk)
 
 
 def dashboard_get(*, principal: Principal, days=None, today: dt.date | None = None) -> Dashboard:

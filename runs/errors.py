@@ -1,21 +1,16 @@
-"""Errors of the run engine.
+"""Errors of runs and of the run engine.
 
-`RunFailure` ends a run with a readable `{code, message}`; `ToolError` is what a workflow sees when
-a tool call is refused, rejected or fails (the agent loop hands it to the model). The control-flow
-signals derive from BaseException so that a workflow's `except Exception` cannot swallow them.
+`RunError` refuses an operation on a run (the API maps its code to a 4xx); `RunFailure` ends a
+run with a readable `{code, message}`. What a workflow sees of a tool call that did not succeed is
+`tools.errors.ToolError`. The control-flow signals derive from BaseException so that a workflow's
+`except Exception` cannot swallow them.
 """
 
+from agentops.errors import CodedError
 
-class CodedError(Exception):
-    """An error with a stable machine-readable code and a readable message."""
 
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
+class RunError(CodedError):
+    """A refused run operation, with a stable code for the API and a readable message."""
 
 
 class RunFailure(CodedError):
@@ -29,10 +24,6 @@ class NonDeterminismError(RunFailure):
             f"step #{seq}: the journal recorded {recorded[0]} {recorded[1]!r} but the workflow now calls "
             f"{called[0]} {called[1]!r}; the workflow code changed under a running run or is not deterministic",
         )
-
-
-class ToolError(CodedError):
-    """A tool call that was refused, rejected or failed; the workflow decides what to do."""
 
 
 class StepFailed(Exception):

@@ -18,6 +18,7 @@ from agentops.agents.models import Agent
 from agentops.tenancy.principal import Principal
 
 from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
+from .waits import WaitView, wait_kind
 
 STEP_PAGE_SIZE = 200
 
@@ -26,7 +27,7 @@ STEP_PAGE_SIZE = 200
 UNSETTLED_STEP_STATUSES = (StepStatus.STARTED, StepStatus.WAITING, StepStatus.IN_DOUBT)
 
 
-def _tenant_runs(principal: Principal) -> QuerySet[Run]:
+def tenant_runs(principal: Principal) -> QuerySet[Run]:
     if not principal.can("view", "read"):
         return Run.objects.none()
     return Run.objects.filter(tenant_id=principal.tenant.pk)
@@ -47,7 +48,7 @@ def run_list(
     or on whose behalf it acts; `date_from`/`date_to` are inclusive days of `created_at` in the
     current time zone. Lazy: count and slice it like any queryset.
     """
-    runs = _tenant_runs(principal).select_related(
+    runs = tenant_runs(principal).select_related(
         "agent", "agent_version", "created_by", "on_behalf_of", "api_key"
     )
     if agent:
@@ -78,7 +79,7 @@ def run_get_for_user(*, principal: Principal, run_id) -> Run | None:
     except ValueError:
         return None
     return (
-        _tenant_runs(principal)
+        tenant_runs(principal)
         .select_related("agent", "agent_version", "created_by", "on_behalf_of", "api_key", "parent__agent")
         .filter(pk=run_id)
         .first()
@@ -108,15 +109,14 @@ def child_runs_for_steps(*, run: Run, steps) -> dict[int, Run]:
     return {child.parent_step_seq: child for child in children.select_related("agent", "agent_version")}
 
 
-def approvals_for_steps(*, run: Run, steps) -> dict[int, object]:
-    """{step seq: ApprovalRequest} for the `approval` steps among `steps`. At most one query."""
-    from approvals.models import ApprovalRequest
-
+def waits_for_steps(*, run: Run, steps) -> dict[int, WaitView]:
+    """{step seq: how to show and link its wait} for the `approval` steps among `steps`. At most
+    one query."""
     seqs = [s.seq for s in steps if s.kind == StepKind.APPROVAL]
-    if not seqs:
+    approvals = wait_kind("approval")
+    if not seqs or approvals is None:
         return {}
-    requests = ApprovalRequest.objects.filter(run=run, tenant_id=run.tenant_id, step_seq__in=seqs)
-    return {request.step_seq: request for request in requests}
+    return approvals.describe(run=run, seqs=seqs)
 
 
 def run_waiting_on(*, run: Run) -> dict:
@@ -126,14 +126,9 @@ def run_waiting_on(*, run: Run) -> dict:
     if run.status != RunStatus.WAITING:
         return {}
     found = {"reason": run.waiting_reason, "approval": None, "child": None, "step_seq": None, "wake_at": run.wake_at}
-    if run.waiting_reason == WaitingReason.APPROVAL:
-        from approvals.models import ApprovalRequest, ApprovalStatus
-
-        found["approval"] = (
-            ApprovalRequest.objects.filter(run=run, tenant_id=run.tenant_id, status=ApprovalStatus.PENDING)
-            .order_by("step_seq")
-            .first()
-        )
+    approvals = wait_kind("approval")
+    if run.waiting_reason == WaitingReason.APPROVAL and approvals is not None:
+        found["approval"] = next(iter(approvals.describe(run=run, seqs=None).values()), None)
     elif run.waiting_reason == WaitingReason.CHILD:
         found["child"] = (
             run.children.exclude(status__in=FINISHED_STATUSES).select_related("agent").order_by("created_at").first()

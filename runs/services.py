@@ -10,28 +10,13 @@ from django.utils import timezone
 
 from agentops.agents.models import Agent
 from agentops.audit.services import Actor, audit_record
-from agentops.taskqueue import enqueue
 from agentops.tenancy.models import Membership
 
+from .errors import RunError
 from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepStatus, WaitingReason
+from .waits import run_enqueue, timer_fire, wait_deliver, wait_kinds
 
 logger = logging.getLogger(__name__)
-
-
-class RunError(Exception):
-    """A refused run operation, with a stable code for the API and a readable message."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def run_enqueue(run_id) -> None:
-    """Hand the run to a worker when the current transaction commits (see taskqueue.enqueue)."""
-    # save=False: the run's journal is its record; a django-q2 result row per task would only
-    # cost writes (and pruning) on every run.
-    enqueue("runs.tasks.execute_run", str(run_id), task_name=f"run {run_id}", save=False)
 
 
 def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, thread: str = "",
@@ -81,56 +66,10 @@ def _run_for_idempotency_key(tenant, key, agent, input) -> Run | None:
     return run
 
 
-def run_create_child(*, parent: Run, parent_step_seq: int, agent_slug: str, input: dict) -> Run:
-    """A child run for `ctx.agent`, in the parent's transaction; acts for the same user."""
-    agent = Agent.objects.select_related("current_version").filter(tenant_id=parent.tenant_id, slug=agent_slug).first()
-    if agent is None or agent.current_version is None:
-        from .errors import RunFailure
-
-        raise RunFailure("unknown_agent", f"no agent {agent_slug!r} in this tenant for a child run")
-    child = Run.objects.create(
-        tenant_id=parent.tenant_id, agent=agent, agent_version=agent.current_version,
-        workflow=agent.current_version.workflow, input=input, thread=parent.thread,
-        created_by=parent.created_by, api_key=parent.api_key, on_behalf_of=parent.on_behalf_of,
-        parent=parent, parent_step_seq=parent_step_seq,
-    )
-    run_enqueue(child.pk)
-    return child
-
-
-def run_resume(*, run_id) -> bool:
-    """Wake a waiting run (decision made, timer due, child finished): waiting → queued, enqueued.
-
-    Idempotent: returns False, and does nothing, unless the run was waiting.
-    """
-    return _wake(run_id, Run.objects.filter(pk=run_id, status=RunStatus.WAITING))
-
-
-def run_schedule_timer(run_id, wake_at) -> None:
-    """Have the run's timer fire at `wake_at` through a task the queue holds until then; with a
-    broker that cannot hold tasks, the sweeper fires it."""
-    enqueue("runs.tasks.fire_timer", str(run_id), at=wake_at, task_name=f"timer {run_id}", save=False)
-
-
-def run_fire_timer(*, run_id, now=None) -> bool:
-    """Resume the run if it still waits on a timer that is due. The timer's own task and the
-    sweeper both call this; whichever comes second does nothing."""
-    return _wake(run_id, Run.objects.filter(pk=run_id, status=RunStatus.WAITING, waiting_reason=WaitingReason.TIMER,
-                                            wake_at__lte=now or timezone.now()))
-
-
-def _wake(run_id, waiting) -> bool:
-    woken = waiting.update(status=RunStatus.QUEUED, waiting_reason="", wake_at=None, updated_at=timezone.now())
-    if woken:
-        run_enqueue(run_id)
-    return bool(woken)
-
-
 def run_cancel(*, run: Run, actor: Actor) -> Run:
-    """Cancel a run. A queued or waiting run ends at once (its pending approvals are cancelled);
-    a running one is asked to stop and ends at its next step boundary."""
-    from approvals.services import approval_cancel_for_run
-
+    """Cancel a run. A queued or waiting run ends at once (what it waits for is withdrawn, and a
+    parent waiting for it is told); a running one is asked to stop and ends at its next step
+    boundary. Its children are cancelled too."""
     with transaction.atomic():
         now = timezone.now()
         ended = Run.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.WAITING]).update(
@@ -140,7 +79,12 @@ def run_cancel(*, run: Run, actor: Actor) -> Run:
         if not ended and not Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(cancel_requested=True):
             raise RunError("not_cancellable", f"run {run.pk} has already ended ({run.status})")
         if ended:
-            approval_cancel_for_run(run=run)
+            for kind in wait_kinds():
+                kind.cancel(run=run)
+            if run.parent_id:
+                wait_deliver(run_id=run.parent_id, seq=run.parent_step_seq, status=StepStatus.FAILED,
+                             output={"child_run": str(run.pk)},
+                             error={"code": "cancelled", "message": f"cancelled by {actor.label}"})
         audit_record(tenant=run.tenant, action="run.cancel_requested" if not ended else "run.cancelled",
                      actor=actor, target=run)
         _cancel_children(run, actor)
@@ -187,44 +131,28 @@ def step_resolve_in_doubt(*, run: Run, seq: int, action: str, actor: Actor, outp
     """
     if action not in IN_DOUBT_ACTIONS:
         raise RunError("invalid_action", f"action must be one of {', '.join(IN_DOUBT_ACTIONS)}")
+    if action == "retry":
+        resolution = {"status": StepStatus.STARTED, "error": {"resolution": "retry", "by": actor.label}}
+    elif action == "mark_done":
+        resolution = {"status": StepStatus.COMPLETED, "output": output}
+    else:
+        resolution = {"status": StepStatus.FAILED,
+                      "error": {"code": "in_doubt_failed", "message": f"marked failed by {actor.label}"}}
     with transaction.atomic():
-        step = Step.objects.select_for_update().filter(run=run, seq=seq).first()
-        if step is None or step.status != StepStatus.IN_DOUBT:
+        step = Step.objects.filter(run=run, seq=seq).first()
+        if step is None or not wait_deliver(run_id=run.pk, seq=seq, waiting=(StepStatus.IN_DOUBT,), **resolution):
             raise RunError("not_in_doubt", f"step #{seq} of run {run.pk} is not in doubt")
-        now = timezone.now()
-        if action == "retry":
-            changes = {"status": StepStatus.STARTED, "error": {"resolution": "retry", "by": actor.label}}
-        elif action == "mark_done":
-            changes = {"status": StepStatus.COMPLETED, "output": output, "error": None, "finished_at": now}
-        else:
-            changes = {"status": StepStatus.FAILED, "finished_at": now,
-                       "error": {"code": "in_doubt_failed", "message": f"marked failed by {actor.label}"}}
-        Step.objects.filter(pk=step.pk).update(**changes)
         audit_record(tenant=run.tenant, action=f"step.in_doubt_{action}", actor=actor, target=run,
                      data={"seq": seq, "tool": step.name, "output": output if action == "mark_done" else None})
-        run_resume(run_id=run.pk)
     step.refresh_from_db()
     return step
 
 
-def run_event_emit(*, run: Run, event: str) -> None:
-    """Outbound webhooks for a run event, sent after commit by the approvals app's deliverer.
-    `run` must be current and have its tenant and agent loaded."""
-    from approvals.webhooks import webhook_emit
-
-    webhook_emit(tenant=run.tenant, event=event, payload={
-        "run": {"id": str(run.pk), "agent": run.agent.slug, "status": run.status,
-                "waiting_reason": run.waiting_reason, "output": run.output, "error": run.error},
-    })
-
-
 def sweep(now=None) -> dict:
-    """The periodic sweeper: expired leases, lost tasks, due timers, overdue approvals.
+    """The periodic sweeper: expired leases, lost tasks, due timers, overdue waits (approvals).
 
     Every action is idempotent, so overlapping sweeps do no harm.
     """
-    from approvals.services import approval_expire_due
-
     now = now or timezone.now()
     expired = list(Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now).values_list("pk", flat=True))
     stale = list(Run.objects.filter(status=RunStatus.QUEUED, updated_at__lt=now - timedelta(minutes=2))
@@ -236,14 +164,13 @@ def sweep(now=None) -> dict:
     due = list(Run.objects.filter(status=RunStatus.WAITING, waiting_reason=WaitingReason.TIMER, wake_at__lte=now)
                .values_list("pk", flat=True))
     fired = 0
-    # Timers fire through their own delayed task (run_schedule_timer); these are the ones whose
+    # Timers fire through their own delayed task (waits.timer_schedule); these are the ones whose
     # broker cannot hold a task, or whose task was lost.
     for run_id in due:
-        with transaction.atomic():
-            fired += run_fire_timer(run_id=run_id, now=now)
-    expired_approvals = approval_expire_due(now=now)
+        fired += timer_fire(run_id=run_id, now=now)
+    expired_waits = sum(kind.expire_due(now=now) for kind in wait_kinds())
     result = {"expired_leases": len(expired), "requeued": len(stale), "timers": fired,
-              "approvals_expired": expired_approvals}
+              "approvals_expired": expired_waits}
     if any(result.values()):
         logger.info("sweep: %s", result)
     return result

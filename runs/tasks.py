@@ -3,21 +3,22 @@
 from django.conf import settings
 
 from .engine import execute_queued, execute_run as _execute_run
-from .lease import new_worker_id
-from .services import run_fire_timer, sweep as _sweep
+from .engine.lease import new_worker_id
+from .services import sweep as _sweep
+from .waits import timer_fire
 
 
 def execute_run(run_id: str) -> str:
     """Execute the run, then work off the queue for up to RUN_DRAIN_SECONDS (see execute_queued)."""
     owner = new_worker_id()
     outcome = _execute_run(run_id, owner=owner)
-    execute_queued(budget_seconds=float(getattr(settings, "RUN_DRAIN_SECONDS", 5)), owner=owner)
+    execute_queued(budget_seconds=settings.RUN_DRAIN_SECONDS, owner=owner)
     return outcome
 
 
 def fire_timer(run_id: str) -> str:
-    """A timer's own task, delivered when it is due (see services.run_schedule_timer)."""
-    return "resumed" if run_fire_timer(run_id=run_id) else "not waiting on a due timer"
+    """A timer's own task, delivered when it is due (see waits.timer_schedule)."""
+    return "resumed" if timer_fire(run_id=run_id) else "not waiting on a due timer"
 
 
 def sweep() -> dict:

@@ -19,9 +19,9 @@ from .models import Run
 from .selectors import (
     STEP_PAGE_SIZE,
     UNSETTLED_STEP_STATUSES,
-    approvals_for_steps,
     child_runs_for_steps,
     step_list,
+    waits_for_steps,
 )
 
 MAX_PENDING = 50  # steps a live page re-reads per request; a run rarely has more than one open
@@ -94,7 +94,7 @@ def timeline_page(*, run: Run, after: int = 0, pending: dict | None = None, embe
     views = step_views(
         shown,
         children=child_runs_for_steps(run=run, steps=shown),
-        approvals=approvals_for_steps(run=run, steps=shown),
+        approvals=waits_for_steps(run=run, steps=shown),
     )
     scale = _scale(run)
     for view in views:

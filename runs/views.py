@@ -29,6 +29,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from agentops.audit.services import Actor
 
 from . import services
+from .errors import RunError
 from .dashboard import dashboard_get
 from .journal_view import prompt_for_step
 from .models import Run, RunStatus
@@ -188,7 +189,7 @@ def _act(request, run: Run, action, done: str):
     """Call an engine service; a refusal (RunError) becomes a readable message, not an error page."""
     try:
         action(Actor.for_user(request.user))
-    except services.RunError as error:
+    except RunError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, done)

@@ -8,8 +8,8 @@ from dataclasses import asdict
 from django.core.serializers.json import DjangoJSONEncoder
 
 from agentops.llm.base import ToolSpec
+from tools.errors import ToolError
 
-from .errors import ToolError
 from .registry import workflow
 
 

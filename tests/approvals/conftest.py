@@ -1,10 +1,11 @@
 import pytest
+from django.utils import timezone
 from django.contrib.auth.models import Group
 
 from agentops.tenancy.models import Membership
 from agentops.tenancy.principal import Principal
 from approvals.services import approval_request_create
-from runs.models import Run, RunStatus, WaitingReason
+from runs.models import Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
 from tools.models import Tool
 
 REFUND_SCHEMA = {
@@ -69,8 +70,13 @@ def refund_request(waiting_run, refund_tool):
     """refund_request(run=None, step_seq=2, **policy) → a pending request for payments.refund."""
 
     def make(run=None, step_seq=2, **policy):
+        run = run or waiting_run()
+        # The engine's side of the wait: the approval step the decision is delivered to.
+        Step.objects.get_or_create(run=run, seq=step_seq, defaults={
+            "kind": StepKind.APPROVAL, "name": "payments.refund", "status": StepStatus.WAITING,
+            "input": {"arguments": PROPOSED}, "started_at": timezone.now()})
         return approval_request_create(
-            run=run or waiting_run(), step_seq=step_seq, title="Support wants to call payments.refund",
+            run=run, step_seq=step_seq, title="Support wants to call payments.refund",
             tool_name="payments.refund", proposed_arguments=dict(PROPOSED), context=CONTEXT, **policy,
         )
 

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from runs.models import RunStatus, Step, StepKind, StepStatus, WaitingReason
 from runs.registry import workflow
-from runs.services import run_cancel, run_resume, sweep
+from runs.services import run_cancel, sweep
+from runs.waits import run_resume
 from agentops.audit.services import Actor
 
 pytestmark = pytest.mark.django_db
@@ -144,7 +145,7 @@ def test_a_finished_run_is_not_executed_again(start_run, advance):
 
 
 def test_a_run_leased_by_a_live_worker_is_not_claimed(start_run):
-    from runs.lease import run_claim
+    from runs.engine.lease import run_claim
 
     run = start_run("test_many_steps", {"n": 1})
     assert run_claim(run_id=run.pk, owner="worker-a")

@@ -9,7 +9,7 @@ from agentops.llm.models import ModelPrice
 from runs.journal import is_blob_ref
 from runs.models import DailyUsage, RunStatus, Step, StepKind
 from runs.registry import workflow
-from runs.services import run_resume
+from runs.waits import run_resume
 from tests.support.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,8 @@ from agentops.tenancy.principal import Principal
 from agentops.tenancy.roles import Role
 from runs.engine import execute_run
 from runs.models import Run, RunStatus, Step
-from runs.services import RunError, run_create
+from runs.errors import RunError
+from runs.services import run_create
 
 
 class Command(BaseCommand):

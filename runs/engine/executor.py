@@ -20,12 +20,16 @@ from agentops import config_cache
 from agentops.agents.models import AgentVersion
 from agentops.audit.services import Actor, audit_prepare
 
-from .context import RunContext, _notify_step
-from .errors import CancelRequested, ChildRunFailed, LeaseLost, RunFailure, StepFailed, Suspend, ToolError
-from .journal import load_journal
+from approvals.webhooks import webhook_emit  # TEMPORARY until webhooks move to core
+from tools.errors import ToolError
+
+from ..errors import CancelRequested, ChildRunFailed, LeaseLost, RunFailure, StepFailed, Suspend
+from ..journal import load_journal
+from ..models import Run, RunStatus, StepStatus
+from ..registry import get_workflow
+from ..waits import wait_deliver
+from .context import RunContext
 from .lease import Lease, new_worker_id, run_claim, run_claim_next
-from .models import Run, RunStatus
-from .registry import get_workflow
 
 logger = logging.getLogger(__name__)
 
@@ -110,20 +114,37 @@ def _json_output(output):
 
 
 def _finish(ctx: RunContext, status: str, *, output=None, error=None) -> None:
-    """Record the end of the run (compare-and-swap on our lease), wake a waiting parent, notify."""
-    from .services import run_event_emit, run_resume
-
+    """Record the end of the run (compare-and-swap on our lease), deliver it to a waiting parent,
+    send the run's webhooks, notify viewers: one transaction."""
     run = ctx.run
     now = timezone.now()
     run.status, run.output, run.error, run.waiting_reason = status, output, error, ""
     event = audit_prepare(tenant=run.tenant, action=f"run.{status}", actor=Actor.for_run(run), target=run,
                           data={"agent": run.agent.slug, "error": error} if error else {"agent": run.agent.slug})
-    release = ctx._release(status=status, output=output, error=error, finished_at=now, waiting_reason="",
-                           events=[event])
+    release = ctx.journal.release(status=status, output=output, error=error, finished_at=now, waiting_reason="",
+                                  events=[event])
     with transaction.atomic():
         if not release.apply():
             return  # the lease was lost meanwhile: the worker that holds it now records the end
         if run.parent_id:
-            run_resume(run_id=run.parent_id)
+            child_end_deliver(run)
         run_event_emit(run=run, event=f"run.{status}")
-    _notify_step(run.pk, ctx._written)
+    ctx.journal.notify(ctx.journal.written)
+
+
+def child_end_deliver(run: Run) -> bool:
+    """Deliver a finished child run's end to the parent step that waits for it."""
+    if run.status == RunStatus.SUCCEEDED:
+        return wait_deliver(run_id=run.parent_id, seq=run.parent_step_seq,
+                            output={"child_run": str(run.pk), "output": run.output})
+    return wait_deliver(run_id=run.parent_id, seq=run.parent_step_seq, status=StepStatus.FAILED,
+                        output={"child_run": str(run.pk)}, error=run.error or {"message": run.status})
+
+
+def run_event_emit(*, run: Run, event: str) -> None:
+    """Outbound webhooks for a run event, in the caller's transaction. `run` must be current and
+    have its tenant and agent loaded."""
+    webhook_emit(tenant=run.tenant, event=event, payload={
+        "run": {"id": str(run.pk), "agent": run.agent.slug, "status": run.status,
+                "waiting_reason": run.waiting_reason, "output": run.output, "error": run.error},
+    })

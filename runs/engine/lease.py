@@ -1,0 +1,130 @@
+"""The lease a worker holds on the run it executes.
+
+Claiming is one conditional UPDATE (a run whose lease is live belongs to someone else, see
+runs.store); at step boundaries the holder checks, at most once a second, that it still owns the
+run and that nobody asked to cancel it, renewing the lease when a third of it is used. During a long blocking call
+(model, tool, inline sleep) `keepalive()` has the process's heartbeat thread renew it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from .. import store
+from ..errors import CancelRequested, LeaseLost
+from ..models import Run
+
+CHECK_INTERVAL = 1.0
+
+logger = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_claim(*, run_id, owner: str) -> Run | None:
+    """Take the run if it is queued or its lease expired (see store.run_claim)."""
+    return store.run_claim(run_id=run_id, owner=owner, lease_seconds=settings.RUN_LEASE_SECONDS)
+
+
+def run_claim_next(*, owner: str) -> Run | None:
+    """Take the oldest queued run, if there is one (see store.run_claim_next)."""
+    return store.run_claim_next(owner=owner, lease_seconds=settings.RUN_LEASE_SECONDS)
+
+
+class Lease:
+    def __init__(self, run_id, owner: str):
+        self.run_id = run_id
+        self.owner = owner
+        self.seconds = settings.RUN_LEASE_SECONDS
+        self.renewed_at = time.monotonic()
+        self._checked_at = time.monotonic()
+        self.lost = False
+
+    def check(self) -> None:
+        """At a step boundary: raise LeaseLost or CancelRequested; renew when due. Cheap when recent."""
+        now = time.monotonic()
+        if now - self._checked_at < CHECK_INTERVAL:
+            return
+        self._checked_at = now
+        row = store.lease_state(self.run_id)
+        if row is None or row[0] != self.owner:
+            raise LeaseLost()
+        if row[1]:
+            raise CancelRequested()
+        if now - self.renewed_at > self.seconds / 3:
+            self.renew()
+
+    def renew(self) -> None:
+        if not store.lease_renew(run_id=self.run_id, owner=self.owner, seconds=self.seconds):
+            raise LeaseLost()
+        self.renewed_at = time.monotonic()
+
+    @contextlib.contextmanager
+    def keepalive(self):
+        """Keep the lease renewed while the body blocks (model or tool call)."""
+        self.lost = False
+        _heartbeat.add(self)
+        try:
+            yield
+        finally:
+            _heartbeat.remove(self)
+        if self.lost:
+            raise LeaseLost()
+
+
+class _Heartbeat:
+    """One daemon thread per process renews the leases of the calls in progress, so a call costs
+    no thread of its own. Started lazily, and again after a fork (worker processes are forked)."""
+
+    def __init__(self):
+        self._leases: dict[int, Lease] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid: int | None = None
+
+    def add(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases[id(lease)] = lease
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True).start()
+        self._wake.set()  # a shorter lease may need an earlier beat
+
+    def remove(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.pop(id(lease), None)
+
+    def _beat(self) -> None:
+        while True:
+            with self._lock:
+                leases = list(self._leases.values())
+            interval = min([CHECK_INTERVAL, *(lease.seconds / 6 for lease in leases)])
+            self._wake.wait(interval)
+            self._wake.clear()
+            for lease in leases:
+                if time.monotonic() - lease.renewed_at > lease.seconds / 3 and id(lease) in self._leases:
+                    self._renew(lease)
+
+    @staticmethod
+    def _renew(lease: Lease) -> None:
+        try:
+            lease.renew()
+        except LeaseLost:
+            lease.lost = True
+        except Exception:  # the database is unreachable: try again at the next beat
+            logger.warning("could not renew the lease on run %s", lease.run_id, exc_info=True)
+            close_old_connections()
+
+
+_heartbeat = _Heartbeat()

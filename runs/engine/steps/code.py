@@ -1,0 +1,39 @@
+"""`ctx.step` and `ctx.read_step`: any code whose JSON result is journaled and replayed."""
+
+from __future__ import annotations
+
+import json
+import traceback
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+
+from ...errors import StepFailed
+from ...models import StepKind, StepStatus
+from ...store import JSONText
+
+
+def code_step(ctx, name: str, fn, args, kwargs, *, repeatable: bool):
+    """Run `fn(*args, **kwargs)` once. A `repeatable` step (no side effects) is written with the
+    run's next write; any other is written at once, after what it may depend on."""
+    journal = ctx.journal
+    seq, recorded = journal.next(StepKind.CODE, name)
+    if recorded is not None:
+        if recorded.status == StepStatus.FAILED:
+            raise StepFailed(name, recorded.error or {})
+        return recorded.output
+    if not repeatable:
+        journal.write_deferred()  # what this code does may depend on them: they must not be lost
+    started_at = timezone.now()
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:
+        error = {"type": type(exc).__name__, "message": str(exc)[:2000],
+                 "traceback": traceback.format_exc(limit=8)[-4000:]}
+        journal.insert(seq, StepKind.CODE, name, StepStatus.FAILED, error=error, started_at=started_at)
+        raise StepFailed(name, error) from exc
+    text = JSONText(json.dumps(result, cls=DjangoJSONEncoder))  # encoded once, for the row and for replay
+    entry = journal.insert(seq, StepKind.CODE, name, StepStatus.COMPLETED, output=text, started_at=started_at,
+                           defer=repeatable)
+    entry.output = json.loads(text)  # exactly what a replay will return
+    return entry.output
