@@ -11,7 +11,6 @@ from django.db import connection, connections, router, transaction
 from django.utils import timezone
 
 from agentops.db import execute, insert_many
-from agentops.tenancy.models import Tenant
 
 from .models import GENESIS_HASH, ActorType, AuditEvent, ContentTemplate
 
@@ -40,11 +39,10 @@ class Actor:
 
     @classmethod
     def from_request(cls, request) -> "Actor":
-        """The API key when the request authenticated with one, else the signed-in user."""
-        from agentops.tenancy.models import ApiKey
-
+        """The API key when the request authenticated with one (DRF's `request.auth`; a session
+        leaves it None), else the signed-in user."""
         auth = getattr(request, "auth", None)
-        if isinstance(auth, ApiKey):
+        if auth is not None:
             return cls.for_api_key(auth)
         return cls.for_user(request.user)
 
@@ -75,7 +73,7 @@ def audit_diff(before: dict, after: dict) -> dict:
 
 def audit_record(
     *,
-    tenant: Tenant,
+    tenant,
     action: str,
     actor: Actor,
     target=None,
@@ -97,7 +95,7 @@ class PreparedEvent:
     values: list  # the values of _OWN_FIELDS, adapted for the database
 
 
-def audit_prepare(*, tenant: Tenant, action: str, actor: Actor, target=None, data: dict | None = None,
+def audit_prepare(*, tenant, action: str, actor: Actor, target=None, data: dict | None = None,
                   changes: dict | None = None) -> PreparedEvent:
     """An event with everything but its place in the chain, for `audit_append`.
 
@@ -177,10 +175,15 @@ def _insert_parts(connection) -> tuple[str, str]:
 _INSERT_PARTS: dict[str, tuple[str, str]] = {}
 
 
+# The tenant model, reached through the events' foreign key: audit sits below tenancy, whose
+# services record their changes here.
+_TENANT = AuditEvent._meta.get_field("tenant").related_model
+
+
 def _locked_tail(tenant_id) -> tuple[int, str]:
     """The (seq, hash) the tenant's next event follows, its chain locked until the transaction ends."""
     if connection.features.has_select_for_update:  # SQLite: the IMMEDIATE transaction already excludes other writers
-        Tenant.objects.select_for_update(no_key=True).filter(pk=tenant_id).values_list("pk").get()
+        _TENANT.objects.select_for_update(no_key=True).filter(pk=tenant_id).values_list("pk").get()
     return _chain_tail(tenant_id) or (0, GENESIS_HASH)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentops.tenancy.models import Tenant
 
 from .models import GENESIS_HASH, AuditEvent
 
@@ -20,7 +19,7 @@ class ChainBreak:
         return f"tenant {self.tenant}: event #{self.seq} (id {self.event_id}): {self.reason}"
 
 
-def audit_chain_verify(tenant: Tenant) -> tuple[int, ChainBreak | None]:
+def audit_chain_verify(tenant) -> tuple[int, ChainBreak | None]:
     """(events checked, first break or None). Streams the chain in order of `seq`."""
     expected_seq, expected_prev, checked = 1, GENESIS_HASH, 0
     for event in AuditEvent.objects.filter(tenant=tenant).order_by("seq").iterator(chunk_size=2000):

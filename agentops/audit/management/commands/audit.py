@@ -1,7 +1,7 @@
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
 from agentops.audit.verify import audit_chain_verify
-from agentops.tenancy.models import Tenant
 
 
 class Command(BaseCommand):
@@ -13,7 +13,7 @@ class Command(BaseCommand):
         verify.add_argument("--tenant", help="Only this tenant's chain (slug).")
 
     def handle(self, *args, action, tenant=None, **options):
-        tenants = Tenant.objects.order_by("slug")
+        tenants = apps.get_model("tenancy", "Tenant").objects.order_by("slug")
         if tenant:
             tenants = tenants.filter(slug=tenant)
             if not tenants.exists():
