@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, pagination, status
-from rest_framework.response import Response
+from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -23,6 +22,18 @@ class ApiError(exceptions.APIException):
         self.details = details
 
 
+class ApiErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.JSONField(allow_null=True)
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """The error envelope, for the OpenAPI description of an endpoint's 4xx answers."""
+
+    error = ApiErrorBodySerializer()
+
+
 _CODES = {
     exceptions.ValidationError: "invalid",
     exceptions.ParseError: "malformed_request",
@@ -34,10 +45,6 @@ _CODES = {
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "throttled",
 }
-
-
-def error_response(code: str, message: str, status_code: int, details=None) -> Response:
-    return Response({"error": {"code": code, "message": message, "details": details}}, status=status_code)
 
 
 def exception_handler(exc, context):

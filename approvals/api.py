@@ -8,12 +8,11 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentops.api import ApiError
+from agentops.api import ApiError, ApiErrorSerializer
 from agentops.tenancy.permissions import request_principal
 
 from .selectors import DECIDE_PERMISSION, DECIDE_SCOPE, approval_get_for_user, approval_list_for_user
 from .serializers import (
-    ApiErrorSerializer,
     ApprovalApproveInputSerializer,
     ApprovalListFilterSerializer,
     ApprovalRejectInputSerializer,

@@ -59,13 +59,3 @@ class ApprovalRejectInputSerializer(serializers.Serializer):
         required=False, allow_blank=True, default="",
         help_text="Why: required (400 `comment_required` without it); the agent and the requester read it.",
     )
-
-
-class ApiErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.JSONField(allow_null=True)
-
-
-class ApiErrorSerializer(serializers.Serializer):
-    error = ApiErrorBodySerializer()

@@ -19,7 +19,7 @@ class RunsConfig(AppConfig):
 
         config_cache.connect_invalidation()
 
-        for module in getattr(settings, "WORKFLOW_MODULES", []):
+        for module in settings.WORKFLOW_MODULES:
             import_module(module)
         if sys.argv[1:2] == ["qcluster"]:
             _preload_engine()

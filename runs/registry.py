@@ -20,6 +20,3 @@ def workflow(name: str):
 def get_workflow(name: str) -> Callable | None:
     return _WORKFLOWS.get(name)
 
-
-def workflow_names() -> list[str]:
-    return sorted(_WORKFLOWS)

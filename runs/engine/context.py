@@ -78,6 +78,3 @@ class RunContext:
     def agent(self, slug: str, input: dict):
         """Run another agent of the tenant as a child run and return its output (waits for it)."""
         return child_run(self, slug, input)
-
-    def active_seconds(self) -> float:
-        return self.journal.active_seconds()
