@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "tools",
     "approvals",
     "evals",
+    "demo",
 ]
 
 MIDDLEWARE = [

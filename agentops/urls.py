@@ -16,9 +16,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("agentops.api_urls")),
-    path("demo/billing/", include("tools.demo.urls")),
     path("inbox/", include("approvals.urls")),
     path("runs/", include("runs.urls")),
     path("dashboard/", runs_views.dashboard, name="dashboard"),
     path("evals/", include("evals.urls")),
+    path("demo/", include("demo.urls")),
 ]
