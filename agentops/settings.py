@@ -50,8 +50,12 @@ INSTALLED_APPS = [
     "tools",
     "approvals",
     "evals",
-    "demo",
 ]
+# The demo (tables, seed_demo, its Python tools, the billing endpoint), on top of every other app:
+# on by default so that `make run` shows the product at work; AGENTOPS_DEMO=0 leaves it out.
+AGENTOPS_DEMO = env.bool("AGENTOPS_DEMO", default=True)
+if AGENTOPS_DEMO:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -20,5 +21,6 @@ urlpatterns = [
     path("runs/", include("runs.urls")),
     path("dashboard/", runs_views.dashboard, name="dashboard"),
     path("evals/", include("evals.urls")),
-    path("demo/", include("demo.urls")),
 ]
+if apps.is_installed("demo"):
+    urlpatterns.append(path("demo/", include("demo.urls")))
