@@ -51,6 +51,11 @@ INSTALLED_APPS = [
     "approvals",
     "evals",
 ]
+# The demo (tables, seed_demo, its Python tools, the billing endpoint), on top of every other app:
+# on by default so that `make run` shows the product at work; AGENTOPS_DEMO=0 leaves it out.
+AGENTOPS_DEMO = env.bool("AGENTOPS_DEMO", default=True)
+if AGENTOPS_DEMO:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -16,9 +17,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("agentops.api_urls")),
-    path("demo/billing/", include("tools.demo.urls")),
     path("inbox/", include("approvals.urls")),
     path("runs/", include("runs.urls")),
     path("dashboard/", runs_views.dashboard, name="dashboard"),
     path("evals/", include("evals.urls")),
 ]
+if apps.is_installed("demo"):
+    urlpatterns.append(path("demo/", include("demo.urls")))

@@ -8,6 +8,8 @@ import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+# The suite runs with the demo installed whatever the environment says: its tools serve many tests.
+os.environ["AGENTOPS_DEMO"] = "1"
 
 from agentops.settings import *  # noqa: E402,F403
 from agentops.settings import DATABASES  # noqa: E402

@@ -76,5 +76,3 @@ class ToolAdmin(GuardedModelAdmin):
         if obj is not None and obj.is_code and obj.is_global:
             return False  # the next sync would bring it back: disable it instead
         return super().has_delete_permission(request, obj)
-
-from .demo import admin as demo_admin  # noqa: E402,F401  (registers the demo tables' pages)

@@ -1,13 +1,9 @@
 import importlib
-import os
 
 from django.apps import AppConfig
 from django.conf import settings
 from django.db import connections
 from django.db.models.signals import post_migrate
-
-# Modules whose @tool functions every process registers; projects add theirs in settings.
-DEFAULT_TOOL_MODULES = ("tools.demo.python_tools",)
 
 
 class ToolsConfig(AppConfig):
@@ -18,14 +14,10 @@ class ToolsConfig(AppConfig):
         # Imports and signal wiring only: the registry rows are written by `tool_sync`, after
         # migrations (below), from seed_demo and from the worker's start-up.
         from tools import python_tools  # noqa: F401  (registers the "python" adapter kind)
-        from tools.demo.billing import DEV_TOKEN, TOKEN_NAME
 
-        for module in getattr(settings, "AGENTOPS_TOOL_MODULES", DEFAULT_TOOL_MODULES):
+        # Modules whose @tool functions every process registers (an app may also import its own).
+        for module in getattr(settings, "AGENTOPS_TOOL_MODULES", ()):
             importlib.import_module(module)
-        if settings.DEBUG:
-            # The documented development token of the demo billing endpoint, so that `make run`
-            # works with no set-up; the secret resolver reads it like any other secret.
-            os.environ.setdefault(TOKEN_NAME, DEV_TOKEN)
         post_migrate.connect(sync_after_migrate, sender=self, dispatch_uid="tools.sync_after_migrate")
 
 

@@ -7,8 +7,6 @@ own policies for a global tool (see `tools.services.tool_update`).
 Python tools ("code tools") are declared with `@tool` in code and synced into global rows by
 `tools.services.tool_sync`; code owns their definition (description, schemas, effect, idempotency),
 the row owns their policies (approval, enabled, timeout, retries).
-
-The demo tables (`tools.demo.models`) live in this app too, see that module for why.
 """
 
 from __future__ import annotations
@@ -175,8 +173,3 @@ class Tool(models.Model):
 
 def is_valid_name(name: str) -> bool:
     return len(name) <= NAME_MAX_LENGTH and re.match(NAME_PATTERN, name) is not None
-
-
-# The demo tables are models of this app (no extra INSTALLED_APPS entry); importing them here is
-# what registers them with Django.
-from tools.demo.models import DemoArticle, DemoCustomer, DemoOrder, DemoRefund, DemoTicket  # noqa: E402,F401

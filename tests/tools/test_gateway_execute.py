@@ -6,8 +6,8 @@ import time
 import pytest
 from django.test import override_settings
 
+from demo.models import DemoTicket
 from tests.support.tool_servers import Reply
-from tools.demo.models import DemoTicket
 from tools.gateway import PreparedCall, ToolFailed, tool_execute, tool_prepare
 
 from .conftest import TOKEN

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client, override_settings
 
 from agentops.tenancy.roles import Role
-from tools.demo.models import DemoOrder, DemoRefund
-from tools.demo.seed import seed_demo_tools
+from demo.models import DemoOrder, DemoRefund
+from demo.seed import seed_demo_tools
 from tools.gateway import ToolFailed, ToolRefused, tool_execute, tool_prepare
 
 from .conftest import ACTOR

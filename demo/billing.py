@@ -8,7 +8,7 @@ the first refund (HTTP 200, `Idempotent-Replayed: true`) instead of refunding tw
 The token is the environment variable DEMO_BILLING_TOKEN, which the tool's configuration
 references as `{{ secret:DEMO_BILLING_TOKEN }}`; nothing secret is stored in the database. With
 DEBUG on and the variable unset, both sides use the development token `DEV_TOKEN` (set in the
-environment at start-up by `tools.apps`). With DEBUG off and no token the endpoint answers 404.
+environment at start-up by `demo.apps`). With DEBUG off and no token the endpoint answers 404.
 
 Request:  {"order_id": "1042", "amount": 12.5, "reason": "damaged"}
 Response: {"refund_id": "re_000001", "order_id": "1042", "amount": 12.5, "currency": "USD", ...}

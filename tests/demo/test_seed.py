@@ -5,9 +5,9 @@ from guardian.shortcuts import get_user_perms
 
 from agentops.agents.models import Agent, AgentVersion
 from agentops.audit.models import AuditEvent
-from agentops.demo import seed_demo
-from tools.demo import DEMO_TOOL_NAMES
-from tools.demo.models import DemoArticle, DemoCustomer, DemoOrder
+from demo import DEMO_TOOL_NAMES
+from demo.models import DemoArticle, DemoCustomer, DemoOrder
+from demo.seed import seed_demo
 from tools.models import Tool
 from tools.selectors import tool_map
 

@@ -1,9 +1,8 @@
 """Tables behind the demo tools: a knowledge base, customers, orders, tickets and refunds.
 
-They are models of the `tools` app (this package lives inside it) rather than of a `demo` app of
-their own, so the demo needs no extra INSTALLED_APPS entry and its migrations ship with the tools
-they serve. Every table is tenant-scoped like the rest of the product; the tools read
-`ctx.tenant`. Refunds belong to the demo billing endpoint, which stands in for an outside system.
+Every table is tenant-scoped like the rest of the product; the tools read `ctx.tenant`. Refunds
+belong to the demo billing endpoint, which stands in for an outside system. They used to be
+models of the `tools` app, whose migration 0002 hands their tables over to this app.
 """
 
 from __future__ import annotations

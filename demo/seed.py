@@ -1,6 +1,9 @@
-"""Demo content for one tenant: knowledge base, customers and orders, the billing.refund tool and
-the restricted user's tool permissions. Idempotent: a second run changes nothing (it only brings
-the billing URL up to date when AGENTOPS_PUBLIC_URL changed)."""
+"""The demo tenant: what `manage.py seed_demo` creates, idempotently.
+
+Its users and support agent; the knowledge base, customers and orders the demo tools read; the
+billing.refund HTTP tool; the restricted user's tool permissions. A second run changes nothing
+(it only brings the billing URL up to date when AGENTOPS_PUBLIC_URL changed).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,15 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
 
+from agentops.agents.models import Agent
+from agentops.agents.services import agent_create, agent_version_create
 from agentops.audit.services import Actor
 from agentops.tenancy.models import Tenant
+from agentops.tenancy.roles import Role
+from agentops.tenancy.services import membership_set, tenant_create
 from tools.models import ApprovalPolicy, Effect, ExpiryAction, ToolKind
 from tools.selectors import tool_get, tool_map
 from tools.services import tool_create, tool_sync, tool_update, tool_use_grant
@@ -18,6 +27,23 @@ from tools.services import tool_create, tool_sync, tool_update, tool_use_grant
 from . import DEMO_TOOL_NAMES
 from .billing import TOKEN_NAME
 from .models import DemoArticle, DemoCustomer, DemoOrder
+
+ACTOR = Actor.system("seed_demo")
+DEMO_PASSWORD = "demo"
+
+DEMO_USERS = [
+    # (username, role, staff): the operator also administers the demo through the admin.
+    ("operator", Role.OPERATOR, True),
+    ("approver", Role.APPROVER, False),
+    # A viewer whose agents may use only the tools granted to him one by one (not billing.refund).
+    ("sam", Role.VIEWER, False),
+]
+
+SUPPORT_PROMPT = (
+    "You are the support agent of Acme Inc. Answer the customer's question using the tools you are "
+    "granted: look things up before you answer, never invent order or account data, and ask for "
+    "approval-gated actions only when the customer asked for them. Answer briefly and politely."
+)
 
 BILLING_TOOL = "billing.refund"
 
@@ -89,8 +115,70 @@ ORDERS = [
 ]
 
 
+def seed_demo() -> list[str]:
+    """Create or complete the demo tenant; returns what it did, line by line. One transaction."""
+    report: list[str] = []
+    with transaction.atomic():
+        tenant = _tenant(report)
+        users = _users(tenant, report)
+        seed_demo_tools(tenant=tenant, restricted_user=users["sam"], actor=ACTOR, report=report)
+        _support_agent(tenant, users["operator"], report)
+    return report
+
+
+def _tenant(report) -> Tenant:
+    tenant = Tenant.objects.filter(slug="demo").first()
+    if tenant is None:
+        tenant = tenant_create(name="Demo", slug="demo", actor=ACTOR)
+        report.append("created tenant demo")
+    return tenant
+
+
+def _users(tenant, report) -> dict:
+    User = get_user_model()
+    users = {}
+    for username, role, staff in DEMO_USERS:
+        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": staff, "is_superuser": staff})
+        if created:
+            # A known password only where it cannot leak into production.
+            if settings.DEBUG:
+                user.set_password(DEMO_PASSWORD)
+            else:
+                user.set_unusable_password()
+            user.save()
+            report.append(f"created user {username}")
+        membership_set(tenant=tenant, user=user, role=role, actor=ACTOR)
+        users[username] = user
+    return users
+
+
+def support_agent_config() -> dict:
+    return {
+        "model": "gpt-4o-mini",
+        "provider": "default",
+        "system_prompt": SUPPORT_PROMPT,
+        "tools": list(DEMO_TOOL_NAMES),
+        "workflow": "agent_loop",
+        "max_steps": 20,
+        "timeout_seconds": 300,
+    }
+
+
+def _support_agent(tenant, owner, report):
+    agent = Agent.objects.filter(tenant=tenant, slug="support").first()
+    if agent is None:
+        agent_create(tenant=tenant, slug="support", name="Customer support",
+                     description="Answers customer questions about orders, refunds and accounts.",
+                     config=support_agent_config(), actor=ACTOR, user=owner)
+        report.append("created agent support")
+    else:
+        agent_version_create(agent=agent, config=support_agent_config(), actor=ACTOR, user=owner)
+
+
 def seed_demo_tools(*, tenant: Tenant, restricted_user, actor: Actor, report: list[str]) -> None:
-    """Everything the demo's tools need in `tenant`; appends what it did to `report`."""
+    """Everything the demo's tools need in `tenant`: knowledge base, customers, orders, the
+    billing.refund HTTP tool, and `restricted_user`'s per-tool permissions (an operator's role
+    already lets him use every tool). Appends what it did to `report`."""
     report += tool_sync(actor=actor)
     _articles(tenant, report)
     _customers_and_orders(tenant, report)

@@ -1,0 +1,2 @@
+# The demo's tools are exercised through the gateway like any tool: the same run factory.
+from tests.tools.conftest import ACTOR, make_run  # noqa: F401
