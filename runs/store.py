@@ -5,7 +5,9 @@ The ORM compiles each query anew; on the engine's hot paths that costs more than
 SQLite and a round trip more on PostgreSQL. So these statements are built once per database and
 their values prepared through the model fields (agentops.db), before the caller's transaction
 begins wherever the caller can: on SQLite the time inside a write transaction is time every
-other writer waits. Everything else in the engine reads and writes through this module or the ORM.
+other writer waits. Everything else in the engine reads and writes through this module or the ORM;
+the audit chain's statements stay with the audit log (agentops.audit.services), which every layer
+writes to, and the generic statement helpers are agentops.db.
 """
 
 from __future__ import annotations
