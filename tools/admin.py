@@ -4,8 +4,9 @@ from guardian.admin import GuardedModelAdmin
 
 from agentops.audit.services import Actor
 
+from .errors import ToolConflict, ToolInvalid
 from .models import DEFINITION_FIELDS, EDITABLE_FIELDS, Tool, ToolKind
-from .services import ToolConflict, ToolInvalid, tool_create, tool_delete, tool_update
+from .services import tool_create, tool_delete, tool_update
 
 
 class ToolAdminForm(forms.ModelForm):

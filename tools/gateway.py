@@ -37,6 +37,7 @@ from agentops.llm.base import ToolSpec
 from agentops.retry import RetryPolicy, call_with_retries
 from runs.models import Run
 from tools.adapters import Adapter, AdapterError, Invocation, get_adapter
+from tools.errors import ToolFailed, ToolRefused
 from tools.models import Tool, ToolKind, name_from_wire, wire_name
 from tools.policy import ApprovalNeed, approval_need
 from tools.python_tools import PythonAdapter
@@ -53,46 +54,6 @@ __all__ = [
     "ApprovalNeed", "PreparedCall", "ToolFailed", "ToolRefused", "ToolSession", "tool_execute", "tool_prepare",
     "tool_refusal_audit", "tool_specs_for", "tool_validate_arguments",
 ]
-
-
-class ToolRefused(Exception):
-    """A call the gateway will not make; `message` is written for the model to read and correct.
-
-    `code`: unknown_tool, not_granted, disabled, permission_denied, invalid_arguments, invalid_json.
-    """
-
-    def __init__(self, code: str, message: str):
-        super().__init__(code, message)  # both in args, so the exception pickles as it is
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-    def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
-
-
-class ToolFailed(Exception):
-    """The call was made and failed, after retries. `message` has every secret redacted;
-    `retryable` says whether the last failure was transient (attempts or deadline ran out)."""
-
-    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-        self.status = status
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __reduce__(self):
-        # Keyword-only arguments defeat Exception's default pickling, and task queues pickle errors.
-        return (_rebuild_tool_failed, (self.message, self.retryable, self.status))
-
-
-def _rebuild_tool_failed(message, retryable, status) -> ToolFailed:
-    return ToolFailed(message, retryable=retryable, status=status)
 
 
 @dataclass(frozen=True)

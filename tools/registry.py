@@ -12,7 +12,8 @@ The arguments' JSON Schema comes from the parameters' type hints (pydantic); a s
 typed with a pydantic model is used as the whole arguments object instead. A parameter typed
 `ToolContext` is not an argument: it receives the tenant, run and user of the call. Unknown
 arguments are refused (`additionalProperties: false`). Raise `ToolError` for an expected failure
-the model should read ("no order 9999"); any other exception is reported as a tool failure too.
+the model should read ("no order 9999"; it is `tools.errors.ToolError`); any other exception is
+reported as a tool failure too.
 
 Registering only fills the in-process `REGISTRY`; `tools.services.tool_sync` writes the global
 Tool rows (at migrate time and from seed_demo / the worker). Modules of tools are imported at
@@ -29,16 +30,9 @@ from typing import Any, Callable
 from pydantic import BaseModel, ConfigDict, create_model
 from pydantic_core import to_jsonable_python
 
+from tools.errors import ToolError  # noqa: F401  (what a tool raises; its authors import it from here)
 from tools.models import ApprovalPolicy, Effect, ToolKind, is_valid_name
 from tools.policy import ConditionError, condition_check
-
-
-class ToolError(Exception):
-    """An expected failure of a Python tool; its message goes back to the model."""
-
-    def __init__(self, message: str, *, retryable: bool = False):
-        super().__init__(message)
-        self.retryable = retryable
 
 
 @dataclass(frozen=True)

@@ -18,24 +18,13 @@ from guardian.shortcuts import assign_perm, get_user_perms, remove_perm
 from agentops.audit.services import Actor, audit_diff, audit_record
 from agentops.tenancy.models import Tenant
 
+from .errors import ToolConflict, ToolInvalid
 from .models import EDITABLE_FIELDS, POLICY_FIELDS, Tool, ToolKind
 from .registry import REGISTRY, PythonTool
 
 logger = logging.getLogger(__name__)
 
 SYNC_ACTOR = Actor.system("tool_sync")
-
-
-class ToolInvalid(Exception):
-    """The tool cannot be saved as given; `errors` is {field: [message, ...]}."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()))
-
-
-class ToolConflict(Exception):
-    """A tool of that name already exists in that scope."""
 
 
 def tool_create(*, tenant: Tenant | None, name: str, kind: str, actor: Actor, **fields) -> Tool:

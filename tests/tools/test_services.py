@@ -5,8 +5,9 @@ from guardian.models import UserObjectPermission
 
 from agentops.audit.models import AuditEvent
 from agentops.tenancy.roles import Role
+from tools.errors import ToolConflict, ToolInvalid
 from tools.models import Tool
-from tools.services import ToolConflict, ToolInvalid, tool_create, tool_delete, tool_update, tool_use_grant
+from tools.services import tool_create, tool_delete, tool_update, tool_use_grant
 
 from .conftest import ACTOR
 
