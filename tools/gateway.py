@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -35,7 +34,6 @@ from agentops import config_cache
 from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import ToolSpec
 from agentops.retry import RetryPolicy, call_with_retries
-from runs.models import Run
 from tools.adapters import Adapter, AdapterError, Invocation, get_adapter
 from tools.errors import ToolFailed, ToolRefused
 from tools.models import Tool, ToolKind, name_from_wire, wire_name
@@ -67,7 +65,7 @@ class PreparedCall:
     tool: Tool
     arguments: dict
     approval: ApprovalNeed | None
-    run: Any = None
+    run: Any
 
 
 def tool_specs_for(*, agent_version, tenant) -> list[ToolSpec]:
@@ -193,7 +191,7 @@ def tool_execute(
     tool = prepared.tool
     secrets = SecretResolver()
     try:
-        adapter = _adapter(prepared, secrets, idempotency_key)
+        adapter = _adapter(prepared, secrets)
     except ValueError as exc:  # the stored configuration is invalid (or its function is not loaded)
         raise ToolFailed(secrets.redact(f"{tool.name} is misconfigured: {exc}"), retryable=False) from None
     try:
@@ -217,28 +215,18 @@ def tool_execute(
     return _truncated(result)
 
 
-def _adapter(prepared: PreparedCall, secrets: SecretResolver, idempotency_key: str) -> Adapter:
+def _adapter(prepared: PreparedCall, secrets: SecretResolver) -> Adapter:
     tool = prepared.tool
     if tool.kind != ToolKind.PYTHON:
         return get_adapter(tool.kind, tool.config, secrets)
-    run = prepared.run or _run_from_key(idempotency_key)
-    tenant = run.tenant if run is not None else tool.tenant
-    context = ToolContext(tenant=tenant, run=run, user=_end_user(run))
+    run = prepared.run
+    context = ToolContext(tenant=run.tenant, run=run, user=_end_user(run))
     return PythonAdapter(tool.config, secrets, context=context)
 
 
 def _end_user(run):
-    user_id = run and (run.on_behalf_of_id or run.created_by_id)
+    user_id = run.on_behalf_of_id or run.created_by_id
     return config_cache.cached(("user", user_id), lambda: run.end_user) if user_id else None
-
-
-def _run_from_key(idempotency_key: str):
-    """The run named by an idempotency key "<run id>:<seq>", for a call rebuilt without its run."""
-    run_id = idempotency_key.rpartition(":")[0]
-    try:
-        return Run.objects.select_related("tenant").filter(pk=uuid.UUID(run_id)).first()
-    except ValueError:
-        return None
 
 
 def _timeout(tool: Tool, deadline: float | None) -> float:

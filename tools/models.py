@@ -19,9 +19,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
-# A tool's expiry policy is copied onto the approval requests it causes: one set of choices for both.
-from approvals.models import ExpiryAction  # noqa: F401  (re-exported for the tools app)
-
 # Segments of lower-case words joined by single underscores, separated by dots: "crm.lookup_customer".
 # No double underscore inside a name, so the wire form (dots as "__", see `wire_name`) maps back.
 NAME_PATTERN = r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*(?:\.[a-z][a-z0-9]*(?:_[a-z0-9]+)*)*$"
@@ -58,6 +55,20 @@ class ApprovalPolicy(models.TextChoices):
     NEVER = "never", "Never"
     ALWAYS = "always", "Always"
     WHEN = "when", "When the condition holds"
+
+
+# The approval policy's vocabulary is copied onto the approval requests a tool causes, so the
+# approvals app (a layer above) takes its choices from here: one set of choices for both.
+class Risk(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class ExpiryAction(models.TextChoices):
+    WAIT = "wait", "Wait indefinitely"
+    REJECT = "reject", "Reject"
+    ESCALATE = "escalate", "Escalate"
 
 
 # Fields a tool's code owns for Python tools; everything else on a code tool is a policy.

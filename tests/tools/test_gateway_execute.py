@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from tests.support.tool_servers import Reply
 from tools.demo.models import DemoTicket
-from tools.gateway import PreparedCall, ToolFailed, tool_execute, tool_prepare
+from tools.gateway import ToolFailed, tool_execute, tool_prepare
 
 from .conftest import TOKEN
 
@@ -144,16 +144,6 @@ def test_a_python_tool_works_for_the_runs_tenant_and_user(tenant, operator, make
     ticket = DemoTicket.objects.get()
     assert result == {"ticket_id": ticket.ticket_id, "status": "open", "priority": "high", "subject": "Parcel lost"}
     assert (ticket.tenant, ticket.run, ticket.created_by) == (tenant, run, operator)
-
-
-def test_a_python_call_rebuilt_without_its_run_finds_it_by_the_idempotency_key(tenant, operator, make_run):
-    run = make_run(operator, tools=["tickets.create"])
-    prepared = tool_prepare(run=run, name="tickets.create", arguments={"subject": "Parcel lost"})
-    rebuilt = PreparedCall(tool=prepared.tool, arguments=prepared.arguments, approval=None)
-
-    tool_execute(prepared=rebuilt, idempotency_key=f"{run.pk}:4", deadline=None)
-
-    assert DemoTicket.objects.get().tenant == tenant
 
 
 def test_a_python_tools_error_is_a_failure_the_model_can_read(operator, make_run):
