@@ -1,8 +1,8 @@
 """The tool gateway: the one way the run engine touches tools.
 
-For each call the engine asks, in order:
+For each call the engine asks, in order (one `ToolSession(run)` serves the calls of one execution):
 
-1. `tool_prepare` — resolve the name in the run's tenant (its own tool before a global one),
+1. `ToolSession.prepare` — resolve the name in the run's tenant (its own tool before a global one),
    check the agent version grants it, that it is enabled, and that the run's end user may use it
    (role permission `use_tools`, or the object permission `tools.use_tool` on the tool); parse and
    validate the arguments against the tool's JSON Schema; apply the approval policy. Everything
@@ -17,7 +17,7 @@ The engine journals the step and writes the `tool.called` audit event; refusals 
 `tool_refusal_audit`. Call `tool_execute` outside any open transaction: it does network I/O.
 
 Tool names: models are offered `Tool.wire_name` ("crm__lookup_customer"), because model APIs do
-not allow dots in function names. `tool_prepare` accepts the wire name or the registry name.
+not allow dots in function names. `ToolSession.prepare` accepts the wire name or the registry name.
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT_LIMIT = 32 * 1024
 
+# ToolRefused and ToolFailed are what this module raises; they live in tools.errors.
 __all__ = [
-    "ApprovalNeed", "PreparedCall", "ToolFailed", "ToolRefused", "ToolSession", "tool_execute", "tool_prepare",
-    "tool_refusal_audit", "tool_specs_for", "tool_validate_arguments",
+    "PreparedCall", "ToolFailed", "ToolRefused", "ToolSession", "tool_execute", "tool_refusal_audit",
+    "tool_validate_arguments",
 ]
 
 
@@ -68,33 +69,8 @@ class PreparedCall:
     run: Any
 
 
-def tool_specs_for(*, agent_version, tenant) -> list[ToolSpec]:
-    """The tools to offer the model: granted by `agent_version`, visible to `tenant`, enabled;
-    in the order of the grant. Names are wire names. One query."""
-    granted = list(agent_version.tools or [])
-    return _specs(tool_map(tenant=tenant, names=granted), granted)
-
-
-def _specs(tools: dict[str, Tool], granted: list[str]) -> list[ToolSpec]:
-    """The enabled ones of `granted`, in its order, as the model is offered them."""
-    return [
-        ToolSpec(name=tool.wire_name, description=tool.description, parameters=tool.input_schema)
-        for tool in (tools.get(name_from_wire(name)) for name in granted)
-        if tool is not None and tool.enabled
-    ]
-
-
-def tool_prepare(*, run, name: str, arguments: dict | str) -> PreparedCall:
-    """Check a call the model asked for; raises ToolRefused. Database reads only, no writes.
-
-    Order: tool known in the run's tenant → granted by the run's agent version → enabled → the
-    end user may use it → arguments are a JSON object → they match the schema → approval policy.
-    """
-    return ToolSession(run).prepare(name, arguments)
-
-
 class ToolSession:
-    """`tool_prepare` for the many calls of one run execution.
+    """The gateway's checks for the many calls of one run execution.
 
     The run's granted tools and its user's right to use each are read through the configuration
     cache (agentops.config_cache): a tool disabled or a permission revoked elsewhere takes effect
@@ -106,10 +82,21 @@ class ToolSession:
         self._granted = [name_from_wire(g) for g in run.agent_version.tools or []]
 
     def specs(self) -> list[ToolSpec]:
-        """The tools to offer the model (see tool_specs_for)."""
-        return _specs(self._granted_tools(), self._granted)
+        """The tools to offer the model: those granted by the run's agent version that its tenant
+        sees and that are enabled, in the order of the grant, under their wire names."""
+        tools = self._granted_tools()
+        return [
+            ToolSpec(name=tool.wire_name, description=tool.description, parameters=tool.input_schema)
+            for tool in (tools.get(name) for name in self._granted)
+            if tool is not None and tool.enabled
+        ]
 
     def prepare(self, name: str, arguments: dict | str) -> PreparedCall:
+        """Check a call the model asked for; raises ToolRefused. Database reads only, no writes.
+
+        Order: tool known in the run's tenant → granted by the run's agent version → enabled → the
+        end user may use it → arguments are a JSON object → they match the schema → approval policy.
+        """
         tool = self._resolve(name)
         self._authorize(tool)
         parsed = _parse_arguments(arguments)

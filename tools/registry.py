@@ -57,12 +57,9 @@ class PythonTool:
     model_parameter: str | None  # set when one pydantic-model parameter takes all the arguments
     effect: str
     idempotent: bool
-    approval: str
-    approval_condition: str
     input_schema: dict
     output_schema: dict | None
-    timeout_seconds: float | None = None
-    policy_defaults: dict = field(default_factory=dict)
+    policy_defaults: dict = field(default_factory=dict)  # the row's policies when `tool_sync` creates it
 
     @property
     def callable_path(self) -> str:
@@ -145,9 +142,7 @@ def build_python_tool(function: Callable, *, name: str, description: str | None,
     return PythonTool(
         name=name, description=text, function=function, arguments_model=model,
         context_parameter=context_parameter, model_parameter=model_parameter, effect=effect,
-        idempotent=idempotent, approval=policy, approval_condition=condition,
-        input_schema=input_schema, output_schema=output_schema or _output_schema(function),
-        timeout_seconds=timeout_seconds,
+        idempotent=idempotent, input_schema=input_schema, output_schema=output_schema or _output_schema(function),
         policy_defaults={"approval": policy, "approval_condition": condition,
                          **({"timeout_seconds": timeout_seconds} if timeout_seconds else {})},
     )
@@ -226,10 +221,6 @@ def _without_titles(schema: Any) -> Any:
         else:
             cleaned[key] = value
     return cleaned
-
-
-def python_tool_get(name: str) -> PythonTool | None:
-    return REGISTRY.get(name)
 
 
 def python_tool_by_callable(path: str) -> PythonTool | None:

@@ -13,7 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from guardian.models import GroupObjectPermission, UserObjectPermission
-from guardian.shortcuts import assign_perm, get_user_perms, remove_perm
+from guardian.shortcuts import assign_perm, get_user_perms
 
 from agentops.audit.services import Actor, audit_diff, audit_record
 from agentops.tenancy.models import Tenant
@@ -145,17 +145,6 @@ def tool_use_grant(*, tool: Tool, user, tenant: Tenant, actor: Actor) -> bool:
             return False
         assign_perm("tools.use_tool", user, tool)
         audit_record(tenant=tenant, action="tool.use_granted", actor=actor, target=tool,
-                     data={"tool": tool.name, "user": user.get_username()})
-        return True
-
-
-def tool_use_revoke(*, tool: Tool, user, tenant: Tenant, actor: Actor) -> bool:
-    """Take `tools.use_tool` on `tool` away from `user`; False if they did not have it."""
-    with transaction.atomic():
-        if "use_tool" not in get_user_perms(user, tool):
-            return False
-        remove_perm("tools.use_tool", user, tool)
-        audit_record(tenant=tenant, action="tool.use_revoked", actor=actor, target=tool,
                      data={"tool": tool.name, "user": user.get_username()})
         return True
 

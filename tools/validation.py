@@ -21,7 +21,7 @@ def tool_errors(tool: Tool) -> dict[str, list[str]]:
         ("input_schema", object_schema_errors(tool.input_schema)),
         ("output_schema", schema_errors(tool.output_schema) if tool.output_schema is not None else []),
         ("config", _config_errors(tool.kind, tool.config)),
-        ("retry_policy", retry_policy_errors(tool.retry_policy)),
+        ("retry_policy", _retry_policy_errors(tool.retry_policy)),
         ("approval_condition", _condition_errors(tool)),
         ("expiry_action", _expiry_errors(tool)),
     ):
@@ -47,7 +47,7 @@ def _config_errors(kind: str, config) -> list[str]:
     return []
 
 
-def retry_policy_errors(policy) -> list[str]:
+def _retry_policy_errors(policy) -> list[str]:
     if not isinstance(policy, dict):
         return ["The retry policy must be a JSON object."]
     unknown = sorted(set(policy) - set(RETRY_POLICY_KEYS))
