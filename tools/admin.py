@@ -7,6 +7,7 @@ from agentops.audit.services import Actor
 from .errors import ToolConflict, ToolInvalid
 from .models import DEFINITION_FIELDS, EDITABLE_FIELDS, Tool, ToolKind
 from .services import tool_create, tool_delete, tool_update
+from .validation import tool_errors
 
 
 class ToolAdminForm(forms.ModelForm):
@@ -19,6 +20,17 @@ class ToolAdminForm(forms.ModelForm):
         if kind == ToolKind.PYTHON and not (self.instance.pk and self.instance.is_code):
             raise forms.ValidationError("Python tools are declared in code with @tool and registered at start-up.")
         return kind
+
+    def _post_clean(self):
+        # The services' checks, shown on the form's fields. After super(), which has copied the
+        # form's values onto the instance and run the fields' validators (the point where Django's
+        # own UserCreationForm validates a password too).
+        super()._post_clean()
+        for field, problems in tool_errors(self.instance).items():
+            if field not in self.fields:  # read-only here: say which field the message is about
+                self.add_error(None, [f"{field}: {problem}" for problem in problems])
+            elif not self.has_error(field):  # an invalid value was not copied: its own error says why
+                self.add_error(field, problems)
 
 
 @admin.register(Tool)

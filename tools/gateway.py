@@ -35,10 +35,10 @@ from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import ToolSpec
 from agentops.retry import RetryPolicy, call_with_retries
 from tools.adapters import Adapter, AdapterError, Invocation, get_adapter
+from tools.adapters.python import PythonAdapter
 from tools.errors import ToolFailed, ToolRefused
 from tools.models import Tool, ToolKind, name_from_wire, wire_name
 from tools.policy import ApprovalNeed, approval_need
-from tools.python_tools import PythonAdapter
 from tools.registry import ToolContext
 from tools.schemas import instance_errors
 from tools.secrets import SecretResolver

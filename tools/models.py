@@ -8,6 +8,10 @@ Python tools ("code tools") are declared with `@tool` in code and synced into gl
 `tools.services.tool_sync`; code owns their definition (description, schemas, effect, idempotency),
 the row owns their policies (approval, enabled, timeout, retries).
 
+The checks of a tool beyond its fields' validators (schemas, adapter configuration, approval
+condition) are `tools.validation.tool_errors`, which the services, the admin form and the API run
+before saving: they need the adapters and the policy module, which build on this one.
+
 The demo tables (`tools.demo.models`) live in this app too, see that module for why.
 """
 
@@ -15,7 +19,6 @@ from __future__ import annotations
 
 import re
 
-from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
@@ -167,14 +170,6 @@ class Tool(models.Model):
     @property
     def wire_name(self) -> str:
         return wire_name(self.name)
-
-    def clean(self):
-        """Field checks a form or service runs before saving; see `tools.validation`."""
-        from tools.validation import tool_errors
-
-        errors = tool_errors(self)
-        if errors:
-            raise ValidationError(errors)
 
     def snapshot(self) -> dict:
         """The editable fields as JSON-friendly values, for audit diffs."""

@@ -21,6 +21,7 @@ from agentops.tenancy.models import Tenant
 from .errors import ToolConflict, ToolInvalid
 from .models import EDITABLE_FIELDS, POLICY_FIELDS, Tool, ToolKind
 from .registry import REGISTRY, PythonTool
+from .validation import tool_errors
 
 logger = logging.getLogger(__name__)
 
@@ -150,11 +151,18 @@ def tool_use_grant(*, tool: Tool, user, tenant: Tenant, actor: Actor) -> bool:
 
 
 def _check(tool: Tool) -> None:
-    # Uniqueness is checked in the transaction (and by the database), not by full_clean.
+    """The fields' validators and `tool_errors`; raises ToolInvalid with every problem found.
+
+    Uniqueness is checked in the transaction (and by the database), not by full_clean."""
+    errors: dict[str, list[str]] = {}
     try:
         tool.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
-        raise ToolInvalid(exc.message_dict) from None
+        errors = exc.message_dict
+    for field, messages in tool_errors(tool).items():
+        errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ToolInvalid(errors)
 
 
 def _refuse_unknown(fields: dict, allowed, *, reason: str = "cannot be changed.") -> None:

@@ -2,11 +2,12 @@
 
 Runs without the network and without secrets: schemas against their meta-schema, the adapter's
 `validate_config`, the approval condition against the argument names, the retry policy's shape.
+They are not `Tool.clean()` because they need the adapters and the policy module, which build on
+`tools.models`; the fields' own validators (the name's pattern, minimum values) stay on the model.
 """
 
 from __future__ import annotations
 
-from tools import python_tools  # noqa: F401  (registers the "python" adapter kind)
 from tools.adapters import ADAPTERS
 from tools.models import NAME_MAX_LENGTH, RETRY_POLICY_KEYS, ApprovalPolicy, ExpiryAction, Tool, wire_name
 from tools.policy import ConditionError, condition_check

@@ -68,3 +68,12 @@ def test_a_code_tool_shows_its_definition_read_only_and_changes_its_policy(admin
     assert (kb.approval, kb.required_approvals) == ("always", 2) and kb.description != "ignored"
     event = AuditEvent.objects.get(tenant=tenant, action="tool.changed")
     assert event.changes == {"approval": ["never", "always"], "required_approvals": [1, 2]}
+
+
+def test_the_form_shows_the_services_checks_on_their_fields(admin_client, tenant):
+    response = admin_client.post("/admin/tools/tool/add/", form(tenant=tenant.pk, config=json.dumps({"url": "ftp://x"})))
+
+    errors = response.context["adminform"].form.errors
+    assert response.status_code == 200 and list(errors) == ["config"]
+    assert errors["config"][0].startswith("http tool: 'url' must start with http:// or https://")
+    assert not Tool.objects.filter(name="crm.ping").exists()

@@ -18,7 +18,6 @@ from typing import Any
 from django.db import OperationalError, transaction
 from pydantic import ValidationError
 
-from tools.adapters import ADAPTERS
 from tools.adapters.base import Adapter, Invocation, require_str
 from tools.errors import ToolError
 from tools.models import Effect
@@ -60,7 +59,3 @@ class PythonAdapter(Adapter):
         except Exception as exc:
             logger.exception("python tool %s failed", entry.name)
             raise self.error(f"{entry.name} failed: {type(exc).__name__}: {exc}", retryable=False) from None
-
-
-# The adapters package maps kinds to adapter classes; the python kind registers itself there.
-ADAPTERS.setdefault(PythonAdapter.kind, PythonAdapter)
