@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from tools.models import ExpiryAction, Risk
+
 
 def arguments_hash(arguments) -> str:
     """The hash a decision is bound to: canonical JSON of the arguments the approver saw."""
@@ -27,18 +29,6 @@ class ApprovalStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     EXPIRED = "expired", "Expired"
     CANCELLED = "cancelled", "Cancelled"
-
-
-class Risk(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-
-
-class ExpiryAction(models.TextChoices):
-    WAIT = "wait", "Wait indefinitely"
-    REJECT = "reject", "Reject"
-    ESCALATE = "escalate", "Escalate"
 
 
 class ApprovalRequest(models.Model):

@@ -20,10 +20,12 @@ from agentops.audit.services import Actor, audit_diff, audit_record
 from agentops.errors import CodedError
 from runs.live import notify_inbox_changed
 from runs.waits import ApprovalOutcome, wait_deliver
-from tools.gateway import ToolRefused, tool_validate_arguments
+from tools.errors import ToolRefused
+from tools.gateway import tool_validate_arguments
+from tools.models import ExpiryAction, Risk
 from tools.schemas import instance_errors
 
-from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus, ExpiryAction, Risk, arguments_hash
+from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus, arguments_hash
 from .selectors import approval_decide_refusal, approval_event_payload, tool_for_request
 from .webhooks import webhook_emit
 

@@ -1,11 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
-from guardian.admin import GuardedModelAdmin
+from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm, GuardedModelAdmin
 
+from agentops import config_cache
 from agentops.audit.services import Actor
 
+from .errors import ToolConflict, ToolInvalid
 from .models import DEFINITION_FIELDS, EDITABLE_FIELDS, Tool, ToolKind
-from .services import ToolConflict, ToolInvalid, tool_create, tool_delete, tool_update
+from .services import tool_create, tool_delete, tool_update
+from .validation import tool_errors
 
 
 class ToolAdminForm(forms.ModelForm):
@@ -19,12 +22,35 @@ class ToolAdminForm(forms.ModelForm):
             raise forms.ValidationError("Python tools are declared in code with @tool and registered at start-up.")
         return kind
 
+    def _post_clean(self):
+        # The services' checks, shown on the form's fields. After super(), which has copied the
+        # form's values onto the instance and run the fields' validators (the point where Django's
+        # own UserCreationForm validates a password too).
+        super()._post_clean()
+        for field, problems in tool_errors(self.instance).items():
+            if field not in self.fields:  # read-only here: say which field the message is about
+                self.add_error(None, [f"{field}: {problem}" for problem in problems])
+            elif not self.has_error(field):  # an invalid value was not copied: its own error says why
+                self.add_error(field, problems)
+
+
+class _UserPermissionsForm(AdminUserObjectPermissionsForm):
+    def save_obj_perms(self):
+        super().save_obj_perms()
+        config_cache.invalidate()  # who may use a tool is configuration runs read through the cache
+
+
+class _GroupPermissionsForm(AdminGroupObjectPermissionsForm):
+    def save_obj_perms(self):
+        super().save_obj_perms()
+        config_cache.invalidate()
+
 
 @admin.register(Tool)
 class ToolAdmin(GuardedModelAdmin):
-    """Every save goes through the services (validated, audited). Code tools show their definition
-    read-only: only their policies can change here. Object permissions (who may use a tool) are
-    under "Object permissions" on a tool's page."""
+    """Every save and delete goes through the services (validated, audited, clearing the
+    configuration cache). Code tools show their definition read-only: only their policies can change
+    here. Object permissions (who may use a tool) are under "Object permissions" on a tool's page."""
 
     form = ToolAdminForm
     list_display = ["name", "tenant", "kind", "effect", "approval", "approval_condition", "enabled", "updated_at"]
@@ -39,6 +65,12 @@ class ToolAdmin(GuardedModelAdmin):
                                  "expires_in_seconds", "expiry_action", "escalation_group"]}),
         ("History", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def get_obj_perms_manage_user_form(self, request):
+        return _UserPermissionsForm
+
+    def get_obj_perms_manage_group_form(self, request):
+        return _GroupPermissionsForm
 
     def get_readonly_fields(self, request, obj=None):
         readonly = ["created_at", "updated_at"]

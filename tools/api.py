@@ -9,9 +9,10 @@ from agentops.api import ApiError
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
+from .errors import ToolConflict, ToolInvalid
 from .selectors import tool_get, tool_list
 from .serializers import ToolCreateSerializer, ToolSerializer, ToolUpdateSerializer
-from .services import ToolConflict, ToolInvalid, tool_create, tool_update
+from .services import tool_create, tool_update
 
 WRITE = ("manage_tools", "tools:write")
 
@@ -21,9 +22,9 @@ def _service_errors():
     try:
         yield
     except ToolInvalid as exc:
-        raise ApiError("invalid", "The tool is not valid; see details.", details=exc.errors) from None
+        raise ApiError(exc.code, "The tool is not valid; see details.", details=exc.details) from None
     except ToolConflict as exc:
-        raise ApiError("conflict", str(exc), status_code=status.HTTP_409_CONFLICT) from None
+        raise ApiError(exc.code, exc.message, status_code=status.HTTP_409_CONFLICT) from None
 
 
 def _tool_or_404(request, name: str):

@@ -13,8 +13,6 @@ class ToolsConfig(AppConfig):
     def ready(self):
         # Imports and signal wiring only: the registry rows are written by `tool_sync`, after
         # migrations (below), from seed_demo and from the worker's start-up.
-        from tools import python_tools  # noqa: F401  (registers the "python" adapter kind)
-
         # Modules whose @tool functions every process registers (an app may also import its own).
         for module in getattr(settings, "AGENTOPS_TOOL_MODULES", ()):
             importlib.import_module(module)

@@ -1,8 +1,8 @@
 """The tool gateway: the one way the run engine touches tools.
 
-For each call the engine asks, in order:
+For each call the engine asks, in order (one `ToolSession(run)` serves the calls of one execution):
 
-1. `tool_prepare` — resolve the name in the run's tenant (its own tool before a global one),
+1. `ToolSession.prepare` — resolve the name in the run's tenant (its own tool before a global one),
    check the agent version grants it, that it is enabled, and that the run's end user may use it
    (role permission `use_tools`, or the object permission `tools.use_tool` on the tool); parse and
    validate the arguments against the tool's JSON Schema; apply the approval policy. Everything
@@ -17,7 +17,7 @@ The engine journals the step and writes the `tool.called` audit event; refusals 
 `tool_refusal_audit`. Call `tool_execute` outside any open transaction: it does network I/O.
 
 Tool names: models are offered `Tool.wire_name` ("crm__lookup_customer"), because model APIs do
-not allow dots in function names. `tool_prepare` accepts the wire name or the registry name.
+not allow dots in function names. `ToolSession.prepare` accepts the wire name or the registry name.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -35,11 +34,11 @@ from agentops import config_cache
 from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import ToolSpec
 from agentops.retry import RetryPolicy, call_with_retries
-from runs.models import Run
 from tools.adapters import Adapter, AdapterError, Invocation, get_adapter
+from tools.adapters.python import PythonAdapter
+from tools.errors import ToolFailed, ToolRefused
 from tools.models import Tool, ToolKind, name_from_wire, wire_name
 from tools.policy import ApprovalNeed, approval_need
-from tools.python_tools import PythonAdapter
 from tools.registry import ToolContext
 from tools.schemas import instance_errors
 from tools.secrets import SecretResolver
@@ -49,50 +48,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT_LIMIT = 32 * 1024
 
+# ToolRefused and ToolFailed are what this module raises; they live in tools.errors.
 __all__ = [
-    "ApprovalNeed", "PreparedCall", "ToolFailed", "ToolRefused", "ToolSession", "tool_execute", "tool_prepare",
-    "tool_refusal_audit", "tool_specs_for", "tool_validate_arguments",
+    "PreparedCall", "ToolFailed", "ToolRefused", "ToolSession", "tool_execute", "tool_refusal_audit",
+    "tool_validate_arguments",
 ]
-
-
-class ToolRefused(Exception):
-    """A call the gateway will not make; `message` is written for the model to read and correct.
-
-    `code`: unknown_tool, not_granted, disabled, permission_denied, invalid_arguments, invalid_json.
-    """
-
-    def __init__(self, code: str, message: str):
-        super().__init__(code, message)  # both in args, so the exception pickles as it is
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-    def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
-
-
-class ToolFailed(Exception):
-    """The call was made and failed, after retries. `message` has every secret redacted;
-    `retryable` says whether the last failure was transient (attempts or deadline ran out)."""
-
-    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-        self.status = status
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __reduce__(self):
-        # Keyword-only arguments defeat Exception's default pickling, and task queues pickle errors.
-        return (_rebuild_tool_failed, (self.message, self.retryable, self.status))
-
-
-def _rebuild_tool_failed(message, retryable, status) -> ToolFailed:
-    return ToolFailed(message, retryable=retryable, status=status)
 
 
 @dataclass(frozen=True)
@@ -106,36 +66,11 @@ class PreparedCall:
     tool: Tool
     arguments: dict
     approval: ApprovalNeed | None
-    run: Any = None
-
-
-def tool_specs_for(*, agent_version, tenant) -> list[ToolSpec]:
-    """The tools to offer the model: granted by `agent_version`, visible to `tenant`, enabled;
-    in the order of the grant. Names are wire names. One query."""
-    granted = list(agent_version.tools or [])
-    return _specs(tool_map(tenant=tenant, names=granted), granted)
-
-
-def _specs(tools: dict[str, Tool], granted: list[str]) -> list[ToolSpec]:
-    """The enabled ones of `granted`, in its order, as the model is offered them."""
-    return [
-        ToolSpec(name=tool.wire_name, description=tool.description, parameters=tool.input_schema)
-        for tool in (tools.get(name_from_wire(name)) for name in granted)
-        if tool is not None and tool.enabled
-    ]
-
-
-def tool_prepare(*, run, name: str, arguments: dict | str) -> PreparedCall:
-    """Check a call the model asked for; raises ToolRefused. Database reads only, no writes.
-
-    Order: tool known in the run's tenant → granted by the run's agent version → enabled → the
-    end user may use it → arguments are a JSON object → they match the schema → approval policy.
-    """
-    return ToolSession(run).prepare(name, arguments)
+    run: Any
 
 
 class ToolSession:
-    """`tool_prepare` for the many calls of one run execution.
+    """The gateway's checks for the many calls of one run execution.
 
     The run's granted tools and its user's right to use each are read through the configuration
     cache (agentops.config_cache): a tool disabled or a permission revoked elsewhere takes effect
@@ -147,10 +82,21 @@ class ToolSession:
         self._granted = [name_from_wire(g) for g in run.agent_version.tools or []]
 
     def specs(self) -> list[ToolSpec]:
-        """The tools to offer the model (see tool_specs_for)."""
-        return _specs(self._granted_tools(), self._granted)
+        """The tools to offer the model: those granted by the run's agent version that its tenant
+        sees and that are enabled, in the order of the grant, under their wire names."""
+        tools = self._granted_tools()
+        return [
+            ToolSpec(name=tool.wire_name, description=tool.description, parameters=tool.input_schema)
+            for tool in (tools.get(name) for name in self._granted)
+            if tool is not None and tool.enabled
+        ]
 
     def prepare(self, name: str, arguments: dict | str) -> PreparedCall:
+        """Check a call the model asked for; raises ToolRefused. Database reads only, no writes.
+
+        Order: tool known in the run's tenant → granted by the run's agent version → enabled → the
+        end user may use it → arguments are a JSON object → they match the schema → approval policy.
+        """
         tool = self._resolve(name)
         self._authorize(tool)
         parsed = _parse_arguments(arguments)
@@ -232,7 +178,7 @@ def tool_execute(
     tool = prepared.tool
     secrets = SecretResolver()
     try:
-        adapter = _adapter(prepared, secrets, idempotency_key)
+        adapter = _adapter(prepared, secrets)
     except ValueError as exc:  # the stored configuration is invalid (or its function is not loaded)
         raise ToolFailed(secrets.redact(f"{tool.name} is misconfigured: {exc}"), retryable=False) from None
     try:
@@ -256,28 +202,18 @@ def tool_execute(
     return _truncated(result)
 
 
-def _adapter(prepared: PreparedCall, secrets: SecretResolver, idempotency_key: str) -> Adapter:
+def _adapter(prepared: PreparedCall, secrets: SecretResolver) -> Adapter:
     tool = prepared.tool
     if tool.kind != ToolKind.PYTHON:
         return get_adapter(tool.kind, tool.config, secrets)
-    run = prepared.run or _run_from_key(idempotency_key)
-    tenant = run.tenant if run is not None else tool.tenant
-    context = ToolContext(tenant=tenant, run=run, user=_end_user(run))
+    run = prepared.run
+    context = ToolContext(tenant=run.tenant, run=run, user=_end_user(run))
     return PythonAdapter(tool.config, secrets, context=context)
 
 
 def _end_user(run):
-    user_id = run and (run.on_behalf_of_id or run.created_by_id)
+    user_id = run.on_behalf_of_id or run.created_by_id
     return config_cache.cached(("user", user_id), lambda: run.end_user) if user_id else None
-
-
-def _run_from_key(idempotency_key: str):
-    """The run named by an idempotency key "<run id>:<seq>", for a call rebuilt without its run."""
-    run_id = idempotency_key.rpartition(":")[0]
-    try:
-        return Run.objects.select_related("tenant").filter(pk=uuid.UUID(run_id)).first()
-    except ValueError:
-        return None
 
 
 def _timeout(tool: Tool, deadline: float | None) -> float:

@@ -7,18 +7,18 @@ own policies for a global tool (see `tools.services.tool_update`).
 Python tools ("code tools") are declared with `@tool` in code and synced into global rows by
 `tools.services.tool_sync`; code owns their definition (description, schemas, effect, idempotency),
 the row owns their policies (approval, enabled, timeout, retries).
+
+The checks of a tool beyond its fields' validators (schemas, adapter configuration, approval
+condition) are `tools.validation.tool_errors`, which the services, the admin form and the API run
+before saving: they need the adapters and the policy module, which build on this one.
 """
 
 from __future__ import annotations
 
 import re
 
-from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-
-# A tool's expiry policy is copied onto the approval requests it causes: one set of choices for both.
-from approvals.models import ExpiryAction  # noqa: F401  (re-exported for the tools app)
 
 # Segments of lower-case words joined by single underscores, separated by dots: "crm.lookup_customer".
 # No double underscore inside a name, so the wire form (dots as "__", see `wire_name`) maps back.
@@ -56,6 +56,20 @@ class ApprovalPolicy(models.TextChoices):
     NEVER = "never", "Never"
     ALWAYS = "always", "Always"
     WHEN = "when", "When the condition holds"
+
+
+# The approval policy's vocabulary is copied onto the approval requests a tool causes, so the
+# approvals app (a layer above) takes its choices from here: one set of choices for both.
+class Risk(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class ExpiryAction(models.TextChoices):
+    WAIT = "wait", "Wait indefinitely"
+    REJECT = "reject", "Reject"
+    ESCALATE = "escalate", "Escalate"
 
 
 # Fields a tool's code owns for Python tools; everything else on a code tool is a policy.
@@ -154,14 +168,6 @@ class Tool(models.Model):
     @property
     def wire_name(self) -> str:
         return wire_name(self.name)
-
-    def clean(self):
-        """Field checks a form or service runs before saving; see `tools.validation`."""
-        from tools.validation import tool_errors
-
-        errors = tool_errors(self)
-        if errors:
-            raise ValidationError(errors)
 
     def snapshot(self) -> dict:
         """The editable fields as JSON-friendly values, for audit diffs."""

@@ -19,7 +19,7 @@ from typing import Iterable
 
 from simpleeval import EvalWithCompoundTypes
 
-from tools.models import ApprovalPolicy, Effect, Tool
+from tools.models import ApprovalPolicy, Effect, Risk, Tool
 
 FUNCTIONS = {"len": len, "abs": abs, "min": min, "max": max, "round": round,
              "lower": lambda value: str(value).lower()}
@@ -31,7 +31,7 @@ _ALLOWED_NODES = (
     ast.Div, ast.Mod, ast.FloorDiv, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd, ast.Name, ast.Load,
     ast.Constant, ast.List, ast.Tuple, ast.Subscript, ast.IfExp, ast.Call,
 )
-_RISKS = ("low", "medium", "high")
+_RISKS = (Risk.LOW, Risk.MEDIUM, Risk.HIGH)
 _EFFECT_RISK = {Effect.READ: 0, Effect.WRITE: 1, Effect.DESTRUCTIVE: 2}
 
 
@@ -43,13 +43,13 @@ class ConditionError(ValueError):
 class ApprovalNeed:
     """What the approvals app needs to open a request for a gated call (it stores these on it)."""
 
-    risk: str  # "low" | "medium" | "high"
+    risk: str  # a Risk
     reason: str  # e.g. "billing.refund needs approval when amount > 50 (amount = 120)"
     required_approvals: int
     approver_group_id: int | None
     escalation_group_id: int | None
     expires_in_seconds: int | None
-    expiry_action: str  # "wait" | "reject" | "escalate"
+    expiry_action: str  # an ExpiryAction
 
 
 def condition_check(expression: str, *, names: Iterable[str] | None = None) -> None:
@@ -107,7 +107,7 @@ def condition_holds(expression: str, arguments: dict, *, names: Iterable[str] = 
         raise ConditionError(f"{type(exc).__name__}: {exc}") from None
 
 
-def risk_for(tool: Tool) -> str:
+def risk_for(tool: Tool) -> Risk:
     """Risk from the effect (read low, write medium, destructive high), one level up for a
     conditional policy: its condition singles out the calls riskier than the tool's usual ones."""
     level = _EFFECT_RISK.get(tool.effect, 1) + (1 if tool.approval == ApprovalPolicy.WHEN else 0)

@@ -12,7 +12,8 @@ The arguments' JSON Schema comes from the parameters' type hints (pydantic); a s
 typed with a pydantic model is used as the whole arguments object instead. A parameter typed
 `ToolContext` is not an argument: it receives the tenant, run and user of the call. Unknown
 arguments are refused (`additionalProperties: false`). Raise `ToolError` for an expected failure
-the model should read ("no order 9999"); any other exception is reported as a tool failure too.
+the model should read ("no order 9999"; it is `tools.errors.ToolError`); any other exception is
+reported as a tool failure too.
 
 Registering only fills the in-process `REGISTRY`; `tools.services.tool_sync` writes the global
 Tool rows (at migrate time and from seed_demo / the worker). Modules of tools are imported at
@@ -29,16 +30,9 @@ from typing import Any, Callable
 from pydantic import BaseModel, ConfigDict, create_model
 from pydantic_core import to_jsonable_python
 
+from tools.errors import ToolError  # noqa: F401  (what a tool raises; its authors import it from here)
 from tools.models import ApprovalPolicy, Effect, ToolKind, is_valid_name
 from tools.policy import ConditionError, condition_check
-
-
-class ToolError(Exception):
-    """An expected failure of a Python tool; its message goes back to the model."""
-
-    def __init__(self, message: str, *, retryable: bool = False):
-        super().__init__(message)
-        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -63,12 +57,9 @@ class PythonTool:
     model_parameter: str | None  # set when one pydantic-model parameter takes all the arguments
     effect: str
     idempotent: bool
-    approval: str
-    approval_condition: str
     input_schema: dict
     output_schema: dict | None
-    timeout_seconds: float | None = None
-    policy_defaults: dict = field(default_factory=dict)
+    policy_defaults: dict = field(default_factory=dict)  # the row's policies when `tool_sync` creates it
 
     @property
     def callable_path(self) -> str:
@@ -151,9 +142,7 @@ def build_python_tool(function: Callable, *, name: str, description: str | None,
     return PythonTool(
         name=name, description=text, function=function, arguments_model=model,
         context_parameter=context_parameter, model_parameter=model_parameter, effect=effect,
-        idempotent=idempotent, approval=policy, approval_condition=condition,
-        input_schema=input_schema, output_schema=output_schema or _output_schema(function),
-        timeout_seconds=timeout_seconds,
+        idempotent=idempotent, input_schema=input_schema, output_schema=output_schema or _output_schema(function),
         policy_defaults={"approval": policy, "approval_condition": condition,
                          **({"timeout_seconds": timeout_seconds} if timeout_seconds else {})},
     )
@@ -232,10 +221,6 @@ def _without_titles(schema: Any) -> Any:
         else:
             cleaned[key] = value
     return cleaned
-
-
-def python_tool_get(name: str) -> PythonTool | None:
-    return REGISTRY.get(name)
 
 
 def python_tool_by_callable(path: str) -> PythonTool | None:

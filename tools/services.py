@@ -1,4 +1,6 @@
-"""Writes to the tool registry: each one transaction, each audited in the same transaction.
+"""Writes to the tool registry: each one transaction, each audited in the same transaction, each
+clearing the configuration cache when it commits (`agentops.config_cache.invalidate`), so that no
+run of this process reads the tool or the permission as it was.
 
 A tenant tool's events go to its tenant's audit chain. A global tool is used by every tenant, so
 its events are appended to every tenant's chain: each tenant's auditors see the change that
@@ -13,29 +15,20 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from guardian.models import GroupObjectPermission, UserObjectPermission
-from guardian.shortcuts import assign_perm, get_user_perms, remove_perm
+from guardian.shortcuts import assign_perm, get_user_perms
 
+from agentops import config_cache
 from agentops.audit.services import Actor, audit_diff, audit_record
 from agentops.tenancy.models import Tenant
 
+from .errors import ToolConflict, ToolInvalid
 from .models import EDITABLE_FIELDS, POLICY_FIELDS, Tool, ToolKind
 from .registry import REGISTRY, PythonTool
+from .validation import tool_errors
 
 logger = logging.getLogger(__name__)
 
 SYNC_ACTOR = Actor.system("tool_sync")
-
-
-class ToolInvalid(Exception):
-    """The tool cannot be saved as given; `errors` is {field: [message, ...]}."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()))
-
-
-class ToolConflict(Exception):
-    """A tool of that name already exists in that scope."""
 
 
 def tool_create(*, tenant: Tenant | None, name: str, kind: str, actor: Actor, **fields) -> Tool:
@@ -55,6 +48,7 @@ def tool_create(*, tenant: Tenant | None, name: str, kind: str, actor: Actor, **
                 raise ToolConflict(f"A tool named {name} already exists {_scope(tenant)}.")
             tool.save()
             _audit(tool, "tool.created", actor, data={"name": name, **tool.snapshot()})
+            config_cache.invalidate()
     except IntegrityError:  # a concurrent create of the same name won
         raise ToolConflict(f"A tool named {name} already exists {_scope(tenant)}.") from None
     return tool
@@ -86,6 +80,7 @@ def tool_update(*, tool: Tool, changes: dict, actor: Actor, tenant: Tenant | Non
         if diff:
             locked.save()
             _audit(locked, "tool.changed", actor, changes=diff)
+            config_cache.invalidate()
         return locked
 
 
@@ -101,6 +96,7 @@ def _tenant_copy_update(*, tenant: Tenant, tool: Tool, changes: dict, actor: Act
         copy.save()
         _audit(copy, "tool.created", actor, data={"name": copy.name, "copy_of": "global", **copy.snapshot()},
                changes=audit_diff(tool.snapshot(), copy.snapshot()))
+        config_cache.invalidate()
         return copy
 
 
@@ -130,6 +126,7 @@ def _sync_one(entry: PythonTool, actor: Actor) -> list[str]:
         _check(tool)
         tool.save()
         _audit(tool, "tool.created", actor, data={"name": tool.name, **tool.snapshot()})
+        config_cache.invalidate()
         report.append(f"registered tool {entry.name}")
     for row in rows:
         if not row.is_code:
@@ -141,6 +138,7 @@ def _sync_one(entry: PythonTool, actor: Actor) -> list[str]:
         if diff:
             row.save()
             _audit(row, "tool.changed", actor, changes=diff)
+            config_cache.invalidate()
             report.append(f"updated tool {row}")
     return report
 
@@ -157,26 +155,23 @@ def tool_use_grant(*, tool: Tool, user, tenant: Tenant, actor: Actor) -> bool:
         assign_perm("tools.use_tool", user, tool)
         audit_record(tenant=tenant, action="tool.use_granted", actor=actor, target=tool,
                      data={"tool": tool.name, "user": user.get_username()})
-        return True
-
-
-def tool_use_revoke(*, tool: Tool, user, tenant: Tenant, actor: Actor) -> bool:
-    """Take `tools.use_tool` on `tool` away from `user`; False if they did not have it."""
-    with transaction.atomic():
-        if "use_tool" not in get_user_perms(user, tool):
-            return False
-        remove_perm("tools.use_tool", user, tool)
-        audit_record(tenant=tenant, action="tool.use_revoked", actor=actor, target=tool,
-                     data={"tool": tool.name, "user": user.get_username()})
+        config_cache.invalidate()
         return True
 
 
 def _check(tool: Tool) -> None:
-    # Uniqueness is checked in the transaction (and by the database), not by full_clean.
+    """The fields' validators and `tool_errors`; raises ToolInvalid with every problem found.
+
+    Uniqueness is checked in the transaction (and by the database), not by full_clean."""
+    errors: dict[str, list[str]] = {}
     try:
         tool.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
-        raise ToolInvalid(exc.message_dict) from None
+        errors = exc.message_dict
+    for field, messages in tool_errors(tool).items():
+        errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ToolInvalid(errors)
 
 
 def _refuse_unknown(fields: dict, allowed, *, reason: str = "cannot be changed.") -> None:
@@ -218,3 +213,4 @@ def tool_delete(*, tool: Tool, actor: Actor) -> None:
         for permissions in (UserObjectPermission, GroupObjectPermission):
             permissions.objects.filter(content_type=content_type, object_pk=str(tool.pk)).delete()
         tool.delete()
+        config_cache.invalidate()

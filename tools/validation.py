@@ -2,11 +2,12 @@
 
 Runs without the network and without secrets: schemas against their meta-schema, the adapter's
 `validate_config`, the approval condition against the argument names, the retry policy's shape.
+They are not `Tool.clean()` because they need the adapters and the policy module, which build on
+`tools.models`; the fields' own validators (the name's pattern, minimum values) stay on the model.
 """
 
 from __future__ import annotations
 
-from tools import python_tools  # noqa: F401  (registers the "python" adapter kind)
 from tools.adapters import ADAPTERS
 from tools.models import NAME_MAX_LENGTH, RETRY_POLICY_KEYS, ApprovalPolicy, ExpiryAction, Tool, wire_name
 from tools.policy import ConditionError, condition_check
@@ -21,7 +22,7 @@ def tool_errors(tool: Tool) -> dict[str, list[str]]:
         ("input_schema", object_schema_errors(tool.input_schema)),
         ("output_schema", schema_errors(tool.output_schema) if tool.output_schema is not None else []),
         ("config", _config_errors(tool.kind, tool.config)),
-        ("retry_policy", retry_policy_errors(tool.retry_policy)),
+        ("retry_policy", _retry_policy_errors(tool.retry_policy)),
         ("approval_condition", _condition_errors(tool)),
         ("expiry_action", _expiry_errors(tool)),
     ):
@@ -47,7 +48,7 @@ def _config_errors(kind: str, config) -> list[str]:
     return []
 
 
-def retry_policy_errors(policy) -> list[str]:
+def _retry_policy_errors(policy) -> list[str]:
     if not isinstance(policy, dict):
         return ["The retry policy must be a JSON object."]
     unknown = sorted(set(policy) - set(RETRY_POLICY_KEYS))

@@ -8,7 +8,7 @@ from django.test import Client, override_settings
 from agentops.tenancy.roles import Role
 from demo.models import DemoOrder, DemoRefund
 from demo.seed import seed_demo_tools
-from tools.gateway import ToolFailed, ToolRefused, tool_execute, tool_prepare
+from tools.gateway import ToolFailed, ToolRefused, ToolSession, tool_execute
 
 from .conftest import ACTOR
 
@@ -29,8 +29,7 @@ def seeded(tenant, member):
 
 def run_tool(make_run, user, name, arguments, key="k:1"):
     run = make_run(user, tools=[name])
-    return tool_execute(prepared=tool_prepare(run=run, name=name, arguments=arguments), idempotency_key=key,
-                        deadline=None)
+    return tool_execute(prepared=ToolSession(run).prepare(name, arguments), idempotency_key=key, deadline=None)
 
 
 def refund(client, *, key="key-1", token=BILLING_TOKEN, account="acme", **body):
@@ -61,7 +60,7 @@ def test_kb_search_reads_only_the_runs_tenant(seeded, other_tenant, member, make
     outsider = member("otto", Role.OPERATOR, in_tenant=other_tenant)
     run = make_run(outsider, tools=["kb.search"], tenant=other_tenant)
 
-    result = tool_execute(prepared=tool_prepare(run=run, name="kb.search", arguments={"query": "refund"}),
+    result = tool_execute(prepared=ToolSession(run).prepare("kb.search", {"query": "refund"}),
                           idempotency_key="k", deadline=None)
 
     assert result["results"] == []
@@ -145,7 +144,7 @@ def test_billing_refund_through_the_gateway_refunds_once(live_server, tenant, me
     with override_settings(AGENTOPS_PUBLIC_URL=live_server.url):
         seed_demo_tools(tenant=tenant, restricted_user=member("sam", Role.VIEWER), actor=ACTOR, report=[])
     run = make_run(member("olivia", Role.OPERATOR), tools=["billing.refund"])
-    prepared = tool_prepare(run=run, name="billing__refund", arguments={"order_id": "1042", "amount": 20})
+    prepared = ToolSession(run).prepare("billing__refund", {"order_id": "1042", "amount": 20})
 
     # When the call is executed twice with one idempotency key (a crash and a retry)
     first = tool_execute(prepared=prepared, idempotency_key=f"{run.pk}:5", deadline=None)
@@ -165,10 +164,10 @@ def test_a_large_refund_needs_approval_and_sam_may_not_refund(live_server, tenan
     operator_run = make_run(member("olivia", Role.OPERATOR), tools=["billing.refund", "orders.lookup"])
     sam_run = make_run(sam, tools=["billing.refund", "orders.lookup"])
 
-    gated = tool_prepare(run=operator_run, name="billing.refund", arguments={"order_id": "1043", "amount": 129})
+    gated = ToolSession(operator_run).prepare("billing.refund", {"order_id": "1043", "amount": 129})
     with pytest.raises(ToolRefused, match="user sam may not use billing.refund"):
-        tool_prepare(run=sam_run, name="billing.refund", arguments={"order_id": "1043", "amount": 10})
+        ToolSession(sam_run).prepare("billing.refund", {"order_id": "1043", "amount": 10})
 
     assert gated.approval.reason == "billing.refund needs approval when amount > 50 (amount = 129)"
     assert gated.approval.expiry_action == "reject"
-    assert tool_prepare(run=sam_run, name="orders.lookup", arguments={"order_id": "1043"}).approval is None
+    assert ToolSession(sam_run).prepare("orders.lookup", {"order_id": "1043"}).approval is None

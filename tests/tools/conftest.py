@@ -2,6 +2,7 @@ import itertools
 
 import pytest
 
+from agentops import config_cache
 from agentops.audit.services import Actor
 from runs.models import Run
 from tests.factories import AgentFactory
@@ -50,3 +51,20 @@ def make_run(tenant):
                                   workflow="agent_loop", created_by=user, on_behalf_of=on_behalf_of)
 
     return make
+
+
+@pytest.fixture
+def cache_after_commit(settings, django_capture_on_commit_callbacks):
+    """cache_after_commit(write) → whether a value cached after `write()` ran but before its
+    transaction committed is still cached once the commit's callbacks have run."""
+    settings.CONFIG_CACHE_SECONDS = 60
+
+    def check(write) -> bool:
+        with django_capture_on_commit_callbacks() as callbacks:
+            write()
+        config_cache.cached(("probe",), lambda: "cached before the commit")
+        for callback in callbacks:
+            callback()
+        return config_cache.cached(("probe",), lambda: "loaded again") == "cached before the commit"
+
+    return check

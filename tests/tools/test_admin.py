@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from agentops.audit.models import AuditEvent
+from agentops.tenancy.roles import Role
 from tests.factories import UserFactory
 from tools.models import Tool
 
@@ -68,3 +69,26 @@ def test_a_code_tool_shows_its_definition_read_only_and_changes_its_policy(admin
     assert (kb.approval, kb.required_approvals) == ("always", 2) and kb.description != "ignored"
     event = AuditEvent.objects.get(tenant=tenant, action="tool.changed")
     assert event.changes == {"approval": ["never", "always"], "required_approvals": [1, 2]}
+
+
+def test_an_object_permission_given_in_the_admin_clears_the_configuration_cache(admin_client, tenant, member,
+                                                                                cache_after_commit):
+    kb = Tool.objects.get(name="kb.search", tenant=None)
+    sam = member("sam", Role.VIEWER)
+
+    def grant():
+        response = admin_client.post(f"/admin/tools/tool/{kb.pk}/permissions/user-manage/{sam.pk}/",
+                                     {"permissions": ["use_tool"]})
+        assert response.status_code == 302
+
+    assert cache_after_commit(grant) is False
+    assert sam.has_perm("tools.use_tool", kb)
+
+
+def test_the_form_shows_the_services_checks_on_their_fields(admin_client, tenant):
+    response = admin_client.post("/admin/tools/tool/add/", form(tenant=tenant.pk, config=json.dumps({"url": "ftp://x"})))
+
+    errors = response.context["adminform"].form.errors
+    assert response.status_code == 200 and list(errors) == ["config"]
+    assert errors["config"][0].startswith("http tool: 'url' must start with http:// or https://")
+    assert not Tool.objects.filter(name="crm.ping").exists()

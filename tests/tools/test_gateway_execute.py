@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from demo.models import DemoTicket
 from tests.support.tool_servers import Reply
-from tools.gateway import PreparedCall, ToolFailed, tool_execute, tool_prepare
+from tools.gateway import ToolFailed, ToolSession, tool_execute
 
 from .conftest import TOKEN
 
@@ -26,7 +26,7 @@ def call(operator, make_tool, make_run, http_server, secret_token):
         make_tool("billing.refund", **fields)
         run = make_run(operator, tools=["billing.refund"])
         http_server.reply(*replies)
-        prepared = tool_prepare(run=run, name="billing.refund", arguments={"order_id": "1042", "amount": 20})
+        prepared = ToolSession(run).prepare("billing.refund", {"order_id": "1042", "amount": 20})
         return tool_execute(prepared=prepared, idempotency_key=key, deadline=deadline, on_retry=on_retry)
 
     return go
@@ -127,15 +127,14 @@ def test_an_unknown_secret_fails_without_a_call(operator, make_tool, make_run, h
     run = make_run(operator, tools=["crm.ping"])
 
     with pytest.raises(ToolFailed, match="TOOLS_TEST_TOKEN"):
-        tool_execute(prepared=tool_prepare(run=run, name="crm.ping", arguments={}), idempotency_key="k", deadline=None)
+        tool_execute(prepared=ToolSession(run).prepare("crm.ping", {}), idempotency_key="k", deadline=None)
     assert http_server.requests == []
 
 
 def test_a_python_tool_works_for_the_runs_tenant_and_user(tenant, operator, make_run):
     # Given a run granted tickets.create
     run = make_run(operator, tools=["tickets.create"])
-    prepared = tool_prepare(run=run, name="tickets__create",
-                            arguments={"subject": "Parcel lost", "priority": "high"})
+    prepared = ToolSession(run).prepare("tickets__create", {"subject": "Parcel lost", "priority": "high"})
 
     # When it is executed
     result = tool_execute(prepared=prepared, idempotency_key=f"{run.pk}:2", deadline=None)
@@ -146,19 +145,9 @@ def test_a_python_tool_works_for_the_runs_tenant_and_user(tenant, operator, make
     assert (ticket.tenant, ticket.run, ticket.created_by) == (tenant, run, operator)
 
 
-def test_a_python_call_rebuilt_without_its_run_finds_it_by_the_idempotency_key(tenant, operator, make_run):
-    run = make_run(operator, tools=["tickets.create"])
-    prepared = tool_prepare(run=run, name="tickets.create", arguments={"subject": "Parcel lost"})
-    rebuilt = PreparedCall(tool=prepared.tool, arguments=prepared.arguments, approval=None)
-
-    tool_execute(prepared=rebuilt, idempotency_key=f"{run.pk}:4", deadline=None)
-
-    assert DemoTicket.objects.get().tenant == tenant
-
-
 def test_a_python_tools_error_is_a_failure_the_model_can_read(operator, make_run):
     run = make_run(operator, tools=["orders.lookup"])
-    prepared = tool_prepare(run=run, name="orders.lookup", arguments={"order_id": "9999"})
+    prepared = ToolSession(run).prepare("orders.lookup", {"order_id": "9999"})
 
     with pytest.raises(ToolFailed) as failed:
         tool_execute(prepared=prepared, idempotency_key="k", deadline=None)

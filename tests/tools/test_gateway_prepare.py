@@ -1,10 +1,11 @@
-"""tool_prepare and tool_specs_for: resolution, grants, permissions, argument checks, approval."""
+"""ToolSession.prepare and .specs: resolution, grants, permissions, argument checks, approval."""
 
 import pytest
 
 from agentops.audit.models import AuditEvent
+from agentops.tenancy.models import Membership
 from agentops.tenancy.roles import Role
-from tools.gateway import ToolRefused, tool_execute, tool_prepare, tool_refusal_audit, tool_specs_for
+from tools.gateway import ToolRefused, ToolSession, tool_execute, tool_refusal_audit
 from tools.models import Tool
 from tools.services import tool_update, tool_use_grant
 
@@ -20,7 +21,7 @@ REFUND_SCHEMA = {
 
 def refused(run, name, arguments=None) -> ToolRefused:
     with pytest.raises(ToolRefused) as info:
-        tool_prepare(run=run, name=name, arguments=arguments if arguments is not None else {})
+        ToolSession(run).prepare(name, arguments if arguments is not None else {})
     return info.value
 
 
@@ -31,7 +32,7 @@ def test_a_tenant_tool_shadows_the_global_tool_of_its_name(tenant, operator, mak
     run = make_run(operator, tools=["crm.ping"])
 
     # When the run prepares a call
-    prepared = tool_prepare(run=run, name="crm.ping", arguments={})
+    prepared = ToolSession(run).prepare("crm.ping", {})
 
     # Then the tenant's tool is the one called
     assert prepared.tool == own
@@ -71,7 +72,7 @@ def test_a_user_without_permission_is_refused_and_nothing_is_called(member, make
 
     # When the engine prepares the call (and would execute it only if prepared)
     try:
-        prepared = tool_prepare(run=run, name="billing.refund", arguments={"order_id": "1042", "amount": 10})
+        prepared = ToolSession(run).prepare("billing.refund", {"order_id": "1042", "amount": 10})
         tool_execute(prepared=prepared, idempotency_key=f"{run.pk}:1", deadline=None)
     except ToolRefused as refusal:
         outcome = refusal
@@ -100,7 +101,7 @@ def test_a_guardian_permission_grants_one_tool(tenant, member, make_tool, make_r
     run = make_run(sam, tools=["crm.ping", "crm.pong"])
 
     # Then that one tool can be prepared, the other cannot
-    assert tool_prepare(run=run, name="crm.ping", arguments={}).tool == ping
+    assert ToolSession(run).prepare("crm.ping", {}).tool == ping
     assert refused(run, "crm.pong").code == "permission_denied"
     assert pong.pk != ping.pk
 
@@ -154,7 +155,7 @@ def test_json_text_arguments_are_parsed(operator, make_tool, make_run):
     make_tool("billing.refund", input_schema=REFUND_SCHEMA)
     run = make_run(operator, tools=["billing.refund"])
 
-    prepared = tool_prepare(run=run, name="billing.refund", arguments='{"order_id": "1042", "amount": 20}')
+    prepared = ToolSession(run).prepare("billing.refund", '{"order_id": "1042", "amount": 20}')
 
     assert prepared.arguments == {"order_id": "1042", "amount": 20} and prepared.approval is None
 
@@ -164,8 +165,8 @@ def test_the_approval_policy_is_applied(operator, make_tool, make_run):
               approval_condition="amount > 50", required_approvals=2)
     run = make_run(operator, tools=["billing.refund"])
 
-    small = tool_prepare(run=run, name="billing.refund", arguments={"order_id": "1", "amount": 50})
-    large = tool_prepare(run=run, name="billing.refund", arguments={"order_id": "1", "amount": 75})
+    small = ToolSession(run).prepare("billing.refund", {"order_id": "1", "amount": 50})
+    large = ToolSession(run).prepare("billing.refund", {"order_id": "1", "amount": 75})
 
     assert small.approval is None
     assert large.approval.reason == "billing.refund needs approval when amount > 50 (amount = 75)"
@@ -176,17 +177,17 @@ def test_the_wire_name_the_model_sees_is_accepted(operator, make_tool, make_run)
     ping = make_tool("crm.ping")
     run = make_run(operator, tools=["crm.ping"])
 
-    assert tool_prepare(run=run, name="crm__ping", arguments="").tool == ping
+    assert ToolSession(run).prepare("crm__ping", "").tool == ping
 
 
-def test_specs_list_granted_enabled_tools_with_wire_names(tenant, operator, make_tool, make_run):
+def test_specs_list_granted_enabled_tools_with_wire_names(operator, make_tool, make_run):
     # Given three granted tools, one disabled, and an ungranted one
     make_tool("crm.ping", input_schema=REFUND_SCHEMA)
     make_tool("crm.off", enabled=False)
     make_tool("crm.other")
     run = make_run(operator, tools=["crm.ping", "crm.off", "kb.search", "crm.missing"])
 
-    specs = tool_specs_for(agent_version=run.agent_version, tenant=tenant)
+    specs = ToolSession(run).specs()
 
     # Then the model is offered the enabled, existing, granted ones in grant order
     assert [spec.name for spec in specs] == ["crm__ping", "kb__search"]
@@ -198,7 +199,7 @@ def test_specs_follow_the_tenants_shadowing_tool(tenant, operator, make_run):
     tool_update(tool=kb, changes={"enabled": False}, actor=ACTOR, tenant=tenant)
     run = make_run(operator, tools=["kb.search"])
 
-    assert tool_specs_for(agent_version=run.agent_version, tenant=tenant) == []
+    assert ToolSession(run).specs() == []
 
 
 def test_a_refusal_is_audited(tenant, member, make_tool, make_run):
@@ -216,9 +217,6 @@ def test_a_refusal_is_audited(tenant, member, make_tool, make_run):
 def test_the_registry_is_read_once_and_again_when_the_cache_expires_or_is_cleared(
         tenant, member, make_tool, make_run, monkeypatch, settings, django_assert_num_queries):
     # Given a run of an operator that has checked one call
-    from agentops.tenancy.models import Membership
-    from tools.gateway import ToolSession
-
     settings.CONFIG_CACHE_SECONDS = 5
     tool = make_tool("crm.ping")
     operator = member("olga", Role.OPERATOR)

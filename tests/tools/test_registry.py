@@ -104,7 +104,7 @@ def test_approval_when_sets_the_policy_and_condition():
 
     python_tool = build(fn, approval="when amount > 100")
 
-    assert (python_tool.approval, python_tool.approval_condition) == ("when", "amount > 100")
+    assert python_tool.policy_defaults == {"approval": "when", "approval_condition": "amount > 100"}
 
 
 @pytest.fixture

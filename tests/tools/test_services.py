@@ -5,8 +5,10 @@ from guardian.models import UserObjectPermission
 
 from agentops.audit.models import AuditEvent
 from agentops.tenancy.roles import Role
+from tools.errors import ToolConflict, ToolInvalid
 from tools.models import Tool
-from tools.services import ToolConflict, ToolInvalid, tool_create, tool_delete, tool_update, tool_use_grant
+from tools.registry import REGISTRY, tool
+from tools.services import tool_create, tool_delete, tool_sync, tool_update, tool_use_grant
 
 from .conftest import ACTOR
 
@@ -149,3 +151,43 @@ def test_a_tool_cannot_become_a_python_tool(make_tool):
 
     with pytest.raises(ToolInvalid, match="declared in code"):
         tool_update(tool=tool, changes={"kind": "python", "config": {"callable": "x"}}, actor=ACTOR)
+
+
+# The configuration cache: every write clears it when it commits.
+
+
+@pytest.fixture
+def new_code_tool():
+    @tool(name="test.ping", description="Answers pong.")
+    def ping() -> dict:
+        return {"pong": True}
+
+    yield
+    del REGISTRY["test.ping"]
+
+
+@pytest.mark.parametrize("write", [
+    "create", "update", "tenant_copy", "sync", "grant", "delete",
+])
+def test_a_write_clears_the_configuration_cache_when_it_commits(write, tenant, member, make_tool, new_code_tool,
+                                                               cache_after_commit):
+    # Given a tool, and a write to the registry
+    ping = make_tool("crm.ping")
+    kb = Tool.objects.get(name="kb.search", tenant=None)
+    writes = {
+        "create": lambda: make_tool("crm.pong"),
+        "update": lambda: tool_update(tool=ping, changes={"enabled": False}, actor=ACTOR),
+        "tenant_copy": lambda: tool_update(tool=kb, changes={"enabled": False}, actor=ACTOR, tenant=tenant),
+        "sync": lambda: tool_sync(actor=ACTOR),
+        "grant": lambda: tool_use_grant(tool=ping, user=member("sam", Role.VIEWER), tenant=tenant, actor=ACTOR),
+        "delete": lambda: tool_delete(tool=ping, actor=ACTOR),
+    }
+
+    # When it commits / Then what was cached before is read again
+    assert cache_after_commit(writes[write]) is False
+
+
+def test_a_change_to_nothing_keeps_the_configuration_cache(make_tool, cache_after_commit):
+    ping = make_tool("crm.ping")
+
+    assert cache_after_commit(lambda: tool_update(tool=ping, changes={"enabled": True}, actor=ACTOR)) is True

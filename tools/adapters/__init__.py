@@ -1,8 +1,7 @@
 """Tool adapters: one module per kind of tool, all behind `tools.adapters.base.Adapter`.
 
 `ADAPTERS` maps a tool's `kind` to its adapter class; `get_adapter` builds one from a stored
-configuration. The "python" kind (registered Python functions) is implemented with the function
-registry and added to `ADAPTERS` there.
+configuration. The gateway builds the "python" adapter itself, to give it the call's context.
 """
 
 from __future__ import annotations
@@ -14,13 +13,15 @@ from tools.adapters.graphql import GraphQLAdapter
 from tools.adapters.grpc import GrpcAdapter
 from tools.adapters.http import HttpAdapter
 from tools.adapters.mcp import McpAdapter
+from tools.adapters.python import PythonAdapter
 from tools.adapters.sql import SqlAdapter
 
 if TYPE_CHECKING:
     from tools.secrets import SecretResolver
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    adapter.kind: adapter for adapter in (HttpAdapter, GraphQLAdapter, SqlAdapter, McpAdapter, GrpcAdapter)
+    adapter.kind: adapter
+    for adapter in (HttpAdapter, GraphQLAdapter, SqlAdapter, McpAdapter, GrpcAdapter, PythonAdapter)
 }
 
 

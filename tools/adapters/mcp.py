@@ -3,7 +3,7 @@
 Configuration:
     transport   "stdio": command, args (list), env (object, may reference secrets), cwd
                 "http":  url, headers (object, may reference secrets)
-    tool        the server's tool name (not needed by `discover_tools`)
+    tool        the server's tool name
 
 Each call opens a session, calls the tool once and closes it: a stdio server lives for one call.
 The stdio server sees only a minimal environment (PATH, HOME, ...) plus `env`, never the rest of
@@ -37,7 +37,6 @@ from tools.secrets import SecretError, SecretResolver
 # that never call an MCP tool (the web, most management commands) do not pay for it.
 
 T = TypeVar("T")
-DISCOVERY_TIMEOUT = 30.0
 
 
 class McpAdapter(Adapter):
@@ -45,7 +44,23 @@ class McpAdapter(Adapter):
 
     @classmethod
     def validate_config(cls, config: dict) -> None:
-        validate_connection(config)
+        super().validate_config(config)
+        transport = config.get("transport")
+        if transport == "stdio":
+            require_str(config, "command", kind="mcp")
+            args = config.get("args") or []
+            if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+                raise ValueError("mcp tool: 'args' must be a list of strings.")
+            require_str_map(config, "env", kind="mcp")
+            if config.get("cwd") is not None and not isinstance(config["cwd"], str):
+                raise ValueError("mcp tool: 'cwd' must be a string.")
+        elif transport == "http":
+            url = require_str(config, "url", kind="mcp")
+            if not url.lower().startswith(("http://", "https://", "{{")):
+                raise ValueError("mcp tool: 'url' must be an http:// or https:// URL.")
+            require_str_map(config, "headers", kind="mcp")
+        else:
+            raise ValueError("mcp tool: 'transport' must be \"stdio\" or \"http\".")
         require_str(config, "tool", kind="mcp")
 
     def call(self, invocation: Invocation) -> Any:
@@ -66,67 +81,6 @@ class McpAdapter(Adapter):
         if all(block.get("type") == "text" for block in blocks):
             return self.secrets.redact(_joined_text(result.content))
         return self.secrets.redact(blocks)
-
-
-def validate_connection(config: dict) -> None:
-    """Check the connection part of an MCP configuration; raise ValueError if it is invalid."""
-    if not isinstance(config, dict):
-        raise ValueError("The configuration must be a JSON object.")
-    transport = config.get("transport")
-    if transport == "stdio":
-        require_str(config, "command", kind="mcp")
-        args = config.get("args") or []
-        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            raise ValueError("mcp tool: 'args' must be a list of strings.")
-        require_str_map(config, "env", kind="mcp")
-        if config.get("cwd") is not None and not isinstance(config["cwd"], str):
-            raise ValueError("mcp tool: 'cwd' must be a string.")
-    elif transport == "http":
-        url = require_str(config, "url", kind="mcp")
-        if not url.lower().startswith(("http://", "https://", "{{")):
-            raise ValueError("mcp tool: 'url' must be an http:// or https:// URL.")
-        require_str_map(config, "headers", kind="mcp")
-    else:
-        raise ValueError("mcp tool: 'transport' must be \"stdio\" or \"http\".")
-
-
-def discover_tools(
-    config: dict, secrets: SecretResolver, *, timeout: float = DISCOVERY_TIMEOUT
-) -> list[dict]:
-    """The server's tools as [{"name", "description", "inputSchema", "annotations"?}, ...].
-
-    Follows pagination. `annotations` (readOnlyHint, idempotentHint, ...) is included when the
-    server declares it, since it tells the registry how safe a tool is to retry. Raises
-    ValueError for an invalid configuration and AdapterError when the server cannot be listed.
-    """
-    validate_connection(config)
-    try:
-        connection = secrets.resolve(_connection_part(config))
-    except SecretError as exc:
-        raise AdapterError(str(exc), retryable=False) from None
-
-    async def list_tools() -> list:
-        tools: list = []
-        async with _session(connection, timeout, None) as client:
-            cursor = None
-            while True:
-                page = await client.list_tools(cursor=cursor)
-                tools.extend(page.tools)
-                cursor = page.next_cursor
-                if not cursor:
-                    return tools
-
-    found = []
-    for tool in _run(list_tools, timeout, secrets):
-        entry = {
-            "name": tool.name,
-            "description": tool.description or "",
-            "inputSchema": tool.input_schema,
-        }
-        if tool.annotations is not None:
-            entry["annotations"] = tool.annotations.model_dump(mode="json", by_alias=True, exclude_none=True)
-        found.append(entry)
-    return secrets.redact(found)
 
 
 def _connection_part(config: dict) -> dict:

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from agentops.audit.services import Actor, audit_append, audit_prepare, audit_record
-from tools.errors import ToolError
-from tools.gateway import ToolFailed, ToolRefused, tool_execute, tool_refusal_audit
+from tools.errors import ToolError, ToolFailed, ToolRefused
+from tools.gateway import tool_execute, tool_refusal_audit
 from tools.models import Effect, name_from_wire
 
 from ...errors import Suspend

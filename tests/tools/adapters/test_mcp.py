@@ -5,25 +5,13 @@ import pytest
 from tests.support.tool_servers import MCP_SERVER_SCRIPT, free_port
 from tests.tools.adapters.conftest import TOKEN
 from tools.adapters.base import AdapterError, Invocation
-from tools.adapters.mcp import McpAdapter, discover_tools
+from tools.adapters.mcp import McpAdapter
 
 STDIO = {"transport": "stdio", "command": sys.executable, "args": [str(MCP_SERVER_SCRIPT)]}
 
 
 def invoke(adapter, arguments=None, *, timeout=15.0):
     return adapter.call(Invocation(arguments or {}, "run-5:8", timeout))
-
-
-def test_tools_are_discovered_with_their_schemas(secrets):
-    # Given the inventory MCP server over stdio
-    # When its tools are discovered
-    tools = {tool["name"]: tool for tool in discover_tools(STDIO, secrets, timeout=15.0)}
-
-    # Then each comes with its description and input schema
-    assert set(tools) == {"get_item", "reserve", "whoami"}
-    assert tools["get_item"]["description"] == "Look up an item by SKU."
-    assert tools["get_item"]["inputSchema"]["required"] == ["sku"]
-    assert tools["get_item"]["inputSchema"]["properties"]["quantity"]["type"] == "integer"
 
 
 def test_call_over_stdio_returns_structured_content(secrets):
@@ -97,3 +85,15 @@ def test_missing_command_is_not_retryable(secrets):
     # Then retrying cannot help
     assert caught.value.retryable is False
     assert "cannot be started" in caught.value.message
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"transport": "sse", "url": "https://mcp.example.com", "tool": "t"}, "'transport' must be"),
+    ({"transport": "stdio", "tool": "t"}, "'command' is required"),
+    ({"transport": "stdio", "command": "srv", "args": "--x", "tool": "t"}, "'args' must be a list"),
+    ({"transport": "http", "url": "ftp://mcp.example.com", "tool": "t"}, "http:// or https://"),
+    ({"transport": "http", "url": "https://mcp.example.com"}, "'tool' is required"),
+])
+def test_an_invalid_configuration_is_refused(config, message):
+    with pytest.raises(ValueError, match=message):
+        McpAdapter.validate_config(config)

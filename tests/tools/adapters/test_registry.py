@@ -6,7 +6,7 @@ from tools.adapters.http import HttpAdapter
 
 def test_every_adapter_is_registered_under_its_kind():
     # Given/When the registry / Then each adapter sits under its own kind
-    assert {"http", "graphql", "sql", "mcp", "grpc"} <= set(ADAPTERS)
+    assert {"http", "graphql", "sql", "mcp", "grpc", "python"} <= set(ADAPTERS)
     assert all(kind == adapter.kind for kind, adapter in ADAPTERS.items())
 
 

@@ -18,10 +18,10 @@ from typing import Any
 from django.db import OperationalError, transaction
 from pydantic import ValidationError
 
-from tools.adapters import ADAPTERS
 from tools.adapters.base import Adapter, Invocation, require_str
+from tools.errors import ToolError
 from tools.models import Effect
-from tools.registry import ToolContext, ToolError, python_tool_by_callable
+from tools.registry import ToolContext, python_tool_by_callable
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class PythonAdapter(Adapter):
             with transaction.atomic():  # a failing write tool leaves nothing half done
                 return entry.call(context, invocation.arguments)
         except ToolError as exc:
-            raise self.error(str(exc), retryable=exc.retryable) from None
+            raise self.error(exc.message, retryable=exc.retryable) from None
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
             raise self.error(f"Invalid arguments: {problems}", retryable=False) from None
@@ -59,7 +59,3 @@ class PythonAdapter(Adapter):
         except Exception as exc:
             logger.exception("python tool %s failed", entry.name)
             raise self.error(f"{entry.name} failed: {type(exc).__name__}: {exc}", retryable=False) from None
-
-
-# The adapters package maps kinds to adapter classes; the python kind registers itself there.
-ADAPTERS.setdefault(PythonAdapter.kind, PythonAdapter)
