@@ -86,6 +86,10 @@ def step_update(*, run_id, seq: int, **fields) -> int:
     return db.update(Step, {"run": run_id, "seq": seq}, set=fields)
 
 
+def step_status(*, run_id, seq: int) -> str | None:
+    return Step.objects.filter(run_id=run_id, seq=seq).values_list("status", flat=True).first()
+
+
 _blob_insert: dict[str, str] = {}
 
 

@@ -12,9 +12,10 @@ from typing import Callable
 
 from django.db import transaction
 
+from .. import store
 from ..errors import LeaseLost, Suspend
 from ..models import RunStatus, StepStatus
-from ..waits import run_enqueue, timer_schedule
+from ..waits import run_enqueue, run_resume, timer_schedule
 
 
 def wait_begin(recorder, seq: int, kind: str, name: str, reason: str, *, input: dict,
@@ -31,10 +32,15 @@ def wait_begin(recorder, seq: int, kind: str, name: str, reason: str, *, input: 
     raise Suspend()
 
 
-def suspend(recorder, reason: str, *, wake_at: datetime | None = None):
-    """Park again on a wait already recorded (the run was woken before its outcome arrived)."""
+def suspend(recorder, reason: str, *, wake_at: datetime | None = None, waiting: str = StepStatus.WAITING):
+    """Park again on the wait of the current step, recorded earlier (the run was woken before its
+    outcome arrived). An outcome delivered since this execution read the journal found the run
+    running, so it could not wake it: seen here, inside the parking transaction, it wakes the run
+    at once, and no delivery is ever left unanswered."""
     with transaction.atomic():
         park(recorder, reason, wake_at=wake_at)
+        if store.step_status(run_id=recorder.run.pk, seq=recorder.seq) != waiting:
+            run_resume(run_id=recorder.run.pk)
     recorder.notify(recorder.written)
     raise Suspend()
 

@@ -10,6 +10,7 @@ from agentops.audit.services import Actor
 from agentops.tenancy.principal import Principal
 from approvals.models import ApprovalRequest
 from approvals.services import ApprovalError, approval_decide
+from runs.engine.lease import Lease
 from runs.models import Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
 from runs.registry import workflow
 from runs.services import run_cancel
@@ -161,3 +162,22 @@ def test_a_timer_is_delivered_only_when_due(start_run, advance):
     step = Step.objects.get(run=run, kind=StepKind.SLEEP)
     assert step.status == StepStatus.COMPLETED and "fired_at" in step.output
     assert advance(run).output == {"slept": True}
+
+
+def test_an_outcome_delivered_while_the_run_decides_to_wait_again_wakes_it(start_run, advance, monkeypatch):
+    run = advance(start_run("test_asks_for_approval", {"title": "Release notes"}))
+    seq = Step.objects.get(run=run, kind=StepKind.APPROVAL).seq
+    run_resume(run_id=run.pk)  # woken early: the next execution finds the step still waiting
+    check = Lease.check
+
+    def deliver_meanwhile(lease):  # the decision lands after the journal was read, before the run parks
+        wait_deliver(run_id=run.pk, seq=seq, output={"approved": True, "arguments": {"title": "Release notes"},
+                                                     "comment": "", "decided_by": "arthur", "status": "approved"})
+        check(lease)
+
+    monkeypatch.setattr(Lease, "check", deliver_meanwhile)
+    run = advance(run)
+    monkeypatch.undo()
+
+    assert run.status == RunStatus.QUEUED
+    assert advance(run).output == {"approved": True, "arguments": {"title": "Release notes"}, "by": "arthur"}

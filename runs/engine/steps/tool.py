@@ -23,7 +23,7 @@ from tools.models import Effect, name_from_wire
 from ...errors import Suspend
 from ...journal import JournalEntry
 from ...models import StepKind, StepStatus, WaitingReason
-from ..parking import park
+from ..parking import park, suspend
 from .approval import tool_approval
 
 
@@ -111,16 +111,17 @@ def _claim(ctx, seq, name, step_input, prepared, recorded: JournalEntry | None) 
     if recorded.status == StepStatus.STARTED and (prepared.tool.idempotent or retry_ordered):
         journal.update(recorded, attempt=recorded.attempt + 1, finished_at=None, error=None)
         return recorded
+    if recorded.status == StepStatus.IN_DOUBT:  # still in doubt after a wake-up: wait again
+        suspend(journal, WaitingReason.IN_DOUBT, waiting=StepStatus.IN_DOUBT)
     with transaction.atomic():
-        if recorded.status == StepStatus.STARTED:
-            journal.update(recorded, status=StepStatus.IN_DOUBT, finished_at=None, error={
-                "code": "in_doubt",
-                "message": f"the worker stopped while {name} was running and the tool is not idempotent: "
-                           "it may or may not have taken effect. Retry it, mark it done or fail it.",
-            })
-            audit_record(tenant=ctx.tenant, action="tool.in_doubt", actor=Actor.for_run(ctx.run),
-                         target=ctx.run, data={"tool": name, "seq": seq})
-        park(journal, WaitingReason.IN_DOUBT)  # still in doubt after a spurious wake-up: park again
+        journal.update(recorded, status=StepStatus.IN_DOUBT, finished_at=None, error={
+            "code": "in_doubt",
+            "message": f"the worker stopped while {name} was running and the tool is not idempotent: "
+                       "it may or may not have taken effect. Retry it, mark it done or fail it.",
+        })
+        audit_record(tenant=ctx.tenant, action="tool.in_doubt", actor=Actor.for_run(ctx.run),
+                     target=ctx.run, data={"tool": name, "seq": seq})
+        park(journal, WaitingReason.IN_DOUBT)
     raise Suspend()
 
 
