@@ -3,8 +3,13 @@
 With no environment at all (and DEBUG=1) the project runs embedded: SQLite in WAL mode, the
 django-q2 ORM broker, the in-memory channel layer and the offline demo model. `DATABASE_URL`
 switches to PostgreSQL, `REDIS_URL` to the Redis broker and channel layer.
+
+A `.env` file beside manage.py supplies what the environment does not set (`make run` writes one
+on a development machine: DEBUG=1 and a generated SECRET_KEY). Every default lives here: code reads
+`settings.X`, never `getattr(settings, "X", default)`.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -14,12 +19,24 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
+# KEY=VALUE lines, read into the environment without overriding it: a real environment variable
+# wins over the file. AGENTOPS_ENV_FILE names another file, or none when empty (the test settings
+# set it empty, so that a developer's .env cannot change what the tests run with).
+ENV_FILE = os.environ.get("AGENTOPS_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+else:
+    ENV_FILE = ""
+
 DEBUG = env.bool("DEBUG", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (on a development machine, set DEBUG=1).")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (on a development machine, `make run` writes a .env "
+            "with DEBUG=1 and a generated SECRET_KEY; or set DEBUG=1)."
+        )
     SECRET_KEY = "insecure-development-key-never-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
