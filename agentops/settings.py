@@ -108,6 +108,12 @@ def database_from_url(url: str) -> dict:
 
     IMMEDIATE makes every transaction take the write lock at BEGIN, so two writers queue on the
     busy timeout instead of failing with "database is locked" when one upgrades a read lock.
+
+    No `PRAGMA synchronous` for SQLite: the backend runs every connection to the write-ahead log
+    with synchronous=NORMAL and, after each commit that wrote, fdatasyncs the log itself once the
+    writer lock is free, returning only then. A commit is as durable as with FULL, but other
+    writers no longer wait out its fsync (agentops/sqlite/base.py); a level set here would be
+    overridden.
     """
     config = environ.Env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -117,8 +123,7 @@ def database_from_url(url: str) -> dict:
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
             "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=20000;"
+                "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=20000;"
             ),
         }
     elif config["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
@@ -248,6 +253,11 @@ OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 
 # Secrets referenced by tool configs as {{ secret:NAME }}: the environment, then this file.
 AGENTOPS_SECRETS_FILE = env.str("AGENTOPS_SECRETS_FILE", default="")
+# Modules whose @tool functions every process registers at start; a project adds its own.
+AGENTOPS_TOOL_MODULES = env.list("AGENTOPS_TOOL_MODULES", default=["tools.demo.python_tools"])
+# A tool result longer than this (bytes of JSON) is journaled and shown to the model as a note
+# with its beginning: a large page or table would cost tokens on every later model call.
+TOOL_OUTPUT_LIMIT = env.int("TOOL_OUTPUT_LIMIT", default=32 * 1024)
 AGENTOPS_PUBLIC_URL = env.str("AGENTOPS_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 
 LOGGING = {

@@ -133,7 +133,7 @@ def _header(request, run: Run) -> dict:
         "can_cancel": principal.can("run_agents") and run.status in CANCELLABLE,
         "can_retry": principal.can("resolve_runs") and run.status == RunStatus.FAILED,
         "can_resolve": principal.can("resolve_runs"),
-        "socket": bool(getattr(settings, "REDIS_URL", "")),
+        "socket": bool(settings.REDIS_URL),
     }
 
 

@@ -61,6 +61,18 @@ def test_a_sqlite_connection_really_runs_in_wal_mode_with_a_busy_timeout(db):
     assert busy_timeout >= 5000
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the pragmas are SQLite's")
+def test_a_sqlite_connection_runs_synchronous_normal_and_the_backend_syncs_its_log(db):
+    # The settings ask for no synchronous level; the backend sets NORMAL and syncs the log after
+    # each commit itself (tests/test_sqlite_backend.py shows the syncs).
+    with connection.cursor() as cursor:
+        synchronous = cursor.execute("PRAGMA synchronous").fetchone()[0]
+
+    assert "synchronous" not in connection.settings_dict["OPTIONS"]["init_command"].lower()
+    assert synchronous == 1  # NORMAL
+    assert connection.wal_path == connection.settings_dict["NAME"] + "-wal"
+
+
 def test_without_debug_a_missing_secret_key_stops_the_start():
     result = settings_in_subprocess({})
 

@@ -6,9 +6,6 @@ from django.conf import settings
 from django.db import connections
 from django.db.models.signals import post_migrate
 
-# Modules whose @tool functions every process registers; projects add theirs in settings.
-DEFAULT_TOOL_MODULES = ("tools.demo.python_tools",)
-
 
 class ToolsConfig(AppConfig):
     name = "tools"
@@ -20,7 +17,7 @@ class ToolsConfig(AppConfig):
         from tools import python_tools  # noqa: F401  (registers the "python" adapter kind)
         from tools.demo.billing import DEV_TOKEN, TOKEN_NAME
 
-        for module in getattr(settings, "AGENTOPS_TOOL_MODULES", DEFAULT_TOOL_MODULES):
+        for module in settings.AGENTOPS_TOOL_MODULES:
             importlib.import_module(module)
         if settings.DEBUG:
             # The documented development token of the demo billing endpoint, so that `make run`

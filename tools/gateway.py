@@ -47,8 +47,6 @@ from tools.selectors import tool_get, tool_map, user_may_use_tool
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_OUTPUT_LIMIT = 32 * 1024
-
 __all__ = [
     "ApprovalNeed", "PreparedCall", "ToolFailed", "ToolRefused", "ToolSession", "tool_execute", "tool_prepare",
     "tool_refusal_audit", "tool_specs_for", "tool_validate_arguments",
@@ -310,7 +308,7 @@ def _truncated(result: Any) -> Any:
     The limit bounds what is journaled and put in the model's context: a large page or table
     would otherwise cost tokens on every later model call of the run.
     """
-    limit = int(getattr(settings, "TOOL_OUTPUT_LIMIT", DEFAULT_OUTPUT_LIMIT))
+    limit = settings.TOOL_OUTPUT_LIMIT
     text = json.dumps(result, ensure_ascii=False, default=str)
     size = len(text.encode())
     if size <= limit:
