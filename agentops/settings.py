@@ -175,9 +175,10 @@ RUN_INLINE_SLEEP_SECONDS = env.float("RUN_INLINE_SLEEP_SECONDS", default=10)
 RUN_DEFER_SECONDS = env.float("RUN_DEFER_SECONDS", default=1)
 # After its own run, a run task goes on with other queued runs for up to this long (0: never).
 RUN_DRAIN_SECONDS = env.float("RUN_DRAIN_SECONDS", default=5)
-# How long a process may use configuration it read (agents, tools, rights, prices, webhooks)
-# before reading it again; changes saved in the same process apply at once (agentops.config_cache).
-CONFIG_CACHE_SECONDS = env.float("CONFIG_CACHE_SECONDS", default=5)
+# How long configuration read from the database (agents, tools, rights, prices, webhooks) is
+# used before it is read again, in whole seconds (0: always read); a change made through the
+# services is seen at once wherever the cache is shared (CACHES["config"], agentops.config_cache).
+CONFIG_CACHE_SECONDS = env.int("CONFIG_CACHE_SECONDS", default=5)
 JOURNAL_BLOB_THRESHOLD = env.int("JOURNAL_BLOB_THRESHOLD", default=8192)
 WORKFLOW_MODULES = env.list("WORKFLOW_MODULES", default=[])
 
@@ -187,6 +188,20 @@ CHANNEL_LAYERS = {
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )
+}
+
+# "config" is the configuration cache (agentops.config_cache). Without Redis it lives in each
+# process's memory, and a change made in one process reaches the others when their entries
+# expire; with Redis one cache serves every process, so a change is seen everywhere at once.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "config": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+         "KEY_PREFIX": "agentops-config"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "agentops-config",
+              "OPTIONS": {"MAX_ENTRIES": 10_000}}
+    ),
 }
 
 AUTHENTICATION_BACKENDS = [

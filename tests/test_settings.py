@@ -116,6 +116,15 @@ def test_without_redis_the_task_queue_uses_the_database_and_channels_stay_in_mem
     assert layer == {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 
 
+def test_the_configuration_cache_is_in_memory_by_default_and_in_redis_with_redis_url():
+    local = settings_value({"DEBUG": "1"}, "s.CACHES['config']['BACKEND']")
+    shared = settings_value({"DEBUG": "1", "REDIS_URL": "redis://cache.internal:6379/2"}, "s.CACHES['config']")
+
+    assert local == "django.core.cache.backends.locmem.LocMemCache"
+    assert shared["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert shared["LOCATION"] == "redis://cache.internal:6379/2"
+
+
 def test_the_task_retry_stays_above_its_timeout():
     cluster = settings_value({"DEBUG": "1", "TASK_TIMEOUT": "120"}, "s.Q_CLUSTER")
 

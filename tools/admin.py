@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from guardian.admin import GuardedModelAdmin
 
+from agentops.admin import ConfigAdminMixin
 from agentops.audit.services import Actor
 
 from .models import DEFINITION_FIELDS, EDITABLE_FIELDS, Tool, ToolKind
@@ -21,7 +22,7 @@ class ToolAdminForm(forms.ModelForm):
 
 
 @admin.register(Tool)
-class ToolAdmin(GuardedModelAdmin):
+class ToolAdmin(ConfigAdminMixin, GuardedModelAdmin):
     """Every save goes through the services (validated, audited). Code tools show their definition
     read-only: only their policies can change here. Object permissions (who may use a tool) are
     under "Object permissions" on a tool's page."""
