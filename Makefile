@@ -17,7 +17,7 @@ export PYTHON
 .PHONY: run test install migrate worker web bench clean distclean help
 
 help:
-	@echo "make run        web server + worker on 127.0.0.1:$(PORT) with demo data (DEBUG=1)"
+	@echo "make run        web server + worker on 127.0.0.1:$(PORT) with demo data (first run writes .env: DEBUG=1)"
 	@echo "make test       the whole test suite (ARGS='...' goes to pytest)"
 	@echo "make install    create .venv and install agentops with its dev extras"
 	@echo "make migrate    apply database migrations"
@@ -25,7 +25,7 @@ help:
 	@echo "make worker     only the task worker (django-q2 qcluster)"
 	@echo "make bench      the run engine benchmark"
 	@echo "make clean      remove caches and build output"
-	@echo "make distclean  also remove .venv, the SQLite database and the demo API key"
+	@echo "make distclean  also remove .venv, the SQLite database and the demo API key (not .env)"
 
 run:
 	@scripts/run.sh

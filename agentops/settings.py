@@ -3,8 +3,13 @@
 With no environment at all (and DEBUG=1) the project runs embedded: SQLite in WAL mode, the
 django-q2 ORM broker, the in-memory channel layer and the offline demo model. `DATABASE_URL`
 switches to PostgreSQL, `REDIS_URL` to the Redis broker and channel layer.
+
+A `.env` file beside manage.py supplies what the environment does not set (`make run` writes one
+on a development machine: DEBUG=1 and a generated SECRET_KEY). Every default lives here: code reads
+`settings.X`, never `getattr(settings, "X", default)`.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -14,12 +19,24 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
+# KEY=VALUE lines, read into the environment without overriding it: a real environment variable
+# wins over the file. AGENTOPS_ENV_FILE names another file, or none when empty (the test settings
+# set it empty, so that a developer's .env cannot change what the tests run with).
+ENV_FILE = os.environ.get("AGENTOPS_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+else:
+    ENV_FILE = ""
+
 DEBUG = env.bool("DEBUG", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (on a development machine, set DEBUG=1).")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (on a development machine, `make run` writes a .env "
+            "with DEBUG=1 and a generated SECRET_KEY; or set DEBUG=1)."
+        )
     SECRET_KEY = "insecure-development-key-never-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
@@ -96,6 +113,12 @@ def database_from_url(url: str) -> dict:
 
     IMMEDIATE makes every transaction take the write lock at BEGIN, so two writers queue on the
     busy timeout instead of failing with "database is locked" when one upgrades a read lock.
+
+    No `PRAGMA synchronous` for SQLite: the backend runs every connection to the write-ahead log
+    with synchronous=NORMAL and, after each commit that wrote, fdatasyncs the log itself once the
+    writer lock is free, returning only then. A commit is as durable as with FULL, but other
+    writers no longer wait out its fsync (agentops/sqlite/base.py); a level set here would be
+    overridden.
     """
     config = environ.Env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -105,8 +128,7 @@ def database_from_url(url: str) -> dict:
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
             "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=20000;"
+                "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=20000;"
             ),
         }
     elif config["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
@@ -158,9 +180,10 @@ RUN_INLINE_SLEEP_SECONDS = env.float("RUN_INLINE_SLEEP_SECONDS", default=10)
 RUN_DEFER_SECONDS = env.float("RUN_DEFER_SECONDS", default=1)
 # After its own run, a run task goes on with other queued runs for up to this long (0: never).
 RUN_DRAIN_SECONDS = env.float("RUN_DRAIN_SECONDS", default=5)
-# How long a process may use configuration it read (agents, tools, rights, prices, webhooks)
-# before reading it again; changes saved in the same process apply at once (agentops.config_cache).
-CONFIG_CACHE_SECONDS = env.float("CONFIG_CACHE_SECONDS", default=5)
+# How long configuration read from the database (agents, tools, rights, prices, webhooks) is
+# used before it is read again, in whole seconds (0: always read); a change made through the
+# services is seen at once wherever the cache is shared (CACHES["config"], agentops.config_cache).
+CONFIG_CACHE_SECONDS = env.int("CONFIG_CACHE_SECONDS", default=5)
 JOURNAL_BLOB_THRESHOLD = env.int("JOURNAL_BLOB_THRESHOLD", default=8192)
 WORKFLOW_MODULES = env.list("WORKFLOW_MODULES", default=[])
 
@@ -170,6 +193,20 @@ CHANNEL_LAYERS = {
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )
+}
+
+# "config" is the configuration cache (agentops.config_cache). Without Redis it lives in each
+# process's memory, and a change made in one process reaches the others when their entries
+# expire; with Redis one cache serves every process, so a change is seen everywhere at once.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "config": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+         "KEY_PREFIX": "agentops-config"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "agentops-config",
+              "OPTIONS": {"MAX_ENTRIES": 10_000}}
+    ),
 }
 
 AUTHENTICATION_BACKENDS = [
@@ -236,6 +273,11 @@ OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 
 # Secrets referenced by tool configs as {{ secret:NAME }}: the environment, then this file.
 AGENTOPS_SECRETS_FILE = env.str("AGENTOPS_SECRETS_FILE", default="")
+# Modules whose @tool functions every process registers at start; a project adds its own.
+AGENTOPS_TOOL_MODULES = env.list("AGENTOPS_TOOL_MODULES", default=[])
+# A tool result longer than this (bytes of JSON) is journaled and shown to the model as a note
+# with its beginning: a large page or table would cost tokens on every later model call.
+TOOL_OUTPUT_LIMIT = env.int("TOOL_OUTPUT_LIMIT", default=32 * 1024)
 AGENTOPS_PUBLIC_URL = env.str("AGENTOPS_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 
 LOGGING = {

@@ -1,10 +1,10 @@
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
+from agentops.pages import page_login_required
 from agentops.tenancy.middleware import SESSION_TENANT_KEY
 from agentops.tenancy.selectors import membership_list_for_user
 
@@ -21,12 +21,12 @@ def healthz(request):
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
-@login_required
+@page_login_required
 def home(request):
     return render(request, "home.html")
 
 
-@login_required
+@page_login_required
 @require_POST
 def tenant_switch(request):
     """Make another of the user's tenants the current one for this browser session."""

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
+
+from agentops.pages import page_login_required
 
 from .forms import APPROVE_EDITED, REJECT, DecisionForm
 from .models import ApprovalStatus
@@ -36,7 +37,7 @@ def _principal(request):
     return principal if principal else None  # a lazy object: truth-test it
 
 
-@login_required
+@page_login_required
 @require_GET
 def inbox(request):
     principal = _principal(request)
@@ -56,7 +57,7 @@ def inbox(request):
     return render(request, "approvals/inbox.html", context)
 
 
-@login_required
+@page_login_required
 @require_GET
 def inbox_count(request):
     principal = _principal(request)
@@ -64,14 +65,14 @@ def inbox_count(request):
     return render(request, "approvals/_badge.html", {"pending_count": count})
 
 
-@login_required
+@page_login_required
 @require_GET
 def approval_detail(request, pk: int):
     approval = _approval_or_404(request, pk)
     return render(request, "approvals/request.html", _page_context(request, approval))
 
 
-@login_required
+@page_login_required
 @require_POST
 def approval_decide_view(request, pk: int):
     approval = _approval_or_404(request, pk)

@@ -3,7 +3,7 @@
 Migrating takes seconds, so each backend is migrated once per benchmark invocation into a
 template: a SQLite file (copied per repetition) or a PostgreSQL database (cloned per repetition
 with CREATE DATABASE ... TEMPLATE). Copies carry the settings' pragmas: journal_mode=WAL is
-stored in the file; synchronous=FULL is set on every connection by the settings.
+stored in the file; commits are made durable by the SQLite backend (agentops.sqlite).
 """
 
 from __future__ import annotations

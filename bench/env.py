@@ -45,6 +45,7 @@ def django_env(database_url: str, *, redis_url: str = "", extra: dict | None = N
         env.pop(key, None)
     env.update(
         DJANGO_SETTINGS_MODULE="agentops.settings",
+        AGENTOPS_ENV_FILE="",  # a developer's .env (DEBUG=1, REDIS_URL, ...) must not change the figures
         DEBUG="0",
         SECRET_KEY=SECRET_KEY,
         DATABASE_URL=database_url,

@@ -218,7 +218,7 @@ def _customers_and_orders(tenant: Tenant, report: list[str]) -> None:
 
 
 def billing_tool_config(tenant: Tenant) -> dict:
-    base = getattr(settings, "AGENTOPS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+    base = settings.AGENTOPS_PUBLIC_URL.rstrip("/")
     return {
         "method": "POST",
         "url": f"{base}/demo/billing/refunds",

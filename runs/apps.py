@@ -14,10 +14,7 @@ class RunsConfig(AppConfig):
 
         from django.conf import settings
 
-        from agentops import config_cache
         from runs import workflows  # noqa: F401
-
-        config_cache.connect_invalidation()
 
         for module in settings.WORKFLOW_MODULES:
             import_module(module)

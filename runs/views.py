@@ -12,21 +12,19 @@ still change and sends the header again. Polling drives that request; a websocke
 from __future__ import annotations
 
 import json
-from functools import wraps
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required as django_login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRefresh
 
 from agentops.audit.services import Actor
+from agentops.pages import page_login_required
 
 from . import services
 from .errors import RunError
@@ -41,21 +39,6 @@ CANCELLABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING)
 
 
 # -- access ------------------------------------------------------------------------------------
-
-
-def login_required(view):
-    """Django's login_required, except that an HTMX request of a signed-out browser (a poll after
-    the session expired) reloads the page, which then redirects to the login form, instead of
-    swapping the login form into the page."""
-    protected = django_login_required(view)
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if request.htmx and not request.user.is_authenticated:
-            return HttpResponseClientRefresh()
-        return protected(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _principal(request):
@@ -108,7 +91,7 @@ class RunFilterForm(forms.Form):
         return {name: value for name, value in self.cleaned_data.items() if value}
 
 
-@login_required
+@page_login_required
 @require_GET
 def run_list_page(request):
     principal = _principal(request)
@@ -138,7 +121,7 @@ def _header(request, run: Run) -> dict:
     }
 
 
-@login_required
+@page_login_required
 @require_GET
 def run_trace(request, run_id):
     run = _run_or_404(request, run_id)
@@ -146,7 +129,7 @@ def run_trace(request, run_id):
     return render(request, "runs/trace.html", context)
 
 
-@login_required
+@page_login_required
 @require_GET
 def run_steps(request, run_id):
     """The catch-up request: steps after `?after=<seq>` as rows to append, plus (out of band) the
@@ -161,7 +144,7 @@ def run_steps(request, run_id):
     return render(request, "runs/_steps_update.html", context)
 
 
-@login_required
+@page_login_required
 @require_GET
 def run_timeline(request, run_id):
     """A run's first page of steps, to embed under the parent's child step (not live)."""
@@ -170,7 +153,7 @@ def run_timeline(request, run_id):
     return render(request, "runs/_timeline.html", context)
 
 
-@login_required
+@page_login_required
 @require_GET
 def step_prompt(request, run_id, seq: int):
     """The full prompt of a model step, rebuilt from the delta journal."""
@@ -196,7 +179,7 @@ def _act(request, run: Run, action, done: str):
     return redirect("runs:trace", run_id=run.pk)
 
 
-@login_required
+@page_login_required
 @require_POST
 def run_cancel(request, run_id):
     run = _run_or_404(request, run_id)
@@ -204,7 +187,7 @@ def run_cancel(request, run_id):
     return _act(request, run, lambda actor: services.run_cancel(run=run, actor=actor), "Cancellation requested.")
 
 
-@login_required
+@page_login_required
 @require_POST
 def run_retry(request, run_id):
     run = _run_or_404(request, run_id)
@@ -219,7 +202,7 @@ RESOLVE_DONE = {
 }
 
 
-@login_required
+@page_login_required
 @require_POST
 def step_resolve(request, run_id, seq: int):
     """Settle an in-doubt step: retry it, mark it done with an output (JSON), or fail it."""
@@ -243,7 +226,7 @@ def step_resolve(request, run_id, seq: int):
 # -- dashboard ---------------------------------------------------------------------------------
 
 
-@login_required
+@page_login_required
 @require_GET
 def dashboard(request):
     """Usage, cost and outcomes of the tenant's runs over `?days=7|14|30` UTC days (default 14).

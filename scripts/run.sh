@@ -2,24 +2,51 @@
 # Runs AgentOps on this machine: web server and worker, demo data, a demo API key.
 # `make run` calls this. Ctrl-C stops both processes; if either dies, the other is stopped too.
 #
+# The first run writes .env (git-ignored; an existing one is never touched) with DEBUG=1 and a
+# generated SECRET_KEY. Django reads it in every process, so `.venv/bin/python manage.py ...`
+# afterwards runs with the same settings; a variable set in the environment wins over the file.
+#
 # Environment (all optional, passed through to Django):
-#   PORT (8000), DEBUG (1 here), DATABASE_URL (SQLite db.sqlite3), REDIS_URL, SECRET_KEY,
+#   PORT (8000), DEBUG (1 from .env), DATABASE_URL (SQLite db.sqlite3), REDIS_URL, SECRET_KEY,
 #   ALLOWED_HOSTS, OPENAI_API_KEY, OPENAI_BASE_URL
 #   DEMO_TENANT   slug of the tenant seed_demo creates (demo); the API key is minted for it
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-export DEBUG="${DEBUG:-1}"
 export PORT="${PORT:-8000}"
 DEMO_TENANT="${DEMO_TENANT:-demo}"
 KEY_FILE="$AGENTOPS_ROOT/.demo-api-key"
+ENV_FILE="$AGENTOPS_ROOT/.env"
 BASE_URL="http://127.0.0.1:$PORT"
 
 web_pid=""
 worker_pid=""
 
 manage() { "$VENV_PY" "$AGENTOPS_ROOT/manage.py" "$@"; }
+
+# Writes .env unless one exists: readable by its owner only (it holds the secret key), created
+# with noclobber so that of two first runs at once only one writes it.
+write_env_file() {
+    [[ -e "$ENV_FILE" ]] && return 0
+    local secret
+    secret="$("$VENV_PY" -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    if (umask 077 && set -o noclobber && printf '%s\n' \
+        "# Written by make run for this development machine; never commit it. Django reads it in" \
+        "# every process (agentops/settings.py); a variable set in the environment wins over it." \
+        "DEBUG=1" "SECRET_KEY=$secret" >"$ENV_FILE") 2>/dev/null; then
+        info "Wrote .env (DEBUG=1 and a generated SECRET_KEY); manage.py commands read it too"
+    fi
+}
+
+# The DEBUG Django runs with: the environment's, else the last DEBUG line of .env.
+debug_setting() {
+    if [[ -n "${DEBUG+set}" ]]; then
+        printf '%s\n' "$DEBUG"
+    elif [[ -f "$ENV_FILE" ]]; then
+        sed -n "s/^\(export \)\{0,1\}DEBUG=['\"]\{0,1\}\([^'\"]*\).*/\2/p" "$ENV_FILE" | tail -n1
+    fi
+}
 
 prepare_database() {
     info "Migrating the database"
@@ -121,7 +148,7 @@ print_banner() {
     login            $BASE_URL/accounts/login/
     API docs         $BASE_URL/api/docs/
 EOF
-    if [[ "$DEBUG" =~ ^(1|true|True|yes|on)$ ]]; then
+    if [[ "$(debug_setting)" =~ ^(1|true|True|yes|on)$ ]]; then
         cat <<EOF
     demo logins      operator / demo   approver / demo   sam / demo (may not refund)
 EOF
@@ -144,6 +171,7 @@ main() {
     cd "$AGENTOPS_ROOT"
     command -v curl >/dev/null || die "curl is needed to check the server; install it (apt-get install curl)"
     venv_ensure
+    write_env_file
     prepare_database
 
     trap 'on_signal 130' INT

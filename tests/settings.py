@@ -2,11 +2,15 @@
 
 The SQLite test database is a file, not memory, so that worker processes started by the
 crash and lease tests see the same data as the test itself.
+
+A developer's `.env` (written by `make run`) is not read: the tests run with the environment they
+are given and nothing else. Processes the tests start inherit the empty AGENTOPS_ENV_FILE.
 """
 
 import os
 import tempfile
 
+os.environ["AGENTOPS_ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 # The suite runs with the demo installed whatever the environment says: its tools serve many tests.
 os.environ["AGENTOPS_DEMO"] = "1"

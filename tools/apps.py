@@ -14,7 +14,7 @@ class ToolsConfig(AppConfig):
         # Imports and signal wiring only: the registry rows are written by `tool_sync`, after
         # migrations (below), from seed_demo and from the worker's start-up.
         # Modules whose @tool functions every process registers (an app may also import its own).
-        for module in getattr(settings, "AGENTOPS_TOOL_MODULES", ()):
+        for module in settings.AGENTOPS_TOOL_MODULES:
             importlib.import_module(module)
         post_migrate.connect(sync_after_migrate, sender=self, dispatch_uid="tools.sync_after_migrate")
 

@@ -46,8 +46,6 @@ from tools.selectors import tool_get, tool_map, user_may_use_tool
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_OUTPUT_LIMIT = 32 * 1024
-
 # ToolRefused and ToolFailed are what this module raises; they live in tools.errors.
 __all__ = [
     "PreparedCall", "ToolFailed", "ToolRefused", "ToolSession", "tool_execute", "tool_refusal_audit",
@@ -246,7 +244,7 @@ def _truncated(result: Any) -> Any:
     The limit bounds what is journaled and put in the model's context: a large page or table
     would otherwise cost tokens on every later model call of the run.
     """
-    limit = int(getattr(settings, "TOOL_OUTPUT_LIMIT", DEFAULT_OUTPUT_LIMIT))
+    limit = settings.TOOL_OUTPUT_LIMIT
     text = json.dumps(result, ensure_ascii=False, default=str)
     size = len(text.encode())
     if size <= limit:

@@ -102,7 +102,7 @@ class SecretResolver:
         if secrets_file is None:
             from django.conf import settings
 
-            secrets_file = getattr(settings, "AGENTOPS_SECRETS_FILE", "") or ""
+            secrets_file = settings.AGENTOPS_SECRETS_FILE
         self._secrets_file = secrets_file
         self._file_values: dict[str, str] | None = None
         self._resolved: dict[str, str] = {}

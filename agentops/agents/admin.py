@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.forms.models import fields_for_model
 
+from agentops.admin import ConfigAdminMixin
 from agentops.audit.services import Actor
 
 from .models import Agent, AgentVersion
@@ -44,7 +45,7 @@ class AgentVersionInline(admin.TabularInline):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(ConfigAdminMixin, admin.ModelAdmin):
     form = AgentAdminForm
     list_display = ["slug", "name", "tenant", "current_version", "created_at"]
     list_filter = ["tenant"]
@@ -84,7 +85,7 @@ class AgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgentVersion)
-class AgentVersionAdmin(admin.ModelAdmin):
+class AgentVersionAdmin(ConfigAdminMixin, admin.ModelAdmin):
     list_display = ["agent", "number", "model", "provider", "workflow", "created_by", "created_at"]
     list_filter = ["agent__tenant", "provider", "workflow"]
     list_select_related = ["agent", "created_by"]

@@ -1,10 +1,14 @@
-"""Creating agents and their versions; each one transaction, each audited."""
+"""Creating agents and their versions; each one transaction, each audited.
+
+Runs read an agent and its version through agentops.config_cache: a change invalidates it when
+it commits (a new agent through its first version)."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Max
 
+from agentops import config_cache
 from agentops.audit.services import Actor, audit_diff, audit_record
 from agentops.tenancy.models import Tenant
 
@@ -31,6 +35,7 @@ def agent_update(*, agent: Agent, name: str, description: str, actor: Actor) -> 
         changes = audit_diff(before, {"name": name, "description": description})
         if changes:
             audit_record(tenant=agent.tenant, action="agent.changed", actor=actor, target=agent, changes=changes)
+            config_cache.invalidate()
         agent.refresh_from_db()
         return agent
 
@@ -56,6 +61,7 @@ def agent_version_create(*, agent: Agent, config: dict, actor: Actor, user=None)
         number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         version = AgentVersion.objects.create(agent=locked, number=number, created_by=user, **merged)
         Agent.objects.filter(pk=locked.pk).update(current_version=version)
+        config_cache.invalidate()
         after = version.config()
         changed = [name for name in AgentVersion.CONFIG_FIELDS if before.get(name) != after[name]]
         audit_record(

@@ -31,20 +31,16 @@ def get_provider(name: str, config: dict | None = None) -> Provider:
     """
     config = config or {}
     if name == "default":
-        name = "openai" if _setting("OPENAI_API_KEY") or _setting("OPENAI_BASE_URL") else "demo"
+        name = "openai" if settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL else "demo"
     if name == "openai":
-        base_url = config.get("base_url") or _setting("OPENAI_BASE_URL") or None
-        return _openai(_setting("OPENAI_API_KEY"), base_url, float(config.get("timeout", 60)))
+        # Read on every call, not at import, so settings overridden in tests take effect.
+        base_url = config.get("base_url") or settings.OPENAI_BASE_URL or None
+        return _openai(settings.OPENAI_API_KEY, base_url, float(config.get("timeout", 60)))
     if name == "demo":
         return DemoProvider()
     if name == "scripted":
         return ScriptedProvider(config.get("responses") or [])
     raise ValueError(f"Unknown model provider {name!r}; known providers: {', '.join(NAMES)}.")
-
-
-def _setting(name: str) -> str:
-    # Read on every call, not at import, so settings overridden in tests take effect.
-    return getattr(settings, name, "") or ""
 
 
 @lru_cache(maxsize=16)

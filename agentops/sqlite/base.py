@@ -12,9 +12,10 @@ takes an exclusive lock on `<database file>.writer-lock` — a thread lock withi
 it is asked for, and the busy handler never sleeps. Readers are not involved (WAL). A writer
 that waits longer than the connection's timeout gets "database is locked", as before.
 
-A durable commit (the settings' `synchronous=FULL`) has SQLite fsync the write-ahead log while
-the transaction still holds the lock: about half a write transaction's time here, all of it
-waited out by every other writer. So the connection runs with `synchronous=NORMAL` and a commit
+A durable commit in SQLite's own way (`synchronous=FULL`) has SQLite fsync the write-ahead log
+while the transaction still holds the lock: about half a write transaction's time here, all of it
+waited out by every other writer. So every connection to a write-ahead log runs with
+`synchronous=NORMAL`, whatever level it opened with, and a commit
 that wrote something syncs the log itself once the lock is released (`_sync_wal`), returning
 only then: what the committer does next (call a tool, answer a request) still follows a
 durable commit, and a writer that committed meanwhile is often made durable by the same sync.
@@ -37,7 +38,6 @@ from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
 WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-FULL = 2  # PRAGMA synchronous
 
 
 class WriterLock:
@@ -261,12 +261,11 @@ def _qmark(query: str) -> str:
 
 
 def _take_over_wal_sync(connection) -> str | None:
-    """Switch a durable connection to a write-ahead log to `synchronous=NORMAL`, the syncs of its
-    commits then made by this backend (see the module docstring); returns the log's path, or
-    None when the connection is not durable or has no log (an in-memory database)."""
+    """Switch a connection to a write-ahead log to `synchronous=NORMAL`, the syncs of its commits
+    then made by this backend (see the module docstring); returns the log's path, or None when
+    there is no log (another journal mode, an in-memory database): SQLite's own level then holds."""
     journal_mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
-    synchronous = connection.execute("PRAGMA synchronous").fetchone()[0]
-    if str(journal_mode).lower() != "wal" or synchronous < FULL:
+    if str(journal_mode).lower() != "wal":
         return None
     database_file = connection.execute("PRAGMA database_list").fetchone()[2]  # as SQLite resolved it
     connection.execute("PRAGMA synchronous=NORMAL")

@@ -1,7 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from guardian.admin import GuardedModelAdmin
 
+from agentops.admin import ConfigAdminMixin
 from agentops.audit.services import Actor
 
 from .models import ApiKey, ApiKeyScope, Membership, Tenant
@@ -30,7 +34,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(GuardedModelAdmin):
+class TenantAdmin(ConfigAdminMixin, GuardedModelAdmin):
     list_display = ["slug", "name", "daily_cost_limit", "allow_self_approval", "created_at"]
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
@@ -53,7 +57,7 @@ class TenantAdmin(GuardedModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ConfigAdminMixin, admin.ModelAdmin):
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["tenant", "role"]
     search_fields = ["user__username", "tenant__slug"]
@@ -128,3 +132,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Whether a user is active (or a superuser), and the groups whose object permissions they hold,
+# decide what a run acting for them may do: Django's user and group pages, invalidating too.
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+
+
+@admin.register(get_user_model())
+class UserAdmin(ConfigAdminMixin, auth_admin.UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class GroupAdmin(ConfigAdminMixin, auth_admin.GroupAdmin):
+    pass

@@ -1,4 +1,8 @@
-"""Writes for tenants, memberships and API keys; each one transaction, each audited."""
+"""Writes for tenants, memberships and API keys; each one transaction, each audited.
+
+Tenants and memberships are configuration runs read through agentops.config_cache (a tenant's
+cost limit, a member's role): their writes invalidate it when they commit. API keys are not cached.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
+from agentops import config_cache
 from agentops.audit.services import Actor, audit_diff, audit_record
 
 from .models import ApiKey, ApiKeyScope, Membership, Tenant
@@ -28,6 +33,7 @@ def tenant_create(*, name: str, slug: str, actor: Actor, **settings) -> Tenant:
         tenant = Tenant.objects.create(name=name, slug=slug, **settings)
         audit_record(tenant=tenant, action="tenant.created", actor=actor, target=tenant,
                      data={"name": name, **settings})
+        config_cache.invalidate()
         return tenant
 
 
@@ -46,6 +52,7 @@ def tenant_update(*, tenant: Tenant, actor: Actor, **settings) -> Tenant:
             Tenant.objects.filter(pk=stored.pk).update(**changed)
             audit_record(tenant=stored, action="tenant.changed", actor=actor, target=stored,
                          changes=audit_diff(before, changed))
+            config_cache.invalidate()  # an update() sends no signal: runs see the new limits by this
     tenant.refresh_from_db()
     return tenant
 
@@ -66,12 +73,14 @@ def membership_set(*, tenant: Tenant, user, role: str, actor: Actor) -> Membersh
             membership = Membership.objects.create(tenant=tenant, user=user, role=role)
             audit_record(tenant=tenant, action="membership.created", actor=actor, target=membership,
                          data={"user": user.get_username(), "role": role})
+            config_cache.invalidate()
         elif membership.role != role:
             before = membership.role
             membership.role = role
             membership.save(update_fields=["role"])
             audit_record(tenant=tenant, action="membership.role_changed", actor=actor, target=membership,
                          changes=audit_diff({"role": before}, {"role": role}))
+            config_cache.invalidate()
         return membership
 
 
@@ -80,6 +89,7 @@ def membership_remove(*, membership: Membership, actor: Actor) -> None:
         audit_record(tenant=membership.tenant, action="membership.removed", actor=actor, target=membership,
                      data={"user": membership.user.get_username(), "role": membership.role})
         membership.delete()
+        config_cache.invalidate()
 
 
 def api_key_create(*, tenant: Tenant, user, name: str, scopes: list[str], actor: Actor) -> tuple[ApiKey, str]:

@@ -67,13 +67,16 @@ def test_runs_page_lists_only_the_tenants_runs(browser, agent, other_tenant):
     assert str(foreign.pk)[:8] not in html
 
 
-def test_a_poll_after_the_session_ended_reloads_the_page_instead_of_swapping_the_login_form(client, agent):
+def test_a_poll_after_the_session_ended_sends_the_browser_to_the_login_form_instead_of_swapping_it_in(
+        client, agent):
     run = make_run(agent)
+    trace = reverse("runs:trace", args=[run.pk])
 
-    response = client.get(reverse("runs:steps", args=[run.pk]), {"after": 0}, HTTP_HX_REQUEST="true")
+    response = client.get(reverse("runs:steps", args=[run.pk]), {"after": 0}, HTTP_HX_REQUEST="true",
+                          HTTP_HX_CURRENT_URL=f"http://testserver{trace}")
 
-    assert response.headers["HX-Refresh"] == "true"
-    assert client.get(reverse("runs:trace", args=[run.pk])).status_code == 302  # to the login form
+    assert response.headers["HX-Redirect"] == f"/accounts/login/?next={trace}"
+    assert client.get(trace).status_code == 302  # to the login form
 
 
 def test_user_without_a_tenant_is_refused(client, django_user_model):

@@ -1,10 +1,14 @@
 """ToolSession.prepare and .specs: resolution, grants, permissions, argument checks, approval."""
 
+import time
+from types import SimpleNamespace
+
 import pytest
 
 from agentops.audit.models import AuditEvent
 from agentops.tenancy.models import Membership
 from agentops.tenancy.roles import Role
+from agentops.tenancy.services import membership_set
 from tools.gateway import ToolRefused, ToolSession, tool_execute, tool_refusal_audit
 from tools.models import Tool
 from tools.services import tool_update, tool_use_grant
@@ -214,36 +218,39 @@ def test_a_refusal_is_audited(tenant, member, make_tool, make_run):
                           "message": "permission denied: user sam may not use crm.ping"}
 
 
-def test_the_registry_is_read_once_and_again_when_the_cache_expires_or_is_cleared(
-        tenant, member, make_tool, make_run, monkeypatch, settings, django_assert_num_queries):
+def test_the_registry_is_read_once_and_again_when_the_cache_expires_or_is_invalidated(
+        tenant, member, make_tool, make_run, monkeypatch, settings, django_assert_num_queries,
+        django_capture_on_commit_callbacks):
     # Given a run of an operator that has checked one call
     settings.CONFIG_CACHE_SECONDS = 5
+    # In this process's memory, whose clock the test moves (with REDIS_URL the cache is Redis's)
+    settings.CACHES = {**settings.CACHES, "config": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                                     "LOCATION": "gateway-expiry-test"}}
     tool = make_tool("crm.ping")
     operator = member("olga", Role.OPERATOR)
     run = make_run(operator, tools=["crm.ping"])
-    clock = [1000.0]
-    monkeypatch.setattr("agentops.config_cache.time.monotonic", lambda: clock[0])
+    later = [0]  # seconds the local-memory cache believes have passed when it checks an entry's age
+    monkeypatch.setattr("django.core.cache.backends.locmem.time", SimpleNamespace(time=lambda: time.time() + later[0]))
     ToolSession(run).prepare("crm.ping", {})
 
-    # When another process disables the tool (an update sends no signal to this one)
+    # When another process disables the tool (a write no service of this process invalidated)
     Tool.objects.filter(pk=tool.pk).update(enabled=False)
 
     # Then calls within the cache's lifetime are checked without a query, even by a new session
     with django_assert_num_queries(0):
         ToolSession(run).prepare("crm.ping", {})
     # And once it has expired, the change applies
-    clock[0] += 6
+    later[0] += 6
     with pytest.raises(ToolRefused) as refusal:
         ToolSession(run).prepare("crm.ping", {})
     assert refusal.value.code == "disabled"
 
-    # And a change saved in this process applies at once
+    # And a change made through a service applies at once, when it commits
     Tool.objects.filter(pk=tool.pk).update(enabled=True)
-    clock[0] += 6
+    later[0] += 6
     ToolSession(run).prepare("crm.ping", {})
-    membership = Membership.objects.get(user=operator, tenant=tenant)
-    membership.role = Role.VIEWER
-    membership.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        membership_set(tenant=tenant, user=operator, role=Role.VIEWER, actor=ACTOR)
     with pytest.raises(ToolRefused) as refusal:
         ToolSession(run).prepare("crm.ping", {})
     assert refusal.value.code == "permission_denied"
