@@ -64,7 +64,7 @@ def wait_deliver(*, run_id, seq: int, output=None, error=None, status: str = Ste
     step that is not waiting, changes nothing and returns False.
     """
     finished_at = None if status == StepStatus.STARTED else timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside a caller's transaction, its failure undoes this too
         delivered = Step.objects.filter(run_id=run_id, seq=seq, status__in=waiting).update(
             status=status, output=output, error=error, finished_at=finished_at)
         if delivered:
