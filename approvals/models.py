@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from agentops.secrets import REFERENCE
+
 
 def arguments_hash(arguments) -> str:
     """The hash a decision is bound to: canonical JSON of the arguments the approver saw."""
@@ -142,8 +144,6 @@ class ApprovalDecision(models.Model):
 
 def validate_secret_reference(value: str) -> None:
     """A webhook secret must be exactly one `{{ secret:NAME }}` reference, never a value."""
-    from tools.secrets import REFERENCE
-
     if not REFERENCE.fullmatch(value.strip()):
         raise ValidationError(
             "Enter a secret reference such as {{ secret:ACME_WEBHOOK_SECRET }} and define the value in the "
@@ -155,7 +155,7 @@ class Webhook(models.Model):
     """An HTTP(S) endpoint of a tenant that receives signed JSON events.
 
     `secret` holds a reference such as `{{ secret:ACME_WEBHOOK_SECRET }}`, resolved by
-    `tools.secrets.SecretResolver` at delivery time, never the value: the platform keeps no secret
+    `agentops.secrets.SecretResolver` at delivery time, never the value: the platform keeps no secret
     in plain text, and rotating one is a change of environment, not of data.
     """
 

@@ -36,6 +36,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agentops import config_cache
+from agentops.secrets import SecretError, SecretResolver
 
 from .models import DeliveryStatus, Webhook, WebhookDelivery
 
@@ -140,8 +141,6 @@ def webhook_delivery_attempt(*, delivery_id) -> WebhookDelivery | None:
 
 def _post(delivery) -> tuple[int | None, str]:
     """POST the signed payload; (status code, error text), error empty on a 2xx."""
-    from tools.secrets import SecretError, SecretResolver
-
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         secret = SecretResolver().resolve(delivery.webhook.secret)

@@ -35,6 +35,7 @@ from agentops import config_cache
 from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import ToolSpec
 from agentops.retry import RetryPolicy, call_with_retries
+from agentops.secrets import SecretResolver
 from runs.models import Run
 from tools.adapters import Adapter, AdapterError, Invocation, get_adapter
 from tools.models import Tool, ToolKind, name_from_wire, wire_name
@@ -42,7 +43,6 @@ from tools.policy import ApprovalNeed, approval_need
 from tools.python_tools import PythonAdapter
 from tools.registry import ToolContext
 from tools.schemas import instance_errors
-from tools.secrets import SecretResolver
 from tools.selectors import tool_get, tool_map, user_may_use_tool
 
 logger = logging.getLogger(__name__)

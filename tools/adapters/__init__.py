@@ -7,17 +7,13 @@ registry and added to `ADAPTERS` there.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from agentops.secrets import SecretResolver
 from tools.adapters.base import Adapter, AdapterError, Invocation
 from tools.adapters.graphql import GraphQLAdapter
 from tools.adapters.grpc import GrpcAdapter
 from tools.adapters.http import HttpAdapter
 from tools.adapters.mcp import McpAdapter
 from tools.adapters.sql import SqlAdapter
-
-if TYPE_CHECKING:
-    from tools.secrets import SecretResolver
 
 ADAPTERS: dict[str, type[Adapter]] = {
     adapter.kind: adapter for adapter in (HttpAdapter, GraphQLAdapter, SqlAdapter, McpAdapter, GrpcAdapter)
