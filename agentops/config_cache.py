@@ -63,7 +63,7 @@ def connect_invalidation() -> None:
     from agentops.agents.models import Agent, AgentVersion
     from agentops.llm.models import ModelPrice
     from agentops.tenancy.models import Membership, Tenant
-    from approvals.models import Webhook
+    from agentops.webhooks.models import Webhook
     from tools.models import Tool
 
     user_model = get_user_model()

@@ -15,11 +15,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agentops.audit.services import Actor, audit_diff, audit_record
+from agentops.webhooks.services import webhook_emit
 from runs.live import notify_inbox_changed
 
 from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus, ExpiryAction, Risk, arguments_hash
 from .selectors import approval_decide_refusal, approval_event_payload, tool_for_request
-from .webhooks import webhook_emit
 
 __all__ = [
     "ApprovalError",
@@ -27,7 +27,6 @@ __all__ = [
     "approval_decide",
     "approval_expire_due",
     "approval_request_create",
-    "webhook_emit",
 ]
 
 Verdict = ApprovalDecision.Verdict

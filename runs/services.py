@@ -12,6 +12,7 @@ from agentops.agents.models import Agent
 from agentops.audit.services import Actor, audit_record
 from agentops.taskqueue import enqueue
 from agentops.tenancy.models import Membership
+from agentops.webhooks.services import webhook_emit, webhook_sweep
 
 from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepStatus, WaitingReason
 
@@ -208,10 +209,8 @@ def step_resolve_in_doubt(*, run: Run, seq: int, action: str, actor: Actor, outp
 
 
 def run_event_emit(*, run: Run, event: str) -> None:
-    """Outbound webhooks for a run event, sent after commit by the approvals app's deliverer.
+    """Outbound webhooks for a run event, queued in the caller's transaction (agentops.webhooks).
     `run` must be current and have its tenant and agent loaded."""
-    from approvals.webhooks import webhook_emit
-
     webhook_emit(tenant=run.tenant, event=event, payload={
         "run": {"id": str(run.pk), "agent": run.agent.slug, "status": run.status,
                 "waiting_reason": run.waiting_reason, "output": run.output, "error": run.error},
@@ -242,8 +241,9 @@ def sweep(now=None) -> dict:
         with transaction.atomic():
             fired += run_fire_timer(run_id=run_id, now=now)
     expired_approvals = approval_expire_due(now=now)
+    webhooks_queued = webhook_sweep(now=now)
     result = {"expired_leases": len(expired), "requeued": len(stale), "timers": fired,
-              "approvals_expired": expired_approvals}
+              "approvals_expired": expired_approvals, "webhooks_queued": webhooks_queued}
     if any(result.values()):
         logger.info("sweep: %s", result)
     return result
