@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "agentops.agents",
     "agentops.llm",
     "agentops.memory",
+    "agentops.webhooks",
     "runs",
     "tools",
     "approvals",

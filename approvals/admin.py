@@ -1,16 +1,14 @@
-"""Admin for approvals and webhooks.
+"""Admin for approvals.
 
 Approval requests are read-only here: a decision must go through the inbox or the API, where it
-is checked, audited and resumes the run. Webhooks are configured here; deliveries can be retried.
+is checked, audited and resumes the run.
 """
 
-from django.contrib import admin, messages
-from django.db import models
+from django.contrib import admin
 
 from agentops.admin import ReadOnlyAdminMixin
 
-from .models import ApprovalDecision, ApprovalRequest, Webhook, WebhookDelivery
-from .webhooks import webhook_delivery_retry
+from .models import ApprovalDecision, ApprovalRequest
 
 
 class ApprovalDecisionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -30,37 +28,3 @@ class ApprovalRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ["proposed_hash", "current_hash", "created_at"]
     date_hierarchy = "created_at"
     inlines = [ApprovalDecisionInline]
-
-
-@admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
-    list_display = ["name", "tenant", "url", "events", "active", "created_at"]
-    list_filter = ["active", "tenant"]
-    search_fields = ["name", "url"]
-    list_select_related = ["tenant"]
-    raw_id_fields = ["tenant"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["id", "event", "webhook", "status", "attempts", "response_code", "created_at", "delivered_at",
-                    "next_attempt_at"]
-    list_filter = ["status", "event"]
-    search_fields = ["uuid", "event", "webhook__name"]
-    list_select_related = ["webhook", "webhook__tenant"]
-    raw_id_fields = ["webhook"]
-    readonly_fields = ["webhook", "uuid", "event", "payload", "status", "attempts", "response_code", "error",
-                       "next_attempt_at", "last_attempt_at", "delivered_at", "created_at"]
-    date_hierarchy = "created_at"
-    actions = ["retry_now"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    @admin.action(description="Retry the selected deliveries now")
-    def retry_now(self, request, queryset):
-        deliveries = list(queryset.exclude(status="succeeded"))
-        for delivery in deliveries:
-            webhook_delivery_retry(delivery=delivery)
-        self.message_user(request, f"{len(deliveries)} deliveries queued.", messages.SUCCESS)

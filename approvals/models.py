@@ -1,5 +1,4 @@
-"""Human decisions a run waits for (a gated tool call or a workflow's generic `ctx.approval`), and
-the webhooks that tell the outside world about them and about runs.
+"""Human decisions a run waits for (a gated tool call or a workflow's generic `ctx.approval`).
 
 Three sets of arguments are kept for a tool approval: `proposed_arguments` (what the agent asked
 for, never changed), `approved_arguments` (what the decision allowed) and the executed ones, which
@@ -8,10 +7,8 @@ are the input of the run's tool step right after the approval step (see `approva
 
 import hashlib
 import json
-import uuid
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from tools.models import ExpiryAction, Risk
@@ -128,77 +125,3 @@ class ApprovalDecision(models.Model):
 
     def __str__(self):
         return f"{self.verdict} by {self.user_id} on request {self.request_id}"
-
-
-def validate_secret_reference(value: str) -> None:
-    """A webhook secret must be exactly one `{{ secret:NAME }}` reference, never a value."""
-    from tools.secrets import REFERENCE
-
-    if not REFERENCE.fullmatch(value.strip()):
-        raise ValidationError(
-            "Enter a secret reference such as {{ secret:ACME_WEBHOOK_SECRET }} and define the value in the "
-            "environment or the secrets file; secret values are never stored."
-        )
-
-
-class Webhook(models.Model):
-    """An HTTP(S) endpoint of a tenant that receives signed JSON events.
-
-    `secret` holds a reference such as `{{ secret:ACME_WEBHOOK_SECRET }}`, resolved by
-    `tools.secrets.SecretResolver` at delivery time, never the value: the platform keeps no secret
-    in plain text, and rotating one is a change of environment, not of data.
-    """
-
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="webhooks")
-    name = models.CharField(max_length=100)
-    url = models.URLField(max_length=500)
-    secret = models.CharField(
-        max_length=200,
-        validators=[validate_secret_reference],
-        help_text="A secret reference, e.g. {{ secret:ACME_WEBHOOK_SECRET }}; the value signs every delivery.",
-    )
-    events = models.JSONField(
-        default=list, blank=True, help_text='Event names, e.g. ["approval.requested", "run.failed"]; "*" for all.'
-    )
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["tenant_id", "name"]
-
-    def __str__(self):
-        return f"{self.name} → {self.url}"
-
-    def wants(self, event: str) -> bool:
-        return "*" in self.events or event in self.events
-
-
-class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-
-
-class WebhookDelivery(models.Model):
-    """One event for one webhook, with every attempt's outcome. Receivers dedupe on `uuid`."""
-
-    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    event = models.CharField(max_length=100)
-    payload = models.JSONField(help_text="The JSON body, as sent.")
-    status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name_plural = "webhook deliveries"
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
-
-    def __str__(self):
-        return f"{self.event} → {self.webhook_id} ({self.status})"

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from agentops.audit.services import Actor, audit_diff, audit_record
 from agentops.errors import CodedError
+from agentops.webhooks.services import webhook_emit
 from runs.live import notify_inbox_changed
 from runs.waits import ApprovalOutcome, wait_deliver
 from tools.errors import ToolRefused
@@ -27,7 +28,6 @@ from tools.schemas import instance_errors
 
 from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus, arguments_hash
 from .selectors import approval_decide_refusal, approval_event_payload, tool_for_request
-from .webhooks import webhook_emit
 
 __all__ = [
     "ApprovalError",
@@ -35,7 +35,6 @@ __all__ = [
     "approval_decide",
     "approval_expire_due",
     "approval_request_create",
-    "webhook_emit",
 ]
 
 Verdict = ApprovalDecision.Verdict

@@ -11,6 +11,7 @@ from django.utils import timezone
 from agentops.agents.models import Agent
 from agentops.audit.services import Actor, audit_record
 from agentops.tenancy.models import Membership
+from agentops.webhooks.services import webhook_sweep
 
 from .errors import RunError
 from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepStatus, WaitingReason
@@ -149,7 +150,8 @@ def step_resolve_in_doubt(*, run: Run, seq: int, action: str, actor: Actor, outp
 
 
 def sweep(now=None) -> dict:
-    """The periodic sweeper: expired leases, lost tasks, due timers, overdue waits (approvals).
+    """The periodic sweeper: expired leases, lost tasks, due timers, overdue waits (approvals),
+    stranded webhook deliveries.
 
     Every action is idempotent, so overlapping sweeps do no harm.
     """
@@ -170,7 +172,7 @@ def sweep(now=None) -> dict:
         fired += timer_fire(run_id=run_id, now=now)
     expired_waits = sum(kind.expire_due(now=now) for kind in wait_kinds())
     result = {"expired_leases": len(expired), "requeued": len(stale), "timers": fired,
-              "approvals_expired": expired_waits}
+              "approvals_expired": expired_waits, "webhooks_queued": webhook_sweep(now=now)}
     if any(result.values()):
         logger.info("sweep: %s", result)
     return result

@@ -34,6 +34,7 @@ from agentops import config_cache
 from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import ToolSpec
 from agentops.retry import RetryPolicy, call_with_retries
+from agentops.secrets import SecretResolver
 from tools.adapters import Adapter, AdapterError, Invocation, get_adapter
 from tools.adapters.python import PythonAdapter
 from tools.errors import ToolFailed, ToolRefused
@@ -41,7 +42,6 @@ from tools.models import Tool, ToolKind, name_from_wire, wire_name
 from tools.policy import ApprovalNeed, approval_need
 from tools.registry import ToolContext
 from tools.schemas import instance_errors
-from tools.secrets import SecretResolver
 from tools.selectors import tool_get, tool_map, user_may_use_tool
 
 logger = logging.getLogger(__name__)

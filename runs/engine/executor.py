@@ -19,8 +19,7 @@ from django.utils import timezone
 from agentops import config_cache
 from agentops.agents.models import AgentVersion
 from agentops.audit.services import Actor, audit_prepare
-
-from approvals.webhooks import webhook_emit  # TEMPORARY until webhooks move to core
+from agentops.webhooks.services import webhook_emit
 from tools.errors import ToolError
 
 from ..errors import CancelRequested, ChildRunFailed, LeaseLost, RunFailure, StepFailed, Suspend

@@ -3,7 +3,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from agentops.audit.models import AuditEvent
-from approvals.models import ApprovalRequest, ApprovalStatus, Webhook, WebhookDelivery, arguments_hash
+from agentops.webhooks.models import Webhook, WebhookDelivery
+from approvals.models import ApprovalRequest, ApprovalStatus, arguments_hash
 from tests.approvals.conftest import PROPOSED
 
 
@@ -36,11 +37,11 @@ def test_create_requester_is_the_user_the_run_acts_for(refund_request, waiting_r
     assert request.requested_by == customer
 
 
-def test_create_queues_approval_requested_for_subscribed_webhooks_after_commit(
+def test_create_queues_approval_requested_for_subscribed_webhooks(
     refund_request, tenant, other_tenant, django_capture_on_commit_callbacks, monkeypatch
 ):
     enqueued = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kw: enqueued.append((func, args)))
+    monkeypatch.setattr("agentops.taskqueue.async_task", lambda func, *args, **kw: enqueued.append((func, args)))
     hook = Webhook.objects.create(tenant=tenant, name="ops", url="http://127.0.0.1:9/hook",
                                   secret="{{ secret:HOOK }}", events=["approval.requested"])
     Webhook.objects.create(tenant=tenant, name="runs only", url="http://127.0.0.1:9/runs",
@@ -55,4 +56,4 @@ def test_create_queues_approval_requested_for_subscribed_webhooks_after_commit(
     assert delivery.webhook == hook and delivery.event == "approval.requested"
     assert delivery.payload["data"]["id"] == request.pk
     assert delivery.payload["data"]["proposed_arguments"] == PROPOSED
-    assert enqueued == [("approvals.tasks.deliver_webhook", (delivery.pk,))]
+    assert enqueued == [("agentops.webhooks.tasks.deliver", (delivery.pk,))]

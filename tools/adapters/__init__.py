@@ -6,8 +6,7 @@ configuration. The gateway builds the "python" adapter itself, to give it the ca
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from agentops.secrets import SecretResolver
 from tools.adapters.base import Adapter, AdapterError, Invocation
 from tools.adapters.graphql import GraphQLAdapter
 from tools.adapters.grpc import GrpcAdapter
@@ -15,9 +14,6 @@ from tools.adapters.http import HttpAdapter
 from tools.adapters.mcp import McpAdapter
 from tools.adapters.python import PythonAdapter
 from tools.adapters.sql import SqlAdapter
-
-if TYPE_CHECKING:
-    from tools.secrets import SecretResolver
 
 ADAPTERS: dict[str, type[Adapter]] = {
     adapter.kind: adapter

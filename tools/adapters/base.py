@@ -15,12 +15,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from tools.secrets import SecretError
-
-if TYPE_CHECKING:
-    from tools.secrets import SecretResolver
+from agentops.secrets import SecretError, SecretResolver
 
 
 class AdapterError(Exception):

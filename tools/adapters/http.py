@@ -27,8 +27,8 @@ from urllib.parse import quote
 
 import httpx
 
+from agentops.secrets import REFERENCE, SecretError
 from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
-from tools.secrets import REFERENCE, SecretError
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 RETRYABLE_STATUSES = frozenset({408, 425, 429})

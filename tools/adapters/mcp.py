@@ -29,9 +29,9 @@ from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 import anyio
 import pydantic
 
+from agentops.secrets import SecretError, SecretResolver
 from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
 from tools.adapters.http import is_retryable_status
-from tools.secrets import SecretError, SecretResolver
 
 # The `mcp` package takes about a second to import, so it is imported where it is used: processes
 # that never call an MCP tool (the web, most management commands) do not pay for it.

@@ -1,5 +1,6 @@
 import pytest
 
+from agentops.secrets import SecretResolver
 from tests.support.tool_servers import (
     GrpcInventoryServer,
     McpHttpServer,
@@ -7,7 +8,6 @@ from tests.support.tool_servers import (
     compile_inventory_proto,
     graphql_server,
 )
-from tools.secrets import SecretResolver
 
 TOKEN = "tok-3f9a1c77e2"
 

@@ -1,4 +1,5 @@
-"""Secret references in tool configurations, resolved at call time and redacted afterwards.
+"""Secret references in configuration (tools, webhook signing secrets), resolved at call time and
+redacted afterwards.
 
 A stored configuration never holds a secret value, only a reference such as
 `"Authorization": "Bearer {{ secret:CRM_TOKEN }}"`. `SecretResolver.resolve` substitutes the value

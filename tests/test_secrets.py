@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from agentops.secrets import SecretError, SecretResolver, references
 from tools.adapters.base import AdapterError
-from tools.secrets import SecretError, SecretResolver, references
 
 
 def test_references_are_resolved_in_nested_config_whitespace_tolerant():

@@ -24,7 +24,7 @@ def deliver_decided_outcomes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("approvals", "0003_webhooks"),
+        ("approvals", "0004_webhooks_move_to_core"),
         ("runs", "0003_engine_indexes"),
     ]
 
