@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from django.conf import settings
+
 REFERENCE = re.compile(r"\{\{\s*secret\s*:\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*\}\}")
 
 
@@ -101,8 +103,6 @@ class SecretResolver:
         """`environ` defaults to `os.environ`; `secrets_file` to `settings.AGENTOPS_SECRETS_FILE`."""
         self._environ = os.environ if environ is None else environ
         if secrets_file is None:
-            from django.conf import settings
-
             secrets_file = settings.AGENTOPS_SECRETS_FILE
         self._secrets_file = secrets_file
         self._file_values: dict[str, str] | None = None

@@ -90,6 +90,8 @@ def _connection_part(config: dict) -> dict:
 
 @asynccontextmanager
 async def _session(connection: dict, timeout: float, idempotency_key: str | None) -> AsyncIterator[Any]:
+    # The MCP client and its transport are imported on a tool's first call: they take long to
+    # import, and most processes never call an MCP tool.
     import httpx2
     from mcp import Client, StdioServerParameters
     from mcp.client.streamable_http import streamable_http_client
