@@ -19,14 +19,15 @@ generation is still current; `clear()` increments the number. So invalidating co
 whatever the cache holds, reaches every process sharing the cache at once, never deletes keys one
 by one (nor flushes a Redis database that the task queue and the channel layer share), and a
 value loaded from rows that a concurrent commit has just replaced is stored under the old number,
-so nobody takes it. The generation and the entry are fetched together (one MGET with Redis).
-A lost generation (evicted, a restarted Redis) starts again from a random number, which no old
+so nobody takes it. A lost generation (evicted, a restarted Redis) starts again from a random number, which no old
 entry carries.
 
-Values are pickled by the cache, so each caller gets its own copy: nothing a caller does to a
-model instance it was given changes what the next caller gets. Keep cached values small (rows,
-not querysets; plain values where a caller needs no more): locmem pickles and unpickles them on
-every hit.
+Hits are served from this process's memory: the shared cache pickles its values, and unpickling
+model instances on every hit cost a run more than the queries it saves. A value is shared by every
+caller in the process, so treat it as read-only; it is kept until its shared entry's expiry, and
+only while its generation is current. A run's execution pins the generation (`pinned()`): its
+configuration is read once, consistently, and its hits make no round trip to Redis; an
+invalidation made in the same process still applies at once.
 
 Limit: a transaction that changes configuration and then reads it through the cache before it
 rolls back leaves its uncommitted value cached until expiry. Services write; they do not read
@@ -37,6 +38,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Callable, TypeVar
 
 from django.conf import settings
@@ -47,29 +51,47 @@ T = TypeVar("T")
 
 ALIAS = "config"
 GENERATION = "generation"
+MAX_REMEMBERED = 10_000
+
+# name -> (generation, expiry as time.time(), value): the hits of this process (see above).
+_memory: dict[str, tuple[int, float, object]] = {}
+_pinned: ContextVar[int | None] = ContextVar("config_cache_generation", default=None)
 
 
 def cached(key: tuple, load: Callable[[], T]) -> T:
     """The value cached under `key` (a tuple of str, int, UUID... with a stable repr), or `load()`
-    (then cached). `load` must return something picklable."""
+    (then cached). `load` must return something picklable; what is returned is shared, read-only."""
     seconds = settings.CONFIG_CACHE_SECONDS
     if seconds <= 0:
         return load()
-    cache = caches[ALIAS]
     name = _name(key)
-    found = cache.get_many((GENERATION, name))
-    generation = found.get(GENERATION)
+    generation = _pinned.get()
     if generation is None:
-        generation = _start_generation(cache)
-    else:
-        entry = found.get(name)
-        if entry is not None and entry[0] == generation:
-            return entry[1]
-    # The generation is read before the rows: if a commit replaces them meanwhile, its
-    # invalidation makes this entry's generation an old one.
-    value = load()
-    cache.set(name, (generation, value), timeout=seconds)
-    return value
+        generation = _current_generation()
+    kept = _memory.get(name)
+    if kept is not None and kept[0] == generation and kept[1] > time.time():
+        return kept[2]
+    cache = caches[ALIAS]
+    entry = cache.get(name)
+    if entry is None or entry[0] != generation:
+        # The generation is read before the rows: if a commit replaces them meanwhile, its
+        # invalidation makes this entry's generation an old one.
+        entry = (generation, time.time() + seconds, load())
+        cache.set(name, entry, timeout=seconds)
+    _remember(name, entry)
+    return entry[2]
+
+
+@contextmanager
+def pinned():
+    """Within the block, every `cached()` uses the generation current at its start (one read of
+    the shared cache for the whole block): for a run's execution. `clear()` in this process
+    moves the pin on, so the block's own writes still apply at once."""
+    token = _pinned.set(_current_generation())
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 def invalidate() -> None:
@@ -86,9 +108,23 @@ def clear() -> None:
     """Forget everything now, in every process that shares the cache."""
     cache = caches[ALIAS]
     try:
-        cache.incr(GENERATION)
+        generation = cache.incr(GENERATION)
     except ValueError:  # no generation yet, or it was lost: a new one, which no entry carries
-        _start_generation(cache)
+        generation = _start_generation(cache)
+    if _pinned.get() is not None:
+        _pinned.set(generation)
+
+
+def _current_generation() -> int:
+    cache = caches[ALIAS]
+    generation = cache.get(GENERATION)
+    return _start_generation(cache) if generation is None else generation
+
+
+def _remember(name: str, entry: tuple) -> None:
+    if len(_memory) >= MAX_REMEMBERED:
+        _memory.clear()
+    _memory[name] = entry
 
 
 def _start_generation(cache) -> int:

@@ -74,11 +74,26 @@ def test_a_value_is_loaded_once_then_served_from_the_cache(db):
     assert load.calls == 1
 
 
-def test_each_caller_gets_its_own_copy(db):
-    first = config_cache.cached(("list", 1), lambda: ["a"])
-    first.append("changed by a caller")
+def test_a_pinned_generation_serves_hits_without_reading_the_shared_cache(db, monkeypatch):
+    config_cache.cached(("thing", 1), Loads("v1"))
+    reads = []
+    cache = caches[config_cache.ALIAS]
+    get = cache.get
+    monkeypatch.setattr(cache, "get", lambda *args, **kwargs: reads.append(args) or get(*args, **kwargs))
 
-    assert config_cache.cached(("list", 1), lambda: pytest.fail("loaded again")) == ["a"]
+    with config_cache.pinned():
+        values = [config_cache.cached(("thing", 1), lambda: pytest.fail("loaded again")) for _ in range(3)]
+
+    assert values == ["v1", "v1", "v1"]
+    assert len(reads) == 1  # the generation, once for the whole block
+
+
+def test_a_change_made_inside_a_pinned_block_applies_at_once(db):
+    with config_cache.pinned():
+        config_cache.cached(("thing", 1), Loads("old"))
+        config_cache.clear()  # this process's own write, committed
+
+        assert config_cache.cached(("thing", 1), Loads("new")) == "new"
 
 
 def test_zero_seconds_disables_the_cache(db, settings):

@@ -63,6 +63,12 @@ def execute_queued(*, budget_seconds: float, owner: str | None = None) -> int:
 
 
 def _execute_claimed(run: Run, owner: str) -> str:
+    # One generation of the configuration for the whole execution (see config_cache.pinned).
+    with config_cache.pinned():
+        return _execute(run, owner)
+
+
+def _execute(run: Run, owner: str) -> str:
     started = time.monotonic()
     _load_configuration(run)
     # A first execution has no journal yet: only the engine writes steps, and only while it holds the run.

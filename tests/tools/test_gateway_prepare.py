@@ -229,8 +229,10 @@ def test_the_registry_is_read_once_and_again_when_the_cache_expires_or_is_invali
     tool = make_tool("crm.ping")
     operator = member("olga", Role.OPERATOR)
     run = make_run(operator, tools=["crm.ping"])
-    later = [0]  # seconds the local-memory cache believes have passed when it checks an entry's age
-    monkeypatch.setattr("django.core.cache.backends.locmem.time", SimpleNamespace(time=lambda: time.time() + later[0]))
+    later = [0]  # seconds the caches believe have passed when they check an entry's age
+    clock = SimpleNamespace(time=lambda: time.time() + later[0])
+    monkeypatch.setattr("django.core.cache.backends.locmem.time", clock)
+    monkeypatch.setattr("agentops.config_cache.time", clock)
     ToolSession(run).prepare("crm.ping", {})
 
     # When another process disables the tool (a write no service of this process invalidated)
