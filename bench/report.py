@@ -225,7 +225,7 @@ def render(res: dict) -> tuple[list[str], list[dict]]:
             ours_by_db.setdefault(db, r["median"])
             rows.append([db, "AgentOps", r["variant"], r["median"], r["min"], r["max"],
                          f"{f(r.get('pooled_min'))} / {f(r.get('pooled_p90'))} / {f(r.get('pooled_max'))} ({r.get('pooled_n')})",
-                         f"decide {f(det.get('decide_call_ms_median'))} + to worker read "
+                         f"decide {f(det.get('decide_call_ms_median'))} + to worker resumed "
                          f"{f(det.get('decided_to_worker_read_ms_median'))} + to end {f(det.get('worker_read_to_finished_ms_median'))}",
                          "1.00"])
         for db in ("sqlite", "postgres"):

@@ -6,8 +6,8 @@ is parked (plus SETTLE_S, jittered by up to one broker poll period so decisions 
 phase-lock to the poller) the clock starts just before `approval_decide` (which records the
 decision, re-queues the run and queues its task in one transaction; Redis: the task after it) and stops when this
 process sees the run `succeeded` in the database (polled every POLL_S). The worker meanwhile
-picks the task up, claims the run, loads the journal, replays the 20 steps, reads the decision,
-runs the last step and records the end.
+picks the task up, claims the run, loads the journal, replays the 20 steps and the approval step
+(the decision was delivered to it), runs the last step and records the end.
 
 Each repetition is a fresh process with a fresh database and its own cluster.
 
@@ -94,11 +94,13 @@ def child(a) -> None:
             if k >= a.warmup:
                 samples.append((t1 - t0) * 1000.0)
                 decide_ms.append((t_decided - t0) * 1000.0)
-                # When the worker read the decision (the approval step's completion time) and
-                # when it recorded the end, from the worker's clock (same machine).
-                step = Step.objects.get(run_id=run.pk, kind=StepKind.APPROVAL)
-                pickup_ms.append((step.finished_at.timestamp() - wall_decided) * 1000.0)
-                finish_ms.append((finished.finished_at - step.finished_at).total_seconds() * 1000.0)
+                # When the worker had replayed the journal, the decision delivered to the approval
+                # step included (the next step's start), and when it recorded the end, from the
+                # worker's clock (same machine).
+                approval = Step.objects.get(run_id=run.pk, kind=StepKind.APPROVAL)
+                resumed = Step.objects.filter(run_id=run.pk, seq=approval.seq + 1).get().started_at
+                pickup_ms.append((resumed.timestamp() - wall_decided) * 1000.0)
+                finish_ms.append((finished.finished_at - resumed).total_seconds() * 1000.0)
         executions = list(Run.objects.values_list("executions", flat=True))
     finally:
         if cluster is not None:
