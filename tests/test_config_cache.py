@@ -224,14 +224,22 @@ def test_a_role_change_through_the_service_is_seen_by_the_next_tool_check(
     assert refusal.value.code == "permission_denied"
 
 
-def test_a_promoted_member_is_not_refused_from_a_cached_answer(
-        tenant, tool_run, django_capture_on_commit_callbacks):
-    # Given a user whose run was refused while they were a viewer
+@pytest.fixture
+def refused_viewer(tenant, tool_run):
+    """sam, a viewer (whose role may not use tools), and his run, refused crm.ping once: the
+    refusal is now in the cache."""
     sam = UserFactory(username="sam")
     membership_set(tenant=tenant, user=sam, role=Role.VIEWER, actor=ACTOR)
     run = tool_run(sam)
     with pytest.raises(ToolRefused):
         ToolSession(run).prepare("crm.ping", {})
+    return sam, run
+
+
+def test_a_promoted_member_is_not_refused_from_a_cached_answer(
+        tenant, refused_viewer, django_capture_on_commit_callbacks):
+    # Given a user whose run was refused while they were a viewer
+    sam, run = refused_viewer
 
     # When they become an operator
     with django_capture_on_commit_callbacks(execute=True):
@@ -296,13 +304,9 @@ def test_a_user_deactivated_in_the_admin_may_no_longer_use_tools(
 
 
 def test_a_tool_permission_granted_on_the_admin_page_applies_at_once(
-        admin_client, tenant, crm_tool, tool_run, django_capture_on_commit_callbacks):
+        admin_client, crm_tool, refused_viewer, django_capture_on_commit_callbacks):
     # Given a viewer (whose role may not use tools) refused once
-    sam = UserFactory(username="sam")
-    membership_set(tenant=tenant, user=sam, role=Role.VIEWER, actor=ACTOR)
-    run = tool_run(sam)
-    with pytest.raises(ToolRefused):
-        ToolSession(run).prepare("crm.ping", {})
+    sam, run = refused_viewer
 
     # When an admin grants sam the tool on its "Object permissions" page
     with django_capture_on_commit_callbacks(execute=True):
