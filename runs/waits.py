@@ -72,6 +72,22 @@ def wait_deliver(*, run_id, seq: int, output=None, error=None, status: str = Ste
     return bool(delivered)
 
 
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    """What an approval step receives: the decision, and the arguments it allows."""
+
+    approved: bool
+    arguments: dict | None
+    comment: str
+    decided_by: str | None
+    status: str
+    request: str | None = None  # the approval request's id, for pages to link
+
+    @classmethod
+    def from_output(cls, output: dict) -> "ApprovalOutcome":
+        return cls(**{key: output.get(key) for key in cls.__dataclass_fields__})
+
+
 def timer_schedule(run_id, wake_at: datetime) -> None:
     """Have the run's timer fire at `wake_at` through a task the queue holds until then; with a
     broker that cannot hold tasks, the sweeper fires it."""
@@ -147,18 +163,3 @@ def wait_kind_required(name: str) -> WaitKind:
 def wait_kinds() -> list[WaitKind]:
     return list(_KINDS.values())
 
-
-@dataclass(frozen=True)
-class ApprovalOutcome:
-    """What an approval step receives: the decision, and the arguments it allows."""
-
-    approved: bool
-    arguments: dict | None
-    comment: str
-    decided_by: str | None
-    status: str
-    request: str | None = None  # the approval request's id, for pages to link
-
-    @classmethod
-    def from_output(cls, output: dict) -> "ApprovalOutcome":
-        return cls(**{key: output.get(key) for key in cls.__dataclass_fields__})
