@@ -43,7 +43,7 @@ _CODES = {
     exceptions.NotFound: "not_found",
     exceptions.MethodNotAllowed: "method_not_allowed",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.Throttled: "throttled",
+    exceptions.Throttled: "rate_limited",  # as agentops.ratelimit's own refusals
 }
 
 
@@ -61,7 +61,7 @@ def exception_handler(exc, context):
         code, message, details = "invalid", "The request is not valid; see details.", exc.detail
     else:
         code = _CODES.get(type(exc), getattr(exc, "default_code", "error"))
-        message, details = str(exc.detail), None
+        message, details = str(exc.detail), getattr(exc, "details", None)
     response.data = {"error": {"code": code, "message": message, "details": details}}
     return response
 

@@ -196,19 +196,32 @@ CHANNEL_LAYERS = {
     )
 }
 
-# "config" is the configuration cache (agentops.config_cache). Without Redis it lives in each
-# process's memory, and a change made in one process reaches the others when their entries
-# expire; with Redis one cache serves every process, so a change is seen everywhere at once.
+
+def shared_cache(name: str, max_entries: int) -> dict:
+    """A CACHES entry: in Redis when REDIS_URL is set, one cache for every process; else in each
+    process's memory."""
+    if REDIS_URL:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": name}
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": name,
+            "OPTIONS": {"MAX_ENTRIES": max_entries}}
+
+
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "config": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-         "KEY_PREFIX": "agentops-config"}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "agentops-config",
-              "OPTIONS": {"MAX_ENTRIES": 10_000}}
-    ),
+    # The configuration cache (agentops.config_cache). In memory, a change made in one process
+    # reaches the others when their entries expire; in Redis it is seen everywhere at once.
+    "config": shared_cache("agentops-config", 10_000),
+    # The API's request counts (agentops.ratelimit). In Redis every process counts in one place
+    # (INCR is atomic); in memory each process counts its own requests, which is exact for the
+    # embedded default's single web process.
+    "throttle": shared_cache("agentops-throttle", 100_000),
 }
+
+# API rate limits, per API key (or, for a browser session, per user), per minute: reads (GET,
+# HEAD, OPTIONS) and writes (every other method) have separate budgets. A tenant may have its own
+# (Tenant.api_rate_read_per_minute / api_rate_write_per_minute, in the admin); these are the default.
+API_RATE_READ_PER_MINUTE = env.int("API_RATE_READ_PER_MINUTE", default=600)
+API_RATE_WRITE_PER_MINUTE = env.int("API_RATE_WRITE_PER_MINUTE", default=120)
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -249,6 +262,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "agentops.api.Pagination",
     "EXCEPTION_HANDLER": "agentops.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["agentops.ratelimit.ApiRateThrottle"],
     "PAGE_SIZE": 50,
 }
 

@@ -1,5 +1,7 @@
 import pytest
+import redis
 from django.conf import settings
+from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from agentops import config_cache
@@ -25,6 +27,22 @@ def empty_redis_task_queue():
         from django_q.brokers import get_broker
 
         get_broker().purge_queue()
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Each test starts with no API request counted (agentops.ratelimit). Counters are named by
+    row ids, which repeat between tests (and, in Redis, outlive a test run by two minutes): an
+    earlier test's requests would count against this test's key. Redis is shared with the task
+    queue and the channel layer, so only the counters are deleted there."""
+    cache = caches["throttle"]
+    if settings.REDIS_URL:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        counters = list(client.scan_iter(match=f"{cache.key_prefix}:*"))
+        if counters:
+            client.delete(*counters)
+    else:
+        cache.clear()
 
 
 @pytest.fixture

@@ -125,6 +125,15 @@ def test_the_configuration_cache_is_in_memory_by_default_and_in_redis_with_redis
     assert shared["LOCATION"] == "redis://cache.internal:6379/2"
 
 
+def test_api_request_counts_are_in_memory_by_default_and_in_redis_with_redis_url():
+    local = settings_value({"DEBUG": "1"}, "s.CACHES['throttle']['BACKEND']")
+    shared = settings_value({"DEBUG": "1", "REDIS_URL": "redis://cache.internal:6379/2"}, "s.CACHES['throttle']")
+
+    assert local == "django.core.cache.backends.locmem.LocMemCache"
+    assert shared == {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": "redis://cache.internal:6379/2", "KEY_PREFIX": "agentops-throttle"}
+
+
 def test_the_task_retry_stays_above_its_timeout():
     cluster = settings_value({"DEBUG": "1", "TASK_TIMEOUT": "120"}, "s.Q_CLUSTER")
 

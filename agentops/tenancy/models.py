@@ -1,6 +1,7 @@
 import hashlib
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from .roles import Role, role_grants
@@ -18,10 +19,26 @@ class Tenant(models.Model):
     allow_self_approval = models.BooleanField(
         default=False, help_text="Let a user approve requests of runs they started."
     )
+    api_rate_read_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="API reads (GET) each API key, or each signed-in user, may make per minute; "
+                  "empty for the platform default (API_RATE_READ_PER_MINUTE).",
+    )
+    api_rate_write_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="API writes (POST, PUT, PATCH, DELETE) each API key, or each signed-in user, may make "
+                  "per minute; empty for the platform default (API_RATE_WRITE_PER_MINUTE).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
         return self.slug
+
+    def api_rate_per_minute(self, *, write: bool) -> int:
+        """How many API requests of this kind one key (or signed-in user) may make per minute."""
+        if write:
+            return self.api_rate_write_per_minute or settings.API_RATE_WRITE_PER_MINUTE
+        return self.api_rate_read_per_minute or settings.API_RATE_READ_PER_MINUTE
 
 
 class Membership(models.Model):
