@@ -10,6 +10,7 @@ on a development machine: DEBUG=1 and a generated SECRET_KEY). Every default liv
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "axes",
     "agentops.tenancy",
     "agentops.audit",
     "agentops.agents",
@@ -86,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "agentops.tenancy.middleware.CurrentTenantMiddleware",
+    # Last, so that it sees the login view's answer and replaces it with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "agentops.urls"
@@ -224,9 +228,27 @@ API_RATE_READ_PER_MINUTE = env.int("API_RATE_READ_PER_MINUTE", default=600)
 API_RATE_WRITE_PER_MINUTE = env.int("API_RATE_WRITE_PER_MINUTE", default=120)
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username + address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+
+# Login throttling (django-axes) for the login page and the admin's: after AXES_FAILURE_LIMIT
+# failed passwords for one username from one address, that pair is refused until
+# LOGIN_COOLOFF_MINUTES after its last failure (a failure while locked out starts the wait again);
+# a successful login clears the count. Other users at that address, and that user elsewhere, can
+# still log in. Failures are kept in the database, not a cache: every web process sees them
+# without Redis, they survive a restart, and the admin lists them ("Access attempts") to unlock
+# someone early. API keys never pass through here.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "agentops.views.login_locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what lockouts need; a row per good login is not
+AXES_VERBOSE = False  # no start-up banner
+
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: every action has a real principal
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -300,7 +322,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: failed logins and lockouts are warnings; each good login and logout would be a line.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 if not DEBUG:

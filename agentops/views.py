@@ -1,3 +1,7 @@
+import math
+
+from axes.helpers import get_client_username
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -40,3 +44,17 @@ def tenant_switch(request):
                                            require_https=request.is_secure()):
         next_url = "home"
     return redirect(next_url)
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    """What a locked-out login gets, on the login page and the admin's (AXES_LOCKOUT_CALLABLE):
+    a page in the site's style, 429 with Retry-After. Every attempt while locked out starts the
+    cool-off again, so the whole of it is left after this one."""
+    cooloff_seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    response = render(request, "registration/locked_out.html", {
+        "username": get_client_username(request, credentials),
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "cooloff_minutes": math.ceil(cooloff_seconds / 60),
+    }, status=429)
+    response["Retry-After"] = str(cooloff_seconds)
+    return response
