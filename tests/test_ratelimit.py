@@ -9,10 +9,12 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
-from rest_framework.test import APIClient
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
 
 from agentops.audit.services import Actor
-from agentops.ratelimit import window_hit
+from agentops.ratelimit import ApiRateThrottle, RateLimited, window_hit
+from agentops.tenancy.middleware import principal_for_session
 from agentops.tenancy.roles import Role
 from agentops.tenancy.services import tenant_update
 from tests.tenancy.test_admin import form_as_posted
@@ -43,6 +45,12 @@ def key_client(raw_key):
 
 def limit_tenant(tenant, **limits):
     tenant_update(tenant=tenant, actor=SYSTEM, **limits)
+
+
+def session_request(user):
+    request = APIRequestFactory().get("/api/v1/agents/")
+    request.user, request.session = user, {}
+    return request
 
 
 # Through the API
@@ -120,6 +128,20 @@ def test_a_tenant_limit_saved_in_the_admin_applies_from_the_next_request(api, te
     assert admin_client.post(url, data).status_code == 302
 
     assert [read(api).status_code for _ in range(2)] == [200, 429]
+
+
+def test_checking_the_limit_reads_the_tenant_authentication_loaded_and_no_row(
+    tenant, operator, django_assert_num_queries
+):
+    limit_tenant(tenant, api_rate_read_per_minute=1)
+    http_request = session_request(operator)
+    http_request.principal = principal_for_session(http_request)  # the middleware's one query
+    request = Request(http_request)
+
+    with django_assert_num_queries(0):
+        assert ApiRateThrottle().allow_request(request, view=None)
+        with pytest.raises(RateLimited):
+            ApiRateThrottle().allow_request(request, view=None)
 
 
 def test_a_browser_session_counts_against_its_user_not_its_session_or_keys(tenant, operator, api_key_for):
