@@ -15,6 +15,7 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from agentops.outbound import url_refusal
 from agentops.secrets import REFERENCE
 
 
@@ -54,6 +55,12 @@ class Webhook(models.Model):
 
     def __str__(self):
         return f"{self.name} → {self.url}"
+
+    def clean(self):
+        # What can be told without DNS; deliveries check the address they connect to.
+        refusal = url_refusal(self.url)
+        if refusal:
+            raise ValidationError({"url": refusal})
 
     def wants(self, event: str) -> bool:
         return "*" in self.events or event in self.events

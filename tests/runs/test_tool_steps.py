@@ -22,8 +22,9 @@ REFUND_SCHEMA = {"type": "object", "properties": {"order_id": {"type": "string"}
 
 
 @pytest.fixture
-def billing():
+def billing(allow_outbound):
     with ScriptedHTTPServer(lambda request: Reply(200, {"refund": request.json()})) as server:
+        allow_outbound(server.url)
         yield server
 
 

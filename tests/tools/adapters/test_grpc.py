@@ -110,8 +110,9 @@ def test_unknown_argument_field_is_refused_before_calling(grpc_server, secrets):
     assert grpc_server.calls == []
 
 
-def test_unreachable_server_is_retryable(secrets):
+def test_unreachable_server_is_retryable(secrets, allow_outbound):
     # Given nothing listening on the target
+    allow_outbound("127.0.0.1:1")
     adapter = GrpcAdapter({"target": "127.0.0.1:1", "method": GET_ITEM}, secrets)
 
     # When it is called

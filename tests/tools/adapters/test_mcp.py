@@ -58,11 +58,11 @@ def test_call_over_streamable_http_sends_secret_headers(mcp_http_server, secrets
     assert TOKEN not in repr(result)
 
 
-def test_unreachable_http_server_is_retryable(secrets):
+def test_unreachable_http_server_is_retryable(secrets, allow_outbound):
     # Given nothing listening at the URL
-    adapter = McpAdapter(
-        {"transport": "http", "url": f"http://127.0.0.1:{free_port()}/mcp", "tool": "whoami"}, secrets
-    )
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    allow_outbound(url)
+    adapter = McpAdapter({"transport": "http", "url": url, "tool": "whoami"}, secrets)
 
     # When it is called
     with pytest.raises(AdapterError) as caught:
