@@ -31,6 +31,9 @@ def validate_secret_reference(value: str) -> None:
 class Webhook(models.Model):
     """An HTTP(S) endpoint of a tenant that receives signed JSON events.
 
+    Its URL may not name an address tenants may not reach (`agentops.outbound`): `clean` refuses
+    what can be seen as written, and every delivery checks the address it connects to.
+
     `secret` holds a reference such as `{{ secret:ACME_WEBHOOK_SECRET }}`, resolved by
     `agentops.secrets.SecretResolver` at delivery time, never the value: the platform keeps no secret
     in plain text, and rotating one is a change of environment, not of data.

@@ -14,7 +14,9 @@ Configuration:
 Every request carries `Idempotency-Key: <run id>:<seq>`, the same on every retry of a call.
 A success returns the parsed JSON body (text if it is not JSON, None if empty). Failures: 408, 425,
 429 and 5xx, timeouts and network errors are retryable (429 and 503 pass on `Retry-After`); any
-other status is not, and its error text is included, redacted.
+other status is not, and its error text is included, redacted. A tenant's tool connects only where
+`agentops.outbound` allows; a refused address is an error with the code `outbound_address_refused`,
+never retried.
 """
 
 from __future__ import annotations

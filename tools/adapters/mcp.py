@@ -13,7 +13,9 @@ for it.
 A result with `isError` is a non-retryable AdapterError carrying the tool's text; otherwise the
 result is the tool's structured content, else its text content joined, else its content blocks.
 Failing to reach the server, a dropped connection and timeouts are retryable; a command that
-does not exist and protocol errors are not.
+does not exist and protocol errors are not. Over HTTP a tenant's tool connects only where
+`agentops.outbound` allows (`outbound_address_refused`, never retried); a stdio server is a
+process on this machine, not a connection, and that check does not apply to it.
 
 Written against the `mcp` 2.x client: `mcp.Client` over `StdioServerParameters` (stdio_client)
 or `streamable_http_client`.
