@@ -43,7 +43,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
-from agentops.outbound import OutboundRefused, address_check
+from agentops.outbound import REFUSED, OutboundRefused, address_check
 from agentops.secrets import REFERENCE
 from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
 
@@ -161,8 +161,8 @@ class GrpcAdapter(Adapter):
         try:
             host, port = self.outbound_target(self.config)
             address = address_check(host, port)[0]
-        except ValueError as exc:
-            raise self.error(str(exc), retryable=False) from None
+        except ValueError as exc:  # a target that cannot be checked is refused like a forbidden one
+            raise self.error(str(exc), retryable=False, code=REFUSED) from None
         except OutboundRefused as refusal:
             raise self.refused(refusal) from None
         except OSError as exc:

@@ -190,3 +190,12 @@ def test_a_guarded_call_by_name_connects_to_the_checked_address(grpc_server, sec
 
     # Then the channel went to the address resolved once (gRPC's own resolver knows no such name)
     assert result["sku"] == "A-1" and resolver.calls == 1
+
+
+def test_a_guarded_call_to_a_target_that_names_no_host_is_refused(secrets):
+    adapter = GrpcAdapter({"target": "unix:/run/internal.sock", "method": GET_ITEM}, secrets, guarded=True)
+
+    with pytest.raises(AdapterError) as caught:
+        invoke(adapter, {"sku": "A-1"})
+
+    assert caught.value.code == "outbound_address_refused" and caught.value.retryable is False
