@@ -165,3 +165,15 @@ def test_an_async_client_refuses_loopback_and_nothing_arrives():
             asyncio.run(fetch(inside.url))
 
     assert inside.requests == []
+
+
+def test_the_next_checked_address_is_tried_when_one_does_not_answer(settings, monkeypatch):
+    # Given a name with two allowed addresses, the first with nothing listening on the port
+    with ScriptedHTTPServer(lambda request: Reply(200, "second"), host="127.0.0.2") as server:
+        settings.AGENTOPS_OUTBOUND_ALLOW = ["127.0.0.3", "127.0.0.2"]
+        monkeypatch.setattr(outbound, "resolve", Resolver(["127.0.0.3", "127.0.0.2"]))
+
+        with http_client(guarded=True, timeout=5) as client:
+            answer = client.get(f"http://twice.example:{server.port}/").text
+
+    assert answer == "second" and len(server.requests) == 1

@@ -37,13 +37,13 @@ class GuardedBackend:
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Any = None) -> Any:
-        *others, last = _checked(host, port, self.connect_errors)
-        for address in [*others, last]:
+        addresses = _checked(host, port, self.connect_errors)
+        for address in addresses:  # in the resolver's order, as socket.create_connection does
             try:
                 return self.inner.connect_tcp(str(address), port, timeout=timeout, local_address=local_address,
                                               socket_options=socket_options)
             except self.connect_errors:
-                if address is last:
+                if address is addresses[-1]:
                     raise
 
     def sleep(self, seconds: float) -> None:
@@ -62,13 +62,13 @@ class AsyncGuardedBackend:
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                           socket_options: Any = None) -> Any:
-        *others, last = await anyio.to_thread.run_sync(_checked, host, port, self.connect_errors)
-        for address in [*others, last]:
+        addresses = await anyio.to_thread.run_sync(_checked, host, port, self.connect_errors)
+        for address in addresses:
             try:
                 return await self.inner.connect_tcp(str(address), port, timeout=timeout, local_address=local_address,
                                                     socket_options=socket_options)
             except self.connect_errors:
-                if address is last:
+                if address is addresses[-1]:
                     raise
 
     async def sleep(self, seconds: float) -> None:
