@@ -12,9 +12,12 @@ on a development machine: DEBUG=1 and a generated SECRET_KEY). Every default liv
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from agentops.outbound import DEFAULT_PORTS, parse_allowance
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -316,6 +319,20 @@ AGENTOPS_TOOL_MODULES = env.list("AGENTOPS_TOOL_MODULES", default=[])
 # with its beginning: a large page or table would cost tokens on every later model call.
 TOOL_OUTPUT_LIMIT = env.int("TOOL_OUTPUT_LIMIT", default=32 * 1024)
 AGENTOPS_PUBLIC_URL = env.str("AGENTOPS_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
+# Addresses tenant tools and webhooks may reach although they are loopback, private or link-local
+# (agentops.outbound): CIDRs ("10.20.0.0/16") and host[:port] entries ("billing.internal:8443").
+# With the demo, its refund tool (a tenant's HTTP tool) calls this server's billing endpoint, so the
+# default is this server's own host and port; setting the variable, even empty, replaces it.
+_public = urlsplit(AGENTOPS_PUBLIC_URL)
+AGENTOPS_OUTBOUND_ALLOW = env.list(
+    "AGENTOPS_OUTBOUND_ALLOW",
+    default=[f"{_public.hostname}:{_public.port or DEFAULT_PORTS[_public.scheme]}"] if AGENTOPS_DEMO else [],
+)
+for _entry in AGENTOPS_OUTBOUND_ALLOW:
+    try:
+        parse_allowance(_entry)
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 
 LOGGING = {
     "version": 1,

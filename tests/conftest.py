@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from agentops import config_cache
 from agentops.audit.services import Actor
+from agentops.outbound import url_host_port
 from agentops.tenancy.roles import Role
 from agentops.tenancy.services import api_key_create
 from tests.factories import AgentFactory, MembershipFactory, TenantFactory, UserFactory
@@ -43,6 +44,20 @@ def fresh_rate_limits():
             client.delete(*counters)
     else:
         cache.clear()
+
+
+@pytest.fixture
+def allow_outbound(settings, monkeypatch):
+    """allow_outbound("http://127.0.0.1:8123/x" or "127.0.0.1:8123") → tenant tools and webhooks may
+    reach that host and port (a local test server) in this test, in worker processes it starts too.
+    Every other loopback, private or metadata address stays refused (agentops.outbound)."""
+
+    def allow(where: str) -> None:
+        host, port = url_host_port(where) if "://" in where else where.rsplit(":", 1)
+        settings.AGENTOPS_OUTBOUND_ALLOW = [*settings.AGENTOPS_OUTBOUND_ALLOW, f"{host}:{port}"]
+        monkeypatch.setenv("AGENTOPS_OUTBOUND_ALLOW", ",".join(settings.AGENTOPS_OUTBOUND_ALLOW))
+
+    return allow
 
 
 @pytest.fixture

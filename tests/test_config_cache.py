@@ -197,7 +197,7 @@ def test_a_limit_written_around_the_services_waits_for_the_cache_to_expire(tenan
 @pytest.fixture
 def crm_tool(tenant):
     return tool_create(tenant=tenant, name="crm.ping", kind="http", actor=ACTOR, description="Ping.",
-                       config={"url": "http://127.0.0.1:9/unused"}, input_schema={"type": "object", "properties": {}})
+                       config={"url": "http://tools.invalid/unused"}, input_schema={"type": "object", "properties": {}})
 
 
 @pytest.fixture

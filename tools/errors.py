@@ -41,10 +41,14 @@ class ToolRefused(ToolError):
 class ToolFailed(ToolError):
     """The call was made and failed, after retries. `message` has every secret redacted;
     `retryable` says whether the last failure was transient (attempts or deadline ran out);
-    `status` is the remote's status when there was one (HTTP status, gRPC code)."""
+    `status` is the remote's status when there was one (HTTP status, gRPC code). `code` is
+    `tool_failed`, or what the adapter named: `outbound_address_refused` when the tool's address
+    is one tenants may not reach (agentops.outbound)."""
 
-    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None):
-        super().__init__(message, code="tool_failed")
+    CODE = "tool_failed"
+
+    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None, code: str = CODE):
+        super().__init__(message, code=code)
         self.retryable = retryable
         self.status = status
 

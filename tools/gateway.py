@@ -189,7 +189,9 @@ def tool_execute(
             deadline=deadline,
         )
     except AdapterError as exc:
-        raise ToolFailed(secrets.redact(exc.message), retryable=exc.retryable, status=exc.status) from None
+        raise ToolFailed(
+            secrets.redact(exc.message), retryable=exc.retryable, status=exc.status, code=exc.code or ToolFailed.CODE
+        ) from None
     except Exception as exc:
         # An adapter bug: the run gets a tool error it can report, the log gets the traceback.
         secrets.redact(exc)
@@ -203,7 +205,9 @@ def tool_execute(
 def _adapter(prepared: PreparedCall, secrets: SecretResolver) -> Adapter:
     tool = prepared.tool
     if tool.kind != ToolKind.PYTHON:
-        return get_adapter(tool.kind, tool.config, secrets)
+        # A tenant's tool connects only where agentops.outbound allows; a global one was defined by
+        # a platform admin, who chose its target (see agentops.outbound).
+        return get_adapter(tool.kind, tool.config, secrets, guarded=not tool.is_global)
     run = prepared.run
     context = ToolContext(tenant=run.tenant, run=run, user=_end_user(run))
     return PythonAdapter(tool.config, secrets, context=context)

@@ -1,13 +1,15 @@
 """Checks of a Tool's fields before it is saved, shared by the admin, the API and the services.
 
 Runs without the network and without secrets: schemas against their meta-schema, the adapter's
-`validate_config`, the approval condition against the argument names, the retry policy's shape.
+`validate_config`, a tenant's tool's address as written (agentops.outbound), the approval
+condition against the argument names, the retry policy's shape.
 They are not `Tool.clean()` because they need the adapters and the policy module, which build on
 `tools.models`; the fields' own validators (the name's pattern, minimum values) stay on the model.
 """
 
 from __future__ import annotations
 
+from agentops.outbound import literal_refusal
 from tools.adapters import ADAPTERS
 from tools.models import NAME_MAX_LENGTH, RETRY_POLICY_KEYS, ApprovalPolicy, ExpiryAction, Tool, wire_name
 from tools.policy import ConditionError, condition_check
@@ -21,7 +23,7 @@ def tool_errors(tool: Tool) -> dict[str, list[str]]:
         ("name", _name_errors(tool.name)),
         ("input_schema", object_schema_errors(tool.input_schema)),
         ("output_schema", schema_errors(tool.output_schema) if tool.output_schema is not None else []),
-        ("config", _config_errors(tool.kind, tool.config)),
+        ("config", _config_errors(tool.kind, tool.config) or _outbound_errors(tool)),
         ("retry_policy", _retry_policy_errors(tool.retry_policy)),
         ("approval_condition", _condition_errors(tool)),
         ("expiry_action", _expiry_errors(tool)),
@@ -46,6 +48,21 @@ def _config_errors(kind: str, config) -> list[str]:
     except ValueError as exc:
         return [str(exc)]
     return []
+
+
+def _outbound_errors(tool: Tool) -> list[str]:
+    """A tenant's tool may not name an address tenants may not reach (agentops.outbound), as far as
+    can be told without DNS; the check at connect time is the real guard. Global tools are the
+    platform's, and may (see agentops.outbound)."""
+    adapter = ADAPTERS.get(tool.kind)
+    if tool.is_global or adapter is None:
+        return []
+    try:
+        target = adapter.outbound_target(tool.config)
+    except ValueError as exc:
+        return [str(exc)]
+    refusal = literal_refusal(*target) if target else None
+    return [refusal] if refusal else []
 
 
 def _retry_policy_errors(policy) -> list[str]:

@@ -15,6 +15,7 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from agentops.outbound import url_refusal
 from agentops.secrets import REFERENCE
 
 
@@ -29,6 +30,9 @@ def validate_secret_reference(value: str) -> None:
 
 class Webhook(models.Model):
     """An HTTP(S) endpoint of a tenant that receives signed JSON events.
+
+    Its URL may not name an address tenants may not reach (`agentops.outbound`): `clean` refuses
+    what can be seen as written, and every delivery checks the address it connects to.
 
     `secret` holds a reference such as `{{ secret:ACME_WEBHOOK_SECRET }}`, resolved by
     `agentops.secrets.SecretResolver` at delivery time, never the value: the platform keeps no secret
@@ -54,6 +58,12 @@ class Webhook(models.Model):
 
     def __str__(self):
         return f"{self.name} → {self.url}"
+
+    def clean(self):
+        # What can be told without DNS; deliveries check the address they connect to.
+        refusal = url_refusal(self.url)
+        if refusal:
+            raise ValidationError({"url": refusal})
 
     def wants(self, event: str) -> bool:
         return "*" in self.events or event in self.events

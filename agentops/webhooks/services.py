@@ -17,6 +17,11 @@ Receivers recompute the HMAC over the raw body and refuse timestamps older than 
 transaction that records the failure queues the next attempt's task, which the database broker
 holds until `next_attempt_at`. After `MAX_ATTEMPTS` the delivery is `failed`; the admin can retry it.
 
+Deliveries connect only where `agentops.outbound` allows: never to loopback, private, link-local or
+metadata addresses (checked on the address connected to), unless AGENTOPS_OUTBOUND_ALLOW names them.
+A refused address fails the delivery at once, with the reason as its error: retrying cannot help
+until the webhook's URL or the allow-list changes (then the admin retries it).
+
 The sweeper (`webhook_sweep`, called every minute by the run sweeper) queues what no task will
 deliver: a retry falling due when the broker could not hold its task (Redis), a delivery whose
 task was lost, an attempt a crash cut short. Queuing a delivery twice is harmless: a task claims
@@ -43,6 +48,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agentops import config_cache
+from agentops.outbound import OutboundRefused
+from agentops.outbound.clients import async_http_client
 from agentops.secrets import SecretError, SecretResolver
 from agentops.taskqueue import enqueue
 
@@ -173,8 +180,9 @@ def webhook_delivery_attempt(*, delivery_id) -> WebhookDelivery | None:
     ).update(attempts=F("attempts") + 1, last_attempt_at=now, next_attempt_at=None)
     if claimed != 1:
         return None
-    response_code, error = _post(delivery)
-    return _outcome_record(delivery=delivery, attempt=delivery.attempts + 1, response_code=response_code, error=error)
+    response_code, error, final = _post(delivery)
+    return _outcome_record(delivery=delivery, attempt=delivery.attempts + 1, response_code=response_code,
+                           error=error, final=final)
 
 
 def _attempt_due(delivery: WebhookDelivery, now: datetime) -> bool:
@@ -186,13 +194,14 @@ def _attempt_due(delivery: WebhookDelivery, now: datetime) -> bool:
     return delivery.last_attempt_at is None or delivery.last_attempt_at <= now - STRANDED_AFTER
 
 
-def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
-    """POST the signed payload; (status code, error text), error empty on a 2xx."""
+def _post(delivery: WebhookDelivery) -> tuple[int | None, str, bool]:
+    """POST the signed payload; (status code, error text, whether the failure is final), error
+    empty on a 2xx."""
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         secret = SecretResolver().resolve(delivery.webhook.secret)
     except SecretError as exc:
-        return None, f"signing secret: {exc}"
+        return None, f"signing secret: {exc}", False
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "AgentOps-Webhooks/1",
@@ -205,17 +214,19 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
         # answer could hold an attempt past STRANDED_AFTER, and the sweeper would start another.
         status, excerpt = asyncio.run(asyncio.wait_for(_send(delivery.webhook.url, body, headers), TIMEOUT_SECONDS))
     except TimeoutError:
-        return None, f"no answer within {TIMEOUT_SECONDS} s"
+        return None, f"no answer within {TIMEOUT_SECONDS} s", False
+    except OutboundRefused as refusal:
+        return None, refusal.message, True
     except httpx.HTTPError as exc:
-        return None, f"{exc.__class__.__name__}: {exc}"[:1000]
+        return None, f"{exc.__class__.__name__}: {exc}"[:1000], False
     if 200 <= status < 300:
-        return status, ""
-    return status, f"HTTP {status}: {excerpt}"
+        return status, "", False
+    return status, f"HTTP {status}: {excerpt}", False
 
 
 async def _send(url: str, body: bytes, headers: dict) -> tuple[int, str]:
     """(status, the start of the answer's text when it is not a 2xx)."""
-    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+    async with async_http_client(timeout=TIMEOUT_SECONDS) as client:
         async with client.stream("POST", url, content=body, headers=headers) as response:
             if response.is_success:
                 return response.status_code, ""
@@ -227,8 +238,10 @@ async def _send(url: str, body: bytes, headers: dict) -> tuple[int, str]:
             return response.status_code, text[:ERROR_EXCERPT_CHARS]
 
 
-def _outcome_record(*, delivery: WebhookDelivery, attempt: int, response_code, error: str) -> WebhookDelivery:
-    """Write the attempt's outcome and, after a failure, queue the next attempt: one transaction.
+def _outcome_record(*, delivery: WebhookDelivery, attempt: int, response_code, error: str,
+                    final: bool) -> WebhookDelivery:
+    """Write the attempt's outcome and, after a failure that is not `final`, queue the next attempt:
+    one transaction.
 
     Only the attempt that still holds the claim writes. One given up as stranded by the sweeper
     and since overtaken by a newer attempt leaves the outcome to that one.
@@ -237,7 +250,7 @@ def _outcome_record(*, delivery: WebhookDelivery, attempt: int, response_code, e
     fields = {"response_code": response_code, "error": error}
     if not error:
         fields.update(status=DeliveryStatus.SUCCEEDED, delivered_at=now)
-    elif attempt >= MAX_ATTEMPTS:
+    elif final or attempt >= MAX_ATTEMPTS:
         fields.update(status=DeliveryStatus.FAILED)
     else:
         fields.update(next_attempt_at=now + timedelta(seconds=BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))

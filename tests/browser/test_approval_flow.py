@@ -40,8 +40,9 @@ def shop(request):
 
 
 @pytest.fixture
-def shop_api():
+def shop_api(allow_outbound):
     with ScriptedHTTPServer(shop) as server:
+        allow_outbound(server.url)
         yield server
 
 

@@ -139,8 +139,10 @@ def test_without_a_token_configured_the_endpoint_does_not_exist(seeded, monkeypa
 
 
 @pytest.mark.django_db(transaction=True)
-def test_billing_refund_through_the_gateway_refunds_once(live_server, tenant, member, make_run, billing_token):
-    # Given the demo seeded with the billing URL of the live server
+def test_billing_refund_through_the_gateway_refunds_once(live_server, tenant, member, make_run, billing_token,
+                                                         allow_outbound):
+    # Given the demo seeded with the billing URL of the live server, which the platform allows
+    allow_outbound(live_server.url)
     with override_settings(AGENTOPS_PUBLIC_URL=live_server.url):
         seed_demo_tools(tenant=tenant, restricted_user=member("sam", Role.VIEWER), actor=ACTOR, report=[])
     run = make_run(member("olivia", Role.OPERATOR), tools=["billing.refund"])

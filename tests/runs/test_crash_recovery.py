@@ -62,9 +62,10 @@ class Billing:
 
 
 @pytest.fixture
-def billing():
+def billing(allow_outbound):
     billing = Billing()
     with billing.server:
+        allow_outbound(billing.server.url)
         yield billing
 
 

@@ -22,8 +22,9 @@ REFUND_SCHEMA = {"type": "object", "properties": {"order_id": {"type": "string"}
 
 
 @pytest.fixture
-def billing():
+def billing(allow_outbound):
     with ScriptedHTTPServer(lambda request: Reply(200, {"refund": request.json()})) as server:
+        allow_outbound(server.url)
         yield server
 
 
@@ -183,3 +184,23 @@ def test_a_call_is_recorded_as_started_before_it_runs_unless_it_is_an_idempotent
     assert step.output == {"ok": True}
     assert step.input["idempotency_key"] == f"{run.pk}:{step.seq}"
     assert AuditEvent.objects.filter(action="tool.called", target_id=str(run.pk)).count() == 1
+
+
+def test_a_refused_address_is_journaled_with_its_code_and_told_to_the_model(start_run, advance, tenant, settings):
+    # Given a tenant's tool whose address the platform stopped allowing after it was saved
+    with ScriptedHTTPServer(lambda request: Reply(200, {})) as inside:
+        settings.AGENTOPS_OUTBOUND_ALLOW = [f"127.0.0.1:{inside.port}"]
+        tool_create(tenant=tenant, name="crm.fetch", kind="http", actor=Actor.system("test"), description="Fetch.",
+                    config={"url": f"{inside.url}/customers"}, idempotent=True)
+        settings.AGENTOPS_OUTBOUND_ALLOW = []
+
+        # When the model calls it
+        run = advance(loop_run(start_run, calls("crm__fetch", {}), {"content": "I could not reach the CRM."},
+                               tools=("crm.fetch",)))
+
+    # Then the step failed with the refusal's code, the model read it, and nothing reached the server
+    step = Step.objects.get(run=run, kind=StepKind.TOOL)
+    assert run.status == RunStatus.SUCCEEDED and step.status == StepStatus.FAILED
+    assert step.error["code"] == "outbound_address_refused" and step.error["retryable"] is False
+    assert tool_messages(run)[0]["error"] == "outbound_address_refused"
+    assert inside.requests == []

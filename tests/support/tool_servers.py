@@ -55,14 +55,23 @@ class Reply:
     delay: float = 0.0
 
 
+class _IPv6HTTPServer(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class ScriptedHTTPServer:
-    def __init__(self, handler: Callable[[RecordedRequest], Reply] | None = None) -> None:
+    """Listens on `host` (127.0.0.1, another loopback address such as 127.0.0.2, or ::1) and
+    `port` (any free one by default)."""
+
+    def __init__(self, handler: Callable[[RecordedRequest], Reply] | None = None, *, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
         self.handler = handler or (lambda request: Reply(500, {"error": "no reply scripted"}))
         self.requests: list[RecordedRequest] = []
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server_class = _IPv6HTTPServer if ":" in host else ThreadingHTTPServer
+        self._httpd = server_class((host, port), _Handler)
         self._httpd.daemon_threads = True  # A handler still sleeping never blocks stop().
         self._httpd.block_on_close = False
         self._httpd.owner = self
@@ -71,7 +80,11 @@ class ScriptedHTTPServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
 
     def reply(self, *replies: Reply) -> None:
         with self._lock:

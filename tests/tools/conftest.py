@@ -23,8 +23,10 @@ def secret_token(monkeypatch):
 
 
 @pytest.fixture
-def http_server():
+def http_server(allow_outbound):
+    """A local HTTP server tenant tools may reach in this test."""
     with ScriptedHTTPServer() as server:
+        allow_outbound(server.url)
         yield server
 
 
@@ -34,7 +36,7 @@ def make_tool(tenant):
 
     def make(name: str, *, tenant=tenant, kind: str = "http", **fields):
         fields.setdefault("description", f"The {name} tool.")
-        fields.setdefault("config", {"url": "http://127.0.0.1:9/unused"})
+        fields.setdefault("config", {"url": "http://tools.invalid/unused"})
         fields.setdefault("input_schema", {"type": "object", "properties": {}})
         return tool_create(tenant=tenant, name=name, kind=kind, actor=ACTOR, **fields)
 

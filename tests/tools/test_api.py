@@ -102,6 +102,17 @@ def test_an_invalid_schema_is_a_400_envelope(client_for):
     assert not Tool.objects.filter(name="crm.ping").exists()
 
 
+def test_a_tool_naming_the_cloud_metadata_service_is_a_400_envelope(client_for):
+    bad = {**NEW_TOOL, "config": {"url": "http://169.254.169.254/latest/meta-data/iam/security-credentials/"}}
+
+    response = client_for().post("/api/v1/tools/", bad, format="json")
+
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["code"] == "invalid"
+    assert "169.254.169.254 is link-local (cloud metadata)" in error["details"]["config"][0]
+    assert not Tool.objects.filter(name="crm.ping").exists()
+
+
 def test_a_python_tool_cannot_be_created_over_the_api(client_for):
     response = client_for().post("/api/v1/tools/", {**NEW_TOOL, "kind": "python"}, format="json")
 

@@ -117,7 +117,7 @@ def test_a_tenant_cannot_change_a_global_tools_definition(tenant, make_tool):
     shared = make_tool("crm.shared", tenant=None)
 
     with pytest.raises(ToolInvalid, match="global tool"):
-        tool_update(tool=shared, changes={"config": {"url": "http://127.0.0.1:9/other"}}, actor=ACTOR, tenant=tenant)
+        tool_update(tool=shared, changes={"config": {"url": "http://tools.invalid/other"}}, actor=ACTOR, tenant=tenant)
 
 
 def test_python_tools_come_only_from_code(tenant):

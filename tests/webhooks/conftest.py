@@ -13,9 +13,11 @@ SECRET = "whsec-test-4f1c9b"
 
 
 @pytest.fixture
-def receiver():
-    """A real HTTP endpoint on 127.0.0.1: 200 unless replies are scripted (`receiver.reply(...)`)."""
+def receiver(allow_outbound):
+    """A real HTTP endpoint on 127.0.0.1 that webhooks may reach in this test: 200 unless replies are
+    scripted (`receiver.reply(...)`)."""
     with ScriptedHTTPServer(lambda request: Reply(200, "ok")) as server:
+        allow_outbound(server.url)
         yield server
 
 

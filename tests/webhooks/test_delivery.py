@@ -138,9 +138,11 @@ class TricklingReceiver:
                     pass
 
 
-def test_an_answer_that_takes_too_long_fails_the_attempt_in_time(tenant, hook_for, worker, monkeypatch):
+def test_an_answer_that_takes_too_long_fails_the_attempt_in_time(tenant, hook_for, worker, monkeypatch,
+                                                                 allow_outbound):
     monkeypatch.setattr(services, "TIMEOUT_SECONDS", 1)
     with TricklingReceiver() as receiver:
+        allow_outbound(receiver.url)
         hook_for(receiver.url)
         [delivery] = webhook_emit(tenant=tenant, event="approval.requested", payload={})
 

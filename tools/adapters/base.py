@@ -17,7 +17,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from agentops.secrets import SecretError, SecretResolver
+from agentops.outbound import OutboundRefused, url_host_port
+from agentops.secrets import REFERENCE, SecretError, SecretResolver
 
 
 class AdapterError(Exception):
@@ -25,7 +26,8 @@ class AdapterError(Exception):
 
     `status` is the remote status when there is one (HTTP status, gRPC status code number);
     `retry_after` is a delay in seconds the remote asked for, which the gateway honours when
-    it is longer than its own backoff.
+    it is longer than its own backoff. `code` names a failure callers tell apart (the step's
+    error code), such as `outbound_address_refused`; None for an ordinary failure.
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class AdapterError(Exception):
         retryable: bool,
         status: int | None = None,
         retry_after: float | None = None,
+        code: str | None = None,
     ) -> None:
         # The message lives only in `args` so that `SecretResolver.redact(exc)`, which rewrites
         # `args`, redacts everything `str(exc)` can show.
@@ -42,6 +45,7 @@ class AdapterError(Exception):
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+        self.code = code
 
     @property
     def message(self) -> str:
@@ -69,15 +73,20 @@ class Invocation:
 
 
 class Adapter(ABC):
-    """Base class of the tool adapters; subclasses set `kind` and implement `call`."""
+    """Base class of the tool adapters; subclasses set `kind` and implement `call`.
+
+    `guarded`: connect only where `agentops.outbound` allows (a tenant's tool). Global tools,
+    defined by platform admins, are built with `guarded=False`.
+    """
 
     kind: ClassVar[str]
 
-    def __init__(self, config: dict, secrets: SecretResolver) -> None:
+    def __init__(self, config: dict, secrets: SecretResolver, *, guarded: bool = True) -> None:
         """Raises ValueError if `config` is invalid (see `validate_config`)."""
         self.validate_config(config)
         self.config = config
         self.secrets = secrets
+        self.guarded = guarded
 
     @classmethod
     def validate_config(cls, config: dict) -> None:
@@ -87,6 +96,12 @@ class Adapter(ABC):
         """
         if not isinstance(config, dict):
             raise ValueError("The configuration must be a JSON object.")
+
+    @classmethod
+    def outbound_target(cls, config: dict) -> tuple[str, int] | None:
+        """The host and port `config` connects to, as written (for the save-time check of a
+        tenant's tool); None when it names none or hides it in a secret reference."""
+        return None
 
     @abstractmethod
     def call(self, invocation: Invocation) -> Any:
@@ -110,11 +125,16 @@ class Adapter(ABC):
         retryable: bool,
         status: int | None = None,
         retry_after: float | None = None,
+        code: str | None = None,
     ) -> AdapterError:
         """An AdapterError whose message has every secret resolved so far redacted."""
         return AdapterError(
-            self.secrets.redact(message), retryable=retryable, status=status, retry_after=retry_after
+            self.secrets.redact(message), retryable=retryable, status=status, retry_after=retry_after, code=code
         )
+
+    def refused(self, refusal: OutboundRefused) -> AdapterError:
+        """The AdapterError for a connection `agentops.outbound` refused: final, never retried."""
+        return self.error(refusal.message, retryable=False, code=refusal.code)
 
 
 def require_str(config: dict, key: str, *, kind: str) -> str:
@@ -133,3 +153,10 @@ def require_str_map(config: dict, key: str, *, kind: str) -> dict[str, str]:
     ):
         raise ValueError(f"{kind} tool: '{key}' must be an object of string values.")
     return value
+
+
+def url_target(url: str) -> tuple[str, int] | None:
+    """`Adapter.outbound_target` of a configured URL: None when a secret reference is in it."""
+    if not isinstance(url, str) or REFERENCE.search(url):
+        return None
+    return url_host_port(url)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.adapters.base import Adapter, Invocation, require_str, require_str_map
+from tools.adapters.base import Adapter, Invocation, require_str, require_str_map, url_target
 from tools.adapters.http import is_retryable_status, send, status_error
 
 
@@ -42,6 +42,10 @@ class GraphQLAdapter(Adapter):
                 "graphql tool: 'variables' must be \"arguments\" or an object mapping "
                 "variable names to argument names."
             )
+
+    @classmethod
+    def outbound_target(cls, config: dict) -> tuple[str, int] | None:
+        return url_target(config.get("endpoint"))
 
     def call(self, invocation: Invocation) -> Any:
         endpoint = self.resolve_secrets(self.config["endpoint"])

@@ -9,6 +9,11 @@ Configuration:
     metadata        {"authorization": "Bearer {{ secret:TOKEN }}"}: lowercase keys
     tls             false (default) for a plaintext channel, true for TLS with the system roots
 
+A tenant's tool (guarded) resolves and checks the target's host with `agentops.outbound` and
+connects the channel to the first checked address, keeping the name as the call's authority and,
+with TLS, as the name the certificate must match; its target must be "host:port" (or
+"dns:///host:port"), and gRPC's proxy variables are ignored. A refused address is final.
+
 The JSON arguments become the request message (`ParseDict`; an unknown field is a non-retryable
 error) and the response comes back as a dict keyed by the proto field names, zero values included.
 The idempotency key travels as the `idempotency-key` metadata entry. The invocation timeout bounds
@@ -38,6 +43,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from agentops.outbound import REFUSED, OutboundRefused, address_check
+from agentops.secrets import REFERENCE
 from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
 
 RETRYABLE_CODES = frozenset(
@@ -50,6 +57,8 @@ RETRYABLE_CODES = frozenset(
 )
 _METHOD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)/([A-Za-z_][A-Za-z0-9_]*)$")
 _METADATA_KEY = re.compile(r"^[0-9a-z_.\-]+$")
+# "host:port", "[::1]:port" or "dns:///host:port"; gRPC's default port is 443.
+_HOST_PORT_TARGET = re.compile(r"^(?:dns:(?://[^/]*/)?)?(\[[^\]]+\]|[^:/\[\]]+)(?::(\d{1,5}))?$")
 
 
 class GrpcAdapter(Adapter):
@@ -74,6 +83,18 @@ class GrpcAdapter(Adapter):
                 find_unary_method(pool, config["method"])
             except LookupError as exc:
                 raise ValueError(f"grpc tool: {exc.args[0]}") from None
+
+    @classmethod
+    def outbound_target(cls, config: dict) -> tuple[str, int] | None:
+        """Raises ValueError for a target that names no host and port (unix:, ipv4:, ...), which a
+        tenant's tool may not use: it could not be checked."""
+        target = config.get("target")
+        if not isinstance(target, str) or REFERENCE.search(target):
+            return None
+        match = _HOST_PORT_TARGET.match(target.strip())
+        if match is None:
+            raise ValueError("grpc tool: the 'target' of a tenant's tool must be host:port or dns:///host:port.")
+        return match.group(1).strip("[]"), int(match.group(2) or 443)
 
     def call(self, invocation: Invocation) -> Any:
         deadline = time.monotonic() + invocation.timeout
@@ -128,10 +149,30 @@ class GrpcAdapter(Adapter):
         return self.secrets.redact(result)
 
     def _channel(self) -> grpc.Channel:
-        target = self.config["target"]
+        target, options = self.config["target"], []
+        if self.guarded:
+            target, options = self._checked_target()
         if self.config.get("tls"):
-            return grpc.secure_channel(target, grpc.ssl_channel_credentials())
-        return grpc.insecure_channel(target)
+            return grpc.secure_channel(target, grpc.ssl_channel_credentials(), options)
+        return grpc.insecure_channel(target, options)
+
+    def _checked_target(self) -> tuple[str, list[tuple[str, Any]]]:
+        """The checked address to connect to, and the channel options that keep the host name."""
+        try:
+            host, port = self.outbound_target(self.config)
+            address = address_check(host, port)[0]
+        except ValueError as exc:  # a target that cannot be checked is refused like a forbidden one
+            raise self.error(str(exc), retryable=False, code=REFUSED) from None
+        except OutboundRefused as refusal:
+            raise self.refused(refusal) from None
+        except OSError as exc:
+            raise self.error(f"Cannot resolve {host}: {exc}", retryable=True) from None
+        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        options: list[tuple[str, Any]] = [("grpc.default_authority", authority), ("grpc.enable_http_proxy", 0)]
+        if self.config.get("tls"):
+            options.append(("grpc.ssl_target_name_override", host))
+        shown = f"[{address}]" if address.version == 6 else str(address)
+        return f"ipv{address.version}:{shown}:{port}", options
 
     def _status_error(self, exc: grpc.RpcError, what: str) -> AdapterError:
         code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN

@@ -14,7 +14,9 @@ Configuration:
 Every request carries `Idempotency-Key: <run id>:<seq>`, the same on every retry of a call.
 A success returns the parsed JSON body (text if it is not JSON, None if empty). Failures: 408, 425,
 429 and 5xx, timeouts and network errors are retryable (429 and 503 pass on `Retry-After`); any
-other status is not, and its error text is included, redacted.
+other status is not, and its error text is included, redacted. A tenant's tool connects only where
+`agentops.outbound` allows; a refused address is an error with the code `outbound_address_refused`,
+never retried.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from urllib.parse import quote
 
 import httpx
 
+from agentops.outbound import OutboundRefused
+from agentops.outbound.clients import http_client
 from agentops.secrets import REFERENCE, SecretError
-from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
+from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map, url_target
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -74,11 +78,14 @@ def send(adapter: Adapter, method: str, url: str, *, timeout: float, **kwargs: A
     """Send one request, turning transport failures into classified AdapterErrors.
 
     Redirects are not followed: a tool's endpoint is configured exactly, and following one would
-    carry its credentials to wherever the server points.
+    carry its credentials to wherever the server points. A guarded adapter (a tenant's tool)
+    connects only where `agentops.outbound` allows; a refusal is final.
     """
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        with http_client(guarded=adapter.guarded, timeout=timeout) as client:
             return client.request(method, url, **kwargs)
+    except OutboundRefused as refusal:
+        raise adapter.refused(refusal) from None
     except httpx.TimeoutException as exc:
         # A write may have reached the server; the idempotency key makes the retry safe.
         raise adapter.error(
@@ -133,6 +140,10 @@ class HttpAdapter(Adapter):
             and all(isinstance(s, int) and 100 <= s <= 599 for s in expected)
         ):
             raise ValueError("http tool: 'expected_statuses' must be a non-empty list of HTTP statuses.")
+
+    @classmethod
+    def outbound_target(cls, config: dict) -> tuple[str, int] | None:
+        return url_target(config.get("url"))
 
     def call(self, invocation: Invocation) -> Any:
         method = str(self.config.get("method", "GET")).upper()

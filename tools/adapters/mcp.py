@@ -13,7 +13,9 @@ for it.
 A result with `isError` is a non-retryable AdapterError carrying the tool's text; otherwise the
 result is the tool's structured content, else its text content joined, else its content blocks.
 Failing to reach the server, a dropped connection and timeouts are retryable; a command that
-does not exist and protocol errors are not.
+does not exist and protocol errors are not. Over HTTP a tenant's tool connects only where
+`agentops.outbound` allows (`outbound_address_refused`, never retried); a stdio server is a
+process on this machine, not a connection, and that check does not apply to it.
 
 Written against the `mcp` 2.x client: `mcp.Client` over `StdioServerParameters` (stdio_client)
 or `streamable_http_client`.
@@ -29,8 +31,9 @@ from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 import anyio
 import pydantic
 
+from agentops.outbound import OutboundRefused
 from agentops.secrets import SecretError, SecretResolver
-from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
+from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map, url_target
 from tools.adapters.http import is_retryable_status
 
 # The `mcp` package takes about a second to import, so it is imported where it is used: processes
@@ -63,12 +66,16 @@ class McpAdapter(Adapter):
             raise ValueError("mcp tool: 'transport' must be \"stdio\" or \"http\".")
         require_str(config, "tool", kind="mcp")
 
+    @classmethod
+    def outbound_target(cls, config: dict) -> tuple[str, int] | None:
+        return url_target(config.get("url")) if config.get("transport") == "http" else None
+
     def call(self, invocation: Invocation) -> Any:
         connection = self.resolve_secrets(_connection_part(self.config))
         tool = self.config["tool"]
 
         async def call_tool() -> Any:
-            async with _session(connection, invocation.timeout, invocation.idempotency_key) as client:
+            async with _session(connection, invocation.timeout, invocation.idempotency_key, self.guarded) as client:
                 return await client.call_tool(tool, invocation.arguments)
 
         result = _run(call_tool, invocation.timeout, self.secrets)
@@ -89,12 +96,13 @@ def _connection_part(config: dict) -> dict:
 
 
 @asynccontextmanager
-async def _session(connection: dict, timeout: float, idempotency_key: str | None) -> AsyncIterator[Any]:
+async def _session(connection: dict, timeout: float, idempotency_key: str | None, guarded: bool) -> AsyncIterator[Any]:
     # The MCP client and its transport are imported on a tool's first call: they take long to
     # import, and most processes never call an MCP tool.
-    import httpx2
     from mcp import Client, StdioServerParameters
     from mcp.client.streamable_http import streamable_http_client
+
+    from agentops.outbound.mcp_http import mcp_http_client
 
     if connection["transport"] == "stdio":
         params = StdioServerParameters(
@@ -109,7 +117,7 @@ async def _session(connection: dict, timeout: float, idempotency_key: str | None
     headers = dict(connection.get("headers") or {})
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
-    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(timeout)) as http_client:
+    async with mcp_http_client(guarded=guarded, headers=headers, timeout=timeout) as http_client:
         transport = streamable_http_client(connection["url"], http_client=http_client)
         async with Client(transport, read_timeout_seconds=timeout, cache=None) as client:
             yield client
@@ -136,7 +144,9 @@ def _run(fn: Callable[[], Awaitable[T]], timeout: float, secrets: SecretResolver
     except Exception as exc:  # Task groups wrap failures; classify the first real one.
         leaf = _first_leaf(exc)
         error = _classify(leaf, timeout)
-        raise AdapterError(secrets.redact(error.message), retryable=error.retryable, status=error.status) from None
+        raise AdapterError(
+            secrets.redact(error.message), retryable=error.retryable, status=error.status, code=error.code
+        ) from None
 
 
 def _first_leaf(exc: BaseException) -> BaseException:
@@ -150,6 +160,8 @@ def _classify(exc: BaseException, timeout: float) -> AdapterError:
     from mcp import MCPError
     from mcp_types import CONNECTION_CLOSED
 
+    if isinstance(exc, OutboundRefused):
+        return AdapterError(exc.message, retryable=False, code=exc.code)
     if isinstance(exc, TimeoutError):
         return AdapterError(f"The MCP server did not answer within {timeout:g}s.", retryable=True)
     if isinstance(exc, MCPError):

@@ -70,10 +70,10 @@ def _execute(ctx, seq, name, arguments, recorded: JournalEntry | None, prepared=
         with ctx.lease.keepalive():
             result = tool_execute(prepared=prepared, idempotency_key=idempotency_key, deadline=ctx.journal.deadline())
     except ToolFailed as failure:
-        error = {"code": "tool_failed", "message": failure.message, "retryable": failure.retryable}
+        error = {"code": failure.code, "message": failure.message, "retryable": failure.retryable}
         _record_end(ctx, seq, name, step, step_input, started_at, _event(ctx, name, seq, prepared, error=error),
                     status=StepStatus.FAILED, error=error)
-        raise ToolError(failure.message, code="tool_failed") from failure
+        raise ToolError(failure.message, code=failure.code) from failure
     result = json.loads(json.dumps(result, cls=DjangoJSONEncoder))  # replay returns exactly this
     event = _event(ctx, name, seq, prepared, result_summary=_summary(result))
     _record_end(ctx, seq, name, step, step_input, started_at, event, status=StepStatus.COMPLETED, output=result)

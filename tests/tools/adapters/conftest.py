@@ -19,14 +19,17 @@ def secrets():
 
 
 @pytest.fixture
-def http_server():
+def http_server(allow_outbound):
+    """A local HTTP server the adapters may reach (adapters are guarded unless told otherwise)."""
     with ScriptedHTTPServer() as server:
+        allow_outbound(server.url)
         yield server
 
 
 @pytest.fixture
-def graphql_endpoint():
+def graphql_endpoint(allow_outbound):
     with graphql_server() as server:
+        allow_outbound(server.url)
         yield server
 
 
@@ -36,21 +39,29 @@ def inventory_descriptor_set(tmp_path_factory):
 
 
 @pytest.fixture
-def grpc_server(inventory_descriptor_set):
+def grpc_server(inventory_descriptor_set, allow_outbound):
     server = GrpcInventoryServer(inventory_descriptor_set, reflection=True).start()
+    allow_outbound(server.target)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def grpc_server_without_reflection(inventory_descriptor_set):
+def grpc_server_without_reflection(inventory_descriptor_set, allow_outbound):
     server = GrpcInventoryServer(inventory_descriptor_set, reflection=False).start()
+    allow_outbound(server.target)
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def mcp_http_server():
+def mcp_http_process():
     server = McpHttpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def mcp_http_server(mcp_http_process, allow_outbound):
+    allow_outbound(mcp_http_process.url)
+    return mcp_http_process

@@ -2,8 +2,10 @@ import base64
 
 import pytest
 
+from agentops import outbound
 from agentops.retry import RetryPolicy, call_with_retries
-from tests.support.tool_servers import INVENTORY_SERVICE
+from tests.support.outbound import Resolver
+from tests.support.tool_servers import INVENTORY_SERVICE, GrpcInventoryServer
 from tests.tools.adapters.conftest import TOKEN
 from tools.adapters.base import AdapterError, Invocation
 from tools.adapters.grpc import GrpcAdapter
@@ -110,8 +112,9 @@ def test_unknown_argument_field_is_refused_before_calling(grpc_server, secrets):
     assert grpc_server.calls == []
 
 
-def test_unreachable_server_is_retryable(secrets):
+def test_unreachable_server_is_retryable(secrets, allow_outbound):
     # Given nothing listening on the target
+    allow_outbound("127.0.0.1:1")
     adapter = GrpcAdapter({"target": "127.0.0.1:1", "method": GET_ITEM}, secrets)
 
     # When it is called
@@ -142,3 +145,57 @@ def test_validate_config_refuses_a_descriptor_set_without_the_service():
         GrpcAdapter.validate_config(
             {"target": "localhost:1", "method": GET_ITEM, "descriptor_set": base64.b64encode(b"\xff").decode()}
         )
+
+
+# Outbound checks (agentops.outbound): a tenant's tool is guarded, a global one is not
+
+
+@pytest.fixture
+def unallowed_grpc_server(inventory_descriptor_set):
+    """A gRPC server on 127.0.0.1 that nothing allows; it records every call."""
+    server = GrpcInventoryServer(inventory_descriptor_set, reflection=True).start()
+    yield server
+    server.stop()
+
+
+def test_a_guarded_call_to_loopback_is_refused_and_nothing_arrives(unallowed_grpc_server, secrets):
+    server = unallowed_grpc_server
+    config = {"target": server.target, "method": GET_ITEM, "descriptor_set": server.descriptor_set_b64}
+
+    with pytest.raises(AdapterError) as caught:
+        invoke(GrpcAdapter(config, secrets, guarded=True), {"sku": "A-1"})
+
+    assert caught.value.code == "outbound_address_refused" and caught.value.retryable is False
+    assert "127.0.0.1, which is loopback" in caught.value.message
+    assert server.calls == []
+
+
+def test_an_unguarded_call_reaches_the_same_server(unallowed_grpc_server, secrets):
+    server = unallowed_grpc_server
+    config = {"target": server.target, "method": GET_ITEM, "descriptor_set": server.descriptor_set_b64}
+
+    assert invoke(GrpcAdapter(config, secrets, guarded=False), {"sku": "A-1"})["sku"] == "A-1"
+    assert len(server.calls) == 1
+
+
+def test_a_guarded_call_by_name_connects_to_the_checked_address(grpc_server, secrets, settings, monkeypatch):
+    # Given a name the platform allows, resolving to the server's address
+    settings.AGENTOPS_OUTBOUND_ALLOW = ["inventory.internal"]
+    resolver = Resolver(["127.0.0.1"])
+    monkeypatch.setattr(outbound, "resolve", resolver)
+    config = {"target": f"dns:///inventory.internal:{grpc_server.port}", "method": GET_ITEM}
+
+    # When it is called
+    result = invoke(GrpcAdapter(config, secrets, guarded=True), {"sku": "A-1"})
+
+    # Then the channel went to the address resolved once (gRPC's own resolver knows no such name)
+    assert result["sku"] == "A-1" and resolver.calls == 1
+
+
+def test_a_guarded_call_to_a_target_that_names_no_host_is_refused(secrets):
+    adapter = GrpcAdapter({"target": "unix:/run/internal.sock", "method": GET_ITEM}, secrets, guarded=True)
+
+    with pytest.raises(AdapterError) as caught:
+        invoke(adapter, {"sku": "A-1"})
+
+    assert caught.value.code == "outbound_address_refused" and caught.value.retryable is False

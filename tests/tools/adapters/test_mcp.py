@@ -2,7 +2,7 @@ import sys
 
 import pytest
 
-from tests.support.tool_servers import MCP_SERVER_SCRIPT, free_port
+from tests.support.tool_servers import MCP_SERVER_SCRIPT, ScriptedHTTPServer, free_port
 from tests.tools.adapters.conftest import TOKEN
 from tools.adapters.base import AdapterError, Invocation
 from tools.adapters.mcp import McpAdapter
@@ -58,11 +58,11 @@ def test_call_over_streamable_http_sends_secret_headers(mcp_http_server, secrets
     assert TOKEN not in repr(result)
 
 
-def test_unreachable_http_server_is_retryable(secrets):
+def test_unreachable_http_server_is_retryable(secrets, allow_outbound):
     # Given nothing listening at the URL
-    adapter = McpAdapter(
-        {"transport": "http", "url": f"http://127.0.0.1:{free_port()}/mcp", "tool": "whoami"}, secrets
-    )
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    allow_outbound(url)
+    adapter = McpAdapter({"transport": "http", "url": url, "tool": "whoami"}, secrets)
 
     # When it is called
     with pytest.raises(AdapterError) as caught:
@@ -97,3 +97,25 @@ def test_missing_command_is_not_retryable(secrets):
 def test_an_invalid_configuration_is_refused(config, message):
     with pytest.raises(ValueError, match=message):
         McpAdapter.validate_config(config)
+
+
+def test_a_guarded_call_over_http_to_loopback_is_refused_and_nothing_arrives(secrets):
+    # Given an HTTP server on 127.0.0.1 that nothing allows, named as an MCP server
+    with ScriptedHTTPServer() as server:
+        adapter = McpAdapter({"transport": "http", "url": f"{server.url}/mcp", "tool": "whoami"}, secrets,
+                             guarded=True)
+
+        # When the tool is called
+        with pytest.raises(AdapterError) as caught:
+            invoke(adapter, timeout=5.0)
+
+    # Then the connection was refused before anything was sent
+    assert caught.value.code == "outbound_address_refused" and caught.value.retryable is False
+    assert server.requests == []
+
+
+def test_a_global_tool_reaches_an_mcp_server_on_loopback(mcp_http_process, secrets):
+    adapter = McpAdapter({"transport": "http", "url": mcp_http_process.url, "tool": "whoami"}, secrets,
+                         guarded=False)
+
+    assert invoke(adapter) == {"result": "anonymous"}
