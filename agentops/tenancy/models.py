@@ -108,3 +108,14 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class TenantGroup(models.Model):
+    """Makes a group of users a tenant's (its approver groups, say): the tenant's staff see, fill
+    and assign only their tenant's groups in the admin. A group without one is the platform's."""
+
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, primary_key=True, related_name="tenant_link")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="groups")
+
+    def __str__(self):
+        return f"{self.group} of {self.tenant}"

@@ -1,7 +1,9 @@
 """Tenant roles and the permissions each grants.
 
 Permissions are plain names checked with `Membership.grants(...)`; tool use can also be granted
-per tool with the django-guardian object permission `tools.use_tool`.
+per tool with the django-guardian object permission `tools.use_tool`. In the Django admin, a staff
+member who is not a superuser may do in each tenant what their role grants there, and nothing
+else (agentops.admin.TenantScopedAdminMixin).
 
 | permission          | what it allows                                                   |
 |---------------------|------------------------------------------------------------------|
@@ -14,6 +16,7 @@ per tool with the django-guardian object permission `tools.use_tool`.
 | manage_tools        | register tools, change adapters and policies                      |
 | manage_members      | add members and change roles                                      |
 | manage_api_keys     | create and revoke API keys                                        |
+| manage_webhooks     | add, change and remove the tenant's webhooks                      |
 | view_audit          | read the audit log                                                |
 """
 
@@ -39,6 +42,7 @@ ALL_PERMISSIONS = frozenset(
         "manage_tools",
         "manage_members",
         "manage_api_keys",
+        "manage_webhooks",
         "view_audit",
     }
 )
