@@ -1,10 +1,150 @@
-"""Admin pieces shared by the apps."""
+"""Admin pieces shared by the apps: tenant scoping, read-only records, cache invalidation."""
 
 import functools
 
 from django.contrib import admin
+from django.db.models import Q
 
 from agentops import config_cache
+
+
+def member_roles(request) -> dict:
+    """{tenant id: Membership} of the signed-in user, read once per request."""
+    if not hasattr(request, "_admin_memberships"):
+        # Through the user's relation, not an import: tenancy's own admin imports this module.
+        request._admin_memberships = {m.tenant_id: m for m in request.user.memberships.all()}
+    return request._admin_memberships
+
+
+def tenants_granting(request, permission: str) -> set:
+    """Ids of the tenants where the signed-in user's role grants `permission`."""
+    return {tenant_id for tenant_id, membership in member_roles(request).items() if membership.grants(permission)}
+
+
+class TenantScopedAdminMixin:
+    """The admin of a tenant's rows, for platform admins and for the tenant's own staff.
+
+    Superusers are platform admins: Django's rules apply to them unchanged. Any other staff user
+    sees only the rows of the tenants they are a member of, and what they may do there is what
+    their role grants (agentops/tenancy/roles.py), tenant by tenant, not Django's model
+    permissions: those are global, so a group granting "change agent" would apply in every tenant
+    of a user who is an owner in one and a viewer in another, and would have to be kept in step
+    with every role change. The role is already the one rule the pages and the API follow.
+
+    Configure per admin:
+      tenant_field        the path from the model to its tenant ("tenant", "agent__tenant";
+                          "pk" for the Tenant itself; None for a platform-wide model)
+      global_rows         rows with no tenant are the platform's: tenant staff may view them only
+      view_permission     the role permission needed to see the rows
+      manage_permission   the role permission needed to add, change and delete them (None: view only)
+
+    Put it right before the ModelAdmin base, after mixins that forbid more (ReadOnlyAdminMixin):
+    those answer first, and this one answers only what they leave to Django.
+    """
+
+    tenant_field: str | None = "tenant"
+    global_rows = False
+    view_permission = "view"
+    manage_permission: str | None = None
+
+    # Which rows ------------------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return self.scope_queryset(queryset, tenants_granting(request, self.view_permission))
+
+    def scope_queryset(self, queryset, tenant_ids):
+        """`queryset` narrowed to the rows of `tenant_ids` (and the global rows, where there are some)."""
+        if self.tenant_field is None:
+            return queryset if tenant_ids else queryset.none()
+        scope = Q(**{f"{self.tenant_field}__in": tenant_ids})
+        if self.global_rows:
+            scope |= Q(**{f"{self.tenant_field}__isnull": True})
+        if "__" in self.tenant_field:  # a path through a to-many relation would repeat rows
+            return queryset.filter(pk__in=self.model._default_manager.filter(scope).values("pk"))
+        return queryset.filter(scope)
+
+    def object_tenant_ids(self, obj) -> set:
+        """The tenants `obj` belongs to: none for a global row or a platform-wide model."""
+        if self.tenant_field is None:
+            return set()
+        if self.tenant_field == "pk":
+            return {obj.pk}
+        *path, last = self.tenant_field.split("__")
+        owner = functools.reduce(getattr, path, obj)
+        tenant_id = getattr(owner, f"{last}_id")
+        return set() if tenant_id is None else {tenant_id}
+
+    # What the user may do --------------------------------------------------------------------
+
+    def has_module_permission(self, request):
+        if request.user.is_superuser:
+            return super().has_module_permission(request)
+        return bool(tenants_granting(request, self.view_permission))
+
+    def has_view_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().has_view_permission(request, obj)
+        return self._role_allows(request, self.view_permission, obj, any_tenant=True) or (
+            self.has_change_permission(request, obj))
+
+    def has_add_permission(self, request, *args):
+        if request.user.is_superuser:
+            return super().has_add_permission(request, *args)
+        return self.manage_permission is not None and bool(tenants_granting(request, self.manage_permission))
+
+    def has_change_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().has_change_permission(request, obj)
+        return self.manage_permission is not None and self._role_allows(request, self.manage_permission, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().has_delete_permission(request, obj)
+        return self.has_change_permission(request, obj)
+
+    def _role_allows(self, request, permission, obj, any_tenant=False) -> bool:
+        """Without `obj`: whether the role grants `permission` in some tenant. With it: in every
+        tenant the object belongs to (`any_tenant`: in one of them). A global row is viewable by
+        any member, never changed by one."""
+        granted = tenants_granting(request, permission)
+        if obj is None:
+            return bool(granted)
+        owners = self.object_tenant_ids(obj)
+        if not owners:
+            return any_tenant and bool(granted) and (self.global_rows or self.tenant_field is None)
+        return bool(owners & granted) if any_tenant else owners <= granted
+
+    # What the forms offer --------------------------------------------------------------------
+
+    def managed_tenant_ids(self, request) -> set:
+        return tenants_granting(request, self.manage_permission) if self.manage_permission else set()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if not request.user.is_superuser:
+            choices = self._scoped_choices(db_field.related_model, request)
+            if choices is not None:
+                kwargs["queryset"] = choices
+            if db_field.name == self.tenant_field:  # a tenant's staff never add a global row
+                kwargs.update(required=True, empty_label=None)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if not request.user.is_superuser:
+            choices = self._scoped_choices(db_field.related_model, request)
+            if choices is not None:
+                kwargs["queryset"] = choices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _scoped_choices(self, model, request):
+        """The rows of `model` in the tenants where the user manages this admin's rows, as that
+        model's own admin scopes them; None for a model that is no tenant's (left to Django)."""
+        related_admin = self.admin_site._registry.get(model)
+        if not isinstance(related_admin, TenantScopedAdminMixin) or related_admin.tenant_field is None:
+            return None
+        return related_admin.scope_queryset(model._default_manager.all(), self.managed_tenant_ids(request))
 
 
 class ReadOnlyAdminMixin:

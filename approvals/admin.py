@@ -6,7 +6,7 @@ is checked, audited and resumes the run.
 
 from django.contrib import admin
 
-from agentops.admin import ReadOnlyAdminMixin
+from agentops.admin import ReadOnlyAdminMixin, TenantScopedAdminMixin
 
 from .models import ApprovalDecision, ApprovalRequest
 
@@ -19,7 +19,7 @@ class ApprovalDecisionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ApprovalRequestAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "title", "tenant", "tool_name", "status", "risk", "created_at", "decided_by", "decided_at"]
     list_filter = ["status", "risk", "expiry_action", "tenant"]
     search_fields = ["title", "tool_name", "run__id"]

@@ -1,26 +1,34 @@
-"""Admin pages for the demo tables; tickets and refunds are written by the tools, so read-only."""
+"""Admin pages for the demo tables; tickets and refunds are written by the tools, so read-only.
+The tables are what the demo tools read: a tenant's staff change them where they manage tools."""
 
 from django.contrib import admin
+
+from agentops.admin import TenantScopedAdminMixin
+from agentops.audit.admin import AuditedAdminMixin
 
 from .models import DemoArticle, DemoCustomer, DemoOrder, DemoRefund, DemoTicket
 
 
+class DemoDataAdmin(AuditedAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    manage_permission = "manage_tools"
+
+
 @admin.register(DemoArticle)
-class DemoArticleAdmin(admin.ModelAdmin):
+class DemoArticleAdmin(DemoDataAdmin):
     list_display = ["title", "slug", "tenant"]
     list_filter = ["tenant"]
     search_fields = ["title", "body", "tags"]
 
 
 @admin.register(DemoCustomer)
-class DemoCustomerAdmin(admin.ModelAdmin):
+class DemoCustomerAdmin(DemoDataAdmin):
     list_display = ["customer_id", "name", "email", "plan", "tenant"]
     list_filter = ["tenant", "plan"]
     search_fields = ["customer_id", "name", "email"]
 
 
 @admin.register(DemoOrder)
-class DemoOrderAdmin(admin.ModelAdmin):
+class DemoOrderAdmin(DemoDataAdmin):
     list_display = ["order_id", "customer", "status", "amount", "refunded_amount", "placed_at", "tenant"]
     list_filter = ["tenant", "status"]
     search_fields = ["order_id", "customer__email"]
@@ -28,7 +36,7 @@ class DemoOrderAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 

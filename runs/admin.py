@@ -8,13 +8,13 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from agentops.admin import ReadOnlyModelAdmin
+from agentops.admin import ReadOnlyModelAdmin, TenantScopedAdminMixin
 
 from .models import DailyUsage, Run
 
 
 @admin.register(Run)
-class RunAdmin(ReadOnlyModelAdmin):
+class RunAdmin(TenantScopedAdminMixin, ReadOnlyModelAdmin):
     list_display = ["id", "tenant", "agent", "status", "waiting_reason", "step_count", "cost", "created_at", "trace"]
     list_filter = ["status", "waiting_reason", "tenant", "agent"]
     search_fields = ["id", "idempotency_key", "thread"]
@@ -27,7 +27,7 @@ class RunAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(DailyUsage)
-class DailyUsageAdmin(ReadOnlyModelAdmin):
+class DailyUsageAdmin(TenantScopedAdminMixin, ReadOnlyModelAdmin):
     list_display = ["day", "tenant", "agent", "model_calls", "tokens_in", "tokens_out", "cost"]
     list_filter = ["tenant", "day"]
     list_select_related = ["tenant", "agent"]

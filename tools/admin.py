@@ -1,14 +1,24 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.http import Http404
 from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm, GuardedModelAdmin
 
 from agentops import config_cache
+from agentops.admin import TenantScopedAdminMixin
 from agentops.audit.services import Actor
+from agentops.tenancy.models import Membership, TenantGroup
 
 from .errors import ToolConflict, ToolInvalid
 from .models import DEFINITION_FIELDS, EDITABLE_FIELDS, Tool, ToolKind
 from .services import tool_create, tool_delete, tool_update
 from .validation import tool_errors
+
+
+def _as_id(value: str) -> int:
+    if not str(value).isdigit():
+        raise Http404
+    return int(value)
 
 
 class ToolAdminForm(forms.ModelForm):
@@ -47,10 +57,14 @@ class _GroupPermissionsForm(AdminGroupObjectPermissionsForm):
 
 
 @admin.register(Tool)
-class ToolAdmin(GuardedModelAdmin):
+class ToolAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
     """Every save and delete goes through the services (validated, audited, clearing the
     configuration cache). Code tools show their definition read-only: only their policies can change
-    here. Object permissions (who may use a tool) are under "Object permissions" on a tool's page."""
+    here. Object permissions (who may use a tool) are under "Object permissions" on a tool's page.
+    A tenant's staff see global tools but change only their tenant's."""
+
+    global_rows = True
+    manage_permission = "manage_tools"
 
     form = ToolAdminForm
     list_display = ["name", "tenant", "kind", "effect", "approval", "approval_condition", "enabled", "updated_at"]
@@ -65,6 +79,34 @@ class ToolAdmin(GuardedModelAdmin):
                                  "expires_in_seconds", "expiry_action", "escalation_group"]}),
         ("History", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    # Guardian's "Object permissions" pages name any user or group: a tenant's staff grant the use
+    # of their own tenant's tools, to their tenant's members and groups only.
+    def obj_perms_manage_view(self, request, object_pk):
+        self._refuse_outside_tenant(request, object_pk)
+        return super().obj_perms_manage_view(request, object_pk)
+
+    def obj_perms_manage_user_view(self, request, object_pk, user_id):
+        tool = self._refuse_outside_tenant(request, object_pk)
+        if tool and not Membership.objects.filter(tenant_id=tool.tenant_id, user_id=_as_id(user_id)).exists():
+            raise Http404
+        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(self, request, object_pk, group_id):
+        tool = self._refuse_outside_tenant(request, object_pk)
+        if tool and not TenantGroup.objects.filter(tenant_id=tool.tenant_id, group_id=_as_id(group_id)).exists():
+            raise Http404
+        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+
+    def _refuse_outside_tenant(self, request, object_pk) -> Tool | None:
+        """The tool whose grants a tenant's staff member may manage (None for a superuser, whom
+        nothing limits); 404 when it is not their tenant's."""
+        if request.user.is_superuser:
+            return None
+        tool = self.get_object(request, unquote(object_pk))
+        if tool is None or not self.has_change_permission(request, tool):
+            raise Http404
+        return tool
 
     def get_obj_perms_manage_user_form(self, request):
         return _UserPermissionsForm

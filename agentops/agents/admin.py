@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.forms.models import fields_for_model
 
-from agentops.admin import ConfigAdminMixin
+from agentops.admin import ConfigAdminMixin, TenantScopedAdminMixin
 from agentops.audit.services import Actor
 
 from .models import Agent, AgentVersion
@@ -24,8 +24,9 @@ class AgentAdminForm(forms.ModelForm):
             for name in AgentVersion.CONFIG_FIELDS:
                 self.initial[name] = getattr(current, name)
         if self.instance.pk:
-            self.fields["tenant"].disabled = True
-            self.fields["slug"].disabled = True
+            for name in ("tenant", "slug"):
+                if name in self.fields:  # a viewer's page shows every field read-only: none is in the form
+                    self.fields[name].disabled = True
 
     def version_config(self) -> dict:
         return {name: self.cleaned_data[name] for name in AgentVersion.CONFIG_FIELDS}
@@ -45,7 +46,8 @@ class AgentVersionInline(admin.TabularInline):
 
 
 @admin.register(Agent)
-class AgentAdmin(ConfigAdminMixin, admin.ModelAdmin):
+class AgentAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    manage_permission = "manage_agents"
     form = AgentAdminForm
     list_display = ["slug", "name", "tenant", "current_version", "created_at"]
     list_filter = ["tenant"]
@@ -85,7 +87,8 @@ class AgentAdmin(ConfigAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AgentVersion)
-class AgentVersionAdmin(ConfigAdminMixin, admin.ModelAdmin):
+class AgentVersionAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    tenant_field = "agent__tenant"
     list_display = ["agent", "number", "model", "provider", "workflow", "created_by", "created_at"]
     list_filter = ["agent__tenant", "provider", "workflow"]
     list_select_related = ["agent", "created_by"]

@@ -1,15 +1,105 @@
-from django.contrib import admin
+"""The audit log's admin page, and the mixin that audits what other admin pages change."""
 
-from agentops.admin import ReadOnlyModelAdmin
+from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models, transaction
+
+from agentops.admin import ReadOnlyModelAdmin, TenantScopedAdminMixin
 
 from .models import AuditEvent
+from .services import Actor, audit_diff, audit_record
+
+REDACTED = "[redacted]"
+
+
+class AuditedAdminMixin:
+    """Records every add, change and delete made on the page as an `admin.add`, `admin.change` or
+    `admin.delete` event, in the change's transaction, acting as the signed-in user. For admins whose
+    writes do not go through an auditing service (users, groups, prices, webhooks, demo data).
+
+    `changes` holds {field: [before, after]} of the fields the form changed, many-to-many fields
+    (a user's groups, a group's permissions) included, as ids; `admin.delete` holds the deleted
+    row's fields in `data`. Fields in `audit_redacted` (password hashes, secret references) show
+    only that they changed. An event goes to the chain of each tenant the object belongs to;
+    an object of no tenant (a global price, a platform user or group) concerns every tenant and
+    goes to every chain, as a global tool's changes do (tools/services.py).
+
+    Needs TenantScopedAdminMixin (for `object_tenant_ids`) further along the bases.
+    """
+
+    audit_redacted: tuple = ("password",)
+
+    def save_related(self, request, form, formsets, change):
+        # After the model and its many-to-many fields are saved: the form's initial values are
+        # what the object was. Django's admin calls this inside the change's transaction.
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        before = {name: value for name, value in form.initial.items() if name in self._audited_fields(form)}
+        after = {name: self._field_value(obj, name) for name in self._audited_fields(form)}
+        changes = audit_diff(self._redact({n: _plain(v) for n, v in before.items()} if change else {}),
+                             self._redact(after))
+        if changes:
+            self.record_admin_event(request, obj, "admin.change" if change else "admin.add", changes=changes)
+
+    def log_deletions(self, request, queryset):
+        # Django calls this before deleting, with what it is about to delete (one object or a
+        # selection), so each deleted object gets its event while its tenants can still be read.
+        for obj in queryset:
+            fields = {field.name: self._field_value(obj, field.name) for field in obj._meta.concrete_fields}
+            self.record_admin_event(request, obj, "admin.delete", data=self._redact(fields))
+        return super().log_deletions(request, queryset)
+
+    def response_action(self, request, queryset):
+        # A selection's deletion (and any other action) with its events: one transaction.
+        with transaction.atomic():
+            return super().response_action(request, queryset)
+
+    def _audited_fields(self, form) -> list[str]:
+        """The form's fields that edit the model: not read-only ones, not a password's two inputs."""
+        return [name for name, field in form.fields.items() if not field.disabled and _is_model_field(form.instance, name)]
+
+    def _field_value(self, obj, name):
+        return _plain(obj._meta.get_field(name).value_from_object(obj))
+
+    def _redact(self, values: dict) -> dict:
+        return {name: REDACTED if name in self.audit_redacted and value not in (None, "") else value
+                for name, value in values.items()}
+
+    def record_admin_event(self, request, obj, action, **payload):
+        """One event per tenant concerned (see the class), acting as the signed-in user."""
+        tenants = _TENANT.objects.order_by("pk")
+        owners = self.object_tenant_ids(obj)
+        for tenant in tenants.filter(pk__in=owners) if owners else tenants:
+            audit_record(tenant=tenant, action=action, actor=Actor.for_user(request.user), target=obj, **payload)
+
+
+# The tenant model, reached through the events' foreign key: audit sits below tenancy.
+_TENANT = AuditEvent._meta.get_field("tenant").related_model
+
+
+def _is_model_field(obj, name: str) -> bool:
+    try:
+        field = obj._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return field.concrete or field.many_to_many
+
+
+def _plain(value):
+    """A form's or a field's value as the event stores it: rows as ids, sets of rows as sorted ids."""
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, (list, tuple, set, models.QuerySet)):
+        return sorted(item.pk if isinstance(item, models.Model) else item for item in value)
+    return value
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyModelAdmin):
+class AuditEventAdmin(TenantScopedAdminMixin, ReadOnlyModelAdmin):
     list_display = ["created_at", "tenant", "seq", "action", "actor_type", "actor_label", "target_type", "target_label"]
     list_filter = ["tenant", "action", "actor_type", "target_type"]
     search_fields = ["action", "actor_label", "target_label", "target_id"]
     list_select_related = ["tenant"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
+    view_permission = "view_audit"

@@ -2,13 +2,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.models import Group
+from django.db import transaction
 from guardian.admin import GuardedModelAdmin
 
-from agentops.admin import ConfigAdminMixin
+from agentops.admin import ConfigAdminMixin, TenantScopedAdminMixin
+from agentops.audit.admin import REDACTED, AuditedAdminMixin
 from agentops.audit.services import Actor
 
-from .models import ApiKey, ApiKeyScope, Membership, Tenant
+from .models import ApiKey, ApiKeyScope, Membership, Tenant, TenantGroup
+from .roles import Role
 from .services import (
     TENANT_SETTINGS,
     TenancyError,
@@ -34,7 +38,10 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(ConfigAdminMixin, GuardedModelAdmin):
+class TenantAdmin(ConfigAdminMixin, TenantScopedAdminMixin, GuardedModelAdmin):
+    """A tenant's staff see their own tenants here, read-only; platform admins manage them all."""
+
+    tenant_field = "pk"
     list_display = ["slug", "name", "daily_cost_limit", "allow_self_approval", "created_at"]
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
@@ -57,7 +64,8 @@ class TenantAdmin(ConfigAdminMixin, GuardedModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ConfigAdminMixin, admin.ModelAdmin):
+class MembershipAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    manage_permission = "manage_members"
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["tenant", "role"]
     search_fields = ["user__username", "tenant__slug"]
@@ -96,7 +104,8 @@ class ApiKeyAdminForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    view_permission = manage_permission = "manage_api_keys"
     form = ApiKeyAdminForm
     list_display = ["name", "prefix", "tenant", "user", "scopes", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["tenant", "revoked_at"]
@@ -139,12 +148,118 @@ class ApiKeyAdmin(admin.ModelAdmin):
 admin.site.unregister(get_user_model())
 admin.site.unregister(Group)
 
+# What only a platform admin may change on a user: the platform-wide powers.
+PLATFORM_USER_FIELDS = ["is_staff", "is_superuser", "user_permissions"]
+
 
 @admin.register(get_user_model())
-class UserAdmin(ConfigAdminMixin, auth_admin.UserAdmin):
-    pass
+class UserAdmin(AuditedAdminMixin, ConfigAdminMixin, TenantScopedAdminMixin, auth_admin.UserAdmin):
+    """A tenant's staff see the members of their tenants and, where their role manages members in
+    every tenant a user belongs to, change them: never a superuser, never staff or superuser status
+    or model permissions, and only the groups of their tenants (the others a user is in stay).
+    A user they add joins the tenant they choose, with the role they choose."""
+
+    tenant_field = "memberships__tenant"
+    manage_permission = "manage_members"
+
+    def object_tenant_ids(self, obj) -> set:
+        return set(obj.memberships.values_list("tenant_id", flat=True))
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly if request.user.is_superuser else readonly + PLATFORM_USER_FIELDS
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None or request.user.is_superuser:
+            return form
+        tenants = Tenant.objects.filter(pk__in=self.managed_tenant_ids(request))
+        return type("MemberCreationForm", (form,), {
+            "tenant": forms.ModelChoiceField(tenants, empty_label=None, help_text="The tenant the user joins."),
+            "role": forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER),
+        })
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None and not request.user.is_superuser:
+            return [*fieldsets, ("Membership", {"fields": ["tenant", "role"]})]
+        return fieldsets
+
+    def save_form(self, request, form, change):
+        # The groups field offers only the groups of the user's own tenants; keep the others.
+        if change and not request.user.is_superuser and "groups" in form.cleaned_data:
+            hidden = form.instance.groups.exclude(pk__in=form.fields["groups"].queryset)
+            form.cleaned_data["groups"] = [*form.cleaned_data["groups"], *hidden]
+        return super().save_form(request, form, change)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "tenant" in form.cleaned_data:
+            membership_set(tenant=form.cleaned_data["tenant"], user=obj, role=form.cleaned_data["role"],
+                           actor=Actor.for_user(request.user))
+
+    def user_change_password(self, request, id, form_url=""):
+        with transaction.atomic():
+            user = self.get_object(request, unquote(id))
+            before = user.password if user is not None else None
+            response = super().user_change_password(request, id, form_url)
+            if user is not None and type(user).objects.filter(pk=user.pk).exclude(password=before).exists():
+                self.record_admin_event(request, user, "admin.change",
+                                        changes={"password": [REDACTED, REDACTED]})
+        return response
+
+
+class GroupAdminForm(forms.ModelForm):
+    tenant = forms.ModelChoiceField(
+        Tenant.objects.all(), required=False,
+        help_text="The tenant whose group this is; none for a platform group. Its staff see and assign only its groups.",
+    )
+
+    class Meta:
+        model = Group
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["tenant"] = TenantGroup.objects.filter(group=self.instance).values_list(
+                "tenant", flat=True).first()
 
 
 @admin.register(Group)
-class GroupAdmin(ConfigAdminMixin, auth_admin.GroupAdmin):
-    pass
+class GroupAdmin(AuditedAdminMixin, ConfigAdminMixin, TenantScopedAdminMixin, auth_admin.GroupAdmin):
+    """A tenant's staff see their tenants' groups and, where they manage members, add and change
+    them, without model permissions (a platform admin's business). Members join a group on the
+    user's page."""
+
+    form = GroupAdminForm
+    tenant_field = "tenant_link__tenant"
+    manage_permission = "manage_members"
+
+    def object_tenant_ids(self, obj) -> set:
+        return set(TenantGroup.objects.filter(group=obj).values_list("tenant_id", flat=True))
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly if request.user.is_superuser else readonly + ["permissions"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if not request.user.is_superuser:
+            tenant = form.base_fields["tenant"]
+            tenant.queryset = Tenant.objects.filter(pk__in=self.managed_tenant_ids(request))
+            tenant.required, tenant.empty_label, tenant.disabled = True, None, obj is not None
+        return form
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        tenant = form.cleaned_data.get("tenant")
+        if tenant is None:
+            TenantGroup.objects.filter(group=obj).delete()
+        else:
+            TenantGroup.objects.update_or_create(group=obj, defaults={"tenant": tenant})

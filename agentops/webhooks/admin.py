@@ -4,12 +4,17 @@ deliveries are a read-only log whose pending or failed entries can be retried.""
 from django.contrib import admin, messages
 from django.db import models
 
+from agentops.admin import TenantScopedAdminMixin
+from agentops.audit.admin import AuditedAdminMixin
+
 from .models import DeliveryStatus, Webhook, WebhookDelivery
 from .services import webhook_delete, webhook_delivery_retry, webhook_save
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(AuditedAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    manage_permission = "manage_webhooks"
+    audit_redacted = ("secret",)  # a reference, not the value; still, what signs deliveries is nobody's reading
     list_display = ["name", "tenant", "url", "events", "active", "created_at"]
     list_filter = ["active", "tenant"]
     search_fields = ["name", "url"]
@@ -29,7 +34,9 @@ class WebhookAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    tenant_field = "webhook__tenant"
+    manage_permission = "manage_webhooks"  # retrying, and the log going with a deleted webhook
     list_display = ["id", "event", "webhook", "status", "attempts", "response_code", "created_at", "delivered_at",
                     "next_attempt_at"]
     list_filter = ["status", "event"]
