@@ -30,9 +30,12 @@ from .models import DemoArticle, DemoCustomer, DemoOrder
 
 ACTOR = Actor.system("seed_demo")
 DEMO_PASSWORD = "demo"
+# The platform's administrator: a superuser, member of no tenant, who sees every tenant's rows.
+PLATFORM_ADMIN = "admin"
 
 DEMO_USERS = [
-    # (username, role, staff): the operator also administers the demo through the admin.
+    # (username, role, staff): the operator also sees the demo tenant's rows in the admin (and,
+    # being an operator, changes none of them: that is an owner's or a developer's role).
     ("operator", Role.OPERATOR, True),
     ("approver", Role.APPROVER, False),
     # A viewer whose agents may use only the tools granted to him one by one (not billing.refund).
@@ -135,21 +138,31 @@ def _tenant(report) -> Tenant:
 
 
 def _users(tenant, report) -> dict:
-    User = get_user_model()
     users = {}
     for username, role, staff in DEMO_USERS:
-        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": staff, "is_superuser": staff})
-        if created:
-            # A known password only where it cannot leak into production.
-            if settings.DEBUG:
-                user.set_password(DEMO_PASSWORD)
-            else:
-                user.set_unusable_password()
-            user.save()
-            report.append(f"created user {username}")
+        user = _user(username, report, is_staff=staff, is_superuser=False)
         membership_set(tenant=tenant, user=user, role=role, actor=ACTOR)
         users[username] = user
+    _user(PLATFORM_ADMIN, report, is_staff=True, is_superuser=True)
     return users
+
+
+def _user(username, report, **flags):
+    """The demo user `username` with these flags (set again on an older demo database, where the
+    operator was a superuser)."""
+    user, created = get_user_model().objects.get_or_create(username=username, defaults=flags)
+    if created:
+        # A known password only where it cannot leak into production.
+        if settings.DEBUG:
+            user.set_password(DEMO_PASSWORD)
+        else:
+            user.set_unusable_password()
+        user.save()
+        report.append(f"created user {username}")
+    elif any(getattr(user, flag) != value for flag, value in flags.items()):
+        get_user_model().objects.filter(pk=user.pk).update(**flags)
+        report.append(f"set {username}'s flags: {', '.join(f'{flag}={value}' for flag, value in flags.items())}")
+    return user
 
 
 def support_agent_config() -> dict:

@@ -151,6 +151,7 @@ EOF
     if [[ "$(debug_setting)" =~ ^(1|true|True|yes|on)$ ]]; then
         cat <<EOF
     demo logins      operator / demo   approver / demo   sam / demo (may not refund)
+    platform admin   admin / demo (superuser: every tenant in the admin; operator sees the demo tenant's rows)
 EOF
     fi
     cat <<EOF

@@ -26,8 +26,18 @@ def demo(db, settings):
 
 @pytest.fixture
 def staff_client(client, demo):
+    """The demo's operator: staff of the demo tenant, not a superuser."""
+    return signed_in(client, "operator")
+
+
+@pytest.fixture
+def platform_admin_client(client, demo):
+    return signed_in(client, "admin")
+
+
+def signed_in(client, username):
     # Through the login form: login throttling needs the request that a bare client.login() lacks.
-    assert client.post("/accounts/login/", {"username": "operator", "password": "demo"}).status_code == 302
+    assert client.post("/accounts/login/", {"username": username, "password": "demo"}).status_code == 302
     return client
 
 
@@ -130,11 +140,8 @@ def test_the_admin_index_loads_for_a_staff_user(staff_client):
     assert b"/admin/agents/agent/" in response.content
 
 
-@pytest.mark.parametrize("model", [Tenant, Membership, ApiKey, Agent, AgentVersion, AuditEvent],
-                         ids=lambda m: m._meta.label)
-def test_the_admin_list_and_change_pages_load(staff_client, demo, model):
-    if model is ApiKey:
-        call_command("create_api_key", "--tenant", "demo", "--name", "ci", stdout=StringIO())
+@pytest.mark.parametrize("model", [Tenant, Membership, Agent, AgentVersion, AuditEvent], ids=lambda m: m._meta.label)
+def test_the_admin_list_and_change_pages_load_for_the_demo_operator(staff_client, demo, model):
     obj = model._default_manager.first()
     base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
 
@@ -145,11 +152,33 @@ def test_the_admin_list_and_change_pages_load(staff_client, demo, model):
     assert listed.context["cl"].result_count == model._default_manager.count() > 0
 
 
+def test_the_demo_operator_is_staff_of_the_demo_tenant_and_no_superuser(demo):
+    operator = apps.get_model("auth", "User").objects.get(username="operator")
+
+    assert operator.is_staff and not operator.is_superuser
+    assert Membership.objects.get(user=operator).tenant == demo
+
+
+def test_the_demo_operator_may_not_manage_api_keys_in_the_admin(staff_client):
+    call_command("create_api_key", "--tenant", "demo", "--name", "ci", stdout=StringIO())
+
+    assert staff_client.get("/admin/tenancy/apikey/").status_code == 403
+
+
 @pytest.mark.parametrize("model", [Tenant, Membership, ApiKey, Agent], ids=lambda m: m._meta.label)
-def test_the_admin_add_pages_load(staff_client, model):
-    response = staff_client.get(f"/admin/{model._meta.app_label}/{model._meta.model_name}/add/")
+def test_the_admin_add_pages_load_for_the_platform_admin(platform_admin_client, model):
+    response = platform_admin_client.get(f"/admin/{model._meta.app_label}/{model._meta.model_name}/add/")
 
     assert response.status_code == 200
+
+
+def test_seeding_an_older_demo_database_takes_the_operators_superuser_status_away(demo):
+    User = apps.get_model("auth", "User")
+    User.objects.filter(username="operator").update(is_superuser=True)
+
+    call_command("seed_demo", stdout=StringIO())
+
+    assert not User.objects.get(username="operator").is_superuser
 
 
 def test_the_admin_refuses_a_user_who_is_not_staff(client, demo):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from demo.seed import DEMO_PASSWORD, seed_demo
+from demo.seed import DEMO_PASSWORD, PLATFORM_ADMIN, seed_demo
 
 
 class Command(BaseCommand):
@@ -10,5 +10,5 @@ class Command(BaseCommand):
         done = seed_demo()
         for line in done:
             self.stdout.write(line)
-        self.stdout.write(f"demo tenant ready ({len(done)} changes). Users: operator, approver, sam "
-                          f"(password {DEMO_PASSWORD!r} when DEBUG is on).")
+        self.stdout.write(f"demo tenant ready ({len(done)} changes). Users: operator, approver, sam; "
+                          f"platform admin {PLATFORM_ADMIN} (password {DEMO_PASSWORD!r} when DEBUG is on).")
