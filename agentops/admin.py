@@ -3,6 +3,7 @@
 import functools
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import Q
 
 from agentops import config_cache
@@ -65,6 +66,15 @@ class TenantScopedAdminMixin:
         if "__" in self.tenant_field:  # a path through a to-many relation would repeat rows
             return queryset.filter(pk__in=self.model._default_manager.filter(scope).values("pk"))
         return queryset.filter(scope)
+
+    def get_list_filter(self, request):
+        # A filter on a relation lists every row of the related model (every tenant, say): offer
+        # only those the user's rows point to.
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        return [(name, admin.RelatedOnlyFieldListFilter) if isinstance(name, str) and _is_relation(self.model, name)
+                else name for name in filters]
 
     def object_tenant_ids(self, obj) -> set:
         """The tenants `obj` belongs to: none for a global row or a platform-wide model."""
@@ -145,6 +155,10 @@ class TenantScopedAdminMixin:
         if not isinstance(related_admin, TenantScopedAdminMixin) or related_admin.tenant_field is None:
             return None
         return related_admin.scope_queryset(model._default_manager.all(), self.managed_tenant_ids(request))
+
+
+def _is_relation(model, path: str) -> bool:
+    return get_fields_from_path(model, path)[-1].is_relation
 
 
 class ReadOnlyAdminMixin:

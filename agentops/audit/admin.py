@@ -33,11 +33,13 @@ class AuditedAdminMixin:
         # After the model and its many-to-many fields are saved: the form's initial values are
         # what the object was. Django's admin calls this inside the change's transaction.
         super().save_related(request, form, formsets, change)
-        obj = form.instance
-        before = {name: value for name, value in form.initial.items() if name in self._audited_fields(form)}
-        after = {name: self._field_value(obj, name) for name in self._audited_fields(form)}
-        changes = audit_diff(self._redact({n: _plain(v) for n, v in before.items()} if change else {}),
-                             self._redact(after))
+        obj, names = form.instance, self._audited_fields(form, change)
+        stored = [name for name in names if not obj._meta.get_field(name).many_to_many]
+        if stored:
+            obj.refresh_from_db(fields=stored)  # as the database keeps them (a Decimal's places, say)
+        before = {name: _plain(form.initial.get(name)) for name in names} if change else {}
+        after = {name: self._field_value(obj, name) for name in names}
+        changes = {name: self._redact(name, *values) for name, values in audit_diff(before, after).items()}
         if changes:
             self.record_admin_event(request, obj, "admin.change" if change else "admin.add", changes=changes)
 
@@ -46,7 +48,8 @@ class AuditedAdminMixin:
         # selection), so each deleted object gets its event while its tenants can still be read.
         for obj in queryset:
             fields = {field.name: self._field_value(obj, field.name) for field in obj._meta.concrete_fields}
-            self.record_admin_event(request, obj, "admin.delete", data=self._redact(fields))
+            self.record_admin_event(request, obj, "admin.delete",
+                                    data={name: self._redact(name, value)[0] for name, value in fields.items()})
         return super().log_deletions(request, queryset)
 
     def response_action(self, request, queryset):
@@ -54,16 +57,19 @@ class AuditedAdminMixin:
         with transaction.atomic():
             return super().response_action(request, queryset)
 
-    def _audited_fields(self, form) -> list[str]:
-        """The form's fields that edit the model: not read-only ones, not a password's two inputs."""
-        return [name for name, field in form.fields.items() if not field.disabled and _is_model_field(form.instance, name)]
+    def _audited_fields(self, form, change) -> list[str]:
+        """The model fields the form set (on a change, those Django found changed): not read-only
+        ones, not a new password's two inputs."""
+        names = form.changed_data if change else form.fields
+        return [name for name in names if not form.fields[name].disabled and _is_model_field(form.instance, name)]
 
     def _field_value(self, obj, name):
         return _plain(obj._meta.get_field(name).value_from_object(obj))
 
-    def _redact(self, values: dict) -> dict:
-        return {name: REDACTED if name in self.audit_redacted and value not in (None, "") else value
-                for name, value in values.items()}
+    def _redact(self, name: str, *values) -> list:
+        """`values` of the field `name`, each replaced by a marker when the field is secret and it is set."""
+        secret = name in self.audit_redacted
+        return [REDACTED if secret and value not in (None, "") else value for value in values]
 
     def record_admin_event(self, request, obj, action, **payload):
         """One event per tenant concerned (see the class), acting as the signed-in user."""

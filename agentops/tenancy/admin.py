@@ -171,18 +171,17 @@ class UserAdmin(AuditedAdminMixin, ConfigAdminMixin, TenantScopedAdminMixin, aut
         return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = list(super().get_readonly_fields(request, obj))
+        readonly = [*super().get_readonly_fields(request, obj), "last_login", "date_joined"]
         return readonly if request.user.is_superuser else readonly + PLATFORM_USER_FIELDS
 
     def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if obj is not None or request.user.is_superuser:
-            return form
-        tenants = Tenant.objects.filter(pk__in=self.managed_tenant_ids(request))
-        return type("MemberCreationForm", (form,), {
-            "tenant": forms.ModelChoiceField(tenants, empty_label=None, help_text="The tenant the user joins."),
-            "role": forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER),
-        })
+        if obj is None and not request.user.is_superuser:
+            tenants = Tenant.objects.filter(pk__in=self.managed_tenant_ids(request))
+            kwargs["form"] = type("MemberCreationForm", (self.add_form,), {
+                "tenant": forms.ModelChoiceField(tenants, empty_label=None, help_text="The tenant the user joins."),
+                "role": forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER),
+            })
+        return super().get_form(request, obj, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -250,10 +249,10 @@ class GroupAdmin(AuditedAdminMixin, ConfigAdminMixin, TenantScopedAdminMixin, au
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        if not request.user.is_superuser:
-            tenant = form.base_fields["tenant"]
-            tenant.queryset = Tenant.objects.filter(pk__in=self.managed_tenant_ids(request))
-            tenant.required, tenant.empty_label, tenant.disabled = True, None, obj is not None
+        if not request.user.is_superuser:  # a new field: the declared one is shared by every request
+            form.base_fields["tenant"] = forms.ModelChoiceField(
+                Tenant.objects.filter(pk__in=self.managed_tenant_ids(request)), empty_label=None,
+                disabled=obj is not None, help_text=form.base_fields["tenant"].help_text)
         return form
 
     def save_model(self, request, obj, form, change):
