@@ -4,7 +4,7 @@ import functools
 
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
 
 from agentops import config_cache
 
@@ -132,6 +132,12 @@ class TenantScopedAdminMixin:
     def managed_tenant_ids(self, request) -> set:
         return tenants_granting(request, self.manage_permission) if self.manage_permission else set()
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if request.user.is_superuser or self.tenant_field != "tenant":
+            return form
+        return type(form.__name__, (OneTenantFormMixin, form), {"admin_site": self.admin_site})
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if not request.user.is_superuser:
             choices = self._scoped_choices(db_field.related_model, request)
@@ -155,6 +161,32 @@ class TenantScopedAdminMixin:
         if not isinstance(related_admin, TenantScopedAdminMixin) or related_admin.tenant_field is None:
             return None
         return related_admin.scope_queryset(model._default_manager.all(), self.managed_tenant_ids(request))
+
+
+class OneTenantFormMixin:
+    """Refuses a related row (a group, a user) of another tenant than the object's. The choices
+    offer the rows of every tenant the user manages, so a member of two tenants could otherwise
+    give one tenant's tool the other's approver group."""
+
+    admin_site: admin.AdminSite
+
+    def clean(self):
+        data = super().clean()
+        tenant_id = data["tenant"].pk if data.get("tenant") else self.instance.tenant_id
+        for name, value in list(data.items()):  # add_error() takes the field out of `data`
+            if name != "tenant" and tenant_id is not None:
+                for row in self._rows_of_other_tenants(value, tenant_id):
+                    self.add_error(name, f"{row} belongs to another tenant.")
+        return data
+
+    def _rows_of_other_tenants(self, value, tenant_id) -> list:
+        rows = list(value) if isinstance(value, (list, tuple, QuerySet)) else [value]
+        return [row for row in rows if isinstance(row, Model) and self._owned_elsewhere(row, tenant_id)]
+
+    def _owned_elsewhere(self, row, tenant_id) -> bool:
+        row_admin = self.admin_site._registry.get(type(row))
+        owners = row_admin.object_tenant_ids(row) if isinstance(row_admin, TenantScopedAdminMixin) else set()
+        return bool(owners) and tenant_id not in owners
 
 
 def _is_relation(model, path: str) -> bool:

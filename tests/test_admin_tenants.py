@@ -167,6 +167,20 @@ def test_putting_a_member_in_another_tenants_group_is_refused(staff, operator, g
     assert not operator.groups.exists()
 
 
+def test_staff_of_two_tenants_cannot_give_one_tenants_tool_the_others_group(staff, owner, tenant, other_tenant):
+    Membership.objects.create(user=owner, tenant=other_tenant, role=Role.OWNER)
+    globex_group = tenant_group("globex approvers", other_tenant)
+    tool = http_tool(tenant, "acme.tool")
+    url = f"/admin/tools/tool/{tool.pk}/change/"
+    data = form_as_posted(staff.get(url))
+    data["approver_group"] = globex_group.pk
+
+    response = staff.post(url, data)
+
+    assert response.context["adminform"].form.errors["approver_group"] == ["globex approvers belongs to another tenant."]
+    assert Tool.objects.get(pk=tool.pk).approver_group is None
+
+
 def test_a_members_groups_of_other_tenants_stay_when_staff_change_them(staff, tenant, operator, globex):
     operator.groups.add(globex["group"])
     acme_group = tenant_group("acme approvers", tenant)
