@@ -108,6 +108,22 @@ def approver(member):
 
 
 @pytest.fixture
+def owner(member):
+    """oona: owner of `tenant` and staff, so she uses the admin for it; not a superuser."""
+    user = member("oona", Role.OWNER)
+    user.is_staff = True
+    user.save()
+    return user
+
+
+@pytest.fixture
+def staff(client, owner):
+    """A browser signed in as `owner`."""
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
 def agent(tenant):
     return AgentFactory(tenant=tenant, slug="support")
 

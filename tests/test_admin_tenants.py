@@ -15,21 +15,6 @@ from tools.models import Tool
 from tools.services import tool_create
 
 
-@pytest.fixture
-def owner(member):
-    """Staff of acme with the owner role, not a superuser."""
-    user = member("oona", Role.OWNER)
-    user.is_staff = True
-    user.save()
-    return user
-
-
-@pytest.fixture
-def staff(client, owner):
-    client.force_login(owner)
-    return client
-
-
 def http_tool(tenant, name):
     return tool_create(tenant=tenant, name=name, kind="http", description="A test tool.", actor=Actor.system("test"),
                        config={"url": "https://example.com", "method": "GET"})
@@ -177,7 +162,8 @@ def test_staff_of_two_tenants_cannot_give_one_tenants_tool_the_others_group(staf
 
     response = staff.post(url, data)
 
-    assert response.context["adminform"].form.errors["approver_group"] == ["globex approvers belongs to another tenant."]
+    errors = response.context["adminform"].form.errors
+    assert errors["approver_group"] == ["globex approvers belongs to another tenant."]
     assert Tool.objects.get(pk=tool.pk).approver_group is None
 
 

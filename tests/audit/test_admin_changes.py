@@ -15,20 +15,6 @@ from agentops.webhooks.models import Webhook
 from tests.support.admin_forms import form_as_posted
 
 
-@pytest.fixture
-def owner(member):
-    user = member("oona", Role.OWNER)
-    user.is_staff = True
-    user.save()
-    return user
-
-
-@pytest.fixture
-def staff(client, owner):
-    client.force_login(owner)
-    return client
-
-
 def the_event(**filters) -> AuditEvent:
     [event] = AuditEvent.objects.filter(**filters)
     return event
