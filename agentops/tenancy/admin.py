@@ -216,7 +216,7 @@ class UserAdmin(AuditedAdminMixin, ConfigAdminMixin, TenantScopedAdminMixin, aut
 class GroupAdminForm(forms.ModelForm):
     tenant = forms.ModelChoiceField(
         Tenant.objects.all(), required=False,
-        help_text="The tenant whose group this is (its staff see and assign only its groups); none for a platform group.",
+        help_text="The tenant whose group this is (its staff see and assign only its groups); empty: the platform's.",
     )
 
     class Meta:
