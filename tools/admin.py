@@ -4,14 +4,13 @@ from django.contrib.admin.utils import unquote
 from django.http import Http404
 from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm, GuardedModelAdmin
 
-from agentops import config_cache
 from agentops.admin import TenantScopedAdminMixin
 from agentops.audit.services import Actor
 from agentops.tenancy.models import Membership, TenantGroup
 
 from .errors import ToolConflict, ToolInvalid
 from .models import DEFINITION_FIELDS, EDITABLE_FIELDS, Tool, ToolKind
-from .services import tool_create, tool_delete, tool_update
+from .services import tool_create, tool_delete, tool_permissions_set, tool_update
 from .validation import tool_errors
 
 
@@ -45,15 +44,19 @@ class ToolAdminForm(forms.ModelForm):
 
 
 class _UserPermissionsForm(AdminUserObjectPermissionsForm):
+    actor: Actor  # set per request by ToolAdmin
+
     def save_obj_perms(self):
-        super().save_obj_perms()
-        config_cache.invalidate()  # who may use a tool is configuration runs read through the cache
+        permissions = set(self.cleaned_data[self.get_obj_perms_field_name()])
+        tool_permissions_set(tool=self.obj, grantee=self.user, permissions=permissions, actor=self.actor)
 
 
 class _GroupPermissionsForm(AdminGroupObjectPermissionsForm):
+    actor: Actor
+
     def save_obj_perms(self):
-        super().save_obj_perms()
-        config_cache.invalidate()
+        permissions = set(self.cleaned_data[self.get_obj_perms_field_name()])
+        tool_permissions_set(tool=self.obj, grantee=self.group, permissions=permissions, actor=self.actor)
 
 
 @admin.register(Tool)
@@ -109,10 +112,10 @@ class ToolAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
         return tool
 
     def get_obj_perms_manage_user_form(self, request):
-        return _UserPermissionsForm
+        return type("UserPermissionsForm", (_UserPermissionsForm,), {"actor": Actor.for_user(request.user)})
 
     def get_obj_perms_manage_group_form(self, request):
-        return _GroupPermissionsForm
+        return type("GroupPermissionsForm", (_GroupPermissionsForm,), {"actor": Actor.for_user(request.user)})
 
     def get_readonly_fields(self, request, obj=None):
         readonly = ["created_at", "updated_at"]

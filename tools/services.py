@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from guardian.models import GroupObjectPermission, UserObjectPermission
-from guardian.shortcuts import assign_perm, get_user_perms
+from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
 
 from agentops import config_cache
 from agentops.audit.services import Actor, audit_diff, audit_record
@@ -157,6 +158,24 @@ def tool_use_grant(*, tool: Tool, user, tenant: Tenant, actor: Actor) -> bool:
                      data={"tool": tool.name, "user": user.get_username()})
         config_cache.invalidate()
         return True
+
+
+def tool_permissions_set(*, tool: Tool, grantee, permissions: set[str], actor: Actor) -> None:
+    """Make `permissions` (codenames such as "use_tool") the object permissions of `grantee`, a user
+    or a group, on `tool`. One transaction; audited as `tool.permissions_changed` with the before
+    and after when they differ, in the chain of the tool's tenant (every tenant's for a global tool)."""
+    is_group = isinstance(grantee, Group)
+    with transaction.atomic():
+        # The grantee's own grants: a user's through their groups are the groups' to change.
+        before = set(get_group_perms(grantee, tool) if is_group else get_user_perms(grantee, tool))
+        for codename in before - permissions:
+            remove_perm(codename, grantee, tool)
+        for codename in permissions - before:
+            assign_perm(codename, grantee, tool)
+        if before != permissions:
+            _audit(tool, "tool.permissions_changed", actor, data={"group" if is_group else "user": str(grantee)},
+                   changes={"permissions": [sorted(before), sorted(permissions)]})
+            config_cache.invalidate()  # who may use a tool is configuration runs read through the cache
 
 
 def _check(tool: Tool) -> None:

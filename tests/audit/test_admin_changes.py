@@ -1,5 +1,5 @@
 """Every change made in the admin is audited in its transaction: users, groups, memberships,
-API keys, webhooks and prices, with the changed fields and never a secret."""
+API keys, webhooks, prices and tool grants, with the changed fields and never a secret."""
 
 import json
 
@@ -8,11 +8,13 @@ from django.contrib.auth.models import Group, Permission
 
 from agentops.audit.admin import REDACTED
 from agentops.audit.models import AuditEvent
+from agentops.audit.services import Actor
 from agentops.llm.models import ModelPrice
 from agentops.tenancy.models import ApiKey, Membership, TenantGroup
 from agentops.tenancy.roles import Role
 from agentops.webhooks.models import Webhook
 from tests.support.admin_forms import form_as_posted
+from tools.services import tool_create
 
 
 def the_event(**filters) -> AuditEvent:
@@ -161,3 +163,16 @@ def test_a_tenants_staff_may_read_prices_but_not_change_them(staff):
     assert staff.get(f"/admin/llm/modelprice/{price.pk}/change/").status_code == 200
     assert staff.post(f"/admin/llm/modelprice/{price.pk}/change/", {"model": "x"}).status_code == 403
     assert not AuditEvent.objects.filter(action__startswith="admin.").exists()
+
+
+def test_granting_a_tool_on_its_object_permissions_page_is_recorded(staff, tenant, operator):
+    tool = tool_create(tenant=tenant, name="acme.tool", kind="http", description="A test tool.",
+                       actor=Actor.system("test"), config={"url": "https://example.com", "method": "GET"})
+
+    response = staff.post(f"/admin/tools/tool/{tool.pk}/permissions/user-manage/{operator.pk}/",
+                          {"permissions": ["use_tool"]})
+
+    assert response.status_code == 302 and operator.has_perm("tools.use_tool", tool)
+    event = the_event(action="tool.permissions_changed")
+    assert (event.tenant, event.actor_label, event.data) == (tenant, "oona", {"user": "olivia"})
+    assert event.changes == {"permissions": [[], ["use_tool"]]}
