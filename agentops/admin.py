@@ -157,8 +157,8 @@ class TenantScopedAdminMixin:
     def _scoped_choices(self, model, request):
         """The rows of `model` in the tenants where the user manages this admin's rows, as that
         model's own admin scopes them; None for a model that is no tenant's (left to Django)."""
-        related_admin = self.admin_site._registry.get(model)
-        if not isinstance(related_admin, TenantScopedAdminMixin) or related_admin.tenant_field is None:
+        related_admin = scoped_admin(self.admin_site, model)
+        if related_admin is None or related_admin.tenant_field is None:
             return None
         return related_admin.scope_queryset(model._default_manager.all(), self.managed_tenant_ids(request))
 
@@ -184,9 +184,15 @@ class OneTenantFormMixin:
         return [row for row in rows if isinstance(row, Model) and self._owned_elsewhere(row, tenant_id)]
 
     def _owned_elsewhere(self, row, tenant_id) -> bool:
-        row_admin = self.admin_site._registry.get(type(row))
-        owners = row_admin.object_tenant_ids(row) if isinstance(row_admin, TenantScopedAdminMixin) else set()
+        row_admin = scoped_admin(self.admin_site, type(row))
+        owners = row_admin.object_tenant_ids(row) if row_admin else set()
         return bool(owners) and tenant_id not in owners
+
+
+def scoped_admin(site: admin.AdminSite, model) -> TenantScopedAdminMixin | None:
+    """The admin that knows which tenants `model`'s rows belong to, if it has one."""
+    model_admin = site.get_model_admin(model) if site.is_registered(model) else None
+    return model_admin if isinstance(model_admin, TenantScopedAdminMixin) else None
 
 
 def _is_relation(model, path: str) -> bool:
