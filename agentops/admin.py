@@ -189,6 +189,16 @@ class OneTenantFormMixin:
         return bool(owners) and tenant_id not in owners
 
 
+class TenantScopedInlineMixin:
+    """An inline on a TenantScopedAdminMixin page, read-only for a tenant's staff: its rows are the
+    parent's (Django filters them by it), so whoever may see the parent sees them."""
+
+    def has_view_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().has_view_permission(request, obj)
+        return True
+
+
 def scoped_admin(site: admin.AdminSite, model) -> TenantScopedAdminMixin | None:
     """The admin that knows which tenants `model`'s rows belong to, if it has one."""
     model_admin = site.get_model_admin(model) if site.is_registered(model) else None

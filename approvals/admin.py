@@ -6,12 +6,12 @@ is checked, audited and resumes the run.
 
 from django.contrib import admin
 
-from agentops.admin import ReadOnlyAdminMixin, TenantScopedAdminMixin
+from agentops.admin import ReadOnlyAdminMixin, TenantScopedAdminMixin, TenantScopedInlineMixin
 
 from .models import ApprovalDecision, ApprovalRequest
 
 
-class ApprovalDecisionInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ApprovalDecisionInline(ReadOnlyAdminMixin, TenantScopedInlineMixin, admin.TabularInline):
     model = ApprovalDecision
     fields = ["user", "verdict", "comment", "changes", "seen_hash", "approved_hash", "created_at"]
     readonly_fields = fields

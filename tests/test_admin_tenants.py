@@ -236,6 +236,28 @@ def test_an_operator_sees_the_tenants_agents_but_changes_nothing(client, member,
     assert client.get("/admin/agents/agent/add/").status_code == 403
 
 
+def test_an_owner_changes_the_tenants_agent(staff, tenant):
+    agent = AgentFactory(tenant=tenant, slug="acme-bot")
+    url = f"/admin/agents/agent/{agent.pk}/change/"
+    data = form_as_posted(staff.get(url))
+    data["name"] = "Renamed"
+
+    response = staff.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Agent.objects.get(pk=agent.pk).name == "Renamed"
+
+
+def test_an_agents_page_shows_its_versions_to_the_tenants_staff(staff, tenant):
+    agent = AgentFactory(tenant=tenant, slug="acme-bot")
+
+    response = staff.get(f"/admin/agents/agent/{agent.pk}/change/")
+
+    [versions] = response.context["inline_admin_formsets"]
+    assert [form.original for form in versions] == [agent.current_version]
+    assert not versions.has_change_permission
+
+
 def test_a_global_tool_is_read_only_for_staff(staff):
     tool = http_tool(None, "global.tool")
 

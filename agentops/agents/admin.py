@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.forms.models import fields_for_model
 
-from agentops.admin import ConfigAdminMixin, TenantScopedAdminMixin
+from agentops.admin import ConfigAdminMixin, TenantScopedAdminMixin, TenantScopedInlineMixin
 from agentops.audit.services import Actor
 
 from .models import Agent, AgentVersion
@@ -32,7 +32,7 @@ class AgentAdminForm(forms.ModelForm):
         return {name: self.cleaned_data[name] for name in AgentVersion.CONFIG_FIELDS}
 
 
-class AgentVersionInline(admin.TabularInline):
+class AgentVersionInline(TenantScopedInlineMixin, admin.TabularInline):
     model = AgentVersion
     fields = ["number", "model", "provider", "workflow", "tools", "max_steps", "max_cost", "created_by", "created_at"]
     readonly_fields = fields

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from guardian.admin import GuardedModelAdmin
 
-from agentops.admin import ConfigAdminMixin, TenantScopedAdminMixin
+from agentops.admin import ConfigAdminMixin, TenantScopedAdminMixin, TenantScopedInlineMixin
 from agentops.audit.admin import REDACTED, AuditedAdminMixin
 from agentops.audit.services import Actor
 
@@ -25,7 +25,7 @@ from .services import (
 )
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TenantScopedInlineMixin, admin.TabularInline):
     model = Membership
     extra = 0
     raw_id_fields = ["user"]
