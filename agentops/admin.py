@@ -11,6 +11,8 @@ from agentops import config_cache
 
 def member_roles(request) -> dict:
     """{tenant id: Membership} of the signed-in user, read once per request."""
+    if not request.user.is_authenticated:
+        return {}  # the admin's own login page asks what to list, too
     if not hasattr(request, "_admin_memberships"):
         # Through the user's relation, not an import: tenancy's own admin imports this module.
         request._admin_memberships = {m.tenant_id: m for m in request.user.memberships.all()}
