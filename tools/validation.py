@@ -1,7 +1,7 @@
 """Checks of a Tool's fields before it is saved, shared by the admin, the API and the services.
 
 Runs without the network and without secrets: schemas against their meta-schema, the adapter's
-`validate_config`, a tenant's tool's address as written (agentops.outbound), the approval
+`validate_config`, a tenant's tool's kind and address as written (agentops.outbound), the approval
 condition against the argument names, the retry policy's shape.
 They are not `Tool.clean()` because they need the adapters and the policy module, which build on
 `tools.models`; the fields' own validators (the name's pattern, minimum values) stay on the model.
@@ -10,8 +10,10 @@ They are not `Tool.clean()` because they need the adapters and the policy module
 from __future__ import annotations
 
 from agentops.outbound import literal_refusal
+from agentops.tenancy.models import TenantGroup
 from tools.adapters import ADAPTERS
-from tools.models import NAME_MAX_LENGTH, RETRY_POLICY_KEYS, ApprovalPolicy, ExpiryAction, Tool, wire_name
+from tools.adapters.mcp import STDIO_REFUSAL
+from tools.models import NAME_MAX_LENGTH, RETRY_POLICY_KEYS, ApprovalPolicy, ExpiryAction, Tool, ToolKind, wire_name
 from tools.policy import ConditionError, condition_check
 from tools.schemas import object_schema_errors, schema_errors
 
@@ -23,10 +25,12 @@ def tool_errors(tool: Tool) -> dict[str, list[str]]:
         ("name", _name_errors(tool.name)),
         ("input_schema", object_schema_errors(tool.input_schema)),
         ("output_schema", schema_errors(tool.output_schema) if tool.output_schema is not None else []),
-        ("config", _config_errors(tool.kind, tool.config) or _outbound_errors(tool)),
+        ("config", _config_errors(tool.kind, tool.config) or _tenant_kind_errors(tool) or _outbound_errors(tool)),
         ("retry_policy", _retry_policy_errors(tool.retry_policy)),
         ("approval_condition", _condition_errors(tool)),
         ("expiry_action", _expiry_errors(tool)),
+        ("approver_group", _group_errors(tool, tool.approver_group_id)),
+        ("escalation_group", _group_errors(tool, tool.escalation_group_id)),
     ):
         if messages:
             errors[field] = messages
@@ -47,6 +51,16 @@ def _config_errors(kind: str, config) -> list[str]:
         adapter.validate_config(config)
     except ValueError as exc:
         return [str(exc)]
+    return []
+
+
+def _tenant_kind_errors(tool: Tool) -> list[str]:
+    """A tenant's tool may not run a command on the platform's machines: an MCP server over stdio
+    is a process the worker starts, with the worker's files and network at hand."""
+    if tool.is_global or tool.kind != ToolKind.MCP or not isinstance(tool.config, dict):
+        return []
+    if tool.config.get("transport") == "stdio":
+        return [STDIO_REFUSAL]
     return []
 
 
@@ -103,3 +117,13 @@ def _expiry_errors(tool: Tool) -> list[str]:
     if tool.expiry_action == ExpiryAction.ESCALATE and tool.escalation_group_id is None:
         return ["Expiry action 'escalate' needs an escalation group."]
     return []
+
+
+def _group_errors(tool: Tool, group_id: int | None) -> list[str]:
+    """A tenant's tool names only its own tenant's groups: another tenant's group would let that
+    tenant's people decide, and would tell whoever names it that the group exists."""
+    if group_id is None or tool.is_global:
+        return []
+    if TenantGroup.objects.filter(group_id=group_id, tenant_id=tool.tenant_id).exists():
+        return []
+    return [f"No group with id {group_id} in this tenant."]

@@ -169,3 +169,36 @@ def test_a_tenant_tool_with_a_host_hidden_in_a_secret_is_left_to_the_connect_tim
                        config={"endpoint": "{{ secret:CRM_GRAPHQL_URL }}", "document": "{ a }"})
 
     assert tool.pk is not None
+
+
+# A tenant's tool runs no command on the platform's machines
+
+
+def test_a_tenant_mcp_tool_over_stdio_cannot_be_saved(tenant):
+    with pytest.raises(ToolInvalid) as caught:
+        tool_create(tenant=tenant, name="probe.shell", kind="mcp", actor=ACTOR, description="x",
+                    config={"transport": "stdio", "command": "/bin/sh", "args": ["-c", "id"], "tool": "x"})
+
+    assert "must use the http transport" in caught.value.errors["config"][0]
+    assert not Tool.objects.filter(name="probe.shell").exists()
+
+
+def test_a_tenant_mcp_tool_over_stdio_saved_before_the_check_starts_no_process(tenant, execute, tmp_path):
+    marker = tmp_path / "ran"
+    tool = Tool.objects.create(
+        tenant=tenant, name="probe.shell", kind="mcp", description="x", retry_policy=ONE_TRY_EACH,
+        config={"transport": "stdio", "command": "/bin/sh", "args": ["-c", f"touch {marker}"], "tool": "x"},
+    )
+
+    with pytest.raises(ToolFailed) as caught:
+        execute(tool)
+
+    assert caught.value.code == "tool_kind_refused" and caught.value.retryable is False
+    assert not marker.exists()
+
+
+def test_a_global_mcp_tool_may_use_stdio(db):
+    tool = tool_create(tenant=None, name="probe.local", kind="mcp", actor=ACTOR, description="x",
+                       config={"transport": "stdio", "command": "/usr/bin/env", "tool": "x"})
+
+    assert tool.pk is not None

@@ -1,9 +1,11 @@
 """Registry writes: validated on save, audited with their diff, code tools keep their definition."""
 
 import pytest
+from django.contrib.auth.models import Group
 from guardian.models import UserObjectPermission
 
 from agentops.audit.models import AuditEvent
+from agentops.tenancy.models import TenantGroup
 from agentops.tenancy.roles import Role
 from tools.errors import ToolConflict, ToolInvalid
 from tools.models import Tool
@@ -191,3 +193,23 @@ def test_a_change_to_nothing_keeps_the_configuration_cache(make_tool, cache_afte
     ping = make_tool("crm.ping")
 
     assert cache_after_commit(lambda: tool_update(tool=ping, changes={"enabled": True}, actor=ACTOR)) is True
+
+
+def test_a_tenant_tool_names_only_its_own_tenants_groups(tenant, other_tenant, make_tool):
+    ours = Group.objects.create(name="our-approvers")
+    TenantGroup.objects.create(group=ours, tenant=tenant)
+    theirs = Group.objects.create(name="their-approvers")
+    TenantGroup.objects.create(group=theirs, tenant=other_tenant)
+    platform = Group.objects.create(name="platform-approvers")
+
+    for group in (theirs, platform):
+        with pytest.raises(ToolInvalid) as refused:
+            make_tool("crm.refund", approval="always", approver_group=group)
+        assert refused.value.errors["approver_group"] == [f"No group with id {group.pk} in this tenant."]
+
+    tool = make_tool("crm.refund", approval="always", approver_group=ours)
+    with pytest.raises(ToolInvalid) as refused:
+        tool_update(tool=tool, changes={"escalation_group": theirs}, actor=ACTOR, tenant=tenant)
+    assert "escalation_group" in refused.value.errors
+    tool.refresh_from_db()
+    assert (tool.approver_group, tool.escalation_group) == (ours, None)

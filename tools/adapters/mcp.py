@@ -14,8 +14,9 @@ A result with `isError` is a non-retryable AdapterError carrying the tool's text
 result is the tool's structured content, else its text content joined, else its content blocks.
 Failing to reach the server, a dropped connection and timeouts are retryable; a command that
 does not exist and protocol errors are not. Over HTTP a tenant's tool connects only where
-`agentops.outbound` allows (`outbound_address_refused`, never retried); a stdio server is a
-process on this machine, not a connection, and that check does not apply to it.
+`agentops.outbound` allows (`outbound_address_refused`, never retried). A stdio server is a
+process on this machine: only global tools, defined by platform admins, may use it; a tenant's
+tool is refused when saved (tools.validation) and, should such a row exist, when called.
 
 Written against the `mcp` 2.x client: `mcp.Client` over `StdioServerParameters` (stdio_client)
 or `streamable_http_client`.
@@ -41,6 +42,11 @@ from tools.adapters.http import is_retryable_status
 
 T = TypeVar("T")
 
+
+STDIO_REFUSAL = (
+    "A tenant's MCP tool must use the http transport: a stdio server would run a command on the "
+    "platform's workers. Ask a platform admin for a global tool instead."
+)
 
 class McpAdapter(Adapter):
     kind = "mcp"
@@ -71,6 +77,8 @@ class McpAdapter(Adapter):
         return url_target(config.get("url")) if config.get("transport") == "http" else None
 
     def call(self, invocation: Invocation) -> Any:
+        if self.guarded and self.config.get("transport") == "stdio":
+            raise self.error(STDIO_REFUSAL, retryable=False, code="tool_kind_refused")
         connection = self.resolve_secrets(_connection_part(self.config))
         tool = self.config["tool"]
 

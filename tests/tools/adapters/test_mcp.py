@@ -7,6 +7,7 @@ from tests.tools.adapters.conftest import TOKEN
 from tools.adapters.base import AdapterError, Invocation
 from tools.adapters.mcp import McpAdapter
 
+# A stdio server is a global tool's (a platform admin's), hence guarded=False below.
 STDIO = {"transport": "stdio", "command": sys.executable, "args": [str(MCP_SERVER_SCRIPT)]}
 
 
@@ -16,7 +17,7 @@ def invoke(adapter, arguments=None, *, timeout=15.0):
 
 def test_call_over_stdio_returns_structured_content(secrets):
     # Given a tool bound to the server's get_item
-    adapter = McpAdapter({**STDIO, "tool": "get_item"}, secrets)
+    adapter = McpAdapter({**STDIO, "tool": "get_item"}, secrets, guarded=False)
 
     # When it is called
     result = invoke(adapter, {"sku": "A-1", "quantity": 2})
@@ -27,7 +28,7 @@ def test_call_over_stdio_returns_structured_content(secrets):
 
 def test_tool_error_is_surfaced_and_not_retryable(secrets):
     # Given a tool that reports an error
-    adapter = McpAdapter({**STDIO, "tool": "reserve"}, secrets)
+    adapter = McpAdapter({**STDIO, "tool": "reserve"}, secrets, guarded=False)
 
     # When it is called
     with pytest.raises(AdapterError) as caught:
@@ -75,7 +76,7 @@ def test_unreachable_http_server_is_retryable(secrets, allow_outbound):
 def test_missing_command_is_not_retryable(secrets):
     # Given a stdio server whose command does not exist
     adapter = McpAdapter(
-        {"transport": "stdio", "command": "/nonexistent/mcp-server", "tool": "get_item"}, secrets
+        {"transport": "stdio", "command": "/nonexistent/mcp-server", "tool": "get_item"}, secrets, guarded=False
     )
 
     # When it is called
