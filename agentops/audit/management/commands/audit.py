@@ -54,7 +54,8 @@ class Command(BaseCommand):
         purged = f" (#{report.base_seq + 1}–#{report.last_seq}: purged through #{report.base_seq})" if report.base_seq else ""
         anchor = (f", matches its anchor of {report.anchor.anchored_at} (#{report.anchor.seq})" if report.anchor
                   else ", no anchor yet" if anchoring else "")
-        self.stdout.write(f"ok     tenant {tenant.slug}: {report.checked} events{purged}, chain intact{anchor}")
+        events = f"{report.checked} event{'' if report.checked == 1 else 's'}"
+        self.stdout.write(f"ok     tenant {tenant.slug}: {events}{purged}, chain intact{anchor}")
         return False
 
     def _report_missing_tenants(self, slug, anchored, tenants) -> bool:
