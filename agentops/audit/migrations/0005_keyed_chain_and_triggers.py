@@ -96,6 +96,11 @@ def rechain(AuditEvent, tenant_id, *, check, sign, key_id) -> None:
     AuditEvent.objects.bulk_update(updated, ["key_id", "prev_hash", "hash"], batch_size=1000)
 
 
+def tenant_ids(AuditEvent) -> list[int]:
+    # order_by: the model's ordering (tenant, seq) would make DISTINCT one row per event.
+    return list(AuditEvent.objects.order_by("tenant_id").values_list("tenant_id", flat=True).distinct())
+
+
 def run(schema_editor, statements) -> None:
     for sql in statements:
         schema_editor.execute(sql, params=None)  # no params: the SQL's % is literal
@@ -110,7 +115,7 @@ def sign_chains(apps, schema_editor):
     AuditEvent = apps.get_model("audit", "AuditEvent")
     create, drop = triggers(schema_editor.connection.vendor)
     run(schema_editor, drop)  # 0002's trigger on PostgreSQL
-    for tenant_id in AuditEvent.objects.values_list("tenant_id", flat=True).distinct():
+    for tenant_id in tenant_ids(AuditEvent):
         rechain(AuditEvent, tenant_id, check=plain_hash, sign=keyed_hash, key_id=signing_key().id)
     run(schema_editor, create)
 
@@ -119,7 +124,7 @@ def unsign_chains(apps, schema_editor):
     AuditEvent = apps.get_model("audit", "AuditEvent")
     create, drop = triggers(schema_editor.connection.vendor)
     run(schema_editor, drop)
-    for tenant_id in AuditEvent.objects.values_list("tenant_id", flat=True).distinct():
+    for tenant_id in tenant_ids(AuditEvent):
         rechain(AuditEvent, tenant_id, check=keyed_hash, sign=plain_hash, key_id="")
     if schema_editor.connection.vendor == "postgresql":
         run(schema_editor, create)  # 0002 had the trigger on PostgreSQL only
