@@ -65,10 +65,10 @@ def anchor_heads() -> list[Anchor]:
 
 
 def audit_anchor(*, directory: str = "", url: str = "") -> list[Anchor]:
-    """Anchor every chain's head to the directory and/or the URL given, else to the configured
-    ones (AGENTOPS_AUDIT_ANCHOR_DIR, AGENTOPS_AUDIT_ANCHOR_URL). AnchorError when there is none."""
-    directory = directory or settings.AGENTOPS_AUDIT_ANCHOR_DIR
-    url = url or settings.AGENTOPS_AUDIT_ANCHOR_URL
+    """Anchor every chain's head to the directory or the URL given, else to the configured ones
+    (AGENTOPS_AUDIT_ANCHOR_DIR, AGENTOPS_AUDIT_ANCHOR_URL). AnchorError when there is none."""
+    if not directory and not url:
+        directory, url = settings.AGENTOPS_AUDIT_ANCHOR_DIR, settings.AGENTOPS_AUDIT_ANCHOR_URL
     if not directory and not url:
         raise AnchorError("no_anchor_target", "No anchor target: set AGENTOPS_AUDIT_ANCHOR_DIR or "
                                               "AGENTOPS_AUDIT_ANCHOR_URL, or give --to.")
@@ -103,7 +103,10 @@ def anchors_post(anchors: list[Anchor], url: str) -> None:
 
 def anchors_load(path: str) -> tuple[dict[int, list[Anchor]], list[str]]:
     """The anchors kept at `path` (a directory of .jsonl files, or one such file), by tenant id,
-    oldest first, and the problems found: unreadable lines and lines whose signature fails."""
+    oldest first, and the problems found: unreadable lines and lines whose signature fails.
+    AnchorError when there is nothing at `path`."""
+    if not path or not Path(path).exists():
+        raise AnchorError("no_anchors", f"No anchors at {path}.")
     files = sorted(Path(path).glob("*.jsonl")) if Path(path).is_dir() else [Path(path)]
     by_tenant: dict[int, list[Anchor]] = {}
     problems: list[str] = []

@@ -242,6 +242,7 @@ def _deletion_allowed(tenant_id: int):
     block ends (PostgreSQL: a transaction-local setting; SQLite: a flag the backend's
     `agentops_audit_purge_allowed()` reads, see agentops.sqlite)."""
     if connection.vendor == "postgresql":
+        # Transaction-local: should the block fail, the transaction's end clears it all the same.
         execute(connection, "SELECT set_config('agentops.audit_purge', %s, true)", [str(tenant_id)], result="one")
         yield
         execute(connection, "SELECT set_config('agentops.audit_purge', '', true)", [], result="one")

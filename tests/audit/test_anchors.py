@@ -150,6 +150,20 @@ def test_verify_without_anchors_says_what_it_cannot_see(tenant, record):
     assert "note   no anchors" in out and "deleting a chain's newest events cannot be detected" in out
 
 
+def test_verify_refuses_anchors_that_are_not_there(tenant, tmp_path):
+    with pytest.raises(CommandError, match=f"No anchors at {tmp_path}/nowhere"):
+        audit("verify", "--anchors", str(tmp_path / "nowhere"))
+
+
+def test_a_configured_anchor_directory_not_yet_written_is_a_note(tenant, record, tmp_path):
+    record(tenant, 1)
+
+    with override_settings(AGENTOPS_AUDIT_ANCHOR_DIR=str(tmp_path / "not-yet")):
+        out, err = audit("verify")
+
+    assert "note   no anchors" in out and "tenant acme: 1 event, chain intact" in out and err == ""
+
+
 def test_anchors_are_loaded_from_one_json_lines_file_too(anchored, tenant, tmp_path):
     merged = tmp_path / "received.jsonl"
     merged.write_text((anchored / f"tenant-{tenant.pk}.jsonl").read_text())
@@ -211,6 +225,15 @@ def test_an_unreachable_endpoint_fails_the_command_readably(receiver, tenant, re
 
     with pytest.raises(CommandError, match=f"Could not POST the anchors to http://127.0.0.1:{port}/"):
         audit("anchor", "--to", f"http://127.0.0.1:{port}/")
+
+
+def test_anchoring_to_a_directory_given_leaves_the_configured_url_alone(receiver, tmp_path, tenant, record):
+    record(tenant, 1)
+
+    with override_settings(AGENTOPS_AUDIT_ANCHOR_URL=f"http://127.0.0.1:{receiver.server_port}/"):
+        audit("anchor", "--to", str(tmp_path))
+
+    assert receiver.received == [] and lines(tmp_path / f"tenant-{tenant.pk}.jsonl")[0]["seq"] == 1
 
 
 def test_anchoring_without_a_target_is_refused(tenant, record):

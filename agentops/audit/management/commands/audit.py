@@ -32,19 +32,27 @@ class Command(BaseCommand):
         {"verify": self.verify, "anchor": self.anchor, "purge": self.purge}[action](**options)
 
     def verify(self, *, tenant=None, anchors=None, **options):
-        path = anchors or settings.AGENTOPS_AUDIT_ANCHOR_DIR
-        anchored, problems = anchors_load(path) if path else ({}, [])
-        if not path:
-            self.stdout.write("note   no anchors (AGENTOPS_AUDIT_ANCHOR_DIR or --anchors): deleting a chain's "
-                              "newest events cannot be detected")
         tenants = list(_tenants(tenant))
+        anchored, problems = self._load_anchors(anchors)
         for problem in problems:
             self.stderr.write(self.style.ERROR(f"BROKEN anchor {problem}"))
         broken = bool(problems) | self._report_missing_tenants(tenant, anchored, tenants)
         for t in tenants:
-            broken |= self._report_chain(t, anchored.get(t.pk, []), anchoring=bool(path))
+            broken |= self._report_chain(t, (anchored or {}).get(t.pk, []), anchoring=anchored is not None)
         if broken:
             raise CommandError("audit chain verification failed", returncode=1)
+
+    def _load_anchors(self, path) -> tuple[dict | None, list[str]]:
+        """The anchors at --anchors (which must exist), else in the configured directory (which the
+        first anchoring creates); None when there are none to compare with."""
+        try:
+            return anchors_load(path or settings.AGENTOPS_AUDIT_ANCHOR_DIR or "")
+        except AnchorError as exc:
+            if path:
+                raise CommandError(exc.message) from exc
+        self.stdout.write("note   no anchors (AGENTOPS_AUDIT_ANCHOR_DIR or --anchors): deleting a chain's "
+                          "newest events cannot be detected")
+        return None, []
 
     def _report_chain(self, tenant, anchors, *, anchoring: bool) -> bool:
         report = audit_chain_report(tenant, anchors)
@@ -62,7 +70,7 @@ class Command(BaseCommand):
         """Anchored tenants that no longer exist (tenants with audit events cannot be deleted)."""
         if slug:
             return False
-        missing = sorted(set(anchored) - {t.pk for t in tenants})
+        missing = sorted(set(anchored or {}) - {t.pk for t in tenants})
         for tenant_id in missing:
             self.stderr.write(self.style.ERROR(
                 f"BROKEN tenant {anchored[tenant_id][-1].tenant} (id {tenant_id}): anchored, but no longer in the database"))
