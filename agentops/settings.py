@@ -334,6 +334,13 @@ for _entry in AGENTOPS_OUTBOUND_ALLOW:
     except ValueError as exc:
         raise ImproperlyConfigured(str(exc)) from None
 
+# The audit log (agentops.audit.keys): `id:secret` pairs signing each tenant's chain, the signing key
+# first (without them a key derived from SECRET_KEY signs); where `manage.py audit anchor` and its
+# hourly schedule write each chain's signed head, outside the database.
+AGENTOPS_AUDIT_KEYS = env.list("AGENTOPS_AUDIT_KEYS", default=[])
+AGENTOPS_AUDIT_ANCHOR_DIR = env.str("AGENTOPS_AUDIT_ANCHOR_DIR", default="")
+AGENTOPS_AUDIT_ANCHOR_URL = env.str("AGENTOPS_AUDIT_ANCHOR_URL", default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

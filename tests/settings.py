@@ -12,6 +12,9 @@ import tempfile
 
 os.environ["AGENTOPS_ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+# The audit chains are signed with a configured key, as in production (tests of the key derived
+# from SECRET_KEY override the setting).
+os.environ.setdefault("AGENTOPS_AUDIT_KEYS", "tests-2026:tests-only-audit-key-0123456789abcdef")
 # The suite runs with the demo installed whatever the environment says: its tools serve many tests.
 os.environ["AGENTOPS_DEMO"] = "1"
 

@@ -103,7 +103,7 @@ def _plain(value):
 @admin.register(AuditEvent)
 class AuditEventAdmin(TenantScopedAdminMixin, ReadOnlyModelAdmin):
     list_display = ["created_at", "tenant", "seq", "action", "actor_type", "actor_label", "target_type", "target_label"]
-    list_filter = ["tenant", "action", "actor_type", "target_type"]
+    list_filter = ["tenant", "action", "actor_type", "target_type", "key_id"]
     search_fields = ["action", "actor_label", "target_label", "target_id"]
     list_select_related = ["tenant"]
     date_hierarchy = "created_at"

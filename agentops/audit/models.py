@@ -1,18 +1,27 @@
-"""The append-only, hash-chained audit log.
+"""The append-only, keyed hash-chained audit log.
 
-Each event's `hash` covers its content and the `prev_hash` of the event before it in the same
-tenant, so editing, deleting or inserting a row breaks the chain at that point
-(`manage.py audit verify` finds it). Rows cannot be changed through the ORM, and on PostgreSQL a
-trigger refuses UPDATE and DELETE for anyone who does not first disable it.
+Each event's `hash` is an HMAC-SHA256 (with the key named by `key_id`, see keys.py) of its content
+and the `prev_hash` of the event before it in the same tenant, so editing, deleting, inserting or
+reordering rows breaks the chain at that point, and only a holder of the key can write a chain
+that verifies (`manage.py audit verify`). Deleting the newest events is found against the chain's
+anchors, its signed heads kept outside the database (anchors.py).
+
+Rows cannot be changed through the ORM, and triggers (SQLite and PostgreSQL, migration 0005)
+refuse UPDATE and DELETE for anyone who does not first drop or disable them; the one exception is
+the retention purge of services.audit_purge. A migration that makes SQLite rebuild this table
+drops its triggers: create them again in the same migration (tests/audit/test_append_only.py fails
+otherwise).
 """
 
 import functools
-import hashlib
 import json
 
 from django.db import models
 
+from .keys import KEY_ID_MAX_LENGTH, AuditKey, key_get
+
 GENESIS_HASH = "0" * 64
+PURGE_ACTION = "audit.purged"
 
 
 class AppendOnlyError(Exception):
@@ -49,8 +58,9 @@ class AuditEvent(models.Model):
     target_label = models.CharField(max_length=200, blank=True)
     data = models.JSONField(default=dict, blank=True)
     changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
+    key_id = models.CharField(max_length=KEY_ID_MAX_LENGTH, help_text="The audit key that signed `hash`.")
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, help_text="HMAC-SHA256 of the content, `prev_hash` included.")
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -85,10 +95,15 @@ class AuditEvent(models.Model):
             "target": [self.target_type, self.target_id, self.target_label],
             "data": self.data,
             "changes": self.changes,
+            "key": self.key_id,
         }
 
     def compute_hash(self) -> str:
-        return _sha256(canonical_json(self.content()))
+        """The signature this event's content should carry; KeyError when its key is unknown."""
+        key = key_get(self.key_id)
+        if key is None:
+            raise KeyError(self.key_id)
+        return key.sign(canonical_json(self.content()))
 
 
 # The content an event gets when it joins the chain, in canonical (sorted) order.
@@ -97,28 +112,29 @@ CHAIN_FIELDS = ("created_at", "prev_hash", "seq")
 
 class ContentTemplate:
     """The canonical JSON of an event's content, encoded before it joins the chain, with gaps for
-    the CHAIN_FIELDS: `hash()` then costs a few concatenations and a sha256, not an encoding of the
+    the CHAIN_FIELDS: `hash()` then costs a few concatenations and an HMAC, not an encoding of the
     whole event. Writers of the chain hold its lock meanwhile (see audit_append_all). Built from
     `statement()` and the same canonical form as `compute_hash()`, which verification uses.
     """
 
-    def __init__(self, statement: dict):
+    def __init__(self, statement: dict, key: AuditKey):
+        self._key = key
         self._segments: list[str] = []
         text = "{"
-        for index, key in enumerate(sorted([*statement, *CHAIN_FIELDS])):
-            text += ("," if index else "") + _encoded_key(key) + ":"
-            if key in CHAIN_FIELDS:
+        for index, name in enumerate(sorted([*statement, *CHAIN_FIELDS])):
+            text += ("," if index else "") + _encoded_key(name) + ":"
+            if name in CHAIN_FIELDS:
                 self._segments.append(text)
                 text = ""
             else:
-                text += canonical_json(statement[key])
+                text += canonical_json(statement[name])
         self._segments.append(text + "}")
 
     def hash(self, *, seq: int, created_at, prev_hash: str) -> str:
         """The event's hash once it has these chain fields (as compute_hash would give it)."""
         # Their JSON written out: an ISO time and a hex digest need no escaping, an int is its digits.
         first, second, third, last = self._segments
-        return _sha256(f'{first}"{created_at.isoformat()}"{second}"{prev_hash}"{third}{int(seq)}{last}')
+        return self._key.sign(f'{first}"{created_at.isoformat()}"{second}"{prev_hash}"{third}{int(seq)}{last}')
 
 
 def canonical_json(value) -> str:
@@ -128,7 +144,3 @@ def canonical_json(value) -> str:
 @functools.cache
 def _encoded_key(key: str) -> str:
     return canonical_json(key)
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -11,8 +13,10 @@ from django.db import connection, connections, router, transaction
 from django.utils import timezone
 
 from agentops.db import execute, insert_many
+from agentops.errors import CodedError
 
-from .models import GENESIS_HASH, ActorType, AuditEvent, ContentTemplate
+from .keys import signing_key
+from .models import GENESIS_HASH, PURGE_ACTION, ActorType, AuditEvent, ContentTemplate
 
 
 @dataclass(frozen=True)
@@ -102,8 +106,10 @@ def audit_prepare(*, tenant, action: str, actor: Actor, target=None, data: dict 
     Hot paths prepare their event before their transaction begins: on SQLite the time spent
     inside one is time every other writer waits, so whatever can be encoded is encoded here.
     """
+    key = signing_key()
     event = AuditEvent(
         tenant_id=tenant.pk,
+        key_id=key.id,
         actor_type=actor.type,
         actor_id=actor.id,
         actor_label=actor.label[:200],
@@ -116,7 +122,7 @@ def audit_prepare(*, tenant, action: str, actor: Actor, target=None, data: dict 
     )
     connection = connections[router.db_for_write(AuditEvent)]
     values = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in _OWN_FIELDS]
-    return PreparedEvent(event, ContentTemplate(event.statement()), values)
+    return PreparedEvent(event, ContentTemplate(event.statement(), key), values)
 
 
 def audit_append(prepared: PreparedEvent) -> AuditEvent:
@@ -199,3 +205,47 @@ def _chain_tail(tenant_id) -> tuple[int, str] | None:
 
 
 _TAIL_SQL: dict[str, str] = {}
+
+
+class AuditPurgeError(CodedError):
+    pass
+
+
+def audit_purge(*, tenant, before: datetime, actor: Actor) -> AuditEvent:
+    """Delete the oldest events of the tenant's chain, up to the newest one written before
+    `before`, and record that as an `audit.purged` event carrying the chain's new base (the seq and
+    hash of the last event deleted, and how many were): verification starts from it. The only
+    deletion the audit triggers let through, and only for this tenant, in this transaction.
+    """
+    with transaction.atomic():
+        _locked_tail(tenant.pk)
+        gone = AuditEvent.objects.filter(tenant=tenant, created_at__lt=before).order_by("-seq").first()
+        if gone is None:
+            raise AuditPurgeError("nothing_to_purge", f"tenant {tenant.slug} has no audit events before {before.isoformat()}.")
+        count = AuditEvent.objects.filter(tenant=tenant, seq__lte=gone.seq).count()
+        # The purge event first: it follows the current tail, which may be among the deleted.
+        event = audit_record(tenant=tenant, action=PURGE_ACTION, actor=actor, data={
+            "before": before.isoformat(), "count": count, "through_seq": gone.seq, "through_hash": gone.hash})
+        with _deletion_allowed(tenant.pk):
+            deleted = execute(connection, _PURGE_SQL, [tenant.pk, gone.seq])
+        if deleted != count:  # cannot happen under the chain's lock; never record a wrong count
+            raise AuditPurgeError("purge_mismatch", f"deleted {deleted} events where {count} were counted.")
+    return event
+
+
+_PURGE_SQL = f"DELETE FROM {AuditEvent._meta.db_table} WHERE tenant_id = %s AND seq <= %s"
+
+
+@contextlib.contextmanager
+def _deletion_allowed(tenant_id: int):
+    """Let the audit triggers pass deletions of this tenant's events on this connection, until the
+    block ends (PostgreSQL: a transaction-local setting; SQLite: a flag the backend's
+    `agentops_audit_purge_allowed()` reads, see agentops.sqlite)."""
+    if connection.vendor == "postgresql":
+        # Transaction-local: should the block fail, the transaction's end clears it all the same.
+        execute(connection, "SELECT set_config('agentops.audit_purge', %s, true)", [str(tenant_id)], result="one")
+        yield
+        execute(connection, "SELECT set_config('agentops.audit_purge', '', true)", [], result="one")
+    else:
+        with connection.audit_purge_allowed(tenant_id):
+            yield

@@ -1,10 +1,11 @@
-"""Audit events cannot be changed once written: not through the ORM, and on PostgreSQL not even with SQL."""
+"""Audit events cannot be changed once written: not through the ORM, and not with SQL either (the
+database's triggers refuse it, on SQLite and PostgreSQL)."""
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.db.models import ProtectedError
 
 from agentops.audit.models import AppendOnlyError, AuditEvent
-from tests.support.audit_tampering import postgresql_only
 
 
 @pytest.fixture
@@ -52,17 +53,34 @@ def test_a_bulk_update_raises(event):
     assert AuditEvent.objects.get(pk=event.pk).action == "test.original"
 
 
-@postgresql_only
-def test_postgresql_refuses_an_sql_update(event):
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+def test_the_database_refuses_an_sql_update(event):
+    with pytest.raises(DatabaseError, match=r"append-only \(UPDATE refused"), transaction.atomic(), \
+            connection.cursor() as cursor:
         cursor.execute("UPDATE audit_auditevent SET action = 'test.forged' WHERE id = %s", [event.pk])
 
     assert AuditEvent.objects.get(pk=event.pk).action == "test.original"
 
 
-@postgresql_only
-def test_postgresql_refuses_an_sql_delete(event):
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+def test_the_database_refuses_an_sql_delete(event):
+    with pytest.raises(DatabaseError, match=r"append-only \(DELETE refused"), transaction.atomic(), \
+            connection.cursor() as cursor:
         cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [event.pk])
+
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_the_database_refuses_a_delete_of_every_row(tenant, other_tenant, record):
+    record(tenant, 2)
+    record(other_tenant, 1)
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent")
+
+    assert AuditEvent.objects.count() == 3
+
+
+def test_a_tenant_with_audit_events_cannot_be_deleted(tenant, event):
+    with pytest.raises(ProtectedError), transaction.atomic():
+        tenant.delete()
 
     assert AuditEvent.objects.filter(pk=event.pk).exists()

@@ -1,4 +1,5 @@
-"""`manage.py audit verify` passes an intact chain and names the first event that was edited, deleted or inserted."""
+"""`manage.py audit verify` passes an intact chain and names the first event that was edited, deleted,
+inserted, reordered or hashed without the audit key. (Deleting the newest events: test_anchors.py.)"""
 
 import json
 import subprocess
@@ -9,8 +10,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from agentops.audit.keys import AuditKey, signing_key
 from agentops.audit.models import AuditEvent
-from tests.support.audit_tampering import tamper
+from tests.support.audit_tampering import plain_sha256, rehash_chain, signed_with, tamper
 from tests.support import workers
 
 
@@ -54,6 +56,65 @@ def test_an_edited_event_is_named_as_the_first_break(tenant, record):
     assert "#4" not in err
 
 
+def test_an_event_inserted_with_a_plain_sha256_hash_is_named(tenant, record):
+    events = record(tenant, 3)
+    forged = forge(tenant, seq=4, prev_hash=events[2].hash, digest=plain_sha256)
+
+    failure, _, err = verify_failure()
+
+    assert f"BROKEN tenant acme: event #4 (id {forged}): content does not match its hash" in err
+
+
+def test_an_event_inserted_with_a_guessed_key_is_named(tenant, record):
+    events = record(tenant, 3)
+    guessed = AuditKey(signing_key().id, b"not-the-audit-key")
+    forged = forge(tenant, seq=4, prev_hash=events[2].hash, digest=signed_with(guessed))
+
+    _, _, err = verify_failure()
+
+    assert f"BROKEN tenant acme: event #4 (id {forged}): content does not match its hash" in err
+
+
+def test_a_chain_recomputed_with_plain_sha256_breaks_at_its_first_event(tenant, record):
+    record(tenant, 3)
+    rehash_chain(tenant, plain_sha256)
+
+    _, _, err = verify_failure()
+
+    assert f"BROKEN tenant acme: event #1 (id {event_id(tenant, 1)}): content does not match its hash" in err
+
+
+def test_a_chain_recomputed_with_another_key_breaks_at_its_first_event(tenant, record):
+    record(tenant, 3)
+    rehash_chain(tenant, signed_with(AuditKey(signing_key().id, b"another key")))
+
+    _, _, err = verify_failure()
+
+    assert "BROKEN tenant acme: event #1" in err and "content does not match its hash" in err
+
+
+def test_an_event_signed_with_an_unknown_key_is_named(tenant, record):
+    record(tenant, 2)
+    tamper("UPDATE audit_auditevent SET key_id = 'retired' WHERE id = %s", [event_id(tenant, 2)])
+
+    _, _, err = verify_failure()
+
+    assert "event #2" in err and "signed with an unknown audit key 'retired'" in err
+
+
+def test_two_reordered_events_are_named(tenant, record):
+    record(tenant, 4)
+    second, third = event_id(tenant, 2), event_id(tenant, 3)
+    # Swap their places (through a free seq: (tenant, seq) is unique).
+    tamper("UPDATE audit_auditevent SET seq = 1000 WHERE id = %s", [second])
+    tamper("UPDATE audit_auditevent SET seq = 2 WHERE id = %s", [third])
+    tamper("UPDATE audit_auditevent SET seq = 3 WHERE id = %s", [second])
+
+    _, _, err = verify_failure()
+
+    assert f"BROKEN tenant acme: event #2 (id {third}): does not follow the event before it: inserted or reordered" in err
+
+
 def test_a_deleted_event_breaks_the_chain_at_the_event_after_it(tenant, record):
     record(tenant, 3)
     third = event_id(tenant, 3)
@@ -65,21 +126,26 @@ def test_a_deleted_event_breaks_the_chain_at_the_event_after_it(tenant, record):
     assert f"BROKEN tenant acme: event #3 (id {third}): expected #2: an event is missing" in err
 
 
-def test_an_inserted_event_is_named(tenant, record):
-    events = record(tenant, 3)
-    # A forger who knows the format: a self-consistent event that claims to follow #2, appended as #4.
-    forged = AuditEvent(tenant_id=tenant.pk, seq=4, created_at=timezone.now(), actor_type="system",
+def forge(tenant, *, seq: int, prev_hash: str, digest) -> int:
+    """Insert an event at `seq` after `prev_hash`, hashed with `digest`; its id."""
+    forged = AuditEvent(tenant_id=tenant.pk, seq=seq, created_at=timezone.now(), actor_type="system",
                         actor_label="forger", action="test.forged", data={}, changes={},
-                        prev_hash=events[1].hash)
-    forged.hash = forged.compute_hash()
+                        key_id=signing_key().id, prev_hash=prev_hash)
+    forged.hash = digest(forged)
     tamper(
         "INSERT INTO audit_auditevent (tenant_id, seq, created_at, actor_type, actor_id, actor_label, action,"
-        " target_type, target_id, target_label, data, changes, prev_hash, hash)"
-        " VALUES (%s, %s, %s, %s, '', %s, %s, '', '', '', %s, %s, %s, %s)",
-        [tenant.pk, 4, forged.created_at, "system", "forger", "test.forged", json.dumps({}), json.dumps({}),
-         forged.prev_hash, forged.hash],
+        " target_type, target_id, target_label, data, changes, key_id, prev_hash, hash)"
+        " VALUES (%s, %s, %s, %s, '', %s, %s, '', '', '', %s, %s, %s, %s, %s)",
+        [tenant.pk, seq, forged.created_at, "system", "forger", "test.forged", json.dumps({}), json.dumps({}),
+         forged.key_id, forged.prev_hash, forged.hash],
     )
-    inserted = event_id(tenant, 4)
+    return event_id(tenant, seq)
+
+
+def test_an_inserted_event_is_named(tenant, record):
+    events = record(tenant, 3)
+    # A forger who holds the key even: a well-signed event that claims to follow #2, appended as #4.
+    inserted = forge(tenant, seq=4, prev_hash=events[1].hash, digest=lambda event: event.compute_hash())
 
     failure, _, err = verify_failure()
 

@@ -1,30 +1,118 @@
-from django.apps import apps
-from django.core.management.base import BaseCommand, CommandError
+from datetime import datetime, time, timezone
 
-from agentops.audit.verify import audit_chain_verify
+from django.apps import apps
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_date, parse_datetime
+
+from agentops.audit.anchors import AnchorError, anchors_load, audit_anchor
+from agentops.audit.services import Actor, AuditPurgeError, audit_purge
+from agentops.audit.verify import audit_chain_report
 
 
 class Command(BaseCommand):
-    help = "Audit log tools. `audit verify [--tenant SLUG]` checks every tenant's hash chain."
+    help = ("Audit log tools. `audit verify [--tenant SLUG] [--anchors PATH]` checks every tenant's chain "
+            "(and against its anchors); `audit anchor [--to DIR|URL]` records every chain's signed head "
+            "outside the database; `audit purge --tenant SLUG --before DATE` deletes a tenant's oldest events.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        verify = sub.add_parser("verify", help="Verify the hash chains; exit 1 at the first broken event.")
+        verify = sub.add_parser("verify", help="Verify the chains; exit 1 on any broken chain or anchor.")
         verify.add_argument("--tenant", help="Only this tenant's chain (slug).")
+        verify.add_argument("--anchors", help="Directory of anchor files, or one JSON Lines file "
+                                              "(default: AGENTOPS_AUDIT_ANCHOR_DIR).")
+        anchor = sub.add_parser("anchor", help="Write every chain's signed head to a directory and/or POST it to a URL.")
+        anchor.add_argument("--to", help="A directory, or an http(s):// URL (default: the configured targets).")
+        purge = sub.add_parser("purge", help="Delete a tenant's events up to the newest one written before DATE, "
+                                             "recording the purge in its chain.")
+        purge.add_argument("--tenant", required=True, help="The tenant (slug).")
+        purge.add_argument("--before", required=True, help="A date (YYYY-MM-DD, midnight UTC) or an ISO date-time.")
 
-    def handle(self, *args, action, tenant=None, **options):
-        tenants = apps.get_model("tenancy", "Tenant").objects.order_by("slug")
-        if tenant:
-            tenants = tenants.filter(slug=tenant)
-            if not tenants.exists():
-                raise CommandError(f"No tenant with slug {tenant!r}.")
-        broken = False
+    def handle(self, *args, action, **options):
+        {"verify": self.verify, "anchor": self.anchor, "purge": self.purge}[action](**options)
+
+    def verify(self, *, tenant=None, anchors=None, **options):
+        tenants = list(_tenants(tenant))
+        anchored, problems = self._load_anchors(anchors)
+        for problem in problems:
+            self.stderr.write(self.style.ERROR(f"BROKEN anchor {problem}"))
+        broken = bool(problems) | self._report_missing_tenants(tenant, anchored, tenants)
         for t in tenants:
-            checked, chain_break = audit_chain_verify(t)
-            if chain_break:
-                broken = True
-                self.stderr.write(self.style.ERROR(f"BROKEN {chain_break}"))
-            else:
-                self.stdout.write(f"ok     tenant {t.slug}: {checked} events, chain intact")
+            broken |= self._report_chain(t, (anchored or {}).get(t.pk, []), anchoring=anchored is not None)
         if broken:
             raise CommandError("audit chain verification failed", returncode=1)
+
+    def _load_anchors(self, path) -> tuple[dict | None, list[str]]:
+        """The anchors at --anchors (which must exist), else in the configured directory (which the
+        first anchoring creates); None when there are none to compare with."""
+        try:
+            return anchors_load(path or settings.AGENTOPS_AUDIT_ANCHOR_DIR or "")
+        except AnchorError as exc:
+            if path:
+                raise CommandError(exc.message) from exc
+        self.stdout.write("note   no anchors (AGENTOPS_AUDIT_ANCHOR_DIR or --anchors): deleting a chain's "
+                          "newest events cannot be detected")
+        return None, []
+
+    def _report_chain(self, tenant, anchors, *, anchoring: bool) -> bool:
+        report = audit_chain_report(tenant, anchors)
+        if report.chain_break:
+            self.stderr.write(self.style.ERROR(f"BROKEN {report.chain_break}"))
+            return True
+        purged = f" (#{report.base_seq + 1}–#{report.last_seq}: purged through #{report.base_seq})" if report.base_seq else ""
+        anchor = (f", matches its anchor of {report.anchor.anchored_at} (#{report.anchor.seq})" if report.anchor
+                  else ", no anchor yet" if anchoring else "")
+        events = f"{report.checked} event{'' if report.checked == 1 else 's'}"
+        self.stdout.write(f"ok     tenant {tenant.slug}: {events}{purged}, chain intact{anchor}")
+        return False
+
+    def _report_missing_tenants(self, slug, anchored, tenants) -> bool:
+        """Anchored tenants that no longer exist (tenants with audit events cannot be deleted)."""
+        if slug:
+            return False
+        missing = sorted(set(anchored or {}) - {t.pk for t in tenants})
+        for tenant_id in missing:
+            self.stderr.write(self.style.ERROR(
+                f"BROKEN tenant {anchored[tenant_id][-1].tenant} (id {tenant_id}): anchored, but no longer in the database"))
+        return bool(missing)
+
+    def anchor(self, *, to=None, **options):
+        target = {"url": to} if to and to.startswith(("http://", "https://")) else {"directory": to or ""}
+        try:
+            anchors = audit_anchor(**target)
+        except AnchorError as exc:
+            raise CommandError(exc.message) from exc
+        for a in anchors:
+            self.stdout.write(f"anchored tenant {a.tenant}: #{a.seq} {a.hash[:16]}… (key {a.key_id})")
+        self.stdout.write(f"{len(anchors)} chains anchored")
+
+    def purge(self, *, tenant, before, **options):
+        [target] = _tenants(tenant)
+        try:
+            event = audit_purge(tenant=target, before=_moment(before), actor=Actor.system("manage.py audit purge"))
+        except AuditPurgeError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"purged tenant {target.slug}: {event.data['count']} events through "
+                          f"#{event.data['through_seq']}, recorded as event #{event.seq}")
+
+
+def _tenants(slug):
+    tenants = apps.get_model("tenancy", "Tenant").objects.order_by("slug")
+    if slug:
+        tenants = tenants.filter(slug=slug)
+        if not tenants.exists():
+            raise CommandError(f"No tenant with slug {slug!r}.")
+    return tenants
+
+
+def _moment(text: str) -> datetime:
+    """A date as midnight UTC, or an ISO date-time (UTC when it names no zone)."""
+    try:
+        moment = parse_datetime(text)
+        if moment is None and (day := parse_date(text)):
+            moment = datetime.combine(day, time())
+    except ValueError:
+        moment = None
+    if not moment:
+        raise CommandError(f"--before {text!r} is not a date (YYYY-MM-DD) or an ISO date-time.")
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
