@@ -77,6 +77,7 @@ if AGENTOPS_DEMO:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "agentops.api.ApiRequestMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -246,9 +247,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["agentops.tenancy.permissions.TenantMember"],
+    # JSON only, in and out: the API never answers HTML, and every body goes through the limits of
+    # agentops.api.JSONParser.
+    "DEFAULT_PARSER_CLASSES": ["agentops.api.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "agentops.api.Pagination",
-    "EXCEPTION_HANDLER": "agentops.api.exception_handler",
+    "EXCEPTION_HANDLER": "agentops.api_errors.exception_handler",
     "PAGE_SIZE": 50,
 }
 
