@@ -251,7 +251,7 @@ REST_FRAMEWORK = {
     # agentops.api.JSONParser.
     "DEFAULT_PARSER_CLASSES": ["agentops.api.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "agentops.api_schema.ApiSchema",
     "DEFAULT_PAGINATION_CLASS": "agentops.api.Pagination",
     "EXCEPTION_HANDLER": "agentops.api_errors.exception_handler",
     "PAGE_SIZE": 50,
@@ -269,6 +269,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "ENUM_NAME_OVERRIDES": {
         "StepKindEnum": "runs.models.StepKind",
+        "RunStatusEnum": "runs.models.RunStatus",
         "ToolKindEnum": "tools.models.ToolKind",
     },
 }
