@@ -48,7 +48,7 @@ schema.config.generation.update(max_examples=EXAMPLES_PER_OPERATION, determinist
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, deadline=None,
+@settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, database=None, deadline=None,
           suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_as_its_schema_says(case, demo_api, connection_kept_open):
     if case.path_parameters and case.meta.generation.mode.is_positive and zlib.crc32(repr(case).encode()) % 2:
