@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
@@ -66,17 +65,15 @@ def payload_too_large() -> ApiError:
 
 # -- request bodies ------------------------------------------------------------------------------
 
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_JSON_BRACKET = re.compile(r"[\[\]{}]")
-
-
 class JSONParser(parsers.JSONParser):
     """JSON bodies, within limits that keep a hostile body from costing more than a 400.
 
     The body is read up to `DATA_UPLOAD_MAX_MEMORY_SIZE` whether or not it declared a length (413
-    `payload_too_large`); nesting deeper than MAX_JSON_DEPTH is refused before parsing, which would
-    otherwise recurse once per level (400 `too_deep`); NaN, infinities and NUL characters, which no
-    database column stores, are refused like any malformed body (400 `invalid_json`).
+    `payload_too_large`). Nesting deeper than MAX_JSON_DEPTH is a 400 `too_deep`: the parser
+    recurses once per level, so a body deeper than the interpreter's recursion limit stops it with
+    a RecursionError, and a shallower one is measured once parsed. NaN, infinities and NUL
+    characters, which no database column stores, are refused like any malformed body (400
+    `invalid_json`).
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
@@ -85,15 +82,21 @@ class JSONParser(parsers.JSONParser):
             text = _read_within_limit(stream).decode(encoding)
         except UnicodeDecodeError:
             raise ApiError("invalid_json", f"The request body is not valid {encoding}.") from None
-        if _nesting_depth(text) > MAX_JSON_DEPTH:
-            raise ApiError("too_deep", f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
         try:
             data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        except RecursionError:
+            raise too_deep() from None
         except ValueError as exc:
             raise ApiError("invalid_json", f"The request body is not valid JSON: {exc}") from None
+        if _deeper_than(data, MAX_JSON_DEPTH):
+            raise too_deep()
         if _contains_nul(data):
             raise ApiError("invalid_json", "Strings in the request body may not contain NUL (\\u0000).")
         return data
+
+
+def too_deep() -> ApiError:
+    return ApiError("too_deep", f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
 
 
 def _read_within_limit(stream) -> bytes:
@@ -112,12 +115,15 @@ def _read_within_limit(stream) -> bytes:
     return b"".join(chunks)
 
 
-def _nesting_depth(text: str) -> int:
-    depth = deepest = 0
-    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
-        depth += 1 if bracket in "[{" else -1
-        deepest = max(deepest, depth)
-    return deepest
+def _deeper_than(value, levels: int) -> bool:
+    """Whether `value` nests objects or arrays more than `levels` deep (it recurses at most that far)."""
+    if isinstance(value, dict):
+        children = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return False
+    return levels == 0 or any(_deeper_than(child, levels - 1) for child in children)
 
 
 def _refuse_constant(name: str):

@@ -3,6 +3,7 @@ bodies (malformed, too deep, too large, NaN, NUL), paths (unknown, malformed ids
 query parameters and the fields of every write endpoint."""
 
 import json
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -59,19 +60,34 @@ def test_a_body_nested_ten_thousand_deep_is_a_400_too_deep_on_every_write_endpoi
     assert state() == before
 
 
-def test_nesting_up_to_the_limit_is_parsed(demo_api):
-    nested = {"a": 1}
-    for _ in range(60):
-        nested = {"a": nested}
-    body = json.dumps({"agent": "support", "input": {"deep": nested}})
+def nested(levels: int) -> dict:
+    value = {"a": 1}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
 
-    assert send(demo_api, "post", "/api/v1/runs/", body).status_code == 201
+
+def test_a_body_64_levels_deep_is_read_and_65_levels_is_too_deep(demo_api):
+    at_limit = json.dumps({"agent": "support", "input": nested(63)})
+    over = json.dumps({"agent": "support", "input": nested(64)})
+
+    assert send(demo_api, "post", "/api/v1/runs/", at_limit).status_code == 201
+    assert error_of(send(demo_api, "post", "/api/v1/runs/", over), 400)["code"] == "too_deep"
 
 
 def test_brackets_inside_strings_do_not_count_as_nesting(demo_api):
     body = json.dumps({"agent": "support", "message": "[" * 1000 + "{" * 1000})
 
     assert send(demo_api, "post", "/api/v1/runs/", body).status_code == 201
+
+
+def test_a_body_of_many_unterminated_strings_is_refused_quickly(demo_api):
+    body = '{"agent": "' + '\\"' * 1_000_000  # a million escaped quotes, the string never ends
+
+    started = time.monotonic()
+    response = send(demo_api, "post", "/api/v1/runs/", body)
+
+    assert error_of(response, 400)["code"] == "invalid_json" and time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("body", [
