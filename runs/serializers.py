@@ -8,7 +8,7 @@ from .models import Run, RunStatus, Step, WaitingReason
 
 
 class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
-    """A new run. Needs the caller's tenant in the context (`on_behalf_of` names one of its members)."""
+    """A new run of the agent's current version, with either `input` or `message`."""
 
     agent = serializers.SlugField(help_text="The agent's slug.")
     input = serializers.DictField(required=False, help_text="Structured input for the workflow.")
@@ -19,7 +19,8 @@ class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
     metadata = serializers.DictField(required=False, default=dict)
 
     def validate_on_behalf_of(self, value):
-        # One answer for an unknown username and for another tenant's user: no way to probe who exists.
+        # A member of the caller's tenant (given in the context). One answer for an unknown username
+        # and for another tenant's user: no way to probe who exists.
         user = member_get_by_username(tenant=self.context["tenant"], username=value)
         if user is None:
             raise serializers.ValidationError(f"No member of this tenant is called {value!r}.")
