@@ -21,6 +21,7 @@ DESCRIPTIONS = {
     "401": "not_authenticated, authentication_failed: no valid API key or session",
     "403": "permission_denied: the role or the key's scopes do not allow it",
     "404": "not_found: nothing by that id in your tenant",
+    "406": "not_acceptable: the Accept header admits no JSON",
     "411": "length_required: a body sent without Content-Length (chunked)",
     "413": "payload_too_large: the body is over the size limit",
     "415": "unsupported_media_type: send application/json",
@@ -53,6 +54,7 @@ class ApiSchema(AutoSchema):
             statuses.append("403")
         if "{" in self.path:
             statuses.append("404")
+        statuses.append("406")
         if "requestBody" in operation:
             statuses += ["411", "413", "415"]
         if self.view.get_throttles():

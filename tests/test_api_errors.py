@@ -224,6 +224,12 @@ def test_without_credentials_an_unsupported_method_is_still_a_401(client, demo_a
     assert error_of(client.delete(f"/api/v1/runs/{demo_api['run_id']}/"), 401)["code"] == "not_authenticated"
 
 
+def test_a_client_that_accepts_only_html_gets_a_json_406(demo_api):
+    response = demo_api["client"].get("/api/v1/runs/", HTTP_ACCEPT="text/html")
+
+    assert error_of(response, 406)["code"] == "not_acceptable"
+
+
 @pytest.mark.parametrize("query", ["?agent=%00", "?status=queued%00", "?thread=a%00b"])
 def test_a_nul_in_the_query_is_a_400(demo_api, query):
     assert error_of(demo_api["client"].get(f"/api/v1/runs/{query}"), 400)["code"] == "invalid"
