@@ -82,6 +82,7 @@ if AGENTOPS_DEMO:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "agentops.api.ApiRequestMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -284,9 +285,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["agentops.tenancy.permissions.TenantMember"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only, in and out: the API never answers HTML, and every body goes through the limits of
+    # agentops.api.JSONParser.
+    "DEFAULT_PARSER_CLASSES": ["agentops.api.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "agentops.api_schema.ApiSchema",
     "DEFAULT_PAGINATION_CLASS": "agentops.api.Pagination",
-    "EXCEPTION_HANDLER": "agentops.api.exception_handler",
+    "EXCEPTION_HANDLER": "agentops.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["agentops.ratelimit.ApiRateThrottle"],
     "PAGE_SIZE": 50,
 }
@@ -303,6 +308,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "ENUM_NAME_OVERRIDES": {
         "StepKindEnum": "runs.models.StepKind",
+        "RunStatusEnum": "runs.models.RunStatus",
         "ToolKindEnum": "tools.models.ToolKind",
     },
 }

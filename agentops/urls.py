@@ -1,7 +1,7 @@
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agentops import views
@@ -24,3 +24,8 @@ urlpatterns = [
 ]
 if apps.is_installed("demo"):
     urlpatterns.append(path("demo/", include("demo.urls")))
+# Last: whatever else is under /api/ answers the JSON envelope, not Django's HTML pages.
+urlpatterns.append(re_path(r"^api/", views.api_not_found, name="api-not-found"))
+
+handler400 = views.bad_request
+handler500 = views.server_error

@@ -5,9 +5,13 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
+from agentops.api import API_PREFIX, error_response
 from agentops.pages import page_login_required
 from agentops.tenancy.middleware import SESSION_TENANT_KEY
 from agentops.tenancy.selectors import membership_list_for_user
@@ -58,3 +62,37 @@ def login_locked_out(request, original_response=None, credentials=None):
     }, status=429)
     response["Retry-After"] = str(cooloff_seconds)
     return response
+
+
+# -- the API's answers outside its endpoints ---------------------------------------------------
+
+
+@csrf_exempt
+def api_not_found(request):
+    """Any /api/ path no endpoint matches (an unknown path, a malformed id): a JSON 404."""
+    message = f"No endpoint at {request.path}."
+    if not request.path.endswith("/") and _is_endpoint(request.path + "/"):
+        message += f" Did you mean {request.path}/ ?"
+    return error_response("not_found", message, status=404)
+
+
+def _is_endpoint(path: str) -> bool:
+    try:
+        return resolve(path).func is not api_not_found
+    except Resolver404:
+        return False
+
+
+def bad_request(request, exception):
+    """handler400: a request Django refuses before any view (a disallowed host, say)."""
+    if request.path.startswith(API_PREFIX):
+        return error_response("bad_request", "The request is malformed.", status=400)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request):
+    """handler500, with DEBUG off: the envelope for the API; the error itself is logged by Django."""
+    if request.path.startswith(API_PREFIX):
+        return error_response("server_error", "The server failed to answer this request; the error is logged.",
+                              status=500)
+    return defaults.server_error(request)

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from agentops.api import StrictInputMixin
+
 from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus
 
 
@@ -22,9 +24,12 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
         help_text="The arguments a decision approves now: the proposal, or an edit awaiting the rest of the quorum.",
     )
     approvals = serializers.IntegerField(source="approval_count", read_only=True)
-    approver_group = serializers.CharField(source="approver_group.name", read_only=True, default=None)
-    requested_by = serializers.CharField(source="requested_by.get_username", read_only=True, default=None)
-    decided_by = serializers.CharField(source="decided_by.get_username", read_only=True, default=None)
+    approver_group = serializers.CharField(source="approver_group.name", read_only=True, default=None,
+                                           allow_null=True)
+    requested_by = serializers.CharField(source="requested_by.get_username", read_only=True, default=None,
+                                         allow_null=True)
+    decided_by = serializers.CharField(source="decided_by.get_username", read_only=True, default=None,
+                                       allow_null=True)
     votes = ApprovalVoteSerializer(source="decisions", many=True, read_only=True)
 
     class Meta:
@@ -39,12 +44,15 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
 
 
 class ApprovalListFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=ApprovalStatus.choices, required=False, help_text="Default: every status.")
-    agent = serializers.CharField(required=False, help_text="Agent slug.")
-    tool = serializers.CharField(required=False, help_text="Tool name.")
+    """The list's filters; an empty one (`?status=`) filters nothing."""
+
+    status = serializers.ChoiceField(choices=ApprovalStatus.choices, required=False, allow_blank=True,
+                                     help_text="Default: every status.")
+    agent = serializers.CharField(required=False, allow_blank=True, help_text="Agent slug.")
+    tool = serializers.CharField(required=False, allow_blank=True, help_text="Tool name.")
 
 
-class ApprovalApproveInputSerializer(serializers.Serializer):
+class ApprovalApproveInputSerializer(StrictInputMixin, serializers.Serializer):
     seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it; 409 `stale` if it changed.")
     comment = serializers.CharField(required=False, allow_blank=True, default="")
     arguments = serializers.DictField(
@@ -53,7 +61,7 @@ class ApprovalApproveInputSerializer(serializers.Serializer):
     )
 
 
-class ApprovalRejectInputSerializer(serializers.Serializer):
+class ApprovalRejectInputSerializer(StrictInputMixin, serializers.Serializer):
     seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it; 409 `stale` if it changed.")
     comment = serializers.CharField(
         required=False, allow_blank=True, default="",

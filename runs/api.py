@@ -1,17 +1,29 @@
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentops.api import ApiError
+from agentops.api import ApiError, ApiErrorSerializer, query_params
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
 from .journal_view import blobs_for, prompts_for_steps
-from .models import RunStatus, StepKind
+from .models import Run, StepKind
 from .selectors import run_get_for_user, run_list, step_list
-from .serializers import RunCreateSerializer, RunSerializer, StepSerializer
+from .serializers import (
+    RunCreateSerializer,
+    RunListFilterSerializer,
+    RunSerializer,
+    RunStepsSerializer,
+    StepPageParamsSerializer,
+    StepSerializer,
+)
 from .errors import RunError
 from .services import run_cancel, run_create
 
@@ -21,6 +33,17 @@ ERROR_STATUS = {
     "idempotency_conflict": status.HTTP_409_CONFLICT,
     "not_cancellable": status.HTTP_409_CONFLICT,
 }
+
+
+IDEMPOTENCY_KEY_MAX = Run._meta.get_field("idempotency_key").max_length
+
+
+def idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+        message = f"Idempotency-Key may have at most {IDEMPOTENCY_KEY_MAX} characters."
+        raise ApiError("invalid", message, details={"Idempotency-Key": [message]})
+    return key
 
 
 def api_error(error: RunError) -> ApiError:
@@ -35,33 +58,39 @@ def get_run_or_404(request, run_id):
 
 
 @extend_schema(tags=["runs"])
+@extend_schema_view(get=extend_schema(parameters=[RunListFilterSerializer]))
 class RunListCreateApi(generics.ListAPIView):
-    """List the tenant's runs (filter by `agent` slug and `status`), or start one."""
+    """List the tenant's runs (filter by `agent` slug, `status` and `thread`), or start one."""
 
     serializer_class = RunSerializer
     required_permissions = {"GET": ("view", "read"), "POST": ("run_agents", "runs:write")}
 
     def get_queryset(self):
-        wanted = self.request.query_params.get("status")
-        if wanted and wanted not in RunStatus.values:
-            raise ApiError("invalid", f"status must be one of {', '.join(RunStatus.values)}")
         return run_list(principal=request_principal(self.request),
-                        agent=self.request.query_params.get("agent") or None, status=wanted or None)
+                        **query_params(RunListFilterSerializer, self.request))
 
     @extend_schema(
-        request=RunCreateSerializer, responses={201: RunSerializer, 200: RunSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
+        request=RunCreateSerializer,
+        responses={201: RunSerializer, 200: RunSerializer,
+                   400: OpenApiResponse(ApiErrorSerializer, description="invalid (see details; `on_behalf_of` "
+                                        "names no member of the tenant), unknown_field, unknown_agent, invalid_json"),
+                   409: OpenApiResponse(ApiErrorSerializer, description="idempotency_conflict: the key was used "
+                                                                        "for a different request")},
+        parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
+                                     OpenApiParameter.HEADER,
                                      description="Repeat a request safely: the same key returns the same run.")],
+        examples=[OpenApiExample("A message", request_only=True,
+                                 value={"agent": "support", "message": "Where is my order #1042?"})],
     )
     def post(self, request):
-        serializer = RunCreateSerializer(data=request.data)
+        serializer = RunCreateSerializer(data=request.data, context={"tenant": request_principal(request).tenant})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
             run, created = run_create(
                 principal=request_principal(request), agent_slug=data["agent"], input=data["input"],
                 on_behalf_of=data.get("on_behalf_of"), thread=data["thread"], metadata=data["metadata"],
-                idempotency_key=request.headers.get("Idempotency-Key") or None,
+                idempotency_key=idempotency_key(request),
             )
         except RunError as error:
             raise api_error(error) from error
@@ -79,19 +108,11 @@ class RunDetailApi(APIView):
 class RunStepsApi(APIView):
     """The run's journal in order. Page with `after` (the last seq you have) and `limit`."""
 
-    @extend_schema(
-        responses=StepSerializer(many=True),
-        parameters=[OpenApiParameter("after", int, description="Only steps with a greater seq."),
-                    OpenApiParameter("limit", int, description="At most this many (default 200, max 1000).")],
-    )
+    @extend_schema(responses=RunStepsSerializer, parameters=[StepPageParamsSerializer])
     def get(self, request, run_id):
         run = get_run_or_404(request, run_id)
-        try:
-            after = int(request.query_params.get("after", 0))
-            limit = min(int(request.query_params.get("limit", 200)), 1000)
-        except ValueError:
-            raise ApiError("invalid", "after and limit must be integers") from None
-        steps = step_list(run=run, after_seq=after, limit=limit)
+        page = query_params(StepPageParamsSerializer, request)
+        steps = step_list(run=run, after_seq=page["after"], limit=page["limit"])
         prompts = prompts_for_steps(run=run, seqs=[s.seq for s in steps if s.kind == StepKind.LLM])
         blobs = blobs_for([value for step in steps for value in (step.input, step.output)])
         context = {"prompts": prompts, "blobs": blobs}
@@ -103,7 +124,9 @@ class RunStepsApi(APIView):
 class RunCancelApi(APIView):
     required_permissions = {"POST": ("run_agents", "runs:write")}
 
-    @extend_schema(request=None, responses=RunSerializer)
+    @extend_schema(request=None, responses={
+        200: RunSerializer,
+        409: OpenApiResponse(ApiErrorSerializer, description="not_cancellable: the run has already ended")})
     def post(self, request, run_id):
         run = get_run_or_404(request, run_id)
         try:

@@ -38,13 +38,14 @@ def run_list(
     principal: Principal,
     agent=None,
     status: str | None = None,
+    thread: str | None = None,
     user=None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> QuerySet[Run]:
     """The tenant's runs, newest first, with agent, version and users joined in.
 
-    `agent` is an Agent, its pk or its slug; `user` (a user or pk) matches who started the run
+    `agent` is an Agent, its pk or its slug; `thread` a conversation thread; `user` (a user or pk) matches who started the run
     or on whose behalf it acts; `date_from`/`date_to` are inclusive days of `created_at` in the
     current time zone. Lazy: count and slice it like any queryset.
     """
@@ -55,6 +56,8 @@ def run_list(
         runs = runs.filter(agent__slug=agent) if isinstance(agent, str) else runs.filter(agent=agent)
     if status:
         runs = runs.filter(status=status)
+    if thread:
+        runs = runs.filter(thread=thread)
     if user:
         runs = runs.filter(Q(created_by=user) | Q(on_behalf_of=user))
     if date_from:

@@ -1,27 +1,29 @@
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from agentops.api import MAX_QUERY_INT, StrictInputMixin
+from agentops.tenancy.selectors import member_get_by_username
+
 from .journal_view import resolved
-from .models import Run, Step
+from .models import Run, RunStatus, Step, WaitingReason
 
 
-class RunCreateSerializer(serializers.Serializer):
+class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
+    """A new run of the agent's current version, with either `input` or `message`."""
+
     agent = serializers.SlugField(help_text="The agent's slug.")
-    input = serializers.JSONField(required=False, help_text="Structured input for the workflow (an object).")
+    input = serializers.DictField(required=False, help_text="Structured input for the workflow.")
     message = serializers.CharField(required=False, max_length=100_000, help_text="A user message (agent_loop).")
     thread = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    on_behalf_of = serializers.CharField(required=False, help_text="Username of the end user the run acts for.")
+    on_behalf_of = serializers.CharField(required=False, max_length=150,
+                                         help_text="Username of the end user the run acts for: a member of the tenant.")
     metadata = serializers.DictField(required=False, default=dict)
 
-    def validate_input(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("input must be a JSON object")
-        return value
-
     def validate_on_behalf_of(self, value):
-        user = get_user_model().objects.filter(username=value).first()
+        # A member of the caller's tenant (given in the context). One answer for an unknown username
+        # and for another tenant's user: no way to probe who exists.
+        user = member_get_by_username(tenant=self.context["tenant"], username=value)
         if user is None:
-            raise serializers.ValidationError(f"no user {value!r}")
+            raise serializers.ValidationError(f"No member of this tenant is called {value!r}.")
         return user
 
     def validate(self, data):
@@ -32,12 +34,24 @@ class RunCreateSerializer(serializers.Serializer):
         return data
 
 
+class RunListFilterSerializer(serializers.Serializer):
+    """The list's filters; an empty one (`?status=`) filters nothing."""
+
+    agent = serializers.SlugField(required=False, allow_blank=True, help_text="Agent slug.")
+    status = serializers.ChoiceField(choices=RunStatus.choices, required=False, allow_blank=True)
+    thread = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                                   help_text="Runs of this conversation thread.")
+
+
 class RunSerializer(serializers.ModelSerializer):
     agent = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     agent_version = serializers.IntegerField(source="agent_version.number", read_only=True)
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
-    on_behalf_of = serializers.CharField(source="on_behalf_of.username", default=None, read_only=True)
-    parent = serializers.UUIDField(source="parent_id", read_only=True)
+    waiting_reason = serializers.ChoiceField(choices=WaitingReason.choices, allow_blank=True, read_only=True,
+                                             help_text="What a waiting run waits for; empty otherwise.")
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True, read_only=True)
+    on_behalf_of = serializers.CharField(source="on_behalf_of.username", default=None, allow_null=True,
+                                         read_only=True)
+    parent = serializers.UUIDField(source="parent_id", allow_null=True, read_only=True)
     cost = serializers.DecimalField(max_digits=14, decimal_places=6, read_only=True)
 
     class Meta:
@@ -52,7 +66,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 class StepSerializer(serializers.ModelSerializer):
     prompt = serializers.SerializerMethodField(help_text="For model steps: the full message list sent.")
-    duration_ms = serializers.FloatField(read_only=True)
+    duration_ms = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
         model = Step
@@ -75,3 +89,18 @@ class StepSerializer(serializers.ModelSerializer):
         prompts = self.context.get("prompts", {})
         messages = prompts.get(step.seq)
         return [m.message for m in messages] if messages is not None else None
+
+
+class StepPageParamsSerializer(serializers.Serializer):
+    after = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_QUERY_INT,
+                                     help_text="Only steps with a greater seq.")
+    limit = serializers.IntegerField(required=False, default=200, min_value=1, max_value=1000,
+                                     help_text="At most this many steps (default 200).")
+
+
+class RunStepsSerializer(serializers.Serializer):
+    """A page of a run's journal, with the run's status as of reading it."""
+
+    run = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+    steps = StepSerializer(many=True)

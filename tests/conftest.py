@@ -7,8 +7,14 @@ from rest_framework.test import APIClient
 from agentops import config_cache
 from agentops.audit.services import Actor
 from agentops.outbound import url_host_port
+from agentops.tenancy.models import Membership
+from agentops.tenancy.principal import Principal
 from agentops.tenancy.roles import Role
 from agentops.tenancy.services import api_key_create
+from approvals.models import ApprovalRequest
+from demo.seed import seed_demo
+from runs.engine import execute_run
+from runs.services import run_create
 from tests.factories import AgentFactory, MembershipFactory, TenantFactory, UserFactory
 
 
@@ -90,9 +96,7 @@ def member(tenant):
     """A factory: member("alice", Role.APPROVER) → a user with that role in `tenant`."""
 
     def make(username: str, role: str = Role.OPERATOR, in_tenant=None):
-        user = UserFactory(username=username)
-        MembershipFactory(user=user, tenant=in_tenant or tenant, role=role)
-        return user
+        return member_in(in_tenant or tenant, username, role)
 
     return make
 
@@ -145,3 +149,30 @@ def api(operator, tenant, api_key_for):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(operator, tenant)}")
     return client
+
+
+@pytest.fixture
+def demo_api(db):
+    """The demo tenant with a refund run waiting for approval (asked for by `operator`), an answered
+    run, and the key of an owner with every scope. Returns {"key", "client" (authenticated with
+    it), and for each path parameter of the API an existing object's id}."""
+    seed_demo()
+    operator = Membership.objects.select_related("tenant", "user").get(tenant__slug="demo", user__username="operator")
+    owner = member_in(operator.tenant, "owen", Role.OWNER)
+    principal = Principal(tenant=operator.tenant, user=operator.user, membership=operator)
+    waiting, _ = run_create(principal=principal, agent_slug="support", input={"message": "Please refund order #1043"})
+    answered, _ = run_create(principal=principal, agent_slug="support", input={"message": "Where is order #1042?"})
+    for run in (waiting, answered):
+        execute_run(run.pk)
+    _, key = api_key_create(tenant=operator.tenant, user=owner, name="everything", actor=Actor.system("test"),
+                            scopes=["read", "runs:write", "approvals:write", "tools:write", "agents:write"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return {"key": key, "client": client, "run_id": str(waiting.pk), "answered_run_id": str(answered.pk),
+            "id": ApprovalRequest.objects.get(run=waiting).pk, "name": "billing.refund", "slug": "support"}
+
+
+def member_in(tenant, username: str, role: str):
+    user = UserFactory(username=username)
+    MembershipFactory(user=user, tenant=tenant, role=role)
+    return user

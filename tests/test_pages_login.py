@@ -85,7 +85,7 @@ def page_routes(patterns, prefix=""):
         route = prefix + str(pattern.pattern)
         if isinstance(pattern, URLResolver):
             yield from page_routes(pattern.url_patterns, route)
-        elif not route.startswith(NOT_PAGES):
+        elif not route.removeprefix("^").startswith(NOT_PAGES):  # re_path routes begin with ^
             yield route, pattern.callback
 
 

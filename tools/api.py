@@ -1,11 +1,11 @@
 from contextlib import contextmanager
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentops.api import ApiError
+from agentops.api import ApiError, ApiErrorSerializer
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
@@ -15,6 +15,7 @@ from .serializers import ToolCreateSerializer, ToolSerializer, ToolUpdateSeriali
 from .services import tool_create, tool_update
 
 WRITE = ("manage_tools", "tools:write")
+CONFLICT = OpenApiResponse(ApiErrorSerializer, description="conflict: a tool of that name already exists")
 
 
 @contextmanager
@@ -44,7 +45,7 @@ class ToolListApi(generics.ListAPIView):
     def get_queryset(self):
         return tool_list(tenant=request_principal(self.request).tenant)
 
-    @extend_schema(request=ToolCreateSerializer, responses={201: ToolSerializer})
+    @extend_schema(request=ToolCreateSerializer, responses={201: ToolSerializer, 409: CONFLICT})
     def post(self, request):
         serializer = ToolCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -1,6 +1,8 @@
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
+from agentops.api import StrictInputMixin
+
 from .models import EDITABLE_FIELDS, Tool, ToolKind
 from .validation import tool_errors
 
@@ -21,16 +23,9 @@ class ToolSerializer(serializers.ModelSerializer):
         return "global" if tool.is_global else "tenant"
 
 
-class _ToolInputSerializer(serializers.ModelSerializer):
+class _ToolInputSerializer(StrictInputMixin, serializers.ModelSerializer):
     approver_group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all(), allow_null=True, required=False)
     escalation_group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all(), allow_null=True, required=False)
-
-    def validate(self, attrs):
-        # A field the endpoint cannot change must not be dropped silently.
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({field: ["This field cannot be set here."] for field in unknown})
-        return attrs
 
 
 class ToolCreateSerializer(_ToolInputSerializer):
@@ -46,7 +41,6 @@ class ToolCreateSerializer(_ToolInputSerializer):
         return kind
 
     def validate(self, attrs):
-        attrs = super().validate(attrs)
         errors = tool_errors(Tool(**attrs))
         if errors:
             raise serializers.ValidationError(errors)

@@ -12,7 +12,8 @@ class TenantMember(permissions.BasePermission):
 
     Views declare `required_permissions = {"GET": ("view", "read"), "POST": ("run_agents", "runs:write")}`:
     a role permission and, for API keys, the scope the key must carry. Unlisted safe methods need
-    ("view", "read"); unlisted unsafe methods are refused.
+    ("view", "read"); unlisted unsafe methods are refused. A method the view does not have is let
+    through to the view's 405 `method_not_allowed` (DRF checks permissions before the method).
     """
 
     message = "You do not have permission to perform this action in this tenant."
@@ -21,6 +22,8 @@ class TenantMember(permissions.BasePermission):
         principal = request_principal(request)
         if principal is None:
             return False
+        if not _view_handles(view, request.method):
+            return True
         required = getattr(view, "required_permissions", {})
         if request.method in required:
             permission, scope = required[request.method]
@@ -29,3 +32,7 @@ class TenantMember(permissions.BasePermission):
         else:
             return False
         return principal.can(permission, scope)
+
+
+def _view_handles(view, method: str) -> bool:
+    return method.lower() in view.http_method_names and hasattr(view, method.lower())

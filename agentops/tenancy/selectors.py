@@ -11,3 +11,10 @@ def membership_get(*, user, tenant: Tenant) -> Membership | None:
 
 def membership_list_for_user(*, user):
     return Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")
+
+
+def member_get_by_username(*, tenant: Tenant, username: str):
+    """The user called `username` if they are a member of `tenant`, else None: a caller cannot tell
+    an unknown username from a user of another tenant."""
+    membership = Membership.objects.filter(tenant=tenant, user__username=username).select_related("user").first()
+    return membership.user if membership else None

@@ -128,3 +128,34 @@ def test_list_filters_by_status_and_rejects_unknown_statuses(api, scripted_agent
     assert [r["id"] for r in api.get("/api/v1/runs/?status=succeeded").json()["results"]] == [run_id]
     assert api.get("/api/v1/runs/?status=queued").json()["results"] == []
     assert api.get("/api/v1/runs/?status=bogus").status_code == 400
+
+
+def test_list_filters_by_thread(api, scripted_agent):
+    ours = api.post("/api/v1/runs/", {"agent": "helper", "message": "a", "thread": "t-1"}, format="json").json()["id"]
+    api.post("/api/v1/runs/", {"agent": "helper", "message": "b", "thread": "t-2"}, format="json")
+
+    assert [r["id"] for r in api.get("/api/v1/runs/?thread=t-1").json()["results"]] == [ours]
+    assert len(api.get("/api/v1/runs/").json()["results"]) == 2
+
+
+def test_on_behalf_of_a_member_is_recorded(api, scripted_agent, member):
+    member("erin", Role.VIEWER)
+
+    response = api.post("/api/v1/runs/", {"agent": "helper", "message": "a", "on_behalf_of": "erin"}, format="json")
+
+    assert response.status_code == 201 and response.json()["on_behalf_of"] == "erin"
+
+
+def test_on_behalf_of_cannot_tell_an_unknown_username_from_another_tenants_user(api, scripted_agent, member,
+                                                                                 other_tenant):
+    member("stranger", Role.OPERATOR, in_tenant=other_tenant)
+
+    def refusal(username):
+        response = api.post("/api/v1/runs/", {"agent": "helper", "message": "a", "on_behalf_of": username},
+                            format="json")
+        error = response.json()["error"]
+        return response.status_code, error["code"], error["details"]["on_behalf_of"][0].replace(repr(username), "X")
+
+    assert refusal("stranger") == refusal("nobody-at-all") == (
+        400, "invalid", "No member of this tenant is called X.")
+    assert Run.objects.count() == 0

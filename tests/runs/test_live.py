@@ -144,3 +144,23 @@ def test_inbox_socket_forwards_the_tenants_pings_only(member, tenant, other_tena
         return message
 
     assert async_to_sync(scenario)() == {"type": "changed"}
+
+
+@websocket_db
+def test_a_socket_opened_by_another_sites_page_is_refused(operator, agent, settings):
+    settings.ALLOWED_HOSTS = ["agentops.example"]
+    run = make_run(agent)
+    cookie = session_cookie(operator)
+
+    async def connected_from(*origin):
+        communicator, connected, _ = await connect(f"/ws/runs/{run.pk}/", [*cookie, *origin])
+        await communicator.disconnect()
+        return connected
+
+    async def scenario():
+        return (await connected_from((b"origin", b"https://agentops.example")),
+                await connected_from((b"origin", b"https://evil.example")),
+                await connected_from())
+
+    assert async_to_sync(scenario)() == (True, False, False)
+    assert not get_channel_layer().groups.get(live.run_group(run.pk))
