@@ -34,7 +34,7 @@ from agentops import config_cache
 from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import ToolSpec
 from agentops.retry import RetryPolicy, call_with_retries
-from agentops.secrets import SecretResolver
+from agentops.secrets.resolver import SecretResolver
 from tools.adapters import Adapter, AdapterError, Invocation, get_adapter
 from tools.adapters.python import PythonAdapter
 from tools.errors import ToolFailed, ToolRefused
@@ -174,14 +174,15 @@ def tool_execute(
     Makes network calls: never call it inside an open transaction.
     """
     tool = prepared.tool
-    secrets = SecretResolver()
+    secrets = SecretResolver.for_tool(tool)
     try:
         adapter = _adapter(prepared, secrets)
     except ValueError as exc:  # the stored configuration is invalid (or its function is not loaded)
         raise ToolFailed(secrets.redact(f"{tool.name} is misconfigured: {exc}"), retryable=False) from None
     try:
         result = call_with_retries(
-            lambda attempt: adapter.call(Invocation(prepared.arguments, idempotency_key, _timeout(tool, deadline))),
+            lambda attempt: adapter.call(Invocation(prepared.arguments, idempotency_key, _timeout(tool, deadline),
+                                                    tenant_id=prepared.run.tenant_id)),
             RetryPolicy.from_dict(tool.retry_policy),
             is_retryable=lambda exc: isinstance(exc, AdapterError) and exc.retryable,
             retry_after=lambda exc: getattr(exc, "retry_after", None),

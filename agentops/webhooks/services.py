@@ -43,7 +43,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agentops import config_cache
-from agentops.secrets import SecretError, SecretResolver
+from agentops.secrets.resolver import SecretError, SecretResolver
 from agentops.taskqueue import enqueue
 
 from .models import DeliveryStatus, Webhook, WebhookDelivery
@@ -190,7 +190,7 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
     """POST the signed payload; (status code, error text), error empty on a 2xx."""
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
     try:
-        secret = SecretResolver().resolve(delivery.webhook.secret)
+        secret = SecretResolver.for_tenant(delivery.webhook.tenant_id).resolve(delivery.webhook.secret)
     except SecretError as exc:
         return None, f"signing secret: {exc}"
     headers = {

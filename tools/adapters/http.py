@@ -27,7 +27,8 @@ from urllib.parse import quote
 
 import httpx
 
-from agentops.secrets import REFERENCE, SecretError
+from agentops.secrets.references import REFERENCE
+from agentops.secrets.resolver import SecretError
 from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -29,7 +29,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 import anyio
 import pydantic
 
-from agentops.secrets import SecretError, SecretResolver
+from agentops.secrets.resolver import SecretError, SecretResolver
 from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
 from tools.adapters.http import is_retryable_status
 
