@@ -10,8 +10,9 @@ For each call the engine asks, in order (one `ToolSession(run)` serves the calls
    database reads.
 2. (the engine opens an approval request when `PreparedCall.approval` says so)
 3. `tool_execute` — one call through the tool's adapter, with the per-attempt timeout, the tool's
-   retry policy and the call's idempotency key; secrets resolved at call time and redacted from
-   whatever comes back. A failure after retries is a `ToolFailed`.
+   retry policy and the call's idempotency key; secrets resolved at call time with the tool's
+   owner's powers (a tenant tool: its tenant's secrets; a global tool: the platform's) and
+   redacted from whatever comes back. A failure after retries is a `ToolFailed`.
 
 The engine journals the step and writes the `tool.called` audit event; refusals are recorded with
 `tool_refusal_audit`. Call `tool_execute` outside any open transaction: it does network I/O.

@@ -20,7 +20,8 @@ def platform_dsn() -> str:
     settings = connection.settings_dict
     if connection.vendor != "postgresql":
         return f"sqlite:///{settings['NAME']}"
-    return (f"postgresql://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST'] or 'localhost'}:"
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    return (f"postgresql://{settings['USER']}{password}@{settings['HOST'] or 'localhost'}:"
             f"{settings['PORT'] or 5432}/{settings['NAME']}")
 
 
