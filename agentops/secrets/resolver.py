@@ -34,8 +34,8 @@ from urllib.parse import quote, quote_plus
 from django.conf import settings
 
 from .crypto import InvalidToken, decrypt
-from .models import TenantSecret
 from .references import REFERENCE, references
+from .selectors import secret_token
 
 __all__ = ["PLATFORM_ENV_PREFIX", "REFERENCE", "SecretError", "SecretResolver", "load_secrets_file", "references"]
 
@@ -109,8 +109,7 @@ class SecretResolver:
     @classmethod
     def for_tenant(cls, tenant_id: int) -> "SecretResolver":
         def lookup(name: str) -> str | None:
-            token = (TenantSecret.objects.filter(tenant_id=tenant_id, name=name)
-                     .values_list("encrypted_value", flat=True).first())
+            token = secret_token(tenant_id=tenant_id, name=name)
             if token is None:
                 return None
             try:

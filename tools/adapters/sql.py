@@ -221,9 +221,11 @@ def _check_dsn(dsn: str) -> None:
     except psycopg.ProgrammingError:
         raise ValueError("sql tool: the secret in 'dsn_secret' is not a valid PostgreSQL URL.") from None
     platform = connections["default"].settings_dict
-    if "postgresql" in platform["ENGINE"] and info.get("dbname", "") == platform["NAME"] and _same_server(
-        info.get("host", ""), info.get("port", ""), platform.get("HOST", ""), platform.get("PORT", "")
-    ):
+    if "postgresql" not in platform["ENGINE"] or info.get("dbname", "") != platform["NAME"]:
+        return
+    # `hostaddr`, when given, is where libpq connects; `host` then only names the server.
+    hosts = {info.get("host", ""), info.get("hostaddr", "")}
+    if any(_same_server(host, info.get("port", ""), platform.get("HOST", ""), platform.get("PORT", "")) for host in hosts):
         raise ValueError("sql tool: the URL in 'dsn_secret' is the platform's own database, which tools never reach.")
 
 
