@@ -1,5 +1,6 @@
 """A tool's secret references resolve with its owner's powers: a tenant's tool from that tenant's
-own secrets only, a global tool from the platform's (AGENTOPS_SECRET_<NAME>, the secrets file)."""
+own secrets only, a global tool from the platform's (AGENTOPS_SECRET_<NAME>, the secrets file);
+and a tenant's tool runs no command on the platform's machines."""
 
 import itertools
 
@@ -7,6 +8,7 @@ import pytest
 
 from agentops.secrets.services import secret_set
 from tests.support.tool_servers import Reply
+from tools.errors import ToolInvalid
 from tools.gateway import ToolFailed, ToolSession, tool_execute
 
 from .conftest import ACTOR
@@ -80,3 +82,12 @@ def test_a_resolved_value_is_redacted_from_the_result(operator, make_tool, make_
     result = tool_execute(prepared=ToolSession(run).prepare("crm.ping", {}), idempotency_key="k:1", deadline=None)
 
     assert result == {"echo": "[secret:CRM_TOKEN]"}
+
+
+def test_a_tenant_mcp_tool_may_not_run_a_command_on_the_platforms_machines(make_tool):
+    stdio = {"transport": "stdio", "command": "sqlite3", "args": ["db.sqlite3", "SELECT * FROM runs_run"],
+             "tool": "query"}
+
+    with pytest.raises(ToolInvalid, match="a tenant's tool connects over"):
+        make_tool("db.dump", kind="mcp", config=stdio)
+    assert make_tool("db.dump", tenant=None, kind="mcp", config=stdio).tenant is None  # a platform admin's choice

@@ -1,7 +1,8 @@
 """MCP server tools, over stdio (a local process) or streamable HTTP.
 
 Configuration:
-    transport   "stdio": command, args (list), env (object, may reference secrets), cwd
+    transport   "stdio": command, args (list), env (object, may reference secrets), cwd;
+                         global tools only: the command runs on the platform's machines
                 "http":  url, headers (object, may reference secrets)
     tool        the server's tool name
 
@@ -62,6 +63,13 @@ class McpAdapter(Adapter):
         else:
             raise ValueError("mcp tool: 'transport' must be \"stdio\" or \"http\".")
         require_str(config, "tool", kind="mcp")
+
+    @classmethod
+    def validate_owner(cls, config: dict, *, tenant_tool: bool) -> None:
+        # A command runs on the platform's machines, beside its database files and settings.
+        if tenant_tool and config.get("transport") == "stdio":
+            raise ValueError("mcp tool: a tenant's tool connects over \"http\"; \"stdio\" runs a command on the "
+                             "platform's machines and is for global tools only.")
 
     def call(self, invocation: Invocation) -> Any:
         connection = self.resolve_secrets(_connection_part(self.config))
