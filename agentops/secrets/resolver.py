@@ -39,8 +39,10 @@ from .selectors import secret_token
 
 __all__ = ["PLATFORM_ENV_PREFIX", "REFERENCE", "SecretError", "SecretResolver", "load_secrets_file", "references"]
 
-# The only environment variables a secret reference can reach: AGENTOPS_SECRET_<NAME>.
+# The only environment variables a secret reference can reach: AGENTOPS_SECRET_<NAME>, but for
+# AGENTOPS_SECRET_KEYS, which holds the keys tenants' secrets are encrypted with.
 PLATFORM_ENV_PREFIX = "AGENTOPS_SECRET_"
+NOT_A_SECRET = frozenset({"KEYS"})
 
 
 class SecretError(LookupError):
@@ -130,7 +132,7 @@ class SecretResolver:
         file_values: list[dict[str, str]] = []  # read lazily, once: most calls need only the environment
 
         def lookup(name: str) -> str | None:
-            value = environ.get(PLATFORM_ENV_PREFIX + name)
+            value = None if name in NOT_A_SECRET else environ.get(PLATFORM_ENV_PREFIX + name)
             if value is None and secrets_file:
                 if not file_values:
                     file_values.append(load_secrets_file(secrets_file))

@@ -56,10 +56,13 @@ def test_a_tenant_tool_reaches_no_environment_value_nor_another_tenants_secret(
 def test_a_global_tool_resolves_a_prefixed_variable_but_no_bare_one(call_with, http_server, monkeypatch):
     monkeypatch.setenv("AGENTOPS_SECRET_PLATFORM_TOKEN", "platform-token")
     monkeypatch.setenv("SECRET_KEY", "django-key")
+    monkeypatch.setenv("AGENTOPS_SECRET_KEYS", "the-encryption-keys")
 
     assert call_with("PLATFORM_TOKEN", scope="global") == "platform-token"
     with pytest.raises(ToolFailed, match="'SECRET_KEY' is not defined in the platform's secrets"):
         call_with("SECRET_KEY", scope="global")
+    with pytest.raises(ToolFailed, match="'KEYS' is not defined"):  # the keys of tenants' secrets
+        call_with("KEYS", scope="global")
 
 
 def test_a_global_tool_resolves_the_secrets_file_but_not_a_tenants_secret(call_with, tenant, tmp_path, settings):
