@@ -31,8 +31,8 @@ def seeded(tenant, member):
     return tenant
 
 
-def run_tool(make_run, user, name, arguments, key="k:1"):
-    run = make_run(user, tools=[name])
+def run_tool(make_run, user, name, arguments, key="k:1", tenant=None):
+    run = make_run(user, tools=[name], **({"tenant": tenant} if tenant else {}))
     return tool_execute(prepared=ToolSession(run).prepare(name, arguments), idempotency_key=key, deadline=None)
 
 
@@ -62,10 +62,8 @@ def test_kb_search_finds_nothing_for_unrelated_words(seeded, operator, make_run)
 
 def test_kb_search_reads_only_the_runs_tenant(seeded, other_tenant, member, make_run):
     outsider = member("otto", Role.OPERATOR, in_tenant=other_tenant)
-    run = make_run(outsider, tools=["kb.search"], tenant=other_tenant)
 
-    result = tool_execute(prepared=ToolSession(run).prepare("kb.search", {"query": "refund"}),
-                          idempotency_key="k", deadline=None)
+    result = run_tool(make_run, outsider, "kb.search", {"query": "refund"}, tenant=other_tenant)
 
     assert result["results"] == []
 
@@ -102,9 +100,7 @@ def test_orders_lookup_reads_only_the_runs_tenant(seeded, other_tenant, member, 
     stranger = member("olga", Role.OPERATOR, in_tenant=other_tenant)
 
     # When its run looks up an order id that exists in the seeded tenant
-    run = make_run(stranger, tools=["orders.lookup"], tenant=other_tenant)
-    result = tool_execute(prepared=ToolSession(run).prepare("orders.lookup", {"order_id": "1042"}),
-                          idempotency_key="k:1", deadline=None)
+    result = run_tool(make_run, stranger, "orders.lookup", {"order_id": "1042"}, tenant=other_tenant)
 
     # Then it finds nothing
     assert result["rows"] == []
