@@ -25,7 +25,7 @@ help:
 	@echo "make worker     only the task worker (django-q2 qcluster)"
 	@echo "make bench      the run engine benchmark"
 	@echo "make clean      remove caches and build output"
-	@echo "make distclean  also remove .venv, the SQLite database and the demo API key (not .env)"
+	@echo "make distclean  also remove .venv, the SQLite databases and the demo API key (not .env)"
 
 run:
 	@scripts/run.sh
@@ -57,4 +57,4 @@ clean:
 	rm -rf .pytest_cache build dist *.egg-info artifacts staticfiles
 
 distclean: clean
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .demo-api-key
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm demo.sqlite3 demo.sqlite3-wal demo.sqlite3-shm .demo-api-key

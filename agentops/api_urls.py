@@ -3,6 +3,7 @@
 from django.urls import path
 
 from agentops.agents.api import AgentDetailApi, AgentListApi
+from agentops.secrets.api import SecretDetailApi, SecretListApi
 from approvals.api import ApprovalApproveApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
 from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi
 from tools.api import ToolDetailApi, ToolListApi
@@ -20,4 +21,6 @@ urlpatterns = [
     path("approvals/<int:pk>/reject/", ApprovalRejectApi.as_view(), name="api-approval-reject"),
     path("tools/", ToolListApi.as_view(), name="api-tool-list"),
     path("tools/<str:name>/", ToolDetailApi.as_view(), name="api-tool-detail"),
+    path("secrets/", SecretListApi.as_view(), name="api-secret-list"),
+    path("secrets/<str:name>/", SecretDetailApi.as_view(), name="api-secret-detail"),
 ]

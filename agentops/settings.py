@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "axes",
     "agentops.tenancy",
     "agentops.audit",
+    "agentops.secrets",
     "agentops.agents",
     "agentops.llm",
     "agentops.memory",
@@ -152,6 +153,15 @@ def database_from_url(url: str) -> dict:
 
 DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 DATABASES = {"default": database_from_url(DATABASE_URL)}
+if AGENTOPS_DEMO:
+    # The demo shop's own database (its orders, customers, articles, tickets, refunds), apart from
+    # the platform's: its SQL tool may read it, as tools never reach the platform's database.
+    # A SQLite file next to the main one (demo.sqlite3), which `seed_demo` creates and fills.
+    _main = DATABASES["default"]
+    _beside = Path(_main["NAME"]).parent if _main["ENGINE"] == "agentops.sqlite" else BASE_DIR
+    DEMO_DATABASE_URL = env.str("DEMO_DATABASE_URL", default=f"sqlite:///{_beside / 'demo.sqlite3'}")
+    DATABASES["demo"] = database_from_url(DEMO_DATABASE_URL)
+    DATABASE_ROUTERS = ["demo.routers.DemoRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -317,8 +327,16 @@ SPECTACULAR_SETTINGS = {
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 
-# Secrets referenced by tool configs as {{ secret:NAME }}: the environment, then this file.
+# Secret references {{ secret:NAME }} (agentops.secrets): a tenant's tools and webhooks resolve
+# them from the tenant's own encrypted secrets; global tools from AGENTOPS_SECRET_<NAME>
+# environment variables, then this file.
 AGENTOPS_SECRETS_FILE = env.str("AGENTOPS_SECRETS_FILE", default="")
+# Fernet keys encrypting tenants' secrets, comma-separated: the first encrypts, all decrypt
+# (rotation: `manage.py secrets rotate`). Empty: one derived from SECRET_KEY (development).
+AGENTOPS_SECRET_KEYS = env.list("AGENTOPS_SECRET_KEYS", default=[])
+# Django database aliases global SQL tools may name; never "default" or the platform's own database
+# (tools/adapters/sql.py). A tenant's SQL tool names a PostgreSQL URL among its own secrets instead.
+AGENTOPS_TOOL_DATABASES = env.list("AGENTOPS_TOOL_DATABASES", default=["demo"] if AGENTOPS_DEMO else [])
 # Modules whose @tool functions every process registers at start; a project adds its own.
 AGENTOPS_TOOL_MODULES = env.list("AGENTOPS_TOOL_MODULES", default=[])
 # A tool result longer than this (bytes of JSON) is journaled and shown to the model as a note

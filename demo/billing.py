@@ -5,10 +5,10 @@ call. Like one, it requires a bearer token and honours `Idempotency-Key`: a repe
 the first refund (HTTP 200, `Idempotent-Replayed: true`) instead of refunding twice. The
 `Billing-Account` header names the tenant whose orders are refunded.
 
-The token is the environment variable DEMO_BILLING_TOKEN, which the tool's configuration
-references as `{{ secret:DEMO_BILLING_TOKEN }}`; nothing secret is stored in the database. With
-DEBUG on and the variable unset, both sides use the development token `DEV_TOKEN` (set in the
-environment at start-up by `demo.apps`). With DEBUG off and no token the endpoint answers 404.
+The endpoint's token is the environment variable DEMO_BILLING_TOKEN; with DEBUG on and the
+variable unset, the development token `DEV_TOKEN`. With DEBUG off and no token it answers 404.
+`seed_demo` stores the same token as the demo tenant's secret DEMO_BILLING_TOKEN (encrypted),
+which the tool's configuration references as `{{ secret:DEMO_BILLING_TOKEN }}`.
 
 Request:  {"order_id": "1042", "amount": 12.5, "reason": "damaged"}
 Response: {"refund_id": "re_000001", "order_id": "1042", "amount": 12.5, "currency": "USD", ...}

@@ -1,8 +1,12 @@
 """Tables behind the demo tools: a knowledge base, customers, orders, tickets and refunds.
 
 Every table is tenant-scoped like the rest of the product; the tools read `ctx.tenant`. Refunds
-belong to the demo billing endpoint, which stands in for an outside system. They used to be
-models of the `tools` app, whose migration 0002 hands their tables over to this app.
+belong to the demo billing endpoint, which stands in for an outside system.
+
+The tables live in the demo database (alias "demo", demo.routers), the demo shop's own, apart from
+the platform's: its SQL tool `orders.lookup` reads it, read-only. They name tenants, runs and
+users by id (`PLATFORM_ROW`): no constraint can reach another database, and deleting a tenant
+leaves its demo rows behind in the demo database instead of cascading to them.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
+# A reference to a row of the platform's database (tenant, run, user) from the demo database.
+PLATFORM_ROW = {"on_delete": models.DO_NOTHING, "db_constraint": False, "related_name": "+"}
+
 
 class DemoArticle(models.Model):
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("tenancy.Tenant", **PLATFORM_ROW)
     slug = models.SlugField(max_length=100)
     title = models.CharField(max_length=200)
     body = models.TextField()
@@ -29,7 +36,7 @@ class DemoArticle(models.Model):
 
 
 class DemoCustomer(models.Model):
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("tenancy.Tenant", **PLATFORM_ROW)
     customer_id = models.CharField(max_length=20)
     name = models.CharField(max_length=200)
     email = models.EmailField()
@@ -59,7 +66,7 @@ class DemoOrder(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         REFUNDED = "refunded", "Refunded"
 
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("tenancy.Tenant", **PLATFORM_ROW)
     order_id = models.CharField(max_length=20)
     customer = models.ForeignKey(DemoCustomer, on_delete=models.CASCADE, related_name="orders")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROCESSING)
@@ -95,15 +102,14 @@ class DemoTicket(models.Model):
         HIGH = "high", "High"
         URGENT = "urgent", "Urgent"
 
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("tenancy.Tenant", **PLATFORM_ROW)
     subject = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     customer_email = models.EmailField(blank=True)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     status = models.CharField(max_length=10, default="open")
-    run = models.ForeignKey("runs.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    run = models.ForeignKey("runs.Run", null=True, blank=True, **PLATFORM_ROW)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, **PLATFORM_ROW)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -120,7 +126,7 @@ class DemoTicket(models.Model):
 class DemoRefund(models.Model):
     """A refund made by the demo billing endpoint; `idempotency_key` makes a repeated request a no-op."""
 
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("tenancy.Tenant", **PLATFORM_ROW)
     order = models.ForeignKey(DemoOrder, on_delete=models.CASCADE, related_name="refunds")
     idempotency_key = models.CharField(max_length=200, unique=True)
     request_hash = models.CharField(max_length=64, help_text="Of the request body, to spot a reused key.")

@@ -1,4 +1,5 @@
-"""The demo's Python tools: knowledge base search, customer and order lookups, support tickets.
+"""The demo's Python tools: knowledge base search, customer lookup, support tickets (the order
+lookup is a SQL tool, see demo.seed).
 
 Each reads and writes only the calling tenant's demo tables (`ctx.tenant`).
 """
@@ -13,7 +14,7 @@ from pydantic import Field
 from tools.models import Effect
 from tools.registry import ToolContext, ToolError, tool
 
-from .models import DemoArticle, DemoCustomer, DemoOrder, DemoTicket
+from .models import DemoArticle, DemoCustomer, DemoTicket
 
 STOPWORDS = frozenset(
     "a an and are as at be but by can could do does for from get got has have how i if in is it its me my "
@@ -111,24 +112,6 @@ def crm_lookup_customer(
             for order in orders
         ],
     }
-
-
-@tool(
-    name="orders.lookup",
-    description="Look up an order by its id (e.g. 1042): status, items, amount, refunds so far and the customer.",
-    idempotent=True,
-)
-def orders_lookup(
-    ctx: ToolContext,
-    order_id: Annotated[str, Field(min_length=1, max_length=20, description="The order id, e.g. 1042.")],
-) -> dict:
-    wanted = order_id.strip().lstrip("#")
-    order = DemoOrder.objects.filter(tenant=ctx.tenant, order_id=wanted).select_related("customer").first()
-    if order is None:
-        raise ToolError(f"No order {wanted}.")
-    customer = order.customer
-    return {**order.as_dict(), "customer": {"customer_id": customer.customer_id, "name": customer.name,
-                                            "email": customer.email}}
 
 
 @tool(

@@ -1,8 +1,10 @@
 """The demo tenant: what `manage.py seed_demo` creates, idempotently.
 
-Its users and support agent; the knowledge base, customers and orders the demo tools read; the
-billing.refund HTTP tool; the restricted user's tool permissions. A second run changes nothing
-(it only brings the billing URL up to date when AGENTOPS_PUBLIC_URL changed).
+Its users and support agent; the knowledge base, customers and orders the demo tools read (in the
+demo database, see demo.routers); the orders.lookup SQL tool over that database (global, as only
+platform tools may name a database); the billing.refund HTTP tool and its token, a secret of the
+tenant; the restricted user's tool permissions. A second run changes nothing (it only brings the
+billing URL up to date when AGENTOPS_PUBLIC_URL changed).
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from django.db import transaction
 from agentops.agents.models import Agent
 from agentops.agents.services import agent_create, agent_version_create
 from agentops.audit.services import Actor
+from agentops.secrets.resolver import SecretError, SecretResolver
+from agentops.secrets.services import secret_set
 from agentops.tenancy.models import Tenant
 from agentops.tenancy.roles import Role
 from agentops.tenancy.services import membership_set, tenant_create
-from tools.models import ApprovalPolicy, Effect, ExpiryAction, ToolKind
+from tools.models import ApprovalPolicy, Effect, ExpiryAction, Tool, ToolKind
 from tools.selectors import tool_get, tool_map
-from tools.services import tool_create, tool_sync, tool_update, tool_use_grant
+from tools.services import tool_create, tool_delete, tool_sync, tool_update, tool_use_grant
 
 from . import DEMO_TOOL_NAMES
-from .billing import TOKEN_NAME
+from .billing import TOKEN_NAME, configured_token
 from .models import DemoArticle, DemoCustomer, DemoOrder
+from .routers import DEMO_ALIAS
 
 ACTOR = Actor.system("seed_demo")
 DEMO_PASSWORD = "demo"
@@ -49,6 +54,7 @@ SUPPORT_PROMPT = (
 )
 
 BILLING_TOOL = "billing.refund"
+ORDERS_TOOL = "orders.lookup"
 
 ARTICLES = [
     ("refund-policy", "Refund policy", "refund return money back policy",
@@ -121,7 +127,7 @@ ORDERS = [
 def seed_demo() -> list[str]:
     """Create or complete the demo tenant; returns what it did, line by line. One transaction."""
     report: list[str] = []
-    with transaction.atomic():
+    with transaction.atomic(), transaction.atomic(using=DEMO_ALIAS):
         tenant = _tenant(report)
         users = _users(tenant, report)
         seed_demo_tools(tenant=tenant, restricted_user=users["sam"], actor=ACTOR, report=report)
@@ -195,6 +201,8 @@ def seed_demo_tools(*, tenant: Tenant, restricted_user, actor: Actor, report: li
     report += tool_sync(actor=actor)
     _articles(tenant, report)
     _customers_and_orders(tenant, report)
+    _orders_tool(actor, report)
+    _billing_token_secret(tenant, actor, report)
     _billing_tool(tenant, actor, report)
     _restricted_user_grants(tenant, restricted_user, actor, report)
 
@@ -262,6 +270,57 @@ BILLING_OUTPUT_SCHEMA = {
     },
     "required": ["refund_id", "order_id", "amount", "status"],
 }
+
+
+ORDERS_QUERY = """\
+SELECT o.order_id, o.status, o.amount, o.refunded_amount, o.currency, o.placed_at, o.items,
+       c.customer_id, c.name AS customer_name, c.email AS customer_email
+FROM demo_demoorder o JOIN demo_democustomer c ON c.id = o.customer_id
+WHERE o.tenant_id = %(tenant_id)s AND o.order_id = ltrim(trim(%(order_id)s), '#')"""
+ORDERS_CONFIG = {"database": DEMO_ALIAS, "query": ORDERS_QUERY, "max_rows": 1}
+ORDERS_INPUT_SCHEMA = {
+    "type": "object",
+    "properties": {"order_id": {"type": "string", "minLength": 1, "maxLength": 20,
+                                "description": "The order id, e.g. 1042."}},
+    "required": ["order_id"],
+    "additionalProperties": False,
+}
+
+
+def _orders_tool(actor: Actor, report: list[str]) -> None:
+    """orders.lookup: a global SQL tool reading the demo database, each run its own tenant's orders
+    (the adapter binds `tenant_id` to the run's tenant, never to an argument)."""
+    existing = Tool.objects.filter(tenant=None, name=ORDERS_TOOL).first()
+    if existing is not None and existing.is_code:  # the Python tool of earlier versions, its code gone
+        tool_delete(tool=existing, actor=actor)
+        report.append(f"removed the Python tool {ORDERS_TOOL}")
+        existing = None
+    if existing is not None:
+        if existing.config != ORDERS_CONFIG:
+            tool_update(tool=existing, changes={"config": ORDERS_CONFIG}, actor=actor)
+            report.append(f"updated the {ORDERS_TOOL} query")
+        return
+    tool_create(
+        tenant=None, name=ORDERS_TOOL, kind=ToolKind.SQL, actor=actor,
+        description="Look up an order by its id (e.g. 1042): status, items, amount, refunds so far and the customer.",
+        input_schema=ORDERS_INPUT_SCHEMA, config=ORDERS_CONFIG, timeout_seconds=5, idempotent=True, effect=Effect.READ,
+    )
+    report.append(f"created tool {ORDERS_TOOL}")
+
+
+def _billing_token_secret(tenant: Tenant, actor: Actor, report: list[str]) -> None:
+    """The billing endpoint's token as the tenant's secret DEMO_BILLING_TOKEN, which the
+    billing.refund tool references (a tenant's tool reads only its tenant's secrets)."""
+    token = configured_token()
+    if not token:
+        return  # the endpoint is off (DEBUG off, no token): the tool's calls fail until both are set
+    try:
+        if SecretResolver.for_tenant(tenant.pk).get(TOKEN_NAME) == token:
+            return
+    except SecretError:
+        pass  # not set yet (or unreadable under the current keys): set it
+    secret_set(tenant=tenant, name=TOKEN_NAME, value=token, actor=actor)
+    report.append(f"set the secret {TOKEN_NAME}")
 
 
 def _billing_tool(tenant: Tenant, actor: Actor, report: list[str]) -> None:

@@ -176,3 +176,16 @@ def member_in(tenant, username: str, role: str):
     user = UserFactory(username=username)
     MembershipFactory(user=user, tenant=tenant, role=role)
     return user
+
+
+@pytest.fixture
+def client_for(tenant, member, api_key_for):
+    """client_for(role, scopes) → an API client with a key of a new member of `tenant`."""
+
+    def make(role=Role.DEVELOPER, scopes=("read", "tools:write"), in_tenant=None):
+        user = member(f"{role}-{'-'.join(scopes).replace(':', '')}", role, in_tenant=in_tenant)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(user, in_tenant or tenant, scopes)}")
+        return client
+
+    return make

@@ -24,9 +24,11 @@ from agentops.settings import DATABASES  # noqa: E402
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["*"]
 
-if DATABASES["default"]["ENGINE"] == "agentops.sqlite":
-    # One file per test process, so that concurrent test runs on one machine never share it.
-    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"agentops-test-{os.getpid()}.sqlite3")}
+# One file per test process, so that concurrent test runs on one machine never share it. The demo
+# database stays SQLite on PostgreSQL runs too.
+for _alias in ("default", "demo"):
+    if DATABASES[_alias]["ENGINE"] == "agentops.sqlite":
+        DATABASES[_alias]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"agentops-test-{_alias}-{os.getpid()}.sqlite3")}
 
 # Workflows the worker-process tests run: imported by every process started with these settings.
 WORKFLOW_MODULES = ["tests.support.workflows"]

@@ -14,6 +14,9 @@ from agentops.audit.models import AuditEvent
 from agentops.tenancy.models import ApiKey, Membership, Tenant
 from tests.factories import UserFactory
 
+# seed_demo and the demo's admin pages reach the demo database.
+pytestmark = pytest.mark.django_db(databases=["default", "demo"])
+
 
 @pytest.fixture
 def demo(db, settings):

@@ -10,8 +10,9 @@ For each call the engine asks, in order (one `ToolSession(run)` serves the calls
    database reads.
 2. (the engine opens an approval request when `PreparedCall.approval` says so)
 3. `tool_execute` — one call through the tool's adapter, with the per-attempt timeout, the tool's
-   retry policy and the call's idempotency key; secrets resolved at call time and redacted from
-   whatever comes back. A failure after retries is a `ToolFailed`.
+   retry policy and the call's idempotency key; secrets resolved at call time with the tool's
+   owner's powers (a tenant tool: its tenant's secrets; a global tool: the platform's) and
+   redacted from whatever comes back. A failure after retries is a `ToolFailed`.
 
 The engine journals the step and writes the `tool.called` audit event; refusals are recorded with
 `tool_refusal_audit`. Call `tool_execute` outside any open transaction: it does network I/O.
@@ -34,7 +35,7 @@ from agentops import config_cache
 from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import ToolSpec
 from agentops.retry import RetryPolicy, call_with_retries
-from agentops.secrets import SecretResolver
+from agentops.secrets.resolver import SecretResolver
 from tools.adapters import Adapter, AdapterError, Invocation, get_adapter
 from tools.adapters.python import PythonAdapter
 from tools.errors import ToolFailed, ToolRefused
@@ -174,14 +175,15 @@ def tool_execute(
     Makes network calls: never call it inside an open transaction.
     """
     tool = prepared.tool
-    secrets = SecretResolver()
+    secrets = SecretResolver.for_tool(tool)
     try:
         adapter = _adapter(prepared, secrets)
     except ValueError as exc:  # the stored configuration is invalid (or its function is not loaded)
         raise ToolFailed(secrets.redact(f"{tool.name} is misconfigured: {exc}"), retryable=False) from None
     try:
         result = call_with_retries(
-            lambda attempt: adapter.call(Invocation(prepared.arguments, idempotency_key, _timeout(tool, deadline))),
+            lambda attempt: adapter.call(Invocation(prepared.arguments, idempotency_key, _timeout(tool, deadline),
+                                                    tenant_id=prepared.run.tenant_id)),
             RetryPolicy.from_dict(tool.retry_policy),
             is_retryable=lambda exc: isinstance(exc, AdapterError) and exc.retryable,
             retry_after=lambda exc: getattr(exc, "retry_after", None),

@@ -220,9 +220,10 @@ def _audit(tool: Tool, action: str, actor: Actor, **payload) -> None:
 
 def tool_delete(*, tool: Tool, actor: Actor) -> None:
     """Remove a tool that is not defined in code (code tools are disabled instead: the next sync
-    would bring them back). Runs pinned to versions granting it get `unknown_tool` refusals.
-    One transaction; audited as `tool.deleted` with the last definition."""
-    if tool.is_code and tool.is_global:
+    would bring them back; one whose code is gone can be removed). Runs pinned to versions
+    granting it get `unknown_tool` refusals. One transaction; audited as `tool.deleted` with the
+    last definition."""
+    if tool.is_code and tool.is_global and tool.name in REGISTRY:
         raise ToolInvalid({"kind": [f"{tool.name} is defined in code: disable it instead of deleting it."]})
     with transaction.atomic():
         _audit(tool, "tool.deleted", actor, data={"name": tool.name, **tool.snapshot()})

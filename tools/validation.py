@@ -1,8 +1,8 @@
 """Checks of a Tool's fields before it is saved, shared by the admin, the API and the services.
 
 Runs without the network and without secrets: schemas against their meta-schema, the adapter's
-`validate_config`, a tenant's tool's kind and address as written (agentops.outbound), the approval
-condition against the argument names, the retry policy's shape.
+`validate_config` and `validate_owner` (what a tenant's tool may reach), a tenant's tool's address as
+written (agentops.outbound), the approval condition against the argument names, the retry policy's shape.
 They are not `Tool.clean()` because they need the adapters and the policy module, which build on
 `tools.models`; the fields' own validators (the name's pattern, minimum values) stay on the model.
 """
@@ -12,8 +12,7 @@ from __future__ import annotations
 from agentops.outbound import literal_refusal
 from agentops.tenancy.models import TenantGroup
 from tools.adapters import ADAPTERS
-from tools.adapters.mcp import STDIO_REFUSAL
-from tools.models import NAME_MAX_LENGTH, RETRY_POLICY_KEYS, ApprovalPolicy, ExpiryAction, Tool, ToolKind, wire_name
+from tools.models import NAME_MAX_LENGTH, RETRY_POLICY_KEYS, ApprovalPolicy, ExpiryAction, Tool, wire_name
 from tools.policy import ConditionError, condition_check
 from tools.schemas import object_schema_errors, schema_errors
 
@@ -25,7 +24,7 @@ def tool_errors(tool: Tool) -> dict[str, list[str]]:
         ("name", _name_errors(tool.name)),
         ("input_schema", object_schema_errors(tool.input_schema)),
         ("output_schema", schema_errors(tool.output_schema) if tool.output_schema is not None else []),
-        ("config", _config_errors(tool.kind, tool.config) or _tenant_kind_errors(tool) or _outbound_errors(tool)),
+        ("config", _config_errors(tool) or _outbound_errors(tool)),
         ("retry_policy", _retry_policy_errors(tool.retry_policy)),
         ("approval_condition", _condition_errors(tool)),
         ("expiry_action", _expiry_errors(tool)),
@@ -43,24 +42,15 @@ def _name_errors(name: str) -> list[str]:
     return []
 
 
-def _config_errors(kind: str, config) -> list[str]:
-    adapter = ADAPTERS.get(kind)
+def _config_errors(tool: Tool) -> list[str]:
+    adapter = ADAPTERS.get(tool.kind)
     if adapter is None:
-        return [f"No adapter for the kind {kind!r}."] if kind else []
+        return [f"No adapter for the kind {tool.kind!r}."] if tool.kind else []
     try:
-        adapter.validate_config(config)
+        adapter.validate_config(tool.config)
+        adapter.validate_owner(tool.config, tenant_tool=tool.tenant_id is not None)
     except ValueError as exc:
         return [str(exc)]
-    return []
-
-
-def _tenant_kind_errors(tool: Tool) -> list[str]:
-    """A tenant's tool may not run a command on the platform's machines: an MCP server over stdio
-    is a process the worker starts, with the worker's files and network at hand."""
-    if tool.is_global or tool.kind != ToolKind.MCP or not isinstance(tool.config, dict):
-        return []
-    if tool.config.get("transport") == "stdio":
-        return [STDIO_REFUSAL]
     return []
 
 

@@ -163,7 +163,7 @@ def _describe(result: ToolResult) -> str:
     return f"{label}: {_summarise(result.data)}."
 
 
-SEARCH_KEYS = ("results", "hits", "matches", "documents", "articles", "records")
+SEARCH_KEYS = ("results", "hits", "matches", "documents", "articles", "records", "rows")
 
 
 def _main_list(data) -> list | None:
@@ -250,6 +250,8 @@ def _collect(data: dict, known: dict) -> None:
     for key, value in data.items():
         known.setdefault(key, value)
     for value in data.values():
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]  # a single record, such as the one row a SQL lookup found
         if isinstance(value, dict):
             _collect(value, known)
 

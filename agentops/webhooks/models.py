@@ -16,15 +16,15 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from agentops.outbound import url_refusal
-from agentops.secrets import REFERENCE
+from agentops.secrets.references import REFERENCE
 
 
 def validate_secret_reference(value: str) -> None:
     """A webhook secret must be exactly one `{{ secret:NAME }}` reference, never a value."""
     if not REFERENCE.fullmatch(value.strip()):
         raise ValidationError(
-            "Enter a secret reference such as {{ secret:ACME_WEBHOOK_SECRET }} and define the value in the "
-            "environment or the secrets file; secret values are never stored."
+            "Enter a secret reference such as {{ secret:ACME_WEBHOOK_SECRET }} and set the value as one of the "
+            "tenant's secrets (Secrets in the admin, or PUT /api/v1/secrets/ACME_WEBHOOK_SECRET/)."
         )
 
 
@@ -34,9 +34,9 @@ class Webhook(models.Model):
     Its URL may not name an address tenants may not reach (`agentops.outbound`): `clean` refuses
     what can be seen as written, and every delivery checks the address it connects to.
 
-    `secret` holds a reference such as `{{ secret:ACME_WEBHOOK_SECRET }}`, resolved by
-    `agentops.secrets.SecretResolver` at delivery time, never the value: the platform keeps no secret
-    in plain text, and rotating one is a change of environment, not of data.
+    `secret` holds a reference such as `{{ secret:ACME_WEBHOOK_SECRET }}`, resolved from the webhook's
+    tenant's own secrets (agentops.secrets, stored encrypted) at delivery time, never the value:
+    rotating one is a change of that secret, not of the webhook.
     """
 
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="webhooks")

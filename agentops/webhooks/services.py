@@ -50,7 +50,7 @@ from django.utils import timezone
 from agentops import config_cache
 from agentops.outbound import OutboundRefused
 from agentops.outbound.clients import async_http_client
-from agentops.secrets import SecretError, SecretResolver
+from agentops.secrets.resolver import SecretError, SecretResolver
 from agentops.taskqueue import enqueue
 
 from .models import DeliveryStatus, Webhook, WebhookDelivery
@@ -199,7 +199,7 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, bool]:
     empty on a 2xx."""
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
     try:
-        secret = SecretResolver().resolve(delivery.webhook.secret)
+        secret = SecretResolver.for_tenant(delivery.webhook.tenant_id).resolve(delivery.webhook.secret)
     except SecretError as exc:
         return None, f"signing secret: {exc}", False
     headers = {

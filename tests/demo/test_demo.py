@@ -1,5 +1,6 @@
 """The demo tools and the demo billing endpoint."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -9,8 +10,11 @@ from agentops.tenancy.roles import Role
 from demo.models import DemoOrder, DemoRefund
 from demo.seed import seed_demo_tools
 from tools.gateway import ToolFailed, ToolRefused, ToolSession, tool_execute
+from tools.models import Tool
 
-from .conftest import ACTOR
+from .conftest import ACTOR, DEMO_DATABASES
+
+pytestmark = pytest.mark.django_db(databases=DEMO_DATABASES)
 
 BILLING_TOKEN = "billing-test-token-5be1"
 
@@ -27,8 +31,8 @@ def seeded(tenant, member):
     return tenant
 
 
-def run_tool(make_run, user, name, arguments, key="k:1"):
-    run = make_run(user, tools=[name])
+def run_tool(make_run, user, name, arguments, key="k:1", tenant=None):
+    run = make_run(user, tools=[name], **({"tenant": tenant} if tenant else {}))
     return tool_execute(prepared=ToolSession(run).prepare(name, arguments), idempotency_key=key, deadline=None)
 
 
@@ -58,10 +62,8 @@ def test_kb_search_finds_nothing_for_unrelated_words(seeded, operator, make_run)
 
 def test_kb_search_reads_only_the_runs_tenant(seeded, other_tenant, member, make_run):
     outsider = member("otto", Role.OPERATOR, in_tenant=other_tenant)
-    run = make_run(outsider, tools=["kb.search"], tenant=other_tenant)
 
-    result = tool_execute(prepared=ToolSession(run).prepare("kb.search", {"query": "refund"}),
-                          idempotency_key="k", deadline=None)
+    result = run_tool(make_run, outsider, "kb.search", {"query": "refund"}, tenant=other_tenant)
 
     assert result["results"] == []
 
@@ -81,9 +83,27 @@ def test_crm_lookup_needs_an_email_or_an_id(seeded, operator, make_run):
 def test_orders_lookup_returns_items_amount_status_and_customer(seeded, operator, make_run):
     result = run_tool(make_run, operator, "orders.lookup", {"order_id": "#1042"})
 
-    assert (result["order_id"], result["status"], result["amount"]) == ("1042", "delivered", 30.0)
-    assert result["items"][0]["name"] == "USB-C cable, 2 m"
-    assert result["customer"]["email"] == "ada@example.com"
+    [order] = result["rows"]
+    assert (order["order_id"], order["status"], order["amount"]) == ("1042", "delivered", 30.0)
+    assert json.loads(order["items"])[0]["name"] == "USB-C cable, 2 m"
+    assert order["customer_email"] == "ada@example.com"
+
+
+def test_orders_lookup_is_a_global_sql_tool_on_the_demo_database(seeded):
+    tool = Tool.objects.get(name="orders.lookup")
+
+    assert (tool.tenant, tool.kind, tool.config["database"]) == (None, "sql", "demo")
+
+
+def test_orders_lookup_reads_only_the_runs_tenant(seeded, other_tenant, member, make_run):
+    # Given another tenant with no orders of its own
+    stranger = member("olga", Role.OPERATOR, in_tenant=other_tenant)
+
+    # When its run looks up an order id that exists in the seeded tenant
+    result = run_tool(make_run, stranger, "orders.lookup", {"order_id": "1042"}, tenant=other_tenant)
+
+    # Then it finds nothing
+    assert result["rows"] == []
 
 
 # The billing endpoint
@@ -138,7 +158,7 @@ def test_without_a_token_configured_the_endpoint_does_not_exist(seeded, monkeypa
 # billing.refund end to end: the http tool against the app itself, served on 127.0.0.1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases=DEMO_DATABASES)
 def test_billing_refund_through_the_gateway_refunds_once(live_server, tenant, member, make_run, billing_token,
                                                          allow_outbound):
     # Given the demo seeded with the billing URL of the live server, which the platform allows
@@ -159,7 +179,7 @@ def test_billing_refund_through_the_gateway_refunds_once(live_server, tenant, me
     assert BILLING_TOKEN not in str(first)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases=DEMO_DATABASES)
 def test_a_large_refund_needs_approval_and_sam_may_not_refund(live_server, tenant, member, make_run):
     sam = member("sam", Role.VIEWER)
     seed_demo_tools(tenant=tenant, restricted_user=sam, actor=ACTOR, report=[])

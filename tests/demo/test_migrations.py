@@ -1,5 +1,6 @@
-"""The demo tables move from the tools app to the demo app (tools 0002, demo 0001) with their rows,
-keys, constraints and content types, on SQLite and PostgreSQL alike."""
+"""The demo tables moved from the tools app to the demo app (tools 0002, demo 0001) with their
+content types, then out of the platform's database into the demo database (demo 0002), on SQLite
+and PostgreSQL alike."""
 
 import datetime as dt
 from decimal import Decimal
@@ -9,14 +10,18 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-from demo.models import DemoCustomer, DemoOrder, DemoRefund
+from demo.models import DemoCustomer, DemoOrder
+
+from .conftest import DEMO_DATABASES
 
 BEFORE_THE_MOVE = [("tools", "0001_initial"), ("demo", None)]
 
-pytestmark = pytest.mark.django_db(transaction=True)
+DEMO_TABLES = {"demo_democustomer", "demo_demoorder", "demo_demorefund", "demo_demoarticle", "demo_demoticket"}
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=DEMO_DATABASES)
 
 
 def migrate(targets=None):
@@ -50,38 +55,33 @@ def test_makemigrations_finds_the_models_and_the_migrations_in_step():
     call_command("makemigrations", "--check", "--dry-run", stdout=StringIO())  # exits non-zero on a change
 
 
-def test_the_move_keeps_the_rows_and_their_relations(before_the_move, tenant):
-    # Given an order with a customer and a refund in the tools app's tables
-    order = old_order(before_the_move, tenant)
-    before_the_move.get_model("tools", "DemoRefund").objects.create(
-        tenant_id=tenant.pk, order=order, idempotency_key="key-1", request_hash="0" * 64, amount=Decimal("12.50"))
+def test_the_demo_tables_leave_the_platform_database_for_the_demo_database(before_the_move, tenant):
+    # Given an order in the tools app's tables of the platform's database (before demo 0001)
+    old_order(before_the_move, tenant)
 
-    # When the tables move to the demo app
+    # When every migration runs
     migrate()
 
-    # Then the demo app's models read them, and the tools app's tables are gone
-    moved = DemoOrder.objects.select_related("customer").get(tenant=tenant, order_id="1042")
-    assert (moved.pk, moved.customer.name, moved.amount) == (order.pk, "Ada Lovelace", Decimal("30.00"))
-    assert DemoRefund.objects.get(idempotency_key="key-1").order == moved
-    tables = connection.introspection.table_names()
-    assert {"demo_democustomer", "demo_demoorder", "demo_demorefund", "demo_demoarticle", "demo_demoticket"} <= set(tables)
-    assert not [table for table in tables if table.startswith("tools_demo")]
+    # Then the platform's database keeps no demo table (demo 0002 dropped them, rows included)
+    platform_tables = connection.introspection.table_names()
+    assert not [table for table in platform_tables if "demo" in table]
+    # and the demo database has them all, for seed_demo to fill
+    assert DEMO_TABLES <= set(connections["demo"].introspection.table_names())
 
 
-def test_the_moved_tables_keep_their_constraints_and_id_sequences(before_the_move, tenant):
-    order = old_order(before_the_move, tenant)
+def test_the_demo_tables_keep_their_own_constraints_but_none_to_the_platform(tenant):
+    customer = DemoCustomer.objects.create(tenant=tenant, customer_id="C-1", name="Ada", email="ada@example.com",
+                                           since=dt.date(2021, 3, 14))
+    fields = {"tenant": tenant, "amount": Decimal("1"), "placed_at": dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc)}
+    DemoOrder.objects.create(order_id="1042", customer=customer, **fields)
 
-    migrate()
-
-    customer = DemoCustomer.objects.get(tenant=tenant)
-    fields = {"tenant": tenant, "amount": Decimal("1"), "placed_at": order.placed_at}
-    new = DemoOrder.objects.create(order_id="1043", customer=customer, **fields)
-    assert new.pk > order.pk
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises(IntegrityError), transaction.atomic(using="demo"):
         DemoOrder.objects.create(order_id="1042", customer=customer, **fields)  # demo_order_id_unique
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises(IntegrityError), transaction.atomic(using="demo"):
         DemoOrder.objects.create(order_id="1044", customer_id=customer.pk + 1000, **fields)  # the foreign key
-    assert DemoOrder.objects.count() == 2
+    # A tenant is named by id only: its row is in another database.
+    assert DemoOrder.objects.create(order_id="1045", customer=customer, **{**fields, "tenant_id": tenant.pk + 1000})
+    assert DemoOrder.objects.get(order_id="1042").tenant == tenant
 
 
 def test_content_types_and_permissions_follow_the_models(before_the_move, tenant):

@@ -71,7 +71,10 @@ def test_the_demo_installed_later_gets_its_tables_and_seeds(migrated_without_the
     manage("migrate", "--noinput", database=database, demo=True)
     seeded = manage("seed_demo", database=database, demo=True).stdout
 
-    tables = {name for (name,) in query(database, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    # The demo's tables are in the demo database next to the main one, which seed_demo created
+    demo_database = database.parent / "demo.sqlite3"
+    tables = {name for (name,) in query(demo_database, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert DEMO_TABLES <= tables
+    assert not DEMO_TABLES & {name for (name,) in query(database, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "created agent support" in seeded
-    assert query(database, "SELECT count(*) FROM demo_demoorder") == [(8,)]
+    assert query(demo_database, "SELECT count(*) FROM demo_demoorder") == [(8,)]

@@ -1,5 +1,7 @@
 """seed_demo's tool content: complete, and idempotent."""
 
+import pytest
+
 from django.contrib.auth import get_user_model
 from guardian.shortcuts import get_user_perms
 
@@ -10,6 +12,10 @@ from demo.models import DemoArticle, DemoCustomer, DemoOrder
 from demo.seed import seed_demo
 from tools.models import Tool
 from tools.selectors import tool_map
+
+from .conftest import DEMO_DATABASES
+
+pytestmark = pytest.mark.django_db(databases=DEMO_DATABASES)
 
 
 def counts() -> dict:

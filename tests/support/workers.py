@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from django.db import connection
+from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,6 +29,8 @@ class Worker:
 
     def __init__(self, **env):
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": test_database_url(),
+                    # the test's demo database (the demo's tools read and write it), SQLite on every run
+                    "DEMO_DATABASE_URL": f"sqlite:///{connections['demo'].settings_dict['NAME']}",
                     "WORKERS": "1", "RUN_LEASE_SECONDS": "2", "PYTHONUNBUFFERED": "1", **env}
         self.process: subprocess.Popen | None = None
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"qcluster-{os.getpid()}-{time.monotonic_ns()}.log"

@@ -4,6 +4,7 @@ import pytest
 
 from agentops import config_cache
 from agentops.audit.services import Actor
+from agentops.secrets.services import secret_set
 from runs.models import Run
 from tests.factories import AgentFactory
 from tests.support.tool_servers import ScriptedHTTPServer
@@ -16,9 +17,9 @@ _agents = itertools.count(1)
 
 
 @pytest.fixture
-def secret_token(monkeypatch):
-    """TOOLS_TEST_TOKEN in the environment, where the gateway's secret resolver finds it."""
-    monkeypatch.setenv("TOOLS_TEST_TOKEN", TOKEN)
+def secret_token(tenant):
+    """TOOLS_TEST_TOKEN among `tenant`'s secrets, where the gateway resolves its tools' references."""
+    secret_set(tenant=tenant, name="TOOLS_TEST_TOKEN", value=TOKEN, actor=ACTOR)
     return TOKEN
 
 

@@ -121,8 +121,7 @@ def test_a_passed_deadline_calls_nothing(call, http_server):
     assert http_server.requests == []
 
 
-def test_an_unknown_secret_fails_without_a_call(operator, make_tool, make_run, http_server, monkeypatch):
-    monkeypatch.delenv("TOOLS_TEST_TOKEN", raising=False)
+def test_an_unknown_secret_fails_without_a_call(operator, make_tool, make_run, http_server):
     make_tool("crm.ping", config={"url": f"{http_server.url}/x", "headers": AUTH})
     run = make_run(operator, tools=["crm.ping"])
 
@@ -131,6 +130,7 @@ def test_an_unknown_secret_fails_without_a_call(operator, make_tool, make_run, h
     assert http_server.requests == []
 
 
+@pytest.mark.django_db(databases=["default", "demo"])  # the demo's tools write there
 def test_a_python_tool_works_for_the_runs_tenant_and_user(tenant, operator, make_run):
     # Given a run granted tickets.create
     run = make_run(operator, tools=["tickets.create"])
@@ -145,11 +145,12 @@ def test_a_python_tool_works_for_the_runs_tenant_and_user(tenant, operator, make
     assert (ticket.tenant, ticket.run, ticket.created_by) == (tenant, run, operator)
 
 
+@pytest.mark.django_db(databases=["default", "demo"])
 def test_a_python_tools_error_is_a_failure_the_model_can_read(operator, make_run):
-    run = make_run(operator, tools=["orders.lookup"])
-    prepared = ToolSession(run).prepare("orders.lookup", {"order_id": "9999"})
+    run = make_run(operator, tools=["crm.lookup_customer"])
+    prepared = ToolSession(run).prepare("crm.lookup_customer", {"customer_id": "C-9999"})
 
     with pytest.raises(ToolFailed) as failed:
         tool_execute(prepared=prepared, idempotency_key="k", deadline=None)
 
-    assert (failed.value.message, failed.value.retryable) == ("No order 9999.", False)
+    assert (failed.value.message, failed.value.retryable) == ("No customer with id C-9999.", False)

@@ -6,6 +6,8 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
+from agentops.audit.services import Actor
+from agentops.secrets.services import secret_set
 from agentops.webhooks.models import Webhook
 from tests.support.tool_servers import Reply, ScriptedHTTPServer
 
@@ -22,9 +24,9 @@ def receiver(allow_outbound):
 
 
 @pytest.fixture
-def hook_for(tenant, monkeypatch):
-    """hook_for(url, events=[...]) → an active webhook of `tenant` signing with SECRET."""
-    monkeypatch.setenv("ACME_WEBHOOK_SECRET", SECRET)
+def hook_for(tenant):
+    """hook_for(url, events=[...]) → an active webhook of `tenant` signing with SECRET, one of its secrets."""
+    secret_set(tenant=tenant, name="ACME_WEBHOOK_SECRET", value=SECRET, actor=Actor.system("test"))
 
     def make(url, events=("approval.requested",)):
         return Webhook.objects.create(tenant=tenant, name="ops", url=url, secret="{{ secret:ACME_WEBHOOK_SECRET }}",

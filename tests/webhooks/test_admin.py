@@ -47,9 +47,8 @@ def test_the_admin_does_not_retry_an_attempt_in_flight(admin_client, delivery, r
     assert receiver.requests == []
 
 
-def test_a_webhook_added_in_the_admin_receives_the_next_event(admin_client, tenant, monkeypatch, settings):
+def test_a_webhook_added_in_the_admin_receives_the_next_event(admin_client, tenant, settings):
     settings.CONFIG_CACHE_SECONDS = 3600
-    monkeypatch.setenv("ACME_WEBHOOK_SECRET", "s")
     assert webhook_emit(tenant=tenant, event="run.failed", payload={}) == []  # "no webhooks" is cached
 
     response = admin_client.post("/admin/webhooks/webhook/add/", {

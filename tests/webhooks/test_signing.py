@@ -5,6 +5,8 @@ import json
 import pytest
 from django.core.exceptions import ValidationError
 
+from agentops.audit.services import Actor
+from agentops.secrets.services import secret_set
 from agentops.webhooks.models import Webhook
 from agentops.webhooks.services import webhook_emit, webhook_sign, webhook_signature_verify
 from tests.webhooks.conftest import SECRET
@@ -50,6 +52,28 @@ def test_an_undefined_signing_secret_fails_the_attempt_without_sending(tenant, r
     delivery.refresh_from_db()
     assert delivery.status == "pending" and "NOT_DEFINED_ANYWHERE" in delivery.error
     assert receiver.requests == []
+
+
+@pytest.mark.parametrize("where", ["another tenant", "the environment"])
+def test_a_signing_secret_comes_from_the_webhooks_tenant_only(tenant, other_tenant, receiver, worker, monkeypatch,
+                                                              where):
+    # Given the secret's value defined elsewhere than in the webhook's tenant
+    if where == "another tenant":
+        secret_set(tenant=other_tenant, name="ACME_WEBHOOK_SECRET", value=SECRET, actor=Actor.system("test"))
+    else:
+        monkeypatch.setenv("ACME_WEBHOOK_SECRET", SECRET)
+        monkeypatch.setenv("AGENTOPS_SECRET_ACME_WEBHOOK_SECRET", SECRET)
+    Webhook.objects.create(tenant=tenant, name="x", url=receiver.url, secret="{{ secret:ACME_WEBHOOK_SECRET }}",
+                           events=["*"])
+    [delivery] = webhook_emit(tenant=tenant, event="run.failed", payload={})
+
+    # When it is attempted
+    worker.run_due()
+
+    # Then nothing is sent, and the error names the secret
+    delivery.refresh_from_db()
+    assert "'ACME_WEBHOOK_SECRET' is not defined in this tenant's secrets" in delivery.error
+    assert SECRET not in delivery.error and receiver.requests == []
 
 
 def test_a_webhook_secret_must_be_a_reference_not_a_value(tenant):

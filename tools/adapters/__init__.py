@@ -6,7 +6,7 @@ configuration. The gateway builds the "python" adapter itself, to give it the ca
 
 from __future__ import annotations
 
-from agentops.secrets import SecretResolver
+from agentops.secrets.resolver import SecretResolver
 from tools.adapters.base import Adapter, AdapterError, Invocation
 from tools.adapters.graphql import GraphQLAdapter
 from tools.adapters.grpc import GrpcAdapter

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from agentops.outbound import OutboundRefused, url_host_port
-from agentops.secrets import REFERENCE, SecretError, SecretResolver
+from agentops.secrets.references import REFERENCE
+from agentops.secrets.resolver import SecretError, SecretResolver
 
 
 class AdapterError(Exception):
@@ -65,11 +66,13 @@ class Invocation:
     `idempotency_key` is "<run id>:<seq>": the same for every retry of the call and after crash
     recovery, so a remote that honours it executes the side effect at most once.
     `timeout` bounds this attempt, in seconds, from connecting to reading the answer.
+    `tenant_id` is the tenant of the run the call is for (SQL tools bind it as `%(tenant_id)s`).
     """
 
     arguments: dict
     idempotency_key: str
     timeout: float
+    tenant_id: int | None = None
 
 
 class Adapter(ABC):
@@ -82,8 +85,10 @@ class Adapter(ABC):
     kind: ClassVar[str]
 
     def __init__(self, config: dict, secrets: SecretResolver, *, guarded: bool = True) -> None:
-        """Raises ValueError if `config` is invalid (see `validate_config`)."""
+        """Raises ValueError if `config` is invalid (see `validate_config`) or beyond the powers of
+        the tool's owner, whose secrets `secrets` holds (see `validate_owner`)."""
         self.validate_config(config)
+        self.validate_owner(config, tenant_tool=secrets.tenant_id is not None)
         self.config = config
         self.secrets = secrets
         self.guarded = guarded
@@ -102,6 +107,11 @@ class Adapter(ABC):
         """The host and port `config` connects to, as written (for the save-time check of a
         tenant's tool); None when it names none or hides it in a secret reference."""
         return None
+
+    @classmethod
+    def validate_owner(cls, config: dict, *, tenant_tool: bool) -> None:
+        """Raise ValueError when a valid `config` asks for more than its owner may have: a tenant's
+        tool (`tenant_tool`) never reaches what belongs to the platform. Runs after `validate_config`."""
 
     @abstractmethod
     def call(self, invocation: Invocation) -> Any:

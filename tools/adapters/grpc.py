@@ -44,7 +44,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 
 from agentops.outbound import REFUSED, OutboundRefused, address_check
-from agentops.secrets import REFERENCE
+from agentops.secrets.references import REFERENCE
 from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
 
 RETRYABLE_CODES = frozenset(

@@ -31,7 +31,8 @@ import httpx
 
 from agentops.outbound import OutboundRefused
 from agentops.outbound.clients import http_client
-from agentops.secrets import REFERENCE, SecretError
+from agentops.secrets.references import REFERENCE
+from agentops.secrets.resolver import SecretError
 from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map, url_target
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -1,7 +1,8 @@
 """MCP server tools, over stdio (a local process) or streamable HTTP.
 
 Configuration:
-    transport   "stdio": command, args (list), env (object, may reference secrets), cwd
+    transport   "stdio": command, args (list), env (object, may reference secrets), cwd;
+                         global tools only: the command runs on the platform's machines
                 "http":  url, headers (object, may reference secrets)
     tool        the server's tool name
 
@@ -15,8 +16,8 @@ result is the tool's structured content, else its text content joined, else its 
 Failing to reach the server, a dropped connection and timeouts are retryable; a command that
 does not exist and protocol errors are not. Over HTTP a tenant's tool connects only where
 `agentops.outbound` allows (`outbound_address_refused`, never retried). A stdio server is a
-process on this machine: only global tools, defined by platform admins, may use it; a tenant's
-tool is refused when saved (tools.validation) and, should such a row exist, when called.
+process on this machine: only global tools, defined by platform admins, may use it (`validate_owner`,
+run when a tool is saved and again before every call).
 
 Written against the `mcp` 2.x client: `mcp.Client` over `StdioServerParameters` (stdio_client)
 or `streamable_http_client`.
@@ -33,7 +34,7 @@ import anyio
 import pydantic
 
 from agentops.outbound import OutboundRefused
-from agentops.secrets import SecretError, SecretResolver
+from agentops.secrets.resolver import SecretError, SecretResolver
 from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map, url_target
 from tools.adapters.http import is_retryable_status
 
@@ -42,11 +43,6 @@ from tools.adapters.http import is_retryable_status
 
 T = TypeVar("T")
 
-
-STDIO_REFUSAL = (
-    "A tenant's MCP tool must use the http transport: a stdio server would run a command on the "
-    "platform's workers. Ask a platform admin for a global tool instead."
-)
 
 class McpAdapter(Adapter):
     kind = "mcp"
@@ -76,9 +72,14 @@ class McpAdapter(Adapter):
     def outbound_target(cls, config: dict) -> tuple[str, int] | None:
         return url_target(config.get("url")) if config.get("transport") == "http" else None
 
+    @classmethod
+    def validate_owner(cls, config: dict, *, tenant_tool: bool) -> None:
+        # A command runs on the platform's machines, beside its database files and settings.
+        if tenant_tool and config.get("transport") == "stdio":
+            raise ValueError("mcp tool: a tenant's tool connects over \"http\"; \"stdio\" runs a command on the "
+                             "platform's machines and is for global tools only.")
+
     def call(self, invocation: Invocation) -> Any:
-        if self.guarded and self.config.get("transport") == "stdio":
-            raise self.error(STDIO_REFUSAL, retryable=False, code="tool_kind_refused")
         connection = self.resolve_secrets(_connection_part(self.config))
         tool = self.config["tool"]
 

@@ -1,17 +1,29 @@
-"""Read-only SQL tools: one parameterised SELECT against a configured Django database.
+"""Read-only SQL tools: one parameterised SELECT against a database declared for tools.
 
-Configuration:
-    database              a Django database alias (default "default"); SQLite or PostgreSQL
+Configuration, with exactly one of `database` and `dsn_secret`:
+    database              global tools only: a Django database alias listed in the setting
+                          AGENTOPS_TOOL_DATABASES (SQLite or PostgreSQL), never "default" nor any
+                          alias that reaches the platform's own database
+    dsn_secret            the name of a secret holding a PostgreSQL URL (postgresql://user:pw@host/db):
+                          one of the tenant's own secrets for a tenant's tool, a platform secret for
+                          a global one. Connected to for each call (`_tenant_connection`), never
+                          when it points at the platform's database
     query                 one SELECT or WITH statement; arguments appear as `%(name)s` and are
-                          always bound by the driver, never interpolated (write a literal % as %%)
+                          always bound by the driver, never interpolated (write a literal % as %%).
+                          `%(tenant_id)s` is the calling run's tenant, never an argument: a global
+                          tool over a shared database reads each tenant's own rows with it
     max_rows              rows returned at most (default 100); more rows set `truncated`
     statement_timeout_ms  default 5000, and never longer than the invocation's timeout
+
+A tool runs with its owner's powers: a tenant's tool reaches only databases whose address the
+tenant itself stored as a secret; the platform's databases are not among them. Both rules are
+checked on save (`validate_config`, `validate_owner`) and again at every call.
 
 Read-only is enforced twice. `validate_config` (run by the admin on save) accepts a single read
 statement without data-modifying keywords, so mistakes are caught early. At run time the database
 itself refuses writes, so a statement that slips past the check still cannot change anything:
-PostgreSQL runs it in a `READ ONLY` transaction (a savepoint if the caller has a transaction open)
-that is always rolled back; SQLite runs it with `PRAGMA query_only` switched on.
+PostgreSQL runs it in a `READ ONLY` transaction (a savepoint if the caller has a transaction open
+on an alias) that is always rolled back; SQLite runs it with `PRAGMA query_only` switched on.
 
 Returns {"columns": [...], "rows": [{column: value}, ...], "truncated": bool}. Values that JSON
 has no type for become strings (decimals, dates, UUIDs) or base64 (bytes).
@@ -26,18 +38,27 @@ import time
 import uuid
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Iterator
 
+import psycopg
 import sqlparse
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connections, transaction
+from psycopg.conninfo import conninfo_to_dict
 from sqlparse import tokens as T
 
+from agentops.secrets.references import valid_name
+from agentops.secrets.resolver import SecretError
 from tools.adapters.base import Adapter, Invocation, require_str
 
 VENDORS = ("postgresql", "sqlite")
+DSN_SCHEMES = ("postgresql://", "postgres://")
+CONNECT_TIMEOUT_SECONDS = 10
+_LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
 MAX_ROWS_LIMIT = 10_000
 PARAMETER = re.compile(r"%\((\w+)\)s")
+TENANT_PARAMETER = "tenant_id"
 
 # Keywords that change data, schema or session state. Reads never need them; a column that
 # happens to carry one of these names can be written as a quoted identifier.
@@ -78,14 +99,13 @@ class SqlAdapter(Adapter):
     @classmethod
     def validate_config(cls, config: dict) -> None:
         super().validate_config(config)
-        alias = config.get("database", "default")
-        if alias not in settings.DATABASES:
-            raise ValueError(f"sql tool: unknown database {alias!r}.")
-        if connections[alias].vendor not in VENDORS:
-            raise ValueError(
-                f"sql tool: database {alias!r} is {connections[alias].vendor}; read-only "
-                f"enforcement exists for {' and '.join(VENDORS)} only."
-            )
+        if ("database" in config) == ("dsn_secret" in config):
+            raise ValueError("sql tool: give exactly one of 'database' (a global tool's database alias) "
+                             "and 'dsn_secret' (the secret holding a PostgreSQL URL).")
+        if "database" in config:
+            _check_tool_database(config["database"])
+        elif not valid_name(config["dsn_secret"]):
+            raise ValueError("sql tool: 'dsn_secret' must be a secret's name, e.g. ORDERS_DB.")
         check_read_only(require_str(config, "query", kind="sql"))
         for key, upper in (("max_rows", MAX_ROWS_LIMIT), ("statement_timeout_ms", 600_000)):
             value = config.get(key)
@@ -94,28 +114,32 @@ class SqlAdapter(Adapter):
             ):
                 raise ValueError(f"sql tool: '{key}' must be an integer from 1 to {upper}.")
 
+    @classmethod
+    def validate_owner(cls, config: dict, *, tenant_tool: bool) -> None:
+        if tenant_tool and "database" in config:
+            raise ValueError("sql tool: a tenant's tool cannot name a database alias; store a PostgreSQL URL as "
+                             "one of the tenant's secrets and name it in 'dsn_secret'.")
+
     def call(self, invocation: Invocation) -> dict:
-        alias = self.config.get("database", "default")
         query = self.config["query"]
         max_rows = self.config.get("max_rows", 100)
         timeout_ms = max(
             1, min(self.config.get("statement_timeout_ms", 5000), int(invocation.timeout * 1000))
         )
         names = set(PARAMETER.findall(query))
-        missing = sorted(names - invocation.arguments.keys())
+        # The run's tenant, whatever the arguments say: the model cannot pick another tenant's rows.
+        given = {**invocation.arguments, TENANT_PARAMETER: invocation.tenant_id}
+        missing = sorted(names - given.keys())
         if missing:
             raise self.error(f"Missing query argument(s): {', '.join(missing)}.", retryable=False)
-        params = {name: invocation.arguments[name] for name in names}
-
-        connection = connections[alias]
-        guard = _postgresql_read_only if connection.vendor == "postgresql" else _sqlite_read_only
+        # Always a dict, even empty, so `%%` means the same with and without arguments.
+        params = {name: given[name] for name in names}
         try:
-            with guard(connection, timeout_ms), connection.cursor() as cursor:
-                # Always a dict, even empty, so `%%` means the same with and without arguments.
-                cursor.execute(query, params)
-                columns = [column[0] for column in cursor.description or ()]
-                rows = cursor.fetchmany(max_rows + 1)
-        except DatabaseError as exc:
+            if "database" in self.config:
+                columns, rows = _alias_select(self.config["database"], query, params, max_rows, timeout_ms)
+            else:
+                columns, rows = _dsn_select(self._dsn(), query, params, max_rows, timeout_ms)
+        except (DatabaseError, psycopg.Error) as exc:
             raise self._database_error(exc, timeout_ms) from None
 
         if len(set(columns)) != len(columns):
@@ -129,8 +153,19 @@ class SqlAdapter(Adapter):
             "truncated": len(rows) > max_rows,
         }
 
-    def _database_error(self, exc: DatabaseError, timeout_ms: int):
-        cause = exc.__cause__
+    def _dsn(self) -> str:
+        try:
+            dsn = self.secrets.get(self.config["dsn_secret"])
+        except SecretError as exc:
+            raise self.error(str(exc), retryable=False) from None
+        try:
+            _check_dsn(dsn)
+        except ValueError as exc:
+            raise self.error(str(exc), retryable=False) from None
+        return dsn
+
+    def _database_error(self, exc: DatabaseError | psycopg.Error, timeout_ms: int):
+        cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
         sqlstate = getattr(cause, "sqlstate", None) or ""
         sqlite_name = getattr(cause, "sqlite_errorname", None) or ""
         if sqlstate == "57014" or sqlite_name == "SQLITE_INTERRUPT":
@@ -139,9 +174,85 @@ class SqlAdapter(Adapter):
             retryable = sqlstate in _PG_RETRYABLE or sqlstate[:2] in ("08", "53")
         elif sqlite_name:
             retryable = sqlite_name.startswith(_SQLITE_RETRYABLE)
-        else:
-            retryable = isinstance(exc, InterfaceError)  # The connection went away.
+        else:  # the connection failed or went away
+            retryable = isinstance(exc, (InterfaceError, psycopg.OperationalError, psycopg.InterfaceError))
         return self.error(f"The query failed: {exc}", retryable=retryable)
+
+
+def _check_tool_database(alias) -> None:
+    """Raise ValueError unless `alias` is declared for tools and does not reach the platform's database."""
+    if alias not in settings.AGENTOPS_TOOL_DATABASES or alias not in settings.DATABASES:
+        declared = ", ".join(settings.AGENTOPS_TOOL_DATABASES) or "none"
+        raise ValueError(f"sql tool: {alias!r} is not a database declared for tools "
+                         f"(AGENTOPS_TOOL_DATABASES: {declared}).")
+    if alias == "default" or _same_database(connections[alias].settings_dict, connections["default"].settings_dict):
+        raise ValueError(f"sql tool: {alias!r} is the platform's own database, which tools never reach.")
+    if connections[alias].vendor not in VENDORS:
+        raise ValueError(
+            f"sql tool: database {alias!r} is {connections[alias].vendor}; read-only "
+            f"enforcement exists for {' and '.join(VENDORS)} only."
+        )
+
+
+def _same_database(a: dict, b: dict) -> bool:
+    if a["ENGINE"] != b["ENGINE"]:
+        return False
+    if b["ENGINE"] == "agentops.sqlite" or "sqlite" in b["ENGINE"]:
+        return Path(str(a["NAME"])).resolve() == Path(str(b["NAME"])).resolve()
+    return _same_server(a.get("HOST", ""), a.get("PORT", ""), b.get("HOST", ""), b.get("PORT", "")) and a["NAME"] == b["NAME"]
+
+
+def _same_server(host_a, port_a, host_b, port_b) -> bool:
+    def place(host, port):
+        host = str(host or "").lower()
+        return ("local" if host in _LOCAL_HOSTS or host.startswith("/") else host), str(port or "5432")
+
+    return place(host_a, port_a) == place(host_b, port_b)
+
+
+def _check_dsn(dsn: str) -> None:
+    """Raise ValueError unless `dsn` is a PostgreSQL URL of a database other than the platform's.
+    The messages never quote the DSN: it holds a password."""
+    if not dsn.startswith(DSN_SCHEMES):
+        raise ValueError("sql tool: the secret in 'dsn_secret' must be a PostgreSQL URL (postgresql://…); "
+                         "file paths and other databases are not accepted.")
+    try:
+        info = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        raise ValueError("sql tool: the secret in 'dsn_secret' is not a valid PostgreSQL URL.") from None
+    platform = connections["default"].settings_dict
+    if "postgresql" not in platform["ENGINE"] or info.get("dbname", "") != platform["NAME"]:
+        return
+    # `hostaddr`, when given, is where libpq connects; `host` then only names the server.
+    hosts = {info.get("host", ""), info.get("hostaddr", "")}
+    if any(_same_server(host, info.get("port", ""), platform.get("HOST", ""), platform.get("PORT", "")) for host in hosts):
+        raise ValueError("sql tool: the URL in 'dsn_secret' is the platform's own database, which tools never reach.")
+
+
+def _tenant_connection(dsn: str, timeout_ms: int) -> psycopg.Connection:
+    """A new connection to a checked tool DSN: the one place a tool connects to an address it was given.
+    Its transactions are READ ONLY; the timeout overrides any `options` the URL carries."""
+    connection = psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                 options=f"-c statement_timeout={timeout_ms}")
+    connection.read_only = True
+    return connection
+
+
+def _dsn_select(dsn: str, query: str, params: dict, max_rows: int, timeout_ms: int) -> tuple[list, list]:
+    with _tenant_connection(dsn, timeout_ms) as connection:
+        try:
+            cursor = connection.execute(query, params)
+            return [column.name for column in cursor.description or ()], cursor.fetchmany(max_rows + 1)
+        finally:
+            connection.rollback()  # a read has nothing to commit
+
+
+def _alias_select(alias: str, query: str, params: dict, max_rows: int, timeout_ms: int) -> tuple[list, list]:
+    connection = connections[alias]
+    guard = _postgresql_read_only if connection.vendor == "postgresql" else _sqlite_read_only
+    with guard(connection, timeout_ms), connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return [column[0] for column in cursor.description or ()], cursor.fetchmany(max_rows + 1)
 
 
 @contextmanager

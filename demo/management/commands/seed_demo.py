@@ -1,12 +1,15 @@
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from demo.routers import DEMO_ALIAS
 from demo.seed import DEMO_PASSWORD, PLATFORM_ADMIN, seed_demo
 
 
 class Command(BaseCommand):
-    help = "Create the demo tenant, users and agents. Safe to run again."
+    help = "Create the demo database, the demo tenant, users and agents. Safe to run again."
 
     def handle(self, *args, **options):
+        call_command("migrate", database=DEMO_ALIAS, interactive=False, verbosity=0)  # creates the file too
         done = seed_demo()
         for line in done:
             self.stdout.write(line)

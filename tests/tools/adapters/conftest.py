@@ -1,6 +1,6 @@
 import pytest
 
-from agentops.secrets import SecretResolver
+from agentops.secrets.resolver import SecretResolver
 from tests.support.tool_servers import (
     GrpcInventoryServer,
     McpHttpServer,
@@ -14,8 +14,8 @@ TOKEN = "tok-3f9a1c77e2"
 
 @pytest.fixture
 def secrets():
-    """A resolver over a fixed environment: CRM_TOKEN is the only secret there is."""
-    return SecretResolver(environ={"CRM_TOKEN": TOKEN}, secrets_file="")
+    """A global tool's resolver over a fixed environment: CRM_TOKEN is the only secret there is."""
+    return SecretResolver.for_platform(environ={"AGENTOPS_SECRET_CRM_TOKEN": TOKEN}, secrets_file="")
 
 
 @pytest.fixture

@@ -1,10 +1,13 @@
 import pytest
-from django.db import connection
+from django.db import connections
 
 from tools.adapters.base import AdapterError, Invocation
 from tools.adapters.sql import SqlAdapter
 
-pytestmark = pytest.mark.django_db
+# The demo database is declared for tools (AGENTOPS_TOOL_DATABASES); these tests read tables of their own there.
+pytestmark = pytest.mark.django_db(databases=["default", "demo"])
+connection = connections["demo"]
+DB = {"database": "demo"}
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ def invoke(adapter, arguments=None):
 def test_select_returns_columns_and_rows_with_bound_parameters(products, secrets):
     # Given a query with a named parameter
     adapter = SqlAdapter(
-        {"query": "SELECT sku, price FROM tool_sql_product WHERE price >= %(min_price)s ORDER BY sku"}, secrets
+        {**DB, "query": "SELECT sku, price FROM tool_sql_product WHERE price >= %(min_price)s ORDER BY sku"}, secrets
     )
 
     # When it is called
@@ -59,13 +62,13 @@ def test_validate_config_refuses_statements_that_write(query):
     # Given/When a statement that is not a single pure read
     # Then it is refused on save
     with pytest.raises(ValueError, match="sql tool"):
-        SqlAdapter.validate_config({"query": query})
+        SqlAdapter.validate_config({**DB, "query": query})
 
 
 def test_write_smuggled_past_validation_is_refused_by_the_database(products, secrets, monkeypatch):
     # Given a write that got past validate_config (simulated by skipping it)
     monkeypatch.setattr(SqlAdapter, "validate_config", classmethod(lambda cls, config: None))
-    adapter = SqlAdapter({"query": "DELETE FROM tool_sql_product"}, secrets)
+    adapter = SqlAdapter({**DB, "query": "DELETE FROM tool_sql_product"}, secrets)
 
     # When it is called
     with pytest.raises(AdapterError) as caught:
@@ -79,7 +82,7 @@ def test_write_smuggled_past_validation_is_refused_by_the_database(products, sec
 
 def test_read_only_mode_is_lifted_after_the_call(products, secrets):
     # Given a completed read
-    invoke(SqlAdapter({"query": "SELECT sku FROM tool_sql_product"}, secrets))
+    invoke(SqlAdapter({**DB, "query": "SELECT sku FROM tool_sql_product"}, secrets))
 
     # When the same connection writes afterwards
     with connection.cursor() as cursor:
@@ -91,7 +94,7 @@ def test_read_only_mode_is_lifted_after_the_call(products, secrets):
 
 def test_injection_in_a_parameter_is_bound_as_data(products, secrets):
     # Given a lookup by name and an argument crafted to escape the string
-    adapter = SqlAdapter({"query": "SELECT sku FROM tool_sql_product WHERE name = %(name)s"}, secrets)
+    adapter = SqlAdapter({**DB, "query": "SELECT sku FROM tool_sql_product WHERE name = %(name)s"}, secrets)
 
     # When it is called with the injection attempt
     result = invoke(adapter, {"name": "x' OR '1'='1"})
@@ -102,7 +105,7 @@ def test_injection_in_a_parameter_is_bound_as_data(products, secrets):
 
 def test_rows_past_max_rows_are_cut_and_flagged(products, secrets):
     # Given a tool limited to 2 rows over a table of 5
-    adapter = SqlAdapter({"query": "SELECT sku FROM tool_sql_product ORDER BY sku", "max_rows": 2}, secrets)
+    adapter = SqlAdapter({**DB, "query": "SELECT sku FROM tool_sql_product ORDER BY sku", "max_rows": 2}, secrets)
 
     # When it is called
     result = invoke(adapter)
@@ -114,7 +117,7 @@ def test_rows_past_max_rows_are_cut_and_flagged(products, secrets):
 
 def test_missing_parameter_is_a_permanent_error(products, secrets):
     # Given a query needing an argument the call does not provide
-    adapter = SqlAdapter({"query": "SELECT sku FROM tool_sql_product WHERE sku = %(sku)s"}, secrets)
+    adapter = SqlAdapter({**DB, "query": "SELECT sku FROM tool_sql_product WHERE sku = %(sku)s"}, secrets)
 
     # When/Then it fails permanently, naming the argument
     with pytest.raises(AdapterError, match="sku") as caught:
@@ -126,6 +129,7 @@ def test_statement_timeout_interrupts_a_long_query(secrets):
     # Given an endless recursive query and a 100 ms limit
     adapter = SqlAdapter(
         {
+            **DB,
             "query": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT max(x) FROM n",
             "statement_timeout_ms": 100,
         },
@@ -139,3 +143,11 @@ def test_statement_timeout_interrupts_a_long_query(secrets):
     # Then it is stopped and reported as a retryable timeout
     assert caught.value.retryable is True
     assert "100 ms" in caught.value.message
+
+
+def test_tenant_id_is_the_runs_tenant_whatever_the_arguments_say(secrets):
+    adapter = SqlAdapter({**DB, "query": "SELECT %(tenant_id)s AS tenant"}, secrets)
+
+    result = adapter.call(Invocation({"tenant_id": 999}, "run-3:1", 5.0, tenant_id=7))
+
+    assert result["rows"] == [{"tenant": 7}]

@@ -2,13 +2,19 @@ import json
 
 import pytest
 
-from agentops.secrets import SecretError, SecretResolver, references
+from agentops.secrets.resolver import PLATFORM_ENV_PREFIX, SecretError, SecretResolver, references
 from tools.adapters.base import AdapterError
+
+
+def platform(values: dict, secrets_file=""):
+    """A global tool's resolver over an environment holding `values` as AGENTOPS_SECRET_<NAME>."""
+    return SecretResolver.for_platform(environ={PLATFORM_ENV_PREFIX + k: v for k, v in values.items()},
+                                       secrets_file=secrets_file)
 
 
 def test_references_are_resolved_in_nested_config_whitespace_tolerant():
     # Given a config with references at several depths, spaced differently
-    resolver = SecretResolver(environ={"A": "alpha", "B": "beta"}, secrets_file="")
+    resolver = platform({"A": "alpha", "B": "beta"})
     config = {"h": {"x": "Bearer {{secret:A}}"}, "l": ["{{  secret : B  }}", 3], "n": None}
 
     # When it is resolved
@@ -23,7 +29,7 @@ def test_secrets_file_in_key_value_format_is_read(tmp_path):
     # Given a KEY=VALUE secrets file with a comment and quotes
     path = tmp_path / "secrets.env"
     path.write_text("# CRM\nCRM_TOKEN = 'from-file'\n\nOTHER=x=y\n")
-    resolver = SecretResolver(environ={}, secrets_file=path)
+    resolver = platform({}, secrets_file=path)
 
     # When/Then values are read, quotes stripped and '=' kept inside values
     assert resolver.get("CRM_TOKEN") == "from-file"
@@ -34,7 +40,7 @@ def test_environment_wins_over_a_json_secrets_file(tmp_path):
     # Given the same secret in a JSON file and in the environment
     path = tmp_path / "secrets.json"
     path.write_text(json.dumps({"CRM_TOKEN": "from-file", "ONLY_FILE": "f"}))
-    resolver = SecretResolver(environ={"CRM_TOKEN": "from-env"}, secrets_file=path)
+    resolver = platform({"CRM_TOKEN": "from-env"}, secrets_file=path)
 
     # When/Then the environment's value is used, the file fills the gaps
     assert resolver.resolve("{{ secret:CRM_TOKEN }}/{{ secret:ONLY_FILE }}") == "from-env/f"
@@ -47,12 +53,12 @@ def test_secrets_file_path_comes_from_settings(tmp_path, settings):
     settings.AGENTOPS_SECRETS_FILE = str(path)
 
     # When/Then a resolver built without arguments reads it
-    assert SecretResolver(environ={}).get("FROM_SETTINGS") == "yes"
+    assert platform({}, secrets_file=None).get("FROM_SETTINGS") == "yes"
 
 
 def test_unknown_secret_error_names_it_and_resolves_nothing():
     # Given one known and one unknown secret
-    resolver = SecretResolver(environ={"KNOWN": "k-value"}, secrets_file="")
+    resolver = platform({"KNOWN": "k-value"})
 
     # When a value referencing the unknown one is resolved
     with pytest.raises(SecretError) as caught:
@@ -65,7 +71,7 @@ def test_unknown_secret_error_names_it_and_resolves_nothing():
 
 def test_redact_replaces_resolved_values_everywhere():
     # Given a resolver that resolved a token containing URL-special characters
-    resolver = SecretResolver(environ={"T": 'p@ss "w"/1'}, secrets_file="")
+    resolver = platform({"T": 'p@ss "w"/1'})
     resolver.resolve("{{ secret:T }}")
 
     # When results holding it raw, URL-quoted (both ways) and JSON-escaped are redacted
@@ -89,7 +95,7 @@ def test_redact_replaces_resolved_values_everywhere():
 
 def test_redact_rewrites_exception_messages_and_their_cause():
     # Given an error whose message and cause quote a resolved secret
-    resolver = SecretResolver(environ={"T": "hunter2"}, secrets_file="")
+    resolver = platform({"T": "hunter2"})
     resolver.get("T")
     error = AdapterError("denied for hunter2", retryable=False, status=403)
     error.__cause__ = ValueError("token hunter2 expired")
@@ -106,7 +112,7 @@ def test_redact_rewrites_exception_messages_and_their_cause():
 
 def test_redact_leaves_text_alone_before_anything_is_resolved():
     # Given a resolver that has resolved nothing
-    resolver = SecretResolver(environ={"T": "hunter2"}, secrets_file="")
+    resolver = platform({"T": "hunter2"})
 
     # When/Then redaction changes nothing, even text equal to a defined secret
     assert resolver.redact({"a": "hunter2"}) == {"a": "hunter2"}
@@ -119,3 +125,18 @@ def test_references_lists_names_without_resolving():
     # When/Then the names are listed, with no environment needed
     assert references(config) == {"ONE", "TWO"}
     assert SecretResolver.references(config) == {"ONE", "TWO"}
+
+
+def test_a_platform_resolver_reads_only_prefixed_variables(tmp_path):
+    # Given an environment with a bare variable and a prefixed one, and a secrets file
+    path = tmp_path / "secrets.env"
+    path.write_text("FROM_FILE=f-value\n")
+    resolver = SecretResolver.for_platform(
+        environ={"SECRET_KEY": "django-key", "AGENTOPS_SECRET_CRM_TOKEN": "crm-value"}, secrets_file=path)
+
+    # When/Then the prefixed variable and the file resolve, the bare variable does not
+    assert resolver.get("CRM_TOKEN") == "crm-value"
+    assert resolver.get("FROM_FILE") == "f-value"
+    with pytest.raises(SecretError, match="'SECRET_KEY' is not defined in the platform's secrets") as caught:
+        resolver.get("SECRET_KEY")
+    assert "django-key" not in str(caught.value)

@@ -7,9 +7,16 @@ when an adapter is about to make a call; the resolver remembers every value it h
 `SecretResolver.redact` replaces those values with `[secret:NAME]` in anything that is about to be
 shown or stored (results, error messages, traces).
 
-Values come from the process environment, then from the optional secrets file named by
-`settings.AGENTOPS_SECRETS_FILE` (a JSON object, or KEY=VALUE lines with `#` comments). The
-environment wins so that one process can override a shared file.
+Where values come from depends on whose configuration it is, because a tool runs with its owner's
+powers, never the platform's:
+
+- a tenant's tool or webhook (`SecretResolver.for_tenant`): only that tenant's own secrets
+  (agentops.secrets.models.TenantSecret, stored encrypted), never the process environment;
+- a global tool, defined by platform admins (`SecretResolver.for_platform`): the environment
+  variable `AGENTOPS_SECRET_<NAME>`, then the optional secrets file named by
+  `settings.AGENTOPS_SECRETS_FILE` (a JSON object, or KEY=VALUE lines with `#` comments). No other
+  variable is ever read, so `{{ secret:SECRET_KEY }}` or `{{ secret:DATABASE_URL }}` resolve to
+  nothing.
 
 Only configuration is ever resolved. Tool arguments are written by the model and must never be
 passed through `resolve`: otherwise a prompt could ask for `{{ secret:DB_PASSWORD }}` and get it.
@@ -19,37 +26,27 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 from django.conf import settings
 
-REFERENCE = re.compile(r"\{\{\s*secret\s*:\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*\}\}")
+from .crypto import InvalidToken, decrypt
+from .references import REFERENCE, references
+from .selectors import secret_token
+
+__all__ = ["PLATFORM_ENV_PREFIX", "REFERENCE", "SecretError", "SecretResolver", "load_secrets_file", "references"]
+
+# The only environment variables a secret reference can reach: AGENTOPS_SECRET_<NAME>, but for
+# AGENTOPS_SECRET_KEYS, which holds the keys tenants' secrets are encrypted with.
+PLATFORM_ENV_PREFIX = "AGENTOPS_SECRET_"
+NOT_A_SECRET = frozenset({"KEYS"})
 
 
 class SecretError(LookupError):
     """A secret cannot be resolved. The message names the secret, never a value."""
-
-
-def references(config: Any) -> set[str]:
-    """The names of all secrets referenced in the string values of `config`, at any depth."""
-    found: set[str] = set()
-    _walk_strings(config, lambda s: found.update(REFERENCE.findall(s)))
-    return found
-
-
-def _walk_strings(obj: Any, visit) -> None:
-    if isinstance(obj, str):
-        visit(obj)
-    elif isinstance(obj, Mapping):
-        for value in obj.values():
-            _walk_strings(value, visit)
-    elif isinstance(obj, (list, tuple)):
-        for value in obj:
-            _walk_strings(value, visit)
 
 
 def load_secrets_file(path: str | Path) -> dict[str, str]:
@@ -88,37 +85,68 @@ def load_secrets_file(path: str | Path) -> dict[str, str]:
 class SecretResolver:
     """Resolves secret references and redacts the values it resolved.
 
-    One resolver serves one tool call (or a few): it keeps the values it resolved in memory so
-    that it can redact them, and forgets them with itself. Not shared between threads.
+    Build one with `for_tool`, `for_tenant` or `for_platform`: the scope decides where values come
+    from (see the module). One resolver serves one tool call or delivery (or a few): it keeps the
+    values it resolved in memory so that it can redact them, and forgets them with itself. Not
+    shared between threads.
     """
 
     references = staticmethod(references)
 
-    def __init__(
-        self,
-        *,
-        environ: Mapping[str, str] | None = None,
-        secrets_file: str | Path | None = None,
-    ) -> None:
-        """`environ` defaults to `os.environ`; `secrets_file` to `settings.AGENTOPS_SECRETS_FILE`."""
-        self._environ = os.environ if environ is None else environ
-        if secrets_file is None:
-            secrets_file = settings.AGENTOPS_SECRETS_FILE
-        self._secrets_file = secrets_file
-        self._file_values: dict[str, str] | None = None
+    def __init__(self, lookup: Callable[[str], str | None], *, where: str, tenant_id: int | None = None) -> None:
+        """`lookup(name)` is a value or None; `where` ends the unknown-secret message ("is not
+        defined in ..."); `tenant_id` is the tenant whose powers the resolver holds (None: the
+        platform's)."""
+        self._lookup = lookup
+        self._where = where
+        self.tenant_id = tenant_id
         self._resolved: dict[str, str] = {}
 
+    @classmethod
+    def for_tool(cls, tool) -> "SecretResolver":
+        """A tenant's tool (its copy of a global one included) gets its tenant's secrets; a global
+        tool the platform's."""
+        return cls.for_platform() if tool.tenant_id is None else cls.for_tenant(tool.tenant_id)
+
+    @classmethod
+    def for_tenant(cls, tenant_id: int) -> "SecretResolver":
+        def lookup(name: str) -> str | None:
+            token = secret_token(tenant_id=tenant_id, name=name)
+            if token is None:
+                return None
+            try:
+                return decrypt(token)
+            except InvalidToken:
+                raise SecretError(f"Secret {name!r} cannot be decrypted with the keys in AGENTOPS_SECRET_KEYS.") from None
+
+        return cls(lookup, where="this tenant's secrets", tenant_id=tenant_id)
+
+    @classmethod
+    def for_platform(
+        cls, *, environ: Mapping[str, str] | None = None, secrets_file: str | Path | None = None
+    ) -> "SecretResolver":
+        """`environ` defaults to `os.environ`; `secrets_file` to `settings.AGENTOPS_SECRETS_FILE`.
+        The environment wins over the file, so that one process can override a shared file."""
+        environ = os.environ if environ is None else environ
+        secrets_file = settings.AGENTOPS_SECRETS_FILE if secrets_file is None else secrets_file
+        file_values: list[dict[str, str]] = []  # read lazily, once: most calls need only the environment
+
+        def lookup(name: str) -> str | None:
+            value = None if name in NOT_A_SECRET else environ.get(PLATFORM_ENV_PREFIX + name)
+            if value is None and secrets_file:
+                if not file_values:
+                    file_values.append(load_secrets_file(secrets_file))
+                value = file_values[0].get(name)
+            return value
+
+        where = f"{PLATFORM_ENV_PREFIX}<NAME> variables" + (" or the secrets file" if secrets_file else "")
+        return cls(lookup, where=f"the platform's secrets ({where})")
+
     def get(self, name: str) -> str:
-        """The value of secret `name`; raises SecretError if it is not defined anywhere."""
-        value = self._environ.get(name)
-        if value is None and self._secrets_file:
-            if self._file_values is None:
-                # Read lazily and once: most calls reference only environment secrets.
-                self._file_values = load_secrets_file(self._secrets_file)
-            value = self._file_values.get(name)
+        """The value of secret `name`; raises SecretError naming it if it is not defined."""
+        value = self._lookup(name)
         if value is None:
-            where = "the environment" + (" or the secrets file" if self._secrets_file else "")
-            raise SecretError(f"Secret {name!r} is not defined in {where}.")
+            raise SecretError(f"Secret {name!r} is not defined in {self._where}.")
         self._resolved[name] = value
         return value
 

@@ -1,0 +1,22 @@
+from rest_framework import serializers
+
+from agentops.api import StrictInputMixin
+
+from .models import VALUE_MAX_BYTES, TenantSecret
+
+
+class SecretSerializer(serializers.ModelSerializer):
+    """What may be shown of a secret: never its value."""
+
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                              help_text="Who set the current value (empty: a system change).")
+
+    class Meta:
+        model = TenantSecret
+        fields = ["name", "last_four", "created_at", "updated_at", "updated_by"]
+        read_only_fields = fields
+
+
+class SecretValueSerializer(StrictInputMixin, serializers.Serializer):
+    value = serializers.CharField(write_only=True, trim_whitespace=False,
+                                  help_text=f"The value, at most {VALUE_MAX_BYTES} bytes of UTF-8. Never shown again.")
