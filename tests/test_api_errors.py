@@ -15,8 +15,9 @@ from agentops.asgi import application
 from approvals.models import ApprovalRequest
 from runs.models import Run
 from tools.models import Tool
+from tests.demo.conftest import DEMO_DATABASES
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=DEMO_DATABASES)  # demo_api seeds the demo
 
 DEEP_JSON = "[" * 10_000 + "]" * 10_000
 

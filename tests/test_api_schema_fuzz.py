@@ -25,6 +25,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.demo.conftest import DEMO_DATABASES
+
+pytestmark = pytest.mark.django_db(databases=DEMO_DATABASES)  # demo_api seeds the demo
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
 EXAMPLES_PER_OPERATION = 25

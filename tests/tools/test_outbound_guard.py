@@ -179,7 +179,7 @@ def test_a_tenant_mcp_tool_over_stdio_cannot_be_saved(tenant):
         tool_create(tenant=tenant, name="probe.shell", kind="mcp", actor=ACTOR, description="x",
                     config={"transport": "stdio", "command": "/bin/sh", "args": ["-c", "id"], "tool": "x"})
 
-    assert "must use the http transport" in caught.value.errors["config"][0]
+    assert 'connects over "http"' in caught.value.errors["config"][0]
     assert not Tool.objects.filter(name="probe.shell").exists()
 
 
@@ -193,7 +193,7 @@ def test_a_tenant_mcp_tool_over_stdio_saved_before_the_check_starts_no_process(t
     with pytest.raises(ToolFailed) as caught:
         execute(tool)
 
-    assert caught.value.code == "tool_kind_refused" and caught.value.retryable is False
+    assert caught.value.retryable is False and '"stdio" runs a command' in caught.value.message
     assert not marker.exists()
 
 
