@@ -11,7 +11,10 @@ import re
 import time
 from email.utils import parsedate_to_datetime
 
+import httpx
 import openai
+
+from agentops.outbound import OutboundRefused
 
 from .base import LLMResponse, Provider, ProviderError, ToolCall, Usage
 
@@ -28,12 +31,16 @@ KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,})")
 class OpenAIProvider(Provider):
     name = "openai"
 
-    def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 60):
+    def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 60,
+                 http_client: httpx.Client | None = None):
+        """`http_client`: the connection pool to use, e.g. agentops.outbound's guarded one for a
+        server a tenant chose; the SDK's own by default."""
         self._api_key = api_key or ""
         self.base_url = base_url or None
         self.timeout = timeout
         self._client = openai.OpenAI(
-            api_key=self._api_key or PLACEHOLDER_KEY, base_url=self.base_url, timeout=timeout, max_retries=0
+            api_key=self._api_key or PLACEHOLDER_KEY, base_url=self.base_url, timeout=timeout, max_retries=0,
+            http_client=http_client,
         )
 
     def __repr__(self) -> str:
@@ -51,6 +58,8 @@ class OpenAIProvider(Provider):
         except openai.OpenAIError as exc:
             # `from None`: the client's own exception could carry what the server echoed back.
             raise self._provider_error(exc) from None
+        except OutboundRefused as exc:  # a tenant's server at an address tenants may not reach
+            raise ProviderError(exc.message, retryable=False) from None
         try:
             return _parse_completion(completion)
         except (AttributeError, IndexError, TypeError) as exc:

@@ -58,11 +58,11 @@ class ModelCalls:
     def _call(self, seq, model, messages, tools, temperature, conversation) -> LLMResponse:
         ctx, journal = self.ctx, self.ctx.journal
         config = ctx.version.provider_config or {}
-        provider = get_provider(ctx.version.provider, config)
         attempts: list[dict] = []
         started_at = timezone.now()
         step_input = self._input(model, messages, tools, temperature, conversation)
         try:
+            provider = get_provider(ctx.version.provider, config, tenant_id=ctx.run.tenant_id)
             with ctx.lease.keepalive():
                 response = complete_with_retries(
                     provider, model=model, messages=messages, tools=tools, temperature=temperature,
