@@ -2,6 +2,8 @@
 only a PostgreSQL URL among its own secrets, a global tool only an alias in AGENTOPS_TOOL_DATABASES.
 Checked when the tool is saved and again at every call."""
 
+import socket
+
 import pytest
 from django.db import connection, connections
 
@@ -100,10 +102,44 @@ def test_a_tenant_dsn_secret_resolves_from_its_own_tenant_only(make_tool, make_r
         execute(operator, make_run, "orders.peek")
 
 
+@pytest.mark.parametrize("dsn", [
+    "postgresql://u:p@127.0.0.1:{port}/orders",
+    "postgresql://u:p@localhost:{port}/orders",
+    "postgresql://u:p@db.example.com:{port}/orders?hostaddr=127.0.0.1",
+    "postgresql://u:p@[::ffff:10.0.0.7]:{port}/orders",
+])
+def test_a_tenant_dsn_at_an_address_tenants_may_not_reach_is_refused_and_nothing_connects(
+        make_tool, make_run, operator, tenant, dsn):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.2)
+        secret_set(tenant=tenant, name="ORDERS_DB", value=dsn.format(port=listener.getsockname()[1]), actor=ACTOR)
+        make_tool("orders.peek", kind="sql", config={"dsn_secret": "ORDERS_DB", "query": QUERY})
+
+        with pytest.raises(ToolFailed) as failed:
+            execute(operator, make_run, "orders.peek")
+
+        assert failed.value.code == "outbound_address_refused" and failed.value.retryable is False
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nothing came
+
+
+def test_a_tenant_dsn_on_a_local_socket_is_refused(make_tool, make_run, operator, tenant):
+    secret_set(tenant=tenant, name="ORDERS_DB", value="postgresql:///orders?host=/var/run/postgresql", actor=ACTOR)
+    make_tool("orders.peek", kind="sql", config={"dsn_secret": "ORDERS_DB", "query": QUERY})
+
+    with pytest.raises(ToolFailed) as failed:
+        execute(operator, make_run, "orders.peek")
+
+    assert failed.value.code == "outbound_address_refused"
+
+
 @pytest.mark.postgres
-def test_a_tenant_tool_reads_its_own_postgresql_database_read_only(make_tool, make_run, operator, tenant):
+def test_a_tenant_tool_reads_its_own_postgresql_database_read_only(make_tool, make_run, operator, tenant,
+                                                                  allow_outbound):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    settings = connection.settings_dict
+    allow_outbound(f"postgresql://{settings['HOST'] or 'localhost'}:{settings['PORT'] or 5432}")  # the platform's server
     # Given the tenant's URL of another database on the same server
     secret_set(tenant=tenant, name="ORDERS_DB", value=platform_dsn().rsplit("/", 1)[0] + "/postgres", actor=ACTOR)
     make_tool("orders.peek", kind="sql", config={

@@ -50,6 +50,7 @@ from sqlparse import tokens as T
 
 from agentops.secrets.references import valid_name
 from agentops.secrets.resolver import SecretError
+from agentops.outbound import OutboundRefused, address_check
 from tools.adapters.base import Adapter, Invocation, require_str
 
 VENDORS = ("postgresql", "sqlite")
@@ -138,7 +139,9 @@ class SqlAdapter(Adapter):
             if "database" in self.config:
                 columns, rows = _alias_select(self.config["database"], query, params, max_rows, timeout_ms)
             else:
-                columns, rows = _dsn_select(self._dsn(), query, params, max_rows, timeout_ms)
+                columns, rows = _dsn_select(self._dsn(), query, params, max_rows, timeout_ms, guarded=self.guarded)
+        except OutboundRefused as refusal:
+            raise self.refused(refusal) from None
         except (DatabaseError, psycopg.Error) as exc:
             raise self._database_error(exc, timeout_ms) from None
 
@@ -229,17 +232,35 @@ def _check_dsn(dsn: str) -> None:
         raise ValueError("sql tool: the URL in 'dsn_secret' is the platform's own database, which tools never reach.")
 
 
-def _tenant_connection(dsn: str, timeout_ms: int) -> psycopg.Connection:
+def _tenant_connection(dsn: str, timeout_ms: int, *, guarded: bool) -> psycopg.Connection:
     """A new connection to a checked tool DSN: the one place a tool connects to an address it was given.
-    Its transactions are READ ONLY; the timeout overrides any `options` the URL carries."""
+    Its transactions are READ ONLY; the timeout overrides any `options` the URL carries. `guarded`
+    (a tenant's tool): libpq connects to the address agentops.outbound checked (`hostaddr`), while
+    the host name still serves TLS verification, so a name cannot resolve elsewhere in between."""
+    pinned = {"hostaddr": _checked_address(dsn)} if guarded else {}
     connection = psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                                 options=f"-c statement_timeout={timeout_ms}")
+                                 options=f"-c statement_timeout={timeout_ms}", **pinned)
     connection.read_only = True
     return connection
 
 
-def _dsn_select(dsn: str, query: str, params: dict, max_rows: int, timeout_ms: int) -> tuple[list, list]:
-    with _tenant_connection(dsn, timeout_ms) as connection:
+def _checked_address(dsn: str) -> str:
+    """The one address `dsn` may connect to, checked by agentops.outbound; OutboundRefused otherwise.
+    A socket path (or no host: libpq's default socket) is this machine, and several hosts or ports
+    are refused rather than checked one by one."""
+    info = conninfo_to_dict(dsn)
+    host = info.get("hostaddr") or info.get("host") or ""
+    port = str(info.get("port") or 5432)
+    if not host or host.startswith(("/", "@")):
+        raise OutboundRefused(host or "the default socket", "a local socket", "a socket on this machine")
+    if "," in host or not port.isdigit():
+        raise OutboundRefused(host, host, "a list of servers; name one host and one port")
+    return str(address_check(host, int(port))[0])
+
+
+def _dsn_select(dsn: str, query: str, params: dict, max_rows: int, timeout_ms: int, *,
+                guarded: bool) -> tuple[list, list]:
+    with _tenant_connection(dsn, timeout_ms, guarded=guarded) as connection:
         try:
             cursor = connection.execute(query, params)
             return [column.name for column in cursor.description or ()], cursor.fetchmany(max_rows + 1)
