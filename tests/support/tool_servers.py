@@ -153,6 +153,51 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
 
+class Payments:
+    """A payments endpoint on a ScriptedHTTPServer that counts, by idempotency key, how many times
+    it applied a payment (`applied`). Each request takes the next of `answers` (then "ok"):
+
+    - "ok": apply, answer 201 at once; "slow": apply, answer after `delay` seconds (past the
+      caller's timeout); "500": apply, then fail; "503": fail without applying; "429": refuse
+      without applying, with `Retry-After: 0`.
+
+    With `dedup` it applies each key once, like an API that honours idempotency keys; without,
+    every request it receives is one more payment (a tool that is not idempotent).
+    """
+
+    def __init__(self, *answers: str, dedup: bool = False, delay: float = 2.0, port: int = 0) -> None:
+        self.answers = deque(answers)
+        self.dedup = dedup
+        self.delay = delay
+        self.applied: dict[str, int] = {}
+        self.server = ScriptedHTTPServer(self._handle, port=port)
+
+    def __enter__(self) -> Payments:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+    def _handle(self, request: RecordedRequest) -> Reply:
+        answer = self.answers.popleft() if self.answers else "ok"
+        key = request.headers.get("idempotency-key", "")
+        if answer in ("ok", "slow", "500") and not (self.dedup and key in self.applied):
+            self.applied[key] = self.applied.get(key, 0) + 1
+        if answer == "429":
+            return Reply(429, {"error": "slow down"}, headers={"Retry-After": "0"})
+        if answer in ("500", "503"):
+            return Reply(int(answer), {"error": "payments are unwell"})
+        return Reply(201, {"payment": request.json(), "key": key}, delay=self.delay if answer == "slow" else 0.0)
+
+
+def unused_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (a connection to it is refused) until a server takes it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 # GraphQL
 
 INVENTORY_SDL = """

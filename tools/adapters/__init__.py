@@ -7,7 +7,7 @@ configuration. The gateway builds the "python" adapter itself, to give it the ca
 from __future__ import annotations
 
 from agentops.secrets.resolver import SecretResolver
-from tools.adapters.base import Adapter, AdapterError, Invocation
+from tools.adapters.base import Adapter, AdapterError, Delivery, Invocation
 from tools.adapters.graphql import GraphQLAdapter
 from tools.adapters.grpc import GrpcAdapter
 from tools.adapters.http import HttpAdapter
@@ -34,4 +34,4 @@ def get_adapter(kind: str, config: dict, secrets: SecretResolver, *, guarded: bo
     return adapter_class(config, secrets, guarded=guarded)
 
 
-__all__ = ["ADAPTERS", "Adapter", "AdapterError", "Invocation", "get_adapter"]
+__all__ = ["ADAPTERS", "Adapter", "AdapterError", "Delivery", "Invocation", "get_adapter"]

@@ -3,18 +3,34 @@
 An adapter turns one tool call into one attempt against the outside world. It does not retry,
 sleep or record anything: the gateway owns retries (`agentops.retry.call_with_retries`), journaling
 and auditing. What the adapter owes the gateway is an honest classification of each failure,
-through the single error type `AdapterError` and its `retryable` flag.
+through the single error type `AdapterError`: `retryable` (may the same call succeed if repeated?)
+and `delivery` (may this attempt have taken effect?). The gateway repeats a tool that is not
+idempotent only after a failure that cannot have taken effect (see tools.gateway).
 
-Secrets: `config` is the stored configuration and may hold `{{ secret:NAME }}` references. An
-adapter resolves them with `resolve_secrets` inside `call`, never earlier, so a value lives only
-for one attempt; every error message and result it hands back is passed through
-`SecretResolver.redact` first. Tool arguments come from the model and are never resolved.
+`delivery`, per kind of failure (each adapter's module names its own cases):
+
+- `not_sent` — the call never reached the tool: refused by agentops.outbound (final), a DNS
+  failure, a refused connection, a connect timeout, a refused TLS handshake (retryable); an
+  invalid configuration, a missing secret or argument, a passed deadline (final).
+- `sent` — the tool received the call and answered that it did not carry it out: HTTP 408, 425
+  and 429, gRPC RESOURCE_EXHAUSTED and ABORTED (retryable); any other 4xx, GraphQL errors, an MCP
+  `isError` result, a gRPC status that answers the call such as INVALID_ARGUMENT (final).
+  SQL tools are read-only, which the database enforces: a failed query changed nothing, so they
+  are never `maybe_sent`.
+- `maybe_sent` — it may have reached the tool and taken effect, and no answer says otherwise: a
+  read or write timeout, a connection dropped after sending, gRPC DEADLINE_EXCEEDED or UNAVAILABLE
+  once connected (retryable); HTTP 5xx, all of them (retryable): a 500 may follow a partial
+  write, a 502 or 504 is a proxy that lost the tool's answer, and a 503 usually means nothing was
+  done but may come from the application after work, so none proves the call was not applied; an
+  answer that cannot be read, gRPC INTERNAL, UNKNOWN or DATA_LOSS (final); a Python tool's
+  exception other than ToolError, since the function ran (a database error: retryable).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from agentops.outbound import OutboundRefused, url_host_port
@@ -22,8 +38,18 @@ from agentops.secrets.references import REFERENCE
 from agentops.secrets.resolver import SecretError, SecretResolver
 
 
+class Delivery(StrEnum):
+    """What a failed attempt may have done at the remote (see the module docstring)."""
+
+    NOT_SENT = "not_sent"  # the call never reached the tool
+    SENT = "sent"  # the tool received it and its answer says it did not carry it out
+    MAYBE_SENT = "maybe_sent"  # it may have reached the tool and taken effect: no answer says otherwise
+
+
 class AdapterError(Exception):
-    """A failed attempt. `retryable` says whether the same call may succeed if repeated.
+    """A failed attempt. `retryable` says whether the same call may succeed if repeated;
+    `delivery` whether this attempt may have taken effect (`Delivery`): an adapter that cannot
+    tell leaves the default, `maybe_sent`, which never repeats a call that is not idempotent.
 
     `status` is the remote status when there is one (HTTP status, gRPC status code number);
     `retry_after` is a delay in seconds the remote asked for, which the gateway honours when
@@ -39,6 +65,7 @@ class AdapterError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         code: str | None = None,
+        delivery: Delivery = Delivery.MAYBE_SENT,
     ) -> None:
         # The message lives only in `args` so that `SecretResolver.redact(exc)`, which rewrites
         # `args`, redacts everything `str(exc)` can show.
@@ -47,6 +74,7 @@ class AdapterError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.code = code
+        self.delivery = Delivery(delivery)
 
     @property
     def message(self) -> str:
@@ -55,7 +83,7 @@ class AdapterError(Exception):
     def __repr__(self) -> str:
         return (
             f"AdapterError({self.message!r}, retryable={self.retryable}, "
-            f"status={self.status}, retry_after={self.retry_after})"
+            f"status={self.status}, retry_after={self.retry_after}, delivery={self.delivery.value})"
         )
 
 
@@ -126,7 +154,7 @@ class Adapter(ABC):
         try:
             return self.secrets.resolve(value)
         except SecretError as exc:
-            raise AdapterError(str(exc), retryable=False) from None
+            raise AdapterError(str(exc), retryable=False, delivery=Delivery.NOT_SENT) from None
 
     def error(
         self,
@@ -136,15 +164,19 @@ class Adapter(ABC):
         status: int | None = None,
         retry_after: float | None = None,
         code: str | None = None,
+        delivery: Delivery = Delivery.MAYBE_SENT,
     ) -> AdapterError:
         """An AdapterError whose message has every secret resolved so far redacted."""
-        return AdapterError(
-            self.secrets.redact(message), retryable=retryable, status=status, retry_after=retry_after, code=code
-        )
+        return AdapterError(self.secrets.redact(message), retryable=retryable, status=status,
+                            retry_after=retry_after, code=code, delivery=delivery)
+
+    def unsent(self, message: str, *, retryable: bool = False, code: str | None = None) -> AdapterError:
+        """The AdapterError for an attempt stopped before anything reached the remote."""
+        return self.error(message, retryable=retryable, code=code, delivery=Delivery.NOT_SENT)
 
     def refused(self, refusal: OutboundRefused) -> AdapterError:
         """The AdapterError for a connection `agentops.outbound` refused: final, never retried."""
-        return self.error(refusal.message, retryable=False, code=refusal.code)
+        return self.unsent(refusal.message, code=refusal.code)
 
 
 def require_str(config: dict, key: str, *, kind: str) -> str:

@@ -23,6 +23,13 @@ Retryable: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED and ABORTED. INTER
 reports a broken invariant in the server (a bug, per the gRPC status code guide and Google's
 AIP-194), which repeating the call does not fix, while connection-level failures surface as
 UNAVAILABLE. A `grpc-retry-pushback-ms` trailer becomes `retry_after`.
+
+Delivery (tools.adapters.base): the channel is connected (and reflection read) before the method
+is called, so failing to connect, reflection errors and unfit arguments are `not_sent`. The
+method's statuses that answer the call — INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
+PERMISSION_DENIED, UNAUTHENTICATED, FAILED_PRECONDITION, OUT_OF_RANGE, UNIMPLEMENTED, and the
+rejections RESOURCE_EXHAUSTED and ABORTED — are `sent`; the others (DEADLINE_EXCEEDED, UNAVAILABLE
+once connected, CANCELLED, INTERNAL, UNKNOWN, DATA_LOSS) leave it unknown: `maybe_sent`.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import queue
 import re
 import time
 from typing import Any
@@ -45,12 +53,27 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 
 from agentops.outbound import REFUSED, OutboundRefused, address_check
 from agentops.secrets.references import REFERENCE
-from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map
+from tools.adapters.base import Adapter, AdapterError, Delivery, Invocation, require_str, require_str_map
 
 RETRYABLE_CODES = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
         grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.ABORTED,
+    }
+)
+# Statuses by which the server answers that it did not carry out the call.
+ANSWERED_CODES = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.UNIMPLEMENTED,
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         grpc.StatusCode.ABORTED,
     }
@@ -112,9 +135,9 @@ class GrpcAdapter(Adapter):
                     pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(reflection))
                 method = find_unary_method(pool, self.config["method"])
             except LookupError as exc:
-                raise self.error(exc.args[0], retryable=False) from None
+                raise self.unsent(exc.args[0]) from None
             except grpc.RpcError as exc:
-                error = self._status_error(exc, "Server reflection failed")
+                error = self._status_error(exc, "Server reflection failed", delivery=Delivery.NOT_SENT)
                 if error.status == grpc.StatusCode.UNIMPLEMENTED.value[0]:
                     error.args = (error.message + " (no reflection service: configure 'descriptor_set')",)
                 raise error from None
@@ -124,9 +147,8 @@ class GrpcAdapter(Adapter):
             try:
                 request = ParseDict(invocation.arguments, request_class(), descriptor_pool=pool)
             except ParseError as exc:
-                raise self.error(
-                    f"The arguments do not fit {method.input_type.full_name}: {exc}", retryable=False
-                ) from None
+                raise self.unsent(f"The arguments do not fit {method.input_type.full_name}: {exc}") from None
+            self._connect(channel, deadline)
 
             stub = channel.unary_unary(
                 f"/{service_name}/{method_name}",
@@ -156,17 +178,37 @@ class GrpcAdapter(Adapter):
             return grpc.secure_channel(target, grpc.ssl_channel_credentials(), options)
         return grpc.insecure_channel(target, options)
 
+    def _connect(self, channel: grpc.Channel, deadline: float) -> None:
+        """Connect the channel before the call, so that failing to connect is known to have sent
+        nothing. Fails at the first failed connection attempt, as a call without wait-for-ready does."""
+        settled: queue.SimpleQueue = queue.SimpleQueue()
+
+        def watch(state: grpc.ChannelConnectivity) -> None:
+            if state in (grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.TRANSIENT_FAILURE):
+                settled.put(state)
+
+        channel.subscribe(watch, try_to_connect=True)
+        try:
+            state = settled.get(timeout=max(0.001, deadline - time.monotonic()))
+        except queue.Empty:
+            state = None
+        finally:
+            channel.unsubscribe(watch)
+        if state != grpc.ChannelConnectivity.READY:
+            raise self.unsent(f"Cannot connect to {self.config['target']}"
+                              + (" before the call's deadline." if state is None else "."), retryable=True)
+
     def _checked_target(self) -> tuple[str, list[tuple[str, Any]]]:
         """The checked address to connect to, and the channel options that keep the host name."""
         try:
             host, port = self.outbound_target(self.config)
             address = address_check(host, port)[0]
         except ValueError as exc:  # a target that cannot be checked is refused like a forbidden one
-            raise self.error(str(exc), retryable=False, code=REFUSED) from None
+            raise self.unsent(str(exc), code=REFUSED) from None
         except OutboundRefused as refusal:
             raise self.refused(refusal) from None
         except OSError as exc:
-            raise self.error(f"Cannot resolve {host}: {exc}", retryable=True) from None
+            raise self.unsent(f"Cannot resolve {host}: {exc}", retryable=True) from None
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         options: list[tuple[str, Any]] = [("grpc.default_authority", authority), ("grpc.enable_http_proxy", 0)]
         if self.config.get("tls"):
@@ -174,7 +216,7 @@ class GrpcAdapter(Adapter):
         shown = f"[{address}]" if address.version == 6 else str(address)
         return f"ipv{address.version}:{shown}:{port}", options
 
-    def _status_error(self, exc: grpc.RpcError, what: str) -> AdapterError:
+    def _status_error(self, exc: grpc.RpcError, what: str, *, delivery: Delivery | None = None) -> AdapterError:
         code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
         details = exc.details() if hasattr(exc, "details") else str(exc)
         retry_after = None
@@ -187,6 +229,7 @@ class GrpcAdapter(Adapter):
             retryable=code in RETRYABLE_CODES,
             status=code.value[0],
             retry_after=retry_after,
+            delivery=delivery or (Delivery.SENT if code in ANSWERED_CODES else Delivery.MAYBE_SENT),
         )
 
 

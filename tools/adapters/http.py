@@ -17,6 +17,11 @@ A success returns the parsed JSON body (text if it is not JSON, None if empty). 
 other status is not, and its error text is included, redacted. A tenant's tool connects only where
 `agentops.outbound` allows; a refused address is an error with the code `outbound_address_refused`,
 never retried.
+
+Delivery (tools.adapters.base): nothing is sent when connecting fails (refused, DNS, connect
+timeout, TLS handshake, no free connection) or the request cannot be built; 408, 425 and 429 and
+other 4xx are answers that nothing was done (`sent`); a read or write timeout, a connection lost
+after connecting (the request may have been written), a 5xx and an unreadable body are `maybe_sent`.
 """
 
 from __future__ import annotations
@@ -33,10 +38,12 @@ from agentops.outbound import OutboundRefused
 from agentops.outbound.clients import http_client
 from agentops.secrets.references import REFERENCE
 from agentops.secrets.resolver import SecretError
-from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map, url_target
+from tools.adapters.base import (
+    Adapter, AdapterError, Delivery, Invocation, require_str, require_str_map, url_target,
+)
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-RETRYABLE_STATUSES = frozenset({408, 425, 429})
+RETRYABLE_STATUSES = frozenset({408, 425, 429})  # the server says it did not process the request
 ERROR_TEXT_LIMIT = 500
 
 # One pass over the template for both kinds of placeholder, so text substituted for one is never
@@ -49,6 +56,11 @@ _FIXED_ORIGIN = re.compile(r"^https?://[^/?#{}\s]+(?:[/?#]|$)", re.IGNORECASE)
 
 def is_retryable_status(status: int) -> bool:
     return status in RETRYABLE_STATUSES or 500 <= status <= 599
+
+
+def status_delivery(status: int) -> Delivery:
+    """A 5xx does not say whether the request was carried out; any other status says it was not."""
+    return Delivery.MAYBE_SENT if status >= 500 else Delivery.SENT
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -87,15 +99,21 @@ def send(adapter: Adapter, method: str, url: str, *, timeout: float, **kwargs: A
             return client.request(method, url, **kwargs)
     except OutboundRefused as refusal:
         raise adapter.refused(refusal) from None
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        # No connection, so no request: DNS, refused, unreachable, TLS handshake (an ssl.SSLError
+        # is an OSError, which httpcore raises as ConnectError while connecting).
+        raise adapter.unsent(f"{method} {url} cannot connect: {exc or type(exc).__name__}", retryable=True) from None
     except httpx.TimeoutException as exc:
-        # A write may have reached the server; the idempotency key makes the retry safe.
+        # Read or write timeout: the request, or part of it, may have reached the server.
         raise adapter.error(
             f"{method} {url} timed out after {timeout:g}s ({type(exc).__name__}).", retryable=True
         ) from None
     except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
         raise adapter.error(f"{method} {url} failed: {exc}", retryable=True) from None
+    except httpx.DecodingError as exc:  # an answer came, unreadable: whatever it said may have happened
+        raise adapter.error(f"{method} {url} sent an unreadable response: {exc}", retryable=False) from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise adapter.error(f"{method} {url} cannot be sent: {exc}", retryable=False) from None
+        raise adapter.unsent(f"{method} {url} cannot be sent: {exc}") from None
 
 
 def status_error(adapter: Adapter, method: str, url: str, response: httpx.Response) -> AdapterError:
@@ -108,9 +126,8 @@ def status_error(adapter: Adapter, method: str, url: str, response: httpx.Respon
     retry_after = None
     if status in (429, 503):
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    return adapter.error(
-        message, retryable=is_retryable_status(status), status=status, retry_after=retry_after
-    )
+    return adapter.error(message, retryable=is_retryable_status(status), status=status, retry_after=retry_after,
+                         delivery=status_delivery(status))
 
 
 class HttpAdapter(Adapter):
@@ -154,7 +171,7 @@ class HttpAdapter(Adapter):
         path_names = set(_ARGUMENT.findall(REFERENCE.sub("", template)))
         missing = sorted(path_names - arguments.keys())
         if missing:
-            raise self.error(f"Missing URL argument(s): {', '.join(missing)}.", retryable=False)
+            raise self.unsent(f"Missing URL argument(s): {', '.join(missing)}.")
         url = self._render_url(template, arguments)
 
         query_names = [name for name in self.config.get("query") or [] if name in arguments]
@@ -183,7 +200,7 @@ class HttpAdapter(Adapter):
                 try:
                     return quote(self.secrets.get(secret), safe="")
                 except SecretError as exc:
-                    raise AdapterError(str(exc), retryable=False) from None
+                    raise AdapterError(str(exc), retryable=False, delivery=Delivery.NOT_SENT) from None
             return quote(_scalar(arguments[argument]), safe="")
 
         return _PLACEHOLDER.sub(substitute, template)

@@ -19,6 +19,12 @@ does not exist and protocol errors are not. Over HTTP a tenant's tool connects o
 process on this machine: only global tools, defined by platform admins, may use it (`validate_owner`,
 run when a tool is saved and again before every call).
 
+Delivery (tools.adapters.base): every failure before the `tools/call` request is sent (starting
+the server, connecting, the session's initialisation) is `not_sent`, and so is failing to connect
+for that request itself; a JSON-RPC error answer and an `isError` result are `sent`, as is an HTTP
+4xx; a timeout, a closed connection, a 5xx or an unreadable message during the call are
+`maybe_sent`.
+
 Written against the `mcp` 2.x client: `mcp.Client` over `StdioServerParameters` (stdio_client)
 or `streamable_http_client`.
 """
@@ -35,8 +41,10 @@ import pydantic
 
 from agentops.outbound import OutboundRefused
 from agentops.secrets.resolver import SecretError, SecretResolver
-from tools.adapters.base import Adapter, AdapterError, Invocation, require_str, require_str_map, url_target
-from tools.adapters.http import is_retryable_status
+from tools.adapters.base import (
+    Adapter, AdapterError, Delivery, Invocation, require_str, require_str_map, url_target,
+)
+from tools.adapters.http import is_retryable_status, status_delivery
 
 # The `mcp` package takes about a second to import, so it is imported where it is used: processes
 # that never call an MCP tool (the web, most management commands) do not pay for it.
@@ -83,14 +91,18 @@ class McpAdapter(Adapter):
         connection = self.resolve_secrets(_connection_part(self.config))
         tool = self.config["tool"]
 
+        calling = False  # set once the session is up and `tools/call` is being sent
+
         async def call_tool() -> Any:
+            nonlocal calling
             async with _session(connection, invocation.timeout, invocation.idempotency_key, self.guarded) as client:
+                calling = True
                 return await client.call_tool(tool, invocation.arguments)
 
-        result = _run(call_tool, invocation.timeout, self.secrets)
+        result = _run(call_tool, invocation.timeout, self.secrets, calling=lambda: calling)
         if result.is_error:
             text = _joined_text(result.content) or "The tool reported an error without a message."
-            raise self.error(f"MCP tool {tool!r} failed: {text}", retryable=False)
+            raise self.error(f"MCP tool {tool!r} failed: {text}", retryable=False, delivery=Delivery.SENT)
         if result.structured_content is not None:
             return self.secrets.redact(result.structured_content)
         blocks = [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content]
@@ -132,10 +144,12 @@ async def _session(connection: dict, timeout: float, idempotency_key: str | None
             yield client
 
 
-def _run(fn: Callable[[], Awaitable[T]], timeout: float, secrets: SecretResolver) -> T:
+def _run(fn: Callable[[], Awaitable[T]], timeout: float, secrets: SecretResolver, *,
+         calling: Callable[[], bool]) -> T:
     """Run `fn` to completion within `timeout` seconds from synchronous code.
 
-    Failures come out as classified, redacted AdapterErrors.
+    Failures come out as classified, redacted AdapterErrors; `calling()` tells whether the tool's
+    call had begun (before it, nothing can have taken effect).
     """
 
     async def bounded() -> T:
@@ -153,9 +167,9 @@ def _run(fn: Callable[[], Awaitable[T]], timeout: float, secrets: SecretResolver
     except Exception as exc:  # Task groups wrap failures; classify the first real one.
         leaf = _first_leaf(exc)
         error = _classify(leaf, timeout)
-        raise AdapterError(
-            secrets.redact(error.message), retryable=error.retryable, status=error.status, code=error.code
-        ) from None
+        delivery = error.delivery if calling() else Delivery.NOT_SENT
+        raise AdapterError(secrets.redact(error.message), retryable=error.retryable, status=error.status,
+                           code=error.code, delivery=delivery) from None
 
 
 def _first_leaf(exc: BaseException) -> BaseException:
@@ -170,22 +184,24 @@ def _classify(exc: BaseException, timeout: float) -> AdapterError:
     from mcp_types import CONNECTION_CLOSED
 
     if isinstance(exc, OutboundRefused):
-        return AdapterError(exc.message, retryable=False, code=exc.code)
+        return AdapterError(exc.message, retryable=False, code=exc.code, delivery=Delivery.NOT_SENT)
     if isinstance(exc, TimeoutError):
         return AdapterError(f"The MCP server did not answer within {timeout:g}s.", retryable=True)
     if isinstance(exc, MCPError):
         # A closed connection is the server going away mid-call; other JSON-RPC errors (unknown
         # tool, invalid params) are answers and will be the same next time.
-        return AdapterError(
-            f"MCP error {exc.code}: {exc.message}", retryable=exc.code == CONNECTION_CLOSED
-        )
+        closed = exc.code == CONNECTION_CLOSED
+        return AdapterError(f"MCP error {exc.code}: {exc.message}", retryable=closed,
+                            delivery=Delivery.MAYBE_SENT if closed else Delivery.SENT)
     if isinstance(exc, (FileNotFoundError, PermissionError, NotADirectoryError)):
-        return AdapterError(f"The MCP server cannot be started: {exc}", retryable=False)
+        return AdapterError(f"The MCP server cannot be started: {exc}", retryable=False, delivery=Delivery.NOT_SENT)
     if isinstance(exc, httpx2.HTTPStatusError):
         status = exc.response.status_code
-        return AdapterError(
-            f"The MCP server returned HTTP {status}.", retryable=is_retryable_status(status), status=status
-        )
+        return AdapterError(f"The MCP server returned HTTP {status}.", retryable=is_retryable_status(status),
+                            status=status, delivery=status_delivery(status))
+    if isinstance(exc, (httpx2.ConnectError, httpx2.ConnectTimeout, ConnectionRefusedError)):
+        return AdapterError(f"The MCP server cannot be reached: {exc or type(exc).__name__}", retryable=True,
+                            delivery=Delivery.NOT_SENT)
     if isinstance(exc, (httpx2.TransportError, OSError)):
         return AdapterError(f"The MCP server cannot be reached: {exc or type(exc).__name__}", retryable=True)
     if isinstance(exc, pydantic.ValidationError):

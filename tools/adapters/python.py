@@ -7,6 +7,11 @@ cannot point a tool at code that was not declared a tool.
 Each attempt runs in its own `transaction.atomic()`: a write tool either commits everything or
 nothing, which is what makes a retry after a database error safe. The per-attempt timeout cannot
 interrupt Python code; Python tools are expected to be quick (database reads and writes).
+
+Delivery (tools.adapters.base): arguments the function's model rejects are `not_sent`; a
+`ToolError` is the tool's answer, `sent`; any other exception means the function ran, perhaps in
+part (its database writes are rolled back, but not what it did elsewhere): `maybe_sent`, so a
+database error is retried only for an idempotent tool.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 from django.db import OperationalError, transaction
 from pydantic import ValidationError
 
-from tools.adapters.base import Adapter, Invocation, require_str
+from tools.adapters.base import Adapter, Delivery, Invocation, require_str
 from tools.errors import ToolError
 from tools.models import Effect
 from tools.registry import ToolContext, python_tool_by_callable
@@ -49,10 +54,10 @@ class PythonAdapter(Adapter):
             with transaction.atomic():  # a failing write tool leaves nothing half done
                 return entry.call(context, invocation.arguments)
         except ToolError as exc:
-            raise self.error(exc.message, retryable=exc.retryable) from None
+            raise self.error(exc.message, retryable=exc.retryable, delivery=Delivery.SENT) from None
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
-            raise self.error(f"Invalid arguments: {problems}", retryable=False) from None
+            raise self.unsent(f"Invalid arguments: {problems}") from None
         except OperationalError as exc:
             # Locks and lost connections pass; the transaction was rolled back, so a retry is safe.
             raise self.error(f"{entry.name}: database error: {exc}", retryable=True) from None

@@ -25,6 +25,10 @@ itself refuses writes, so a statement that slips past the check still cannot cha
 PostgreSQL runs it in a `READ ONLY` transaction (a savepoint if the caller has a transaction open
 on an alias) that is always rolled back; SQLite runs it with `PRAGMA query_only` switched on.
 
+Delivery (tools.adapters.base): a failure before the query is sent (missing argument, secret or
+address, a refused DSN) is `not_sent`; any other is `sent`: the statement is read-only, so
+whatever became of it, it changed nothing, and repeating it is always safe.
+
 Returns {"columns": [...], "rows": [{column: value}, ...], "truncated": bool}. Values that JSON
 has no type for become strings (decimals, dates, UUIDs) or base64 (bytes).
 """
@@ -51,7 +55,7 @@ from sqlparse import tokens as T
 from agentops.secrets.references import valid_name
 from agentops.secrets.resolver import SecretError
 from agentops.outbound import OutboundRefused, address_check
-from tools.adapters.base import Adapter, Invocation, require_str
+from tools.adapters.base import Adapter, AdapterError, Delivery, Invocation, require_str
 
 VENDORS = ("postgresql", "sqlite")
 DSN_SCHEMES = ("postgresql://", "postgres://")
@@ -132,7 +136,7 @@ class SqlAdapter(Adapter):
         given = {**invocation.arguments, TENANT_PARAMETER: invocation.tenant_id}
         missing = sorted(names - given.keys())
         if missing:
-            raise self.error(f"Missing query argument(s): {', '.join(missing)}.", retryable=False)
+            raise self.unsent(f"Missing query argument(s): {', '.join(missing)}.")
         # Always a dict, even empty, so `%%` means the same with and without arguments.
         params = {name: given[name] for name in names}
         try:
@@ -160,12 +164,16 @@ class SqlAdapter(Adapter):
         try:
             dsn = self.secrets.get(self.config["dsn_secret"])
         except SecretError as exc:
-            raise self.error(str(exc), retryable=False) from None
+            raise self.unsent(str(exc)) from None
         try:
             _check_dsn(dsn)
         except ValueError as exc:
-            raise self.error(str(exc), retryable=False) from None
+            raise self.unsent(str(exc)) from None
         return dsn
+
+    def error(self, message: str, *, delivery: Delivery = Delivery.SENT, **kwargs) -> AdapterError:
+        # Read-only, enforced by the database: a failed query changed nothing.
+        return super().error(message, delivery=delivery, **kwargs)
 
     def _database_error(self, exc: DatabaseError | psycopg.Error, timeout_ms: int):
         cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__

@@ -7,7 +7,7 @@ from agentops.retry import RetryPolicy, call_with_retries
 from tests.support.outbound import Resolver
 from tests.support.tool_servers import INVENTORY_SERVICE, GrpcInventoryServer
 from tests.tools.adapters.conftest import TOKEN
-from tools.adapters.base import AdapterError, Invocation
+from tools.adapters.base import AdapterError, Delivery, Invocation
 from tools.adapters.grpc import GrpcAdapter
 
 KEY = "run-9:2"
@@ -80,8 +80,8 @@ def test_unavailable_is_retryable(grpc_server, secrets):
     with pytest.raises(AdapterError) as caught:
         invoke(adapter, {"sku": "unavailable"})
 
-    # Then the error is retryable and names the status
-    assert caught.value.retryable is True
+    # Then the error is retryable and names the status; the server got the call, so it may have acted
+    assert caught.value.retryable is True and caught.value.delivery == Delivery.MAYBE_SENT
     assert "UNAVAILABLE: inventory is restarting" in caught.value.message
 
 
@@ -93,8 +93,8 @@ def test_invalid_argument_is_not_retried(grpc_server, secrets):
     with pytest.raises(AdapterError) as caught:
         with_retries(adapter, {"sku": ""})
 
-    # Then it is permanent and the server was called once
-    assert caught.value.retryable is False
+    # Then it is permanent, an answer that nothing was done, and the server was called once
+    assert caught.value.retryable is False and caught.value.delivery == Delivery.SENT
     assert "INVALID_ARGUMENT: sku is required" in caught.value.message
     assert len(grpc_server.calls) == 1
 
@@ -109,6 +109,7 @@ def test_unknown_argument_field_is_refused_before_calling(grpc_server, secrets):
 
     # Then it is permanent and the method was never invoked
     assert caught.value.retryable is False and "colour" in caught.value.message
+    assert caught.value.delivery == Delivery.NOT_SENT
     assert grpc_server.calls == []
 
 
@@ -121,8 +122,8 @@ def test_unreachable_server_is_retryable(secrets, allow_outbound):
     with pytest.raises(AdapterError) as caught:
         invoke(adapter, {"sku": "A-1"}, timeout=2.0)
 
-    # Then the failure is retryable
-    assert caught.value.retryable is True
+    # Then the failure is retryable, and known to have sent nothing
+    assert caught.value.retryable is True and caught.value.delivery == Delivery.NOT_SENT
 
 
 def test_validate_config_refuses_a_streaming_method(grpc_server):

@@ -1,9 +1,9 @@
 import pytest
 
 from agentops.retry import RetryPolicy, call_with_retries
-from tests.support.tool_servers import Reply
+from tests.support.tool_servers import Reply, unused_port
 from tests.tools.adapters.conftest import TOKEN
-from tools.adapters.base import AdapterError, Invocation
+from tools.adapters.base import AdapterError, Delivery, Invocation
 from tools.adapters.http import HttpAdapter
 
 KEY = "run-7:3"
@@ -63,8 +63,8 @@ def test_timeout_is_retryable(http_server, secrets):
     with pytest.raises(AdapterError) as caught:
         invoke(adapter, timeout=0.2)
 
-    # Then the failure is retryable
-    assert caught.value.retryable is True
+    # Then the failure is retryable, but the request may have been carried out
+    assert caught.value.retryable is True and caught.value.delivery == Delivery.MAYBE_SENT
     assert "timed out" in caught.value.message
 
 
@@ -90,8 +90,9 @@ def test_429_passes_on_retry_after(http_server, secrets):
     with pytest.raises(AdapterError) as caught:
         invoke(adapter)
 
-    # Then the error is retryable and carries the requested delay
+    # Then the error is retryable, carries the requested delay, and says nothing was done
     assert (caught.value.retryable, caught.value.status, caught.value.retry_after) == (True, 429, 7.0)
+    assert caught.value.delivery == Delivery.SENT
 
 
 def test_400_is_not_retried(http_server, secrets):
@@ -105,7 +106,7 @@ def test_400_is_not_retried(http_server, secrets):
 
     # Then it gave up after one request, with the server's error text
     assert len(http_server.requests) == 1
-    assert caught.value.retryable is False and caught.value.status == 400
+    assert caught.value.retryable is False and caught.value.status == 400 and caught.value.delivery == Delivery.SENT
     assert "unknown field 'colour'" in caught.value.message
 
 
@@ -183,3 +184,25 @@ def test_validate_config_refuses_urls_whose_origin_is_not_fixed(url):
     # Then it is refused on save
     with pytest.raises(ValueError, match="url"):
         HttpAdapter.validate_config({"url": url})
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_may_have_been_carried_out(http_server, secrets, status):
+    http_server.reply(Reply(status, "unwell"))
+    adapter = HttpAdapter({"method": "POST", "url": http_server.url + "/bookings"}, secrets)
+
+    with pytest.raises(AdapterError) as caught:
+        invoke(adapter, {"room": "12"})
+
+    assert (caught.value.retryable, caught.value.delivery) == (True, Delivery.MAYBE_SENT)
+
+
+def test_a_refused_connection_sent_nothing(secrets):
+    adapter = HttpAdapter({"method": "POST", "url": f"http://127.0.0.1:{unused_port()}/bookings"}, secrets,
+                          guarded=False)
+
+    with pytest.raises(AdapterError) as caught:
+        invoke(adapter, {"room": "12"})
+
+    assert (caught.value.retryable, caught.value.delivery) == (True, Delivery.NOT_SENT)
+    assert "cannot connect" in caught.value.message
