@@ -14,6 +14,14 @@ For each call the engine asks, in order (one `ToolSession(run)` serves the calls
    owner's powers (a tenant tool: its tenant's secrets; a global tool: the platform's) and
    redacted from whatever comes back. A failure after retries is a `ToolFailed`.
 
+A call is never sent twice unless that is safe. An idempotent tool's retryable failures are
+retried with the same idempotency key. A tool that is not idempotent is retried only when the
+failed attempt cannot have taken effect (its `AdapterError.delivery` is `not_sent` or `sent`: it
+never reached the tool, or the tool answered that it did nothing, like a 429); after a failure
+that may have taken effect (`maybe_sent`: a timeout after sending, a dropped connection, a 5xx)
+it is not repeated, and the call ends `ToolOutcomeUnknown`, which the engine turns into a step in
+doubt for a person, as after a crash during the call.
+
 The engine journals the step and writes the `tool.called` audit event; refusals are recorded with
 `tool_refusal_audit`. Call `tool_execute` outside any open transaction: it does network I/O.
 
@@ -36,9 +44,9 @@ from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import ToolSpec
 from agentops.retry import RetryPolicy, call_with_retries
 from agentops.secrets.resolver import SecretResolver
-from tools.adapters import Adapter, AdapterError, Invocation, get_adapter
+from tools.adapters import Adapter, AdapterError, Delivery, Invocation, get_adapter
 from tools.adapters.python import PythonAdapter
-from tools.errors import ToolFailed, ToolRefused
+from tools.errors import ToolFailed, ToolOutcomeUnknown, ToolRefused
 from tools.models import Tool, ToolKind, name_from_wire, wire_name
 from tools.policy import ApprovalNeed, approval_need
 from tools.registry import ToolContext
@@ -47,9 +55,9 @@ from tools.selectors import tool_get, tool_map, user_may_use_tool
 
 logger = logging.getLogger(__name__)
 
-# ToolRefused and ToolFailed are what this module raises; they live in tools.errors.
+# ToolRefused, ToolFailed and ToolOutcomeUnknown are what this module raises; they live in tools.errors.
 __all__ = [
-    "PreparedCall", "ToolFailed", "ToolRefused", "ToolSession", "tool_execute", "tool_refusal_audit",
+    "PreparedCall", "ToolFailed", "ToolOutcomeUnknown", "ToolRefused", "ToolSession", "tool_execute", "tool_refusal_audit",
     "tool_validate_arguments",
 ]
 
@@ -171,7 +179,9 @@ def tool_execute(
 
     `deadline` is a `time.monotonic()` value (or None): no attempt starts or outlasts it.
     `on_retry(attempt, error, delay)` is called before each retry, with the error redacted.
-    Retries only retryable adapter errors, honouring the remote's retry-after. Raises ToolFailed.
+    Retries retryable adapter errors, honouring the remote's retry-after, but a tool that is not
+    idempotent only when the attempt cannot have taken effect (see the module docstring). Raises
+    ToolFailed, or ToolOutcomeUnknown when a call that is not idempotent may have taken effect.
     Makes network calls: never call it inside an open transaction.
     """
     tool = prepared.tool
@@ -180,28 +190,49 @@ def tool_execute(
         adapter = _adapter(prepared, secrets)
     except ValueError as exc:  # the stored configuration is invalid (or its function is not loaded)
         raise ToolFailed(secrets.redact(f"{tool.name} is misconfigured: {exc}"), retryable=False) from None
+    attempts = 0
+
+    def attempt(number: int):
+        nonlocal attempts
+        attempts = number
+        return adapter.call(Invocation(prepared.arguments, idempotency_key, _timeout(tool, deadline),
+                                       tenant_id=prepared.run.tenant_id))
+
     try:
         result = call_with_retries(
-            lambda attempt: adapter.call(Invocation(prepared.arguments, idempotency_key, _timeout(tool, deadline),
-                                                    tenant_id=prepared.run.tenant_id)),
+            attempt,
             RetryPolicy.from_dict(tool.retry_policy),
-            is_retryable=lambda exc: isinstance(exc, AdapterError) and exc.retryable,
+            is_retryable=lambda exc: isinstance(exc, AdapterError) and _may_repeat(tool, exc),
             retry_after=lambda exc: getattr(exc, "retry_after", None),
             on_retry=_redacting(on_retry, secrets),
             deadline=deadline,
         )
     except AdapterError as exc:
-        raise ToolFailed(
-            secrets.redact(exc.message), retryable=exc.retryable, status=exc.status, code=exc.code or ToolFailed.CODE
-        ) from None
+        raise _failure(tool, exc, secrets, attempts) from None
     except Exception as exc:
         # An adapter bug: the run gets a tool error it can report, the log gets the traceback.
         secrets.redact(exc)
         logger.exception("tool %s raised an unexpected error", tool.name)
-        raise ToolFailed(secrets.redact(f"{tool.name} failed: {type(exc).__name__}: {exc}"), retryable=False) from None
+        bug = AdapterError(f"{tool.name} failed: {type(exc).__name__}: {exc}", retryable=False)
+        raise _failure(tool, bug, secrets, attempts) from None
     result = secrets.redact(result)
     _check_output(tool, result)
     return _truncated(result)
+
+
+def _may_repeat(tool: Tool, error: AdapterError) -> bool:
+    """A retryable failure is repeated, unless the tool is not idempotent and the attempt may have
+    taken effect: sending it again could apply it twice."""
+    return error.retryable and (tool.idempotent or error.delivery != Delivery.MAYBE_SENT)
+
+
+def _failure(tool: Tool, error: AdapterError, secrets: SecretResolver, attempts: int) -> ToolFailed:
+    message = secrets.redact(error.message)
+    if error.delivery == Delivery.MAYBE_SENT and not tool.idempotent:
+        return ToolOutcomeUnknown(
+            f"{tool.name} may or may not have taken effect ({message}); it is not idempotent, so it was "
+            "not sent again. Retry it, mark it done or fail it.", status=error.status, attempts=attempts)
+    return ToolFailed(message, retryable=error.retryable, status=error.status, code=error.code or ToolFailed.CODE)
 
 
 def _adapter(prepared: PreparedCall, secrets: SecretResolver) -> Adapter:
@@ -225,7 +256,8 @@ def _timeout(tool: Tool, deadline: float | None) -> float:
         return tool.timeout_seconds
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise AdapterError(f"{tool.name} was not called: the run's deadline has passed.", retryable=False)
+        raise AdapterError(f"{tool.name} was not called: the run's deadline has passed.", retryable=False,
+                           delivery=Delivery.NOT_SENT)
     return min(tool.timeout_seconds, remaining)
 
 

@@ -38,7 +38,7 @@ def test_transient_failures_are_retried_with_the_same_idempotency_key(call, http
 
     # When the tool is executed
     result = call(Reply(503, {"error": "busy"}), Reply(429, {"error": "slow down"}), Reply(201, {"refund_id": "re_1"}),
-                  on_retry=lambda attempt, error, delay: retries.append(attempt))
+                  on_retry=lambda attempt, error, delay: retries.append(attempt), idempotent=True)
 
     # Then it succeeded on the third attempt, each attempt carrying the same key
     assert result == {"refund_id": "re_1"}
@@ -57,7 +57,7 @@ def test_a_permanent_failure_is_not_retried(call, http_server):
 
 def test_retries_run_out(call, http_server):
     with pytest.raises(ToolFailed) as failed:
-        call(Reply(503), Reply(503), Reply(503), Reply(201, {}))
+        call(Reply(503), Reply(503), Reply(503), Reply(201, {}), idempotent=True)
 
     assert len(http_server.requests) == 3 and failed.value.retryable is True
 
@@ -65,7 +65,7 @@ def test_retries_run_out(call, http_server):
 def test_retry_after_is_honoured(call, http_server):
     started = time.monotonic()
 
-    call(Reply(503, headers={"Retry-After": "1"}), Reply(200, {"ok": True}))
+    call(Reply(503, headers={"Retry-After": "1"}), Reply(200, {"ok": True}), idempotent=True)
 
     assert time.monotonic() - started >= 1.0
 

@@ -3,7 +3,9 @@
 A call that may write is recorded `started` before it is made. A step found `started` on replay
 means a worker died during the call: an idempotent tool is called again with the same
 idempotency key; any other goes in doubt and waits for a person (runs.services.step_resolve_in_doubt
-delivers their choice). A read-only idempotent call has nothing to protect: it is journaled once,
+delivers their choice). A call the gateway ends `ToolOutcomeUnknown` (a tool that is not idempotent
+timed out after sending, lost its connection or answered 5xx) goes in doubt the same way, its error
+saying why (`tool_outcome_unknown`) and listing the attempts. A read-only idempotent call has nothing to protect: it is journaled once,
 after the call, with the run's next write.
 """
 
@@ -16,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agentops.audit.services import Actor, audit_append, audit_prepare, audit_record
-from tools.errors import ToolError, ToolFailed, ToolRefused
+from tools.errors import ToolError, ToolFailed, ToolOutcomeUnknown, ToolRefused
 from tools.gateway import tool_execute, tool_refusal_audit
 from tools.models import Effect, name_from_wire
 
@@ -66,17 +68,26 @@ def _execute(ctx, seq, name, arguments, recorded: JournalEntry | None, prepared=
     started_at = timezone.now()
     journal_after = recorded is None and prepared.tool.effect == Effect.READ and prepared.tool.idempotent
     step = None if journal_after else _claim(ctx, seq, name, step_input, prepared, recorded)
+    retries: list[dict] = []
     try:
         with ctx.lease.keepalive():
-            result = tool_execute(prepared=prepared, idempotency_key=idempotency_key, deadline=ctx.journal.deadline())
+            result = tool_execute(prepared=prepared, idempotency_key=idempotency_key, deadline=ctx.journal.deadline(),
+                                  on_retry=lambda n, exc, delay: retries.append(
+                                      {"attempt": n, "error": str(exc), "delay": round(delay, 3)}))
+    except ToolOutcomeUnknown as unknown:  # only for a tool that is not idempotent: `step` was claimed
+        _park_in_doubt(ctx, seq, name, step, {"code": unknown.code, "message": unknown.message,
+                                              "status": unknown.status, "attempts": retries})
     except ToolFailed as failure:
         error = {"code": failure.code, "message": failure.message, "retryable": failure.retryable}
+        if retries:
+            error["attempts"] = retries
         _record_end(ctx, seq, name, step, step_input, started_at, _event(ctx, name, seq, prepared, error=error),
                     status=StepStatus.FAILED, error=error)
         raise ToolError(failure.message, code=failure.code) from failure
     result = json.loads(json.dumps(result, cls=DjangoJSONEncoder))  # replay returns exactly this
     event = _event(ctx, name, seq, prepared, result_summary=_summary(result))
-    _record_end(ctx, seq, name, step, step_input, started_at, event, status=StepStatus.COMPLETED, output=result)
+    _record_end(ctx, seq, name, step, step_input, started_at, event, status=StepStatus.COMPLETED, output=result,
+                error={"retries": retries} if retries else None)
     ctx.findings.append({"tool": name, "result": result})
     return result
 
@@ -113,15 +124,21 @@ def _claim(ctx, seq, name, step_input, prepared, recorded: JournalEntry | None) 
         return recorded
     if recorded.status == StepStatus.IN_DOUBT:  # still in doubt after a wake-up: wait again
         suspend(journal, WaitingReason.IN_DOUBT, waiting=StepStatus.IN_DOUBT)
+    _park_in_doubt(ctx, seq, name, recorded, {
+        "code": "in_doubt",
+        "message": f"the worker stopped while {name} was running and the tool is not idempotent: "
+                   "it may or may not have taken effect. Retry it, mark it done or fail it.",
+    })
+
+
+def _park_in_doubt(ctx, seq, name, step: JournalEntry, error: dict):
+    """The call may or may not have taken effect: the step waits in doubt for a person, with
+    `error` saying why, and the run parks, in one transaction."""
     with transaction.atomic():
-        journal.update(recorded, status=StepStatus.IN_DOUBT, finished_at=None, error={
-            "code": "in_doubt",
-            "message": f"the worker stopped while {name} was running and the tool is not idempotent: "
-                       "it may or may not have taken effect. Retry it, mark it done or fail it.",
-        })
+        ctx.journal.update(step, status=StepStatus.IN_DOUBT, finished_at=None, error=error)
         audit_record(tenant=ctx.tenant, action="tool.in_doubt", actor=Actor.for_run(ctx.run),
-                     target=ctx.run, data={"tool": name, "seq": seq})
-        park(journal, WaitingReason.IN_DOUBT)
+                     target=ctx.run, data={"tool": name, "seq": seq, "code": error["code"]})
+        park(ctx.journal, WaitingReason.IN_DOUBT)
     raise Suspend()
 
 
