@@ -119,8 +119,10 @@ class Tool(models.Model):
     )
     idempotent = models.BooleanField(
         default=False,
-        help_text="Repeating a call with the same idempotency key has no further effect; "
-        "after a crash the call is retried instead of going to a human.",
+        help_text="Repeating a call with the same idempotency key has no further effect, so a call that may "
+        "have taken effect (a timeout, a dropped connection, a 5xx, a crash during the call) is sent again "
+        "with the same key. Unticked, the call is sent again only when it cannot have taken effect "
+        "(the connection was refused, the tool answered 429); otherwise it goes in doubt and a person decides.",
     )
     effect = models.CharField(max_length=20, choices=Effect.choices, default=Effect.READ)
 
