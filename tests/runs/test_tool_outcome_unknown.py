@@ -10,7 +10,7 @@ from agentops.audit.models import AuditEvent
 from agentops.audit.services import Actor
 from runs.models import RunStatus, Step, StepKind, StepStatus, WaitingReason
 from runs.services import step_resolve_in_doubt
-from tests.support.tool_servers import Payments, unused_port
+from tests.support.tool_servers import Payments, free_port
 from tools.services import tool_create
 
 pytestmark = pytest.mark.django_db
@@ -96,7 +96,7 @@ def test_a_person_fails_it_and_the_workflow_is_told(payment_run, advance, operat
 
 def test_a_refused_connection_is_retried_and_the_charge_applied_once(payment_run, advance):
     # Given nothing listening on the tool's port when the run starts; a server takes it a moment later
-    port = unused_port()
+    port = free_port()
     run = payment_run(port)
     servers = []
     starting = threading.Timer(0.2, lambda: servers.append(Payments(port=port).__enter__()))

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import TypedDict
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -31,6 +32,13 @@ def get_item(sku: str, quantity: int = 1) -> Item:
 def reserve(sku: str) -> str:
     """Reserve an item; always fails, as the item is discontinued."""
     raise ToolError(f"Item {sku} is discontinued.")
+
+
+@server.tool()
+def pause(seconds: float) -> str:
+    """Answer after `seconds` (a call that outlasts its caller's timeout)."""
+    time.sleep(seconds)
+    return "done"
 
 
 @server.tool()

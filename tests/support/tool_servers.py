@@ -191,13 +191,6 @@ class Payments:
         return Reply(201, {"payment": request.json(), "key": key}, delay=self.delay if answer == "slow" else 0.0)
 
 
-def unused_port() -> int:
-    """A port on 127.0.0.1 nothing listens on (a connection to it is refused) until a server takes it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 # GraphQL
 
 INVENTORY_SDL = """

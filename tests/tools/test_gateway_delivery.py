@@ -3,7 +3,7 @@ that cannot have taken effect. Real local servers count the payments they apply,
 
 import pytest
 
-from tests.support.tool_servers import Payments, unused_port
+from tests.support.tool_servers import Payments, free_port
 from tools.gateway import ToolFailed, ToolOutcomeUnknown, ToolSession, tool_execute
 
 KEY = "run-1:3"
@@ -41,7 +41,7 @@ def test_a_slow_answer_to_a_call_that_is_not_idempotent_is_not_sent_again(pay):
 
 def test_a_refused_connection_is_retried_because_nothing_was_sent(pay):
     # Given nothing listening on the tool's port; a server takes the port before the second attempt
-    port = unused_port()
+    port = free_port()
     servers = []
 
     # When a call that is not idempotent is made

@@ -12,9 +12,9 @@ Returns the response's `data`. A response with `errors` is a non-retryable Adapt
 the GraphQL messages, unless the HTTP status itself is retryable (408, 425, 429, 5xx).
 Transport failures are classified as for HTTP tools.
 
-Delivery (tools.adapters.base): errors without `data` are `sent` (the operation was refused as a
-whole); errors beside some `data` are a partly executed operation, `maybe_sent`, as is a success
-status without a GraphQL response.
+Delivery (tools.adapters.base): a response with `errors` is `sent`: a complete GraphQL answer,
+which says what was done (errors beside `data` name the fields that failed), so the outcome is
+known; a success status without a GraphQL response is `maybe_sent`.
 """
 
 from __future__ import annotations
@@ -76,9 +76,8 @@ class GraphQLAdapter(Adapter):
         if errors and not is_retryable_status(status):
             # GraphQL-over-HTTP servers answer validation errors with 200 or 400 alike; either
             # way the same document and variables will fail again.
-            partial = body.get("data") is not None  # some fields ran: a mutation may be half done
             raise self.error(f"GraphQL errors: {_messages(errors)}", retryable=False, status=status,
-                             delivery=Delivery.MAYBE_SENT if partial else Delivery.SENT)
+                             delivery=Delivery.SENT)
         if not response.is_success:
             raise status_error(self, "POST", endpoint, response)
         if not isinstance(body, dict):

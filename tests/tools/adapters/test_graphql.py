@@ -2,7 +2,7 @@ import pytest
 
 from tests.support.tool_servers import Reply
 from tests.tools.adapters.conftest import TOKEN
-from tools.adapters.base import AdapterError, Invocation
+from tools.adapters.base import AdapterError, Delivery, Invocation
 from tools.adapters.graphql import GraphQLAdapter
 
 ITEM_QUERY = "query Item($sku: String!) { item(sku: $sku) { sku name quantity } }"
@@ -55,8 +55,8 @@ def test_graphql_errors_are_surfaced_and_not_retryable(graphql_endpoint, secrets
     with pytest.raises(AdapterError) as caught:
         invoke(adapter, {"sku": "Z-9"})
 
-    # Then the resolver's message is in a permanent error
-    assert caught.value.retryable is False
+    # Then the resolver's message is in a permanent error, a complete answer
+    assert caught.value.retryable is False and caught.value.delivery == Delivery.SENT
     assert "No item with SKU Z-9. (at item)" in caught.value.message
 
 
@@ -88,5 +88,5 @@ def test_server_error_status_is_retryable_even_with_graphql_errors(http_server, 
     with pytest.raises(AdapterError) as caught:
         invoke(adapter)
 
-    # Then the status decides: retryable
-    assert (caught.value.retryable, caught.value.status) == (True, 502)
+    # Then the status decides: retryable, and whether the upstream acted is unknown
+    assert (caught.value.retryable, caught.value.status, caught.value.delivery) == (True, 502, Delivery.MAYBE_SENT)

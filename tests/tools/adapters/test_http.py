@@ -1,7 +1,7 @@
 import pytest
 
 from agentops.retry import RetryPolicy, call_with_retries
-from tests.support.tool_servers import Reply, unused_port
+from tests.support.tool_servers import Reply, free_port
 from tests.tools.adapters.conftest import TOKEN
 from tools.adapters.base import AdapterError, Delivery, Invocation
 from tools.adapters.http import HttpAdapter
@@ -198,7 +198,7 @@ def test_a_5xx_may_have_been_carried_out(http_server, secrets, status):
 
 
 def test_a_refused_connection_sent_nothing(secrets):
-    adapter = HttpAdapter({"method": "POST", "url": f"http://127.0.0.1:{unused_port()}/bookings"}, secrets,
+    adapter = HttpAdapter({"method": "POST", "url": f"http://127.0.0.1:{free_port()}/bookings"}, secrets,
                           guarded=False)
 
     with pytest.raises(AdapterError) as caught:

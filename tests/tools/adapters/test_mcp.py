@@ -4,7 +4,7 @@ import pytest
 
 from tests.support.tool_servers import MCP_SERVER_SCRIPT, ScriptedHTTPServer, free_port
 from tests.tools.adapters.conftest import TOKEN
-from tools.adapters.base import AdapterError, Invocation
+from tools.adapters.base import AdapterError, Delivery, Invocation
 from tools.adapters.mcp import McpAdapter
 
 # A stdio server is a global tool's (a platform admin's), hence guarded=False below.
@@ -34,8 +34,8 @@ def test_tool_error_is_surfaced_and_not_retryable(secrets):
     with pytest.raises(AdapterError) as caught:
         invoke(adapter, {"sku": "A-1"})
 
-    # Then the tool's message comes back in a permanent error
-    assert caught.value.retryable is False
+    # Then the tool's message comes back in a permanent error, an answer that nothing was done
+    assert caught.value.retryable is False and caught.value.delivery == Delivery.SENT
     assert "Item A-1 is discontinued." in caught.value.message
 
 
@@ -69,8 +69,20 @@ def test_unreachable_http_server_is_retryable(secrets, allow_outbound):
     with pytest.raises(AdapterError) as caught:
         invoke(adapter, timeout=5.0)
 
-    # Then the failure is retryable
-    assert caught.value.retryable is True
+    # Then the failure is retryable, and nothing was sent
+    assert caught.value.retryable is True and caught.value.delivery == Delivery.NOT_SENT
+
+
+def test_a_call_that_outlasts_its_timeout_may_have_taken_effect(secrets):
+    # Given a tool that answers after the call's timeout, once the session is up
+    adapter = McpAdapter({**STDIO, "tool": "pause"}, secrets, guarded=False)
+
+    # When it is called
+    with pytest.raises(AdapterError) as caught:
+        invoke(adapter, {"seconds": 30}, timeout=8.0)
+
+    # Then the failure is retryable, but the call was made and may have done its work
+    assert caught.value.retryable is True and caught.value.delivery == Delivery.MAYBE_SENT
 
 
 def test_missing_command_is_not_retryable(secrets):
@@ -83,8 +95,8 @@ def test_missing_command_is_not_retryable(secrets):
     with pytest.raises(AdapterError) as caught:
         invoke(adapter)
 
-    # Then retrying cannot help
-    assert caught.value.retryable is False
+    # Then retrying cannot help, and nothing was sent
+    assert caught.value.retryable is False and caught.value.delivery == Delivery.NOT_SENT
     assert "cannot be started" in caught.value.message
 
 
