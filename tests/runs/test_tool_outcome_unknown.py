@@ -6,6 +6,8 @@ import threading
 
 import pytest
 
+from django.urls import reverse
+
 from agentops.audit.models import AuditEvent
 from agentops.audit.services import Actor
 from runs.models import RunStatus, Step, StepKind, StepStatus, WaitingReason
@@ -57,6 +59,24 @@ def test_a_call_without_a_clear_answer_goes_in_doubt_and_is_sent_once(payment_ru
     assert step.error["code"] == "tool_outcome_unknown" and "not sent again" in step.error["message"]
     event = AuditEvent.objects.get(action="tool.in_doubt", target_id=str(run.pk))
     assert event.data == {"tool": "payments.charge", "seq": step.seq, "code": "tool_outcome_unknown"}
+
+
+def test_the_trace_viewer_says_why_it_is_in_doubt_and_shows_the_attempts(payment_run, advance, client, operator):
+    # Given a server that first refuses with 429 (applying nothing), then applies and answers late
+    with Payments("429", "slow", delay=1.0) as payments:
+        run = advance(payment_run(payments.server.port))
+    step = in_doubt(run)
+    assert [a["attempt"] for a in step.error["attempts"]] == [1] and "HTTP 429" in step.error["attempts"][0]["error"]
+
+    # When an operator opens the run's trace
+    client.force_login(operator)
+    html = client.get(reverse("runs:trace", args=[run.pk])).content.decode()
+
+    # Then it says why, lists the earlier attempt, and offers retry, mark done and fail
+    assert "got no answer that says whether it was carried out" in html
+    assert "Earlier attempts" in html and "HTTP 429" in html
+    assert html.count(reverse("runs:resolve", args=[run.pk, step.seq])) == 3
+    assert payments.applied == {key(run, step): 1}
 
 
 def test_a_person_retries_it_and_it_is_sent_once_more(payment_run, advance, operator):

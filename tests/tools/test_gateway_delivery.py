@@ -2,9 +2,15 @@
 that cannot have taken effect. Real local servers count the payments they apply, by key."""
 
 import pytest
+from django.db import OperationalError
 
 from tests.support.tool_servers import Payments, free_port
 from tools.gateway import ToolFailed, ToolOutcomeUnknown, ToolSession, tool_execute
+from tools.models import Tool
+from tools.registry import REGISTRY, tool
+from tools.services import tool_sync
+
+from .conftest import ACTOR
 
 KEY = "run-1:3"
 RETRIES = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05}
@@ -94,3 +100,43 @@ def test_an_idempotent_call_still_fails_plainly_after_its_retries(pay):
 
     assert not isinstance(failed.value, ToolOutcomeUnknown)
     assert len(payments.server.requests) == 3 and failed.value.retryable is True
+
+
+@pytest.fixture
+def flaky_python_tool():
+    """test.notify, a Python tool that records each call in `calls`, then fails as `failure` says."""
+    calls, failure = [], {}
+
+    @tool(name="test.notify", description="Notify someone.", effect="write")
+    def notify(text: str) -> dict:
+        calls.append(text)  # an effect outside the database: a transaction cannot undo it
+        if len(calls) == 1:
+            raise failure["first"]
+        return {"sent": text}
+
+    tool_sync(actor=ACTOR)
+    yield calls, failure
+    del REGISTRY["test.notify"]
+
+
+@pytest.mark.parametrize("idempotent, error, outcome, calls_made", [
+    (False, RuntimeError("smtp hung up"), ToolOutcomeUnknown, 1),
+    (False, OperationalError("database is locked"), ToolOutcomeUnknown, 1),
+    (True, OperationalError("database is locked"), None, 2),
+    (True, RuntimeError("smtp hung up"), ToolFailed, 1),
+])
+def test_a_python_tool_that_raised_may_have_acted(operator, make_run, flaky_python_tool, idempotent, error, outcome,
+                                                   calls_made):
+    # A Python tool that raised ran, perhaps in part: only an idempotent one is called again.
+    calls, failure = flaky_python_tool
+    failure["first"] = error
+    Tool.objects.filter(name="test.notify").update(idempotent=idempotent, retry_policy=RETRIES)
+    prepared = ToolSession(make_run(operator, tools=["test.notify"])).prepare("test.notify", {"text": "hi"})
+
+    if outcome is None:
+        assert tool_execute(prepared=prepared, idempotency_key=KEY, deadline=None) == {"sent": "hi"}
+    else:
+        with pytest.raises(ToolFailed) as failed:
+            tool_execute(prepared=prepared, idempotency_key=KEY, deadline=None)
+        assert type(failed.value) is outcome
+    assert len(calls) == calls_made
