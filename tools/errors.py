@@ -3,8 +3,8 @@
 `ToolError` is a tool call that gave no result, with a message written for the model to read:
 a Python tool raises it for an expected failure (`raise ToolError("No order 9999.")`), the gateway
 raises its kinds, `ToolRefused` (the call was not made), `ToolFailed` (it was made and failed) and
-`ToolOutcomeUnknown` (it was made and may or may not have taken effect), and the engine raises it to a workflow when a call is refused, rejected by an approver or
-failed. `ToolInvalid` and `ToolConflict` refuse a write to the registry.
+`ToolOutcomeUnknown` (it was made and may or may not have taken effect), and the engine raises
+it to a workflow when a call is refused, rejected by an approver or failed. `ToolInvalid` and `ToolConflict` refuse a write to the registry.
 """
 
 from __future__ import annotations
@@ -56,14 +56,12 @@ class ToolFailed(ToolError):
 class ToolOutcomeUnknown(ToolFailed):
     """A call to a tool that is not idempotent may have taken effect, and no answer says whether
     it did (a timeout after sending, a dropped connection, a 5xx): it is not made again, and the
-    engine puts the step in doubt for a person. `attempts` counts the attempts made (earlier ones
-    never reached the tool)."""
+    engine puts the step in doubt for a person."""
 
     CODE = "tool_outcome_unknown"
 
-    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1):
+    def __init__(self, message: str, *, status: int | None = None):
         super().__init__(message, retryable=False, status=status, code=self.CODE)
-        self.attempts = attempts
 
 
 class ToolInvalid(CodedError):

@@ -57,8 +57,8 @@ logger = logging.getLogger(__name__)
 
 # ToolRefused, ToolFailed and ToolOutcomeUnknown are what this module raises; they live in tools.errors.
 __all__ = [
-    "PreparedCall", "ToolFailed", "ToolOutcomeUnknown", "ToolRefused", "ToolSession", "tool_execute", "tool_refusal_audit",
-    "tool_validate_arguments",
+    "PreparedCall", "ToolFailed", "ToolOutcomeUnknown", "ToolRefused", "ToolSession", "tool_execute",
+    "tool_refusal_audit", "tool_validate_arguments",
 ]
 
 
@@ -190,17 +190,10 @@ def tool_execute(
         adapter = _adapter(prepared, secrets)
     except ValueError as exc:  # the stored configuration is invalid (or its function is not loaded)
         raise ToolFailed(secrets.redact(f"{tool.name} is misconfigured: {exc}"), retryable=False) from None
-    attempts = 0
-
-    def attempt(number: int):
-        nonlocal attempts
-        attempts = number
-        return adapter.call(Invocation(prepared.arguments, idempotency_key, _timeout(tool, deadline),
-                                       tenant_id=prepared.run.tenant_id))
-
     try:
         result = call_with_retries(
-            attempt,
+            lambda attempt: adapter.call(Invocation(prepared.arguments, idempotency_key, _timeout(tool, deadline),
+                                                    tenant_id=prepared.run.tenant_id)),
             RetryPolicy.from_dict(tool.retry_policy),
             is_retryable=lambda exc: isinstance(exc, AdapterError) and _may_repeat(tool, exc),
             retry_after=lambda exc: getattr(exc, "retry_after", None),
@@ -208,13 +201,14 @@ def tool_execute(
             deadline=deadline,
         )
     except AdapterError as exc:
-        raise _failure(tool, exc, secrets, attempts) from None
+        raise _failure(tool, exc, secrets) from None
     except Exception as exc:
-        # An adapter bug: the run gets a tool error it can report, the log gets the traceback.
+        # An adapter bug: the run gets a tool error it can report, the log gets the traceback. It
+        # may have struck after sending, so its delivery is the default: maybe sent.
         secrets.redact(exc)
         logger.exception("tool %s raised an unexpected error", tool.name)
         bug = AdapterError(f"{tool.name} failed: {type(exc).__name__}: {exc}", retryable=False)
-        raise _failure(tool, bug, secrets, attempts) from None
+        raise _failure(tool, bug, secrets) from None
     result = secrets.redact(result)
     _check_output(tool, result)
     return _truncated(result)
@@ -226,12 +220,12 @@ def _may_repeat(tool: Tool, error: AdapterError) -> bool:
     return error.retryable and (tool.idempotent or error.delivery != Delivery.MAYBE_SENT)
 
 
-def _failure(tool: Tool, error: AdapterError, secrets: SecretResolver, attempts: int) -> ToolFailed:
+def _failure(tool: Tool, error: AdapterError, secrets: SecretResolver) -> ToolFailed:
     message = secrets.redact(error.message)
     if error.delivery == Delivery.MAYBE_SENT and not tool.idempotent:
         return ToolOutcomeUnknown(
-            f"{tool.name} may or may not have taken effect ({message}); it is not idempotent, so it was "
-            "not sent again. Retry it, mark it done or fail it.", status=error.status, attempts=attempts)
+            f"{tool.name} may or may not have taken effect ({message.rstrip('.')}); it is not idempotent, so it was "
+            "not sent again. Retry it, mark it done or fail it.", status=error.status)
     return ToolFailed(message, retryable=error.retryable, status=error.status, code=error.code or ToolFailed.CODE)
 
 

@@ -5,8 +5,8 @@ means a worker died during the call: an idempotent tool is called again with the
 idempotency key; any other goes in doubt and waits for a person (runs.services.step_resolve_in_doubt
 delivers their choice). A call the gateway ends `ToolOutcomeUnknown` (a tool that is not idempotent
 timed out after sending, lost its connection or answered 5xx) goes in doubt the same way, its error
-saying why (`tool_outcome_unknown`) and listing the attempts. A read-only idempotent call has nothing to protect: it is journaled once,
-after the call, with the run's next write.
+saying why (`tool_outcome_unknown`) and listing the earlier attempts. A read-only idempotent call
+has nothing to protect: it is journaled once, after the call, with the run's next write.
 """
 
 from __future__ import annotations
