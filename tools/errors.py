@@ -4,7 +4,8 @@
 a Python tool raises it for an expected failure (`raise ToolError("No order 9999.")`), the gateway
 raises its kinds, `ToolRefused` (the call was not made), `ToolFailed` (it was made and failed) and
 `ToolOutcomeUnknown` (it was made and may or may not have taken effect), and the engine raises
-it to a workflow when a call is refused, rejected by an approver or failed. `ToolInvalid` and `ToolConflict` refuse a write to the registry.
+it to a workflow when a call is refused, rejected by an approver or failed. `ToolInvalid` and
+`ToolConflict` refuse a write to the registry.
 """
 
 from __future__ import annotations
