@@ -28,8 +28,50 @@ CHECK_INTERVAL = 1.0
 logger = logging.getLogger(__name__)
 
 
+def _pid_namespace() -> str:
+    """The pid namespace's inode: two containers on one host may share a host name, not this."""
+    try:
+        return os.readlink("/proc/self/ns/pid").strip("pid:[]")
+    except OSError:
+        return ""
+
+
+def _process_start(pid: int) -> str:
+    """When the process started, in clock ticks since boot (Linux); "" where unknown. A pid the
+    kernel gave to a newer process has another start."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+# Where workers can see each other's processes: the host name (cut so that an owner fits the
+# column) and the pid namespace.
+MACHINE = f"{socket.gethostname()[:40]}/{_pid_namespace()}"
+
+
 def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """A lease owner: machine, pid, the process's start and a nonce of this execution."""
+    return f"{MACHINE}:{os.getpid()}:{_process_start(os.getpid())}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_dead(owner: str) -> bool:
+    """True only when the process named by the lease owner is provably gone: it ran on this
+    machine and its pid is free, or now belongs to a process started later. A lease held on
+    another machine, or in an older format, is never judged here (its lease expires instead)."""
+    parts = owner.split(":")
+    if len(parts) != 4 or parts[0] != MACHINE or not parts[1].isdigit():
+        return False
+    pid, started = int(parts[1]), parts[2]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # a live process of another user
+        pass
+    now_started = _process_start(pid)
+    return bool(started and now_started) and now_started != started
 
 
 def run_claim(*, run_id, owner: str) -> Run | None:
