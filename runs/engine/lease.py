@@ -2,8 +2,8 @@
 
 Claiming is one conditional UPDATE (a run whose lease is live belongs to someone else, see
 runs.store); at step boundaries the holder checks, at most once a second, that it still owns the
-run and that nobody asked to cancel it, renewing the lease when a third of it is used. During a long blocking call
-(model, tool, inline sleep) `keepalive()` has the process's heartbeat thread renew it.
+run and that nobody asked to cancel it, renewing the lease when a third of it is used. During a step
+(model, tool, code, inline sleep) `keepalive()` has the process's heartbeat thread renew it.
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ class _Heartbeat:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True).start()
-        self._wake.set()  # a shorter lease may need an earlier beat
+        if lease.seconds / 6 < CHECK_INTERVAL:
+            self._wake.set()  # a lease this short needs its first beat sooner than an idle wait ends
 
     def remove(self, lease: Lease) -> None:
         with self._lock:

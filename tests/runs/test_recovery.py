@@ -2,12 +2,16 @@
 
 import os
 import subprocess
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from django_q.models import OrmQ
 
+from runs.engine import execute_run
 from runs.engine.lease import MACHINE, holder_is_dead, new_worker_id
 from runs.models import Run, RunStatus
 from runs.recovery import resume_stranded
@@ -95,3 +99,24 @@ def test_a_starting_worker_executes_the_stranded_runs_itself(start_run, tmp_path
 
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED and effects.read_text().split() == ["0", "1"]
+
+
+def test_a_code_step_longer_than_the_lease_keeps_its_run(start_run, tmp_path, settings):
+    settings.RUN_LEASE_SECONDS = 0.6
+    run = start_run("test_effects", {"steps": 1, "effects": str(tmp_path / "effects.txt"), "pause": 1.5})
+    outcome = []
+
+    def work():
+        try:
+            outcome.append(execute_run(run.pk))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    time.sleep(1.0)  # in the step, past its first lease
+    taken_back = runs_recover_stranded()
+    worker.join(timeout=30)
+
+    assert taken_back == [] and outcome == ["succeeded"]
+    assert Run.objects.get(pk=run.pk).executions == 1
