@@ -6,14 +6,16 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
+from django_q.models import OrmQ
 
 from agentops.audit.services import Actor
 from runs.engine import execute_run
 from runs.models import Run, RunStatus, Step, StepStatus, WaitingReason
 from runs.services import step_resolve_in_doubt
 from tests.support.tool_servers import Reply, ScriptedHTTPServer
-from tests.support.workers import running_worker, wait_for
+from tests.support.workers import dead_worker_id, running_worker, wait_for
 from tools.services import tool_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -101,6 +103,23 @@ def test_a_live_worker_takes_over_a_run_whose_lease_ran_out_on_another_machine(s
                  message=f"the worker to take the run over\n{worker.output()}")
         assert time.monotonic() - started < RESUMED_WITHIN
     assert effects_seen(effects) == ["0", "1", "2"]
+
+
+@pytest.mark.skipif(bool(settings.REDIS_URL), reason="takes the stranded run's task off the database queue")
+def test_a_restarted_worker_resumes_stranded_runs_before_newer_work(start_run, tmp_path):
+    stranded = start_run("test_effects", {"steps": 2, "effects": str(tmp_path / "stranded"), "pause": 0})
+    Run.objects.filter(pk=stranded.pk).update(status=RunStatus.RUNNING, lease_owner=dead_worker_id(),
+                                              lease_expires_at=timezone.now() + timedelta(minutes=1))
+    OrmQ.objects.all().delete()  # its task was taken long ago, by the worker that died
+    newer = start_run("test_effects", {"steps": 2, "effects": str(tmp_path / "newer"), "pause": 0})
+
+    with running_worker() as worker:
+        wait_for(lambda: Run.objects.filter(status=RunStatus.SUCCEEDED).count() == 2, timeout=60,
+                 message=f"both runs to finish\n{worker.output()}")
+
+    def first_step(run):
+        return Step.objects.filter(run=run).order_by("started_at").values_list("started_at", flat=True).first()
+    assert first_step(stranded) < first_step(newer)
 
 
 class Billing:

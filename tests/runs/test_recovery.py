@@ -1,7 +1,6 @@
 """Which leases recovery takes back: those of provably dead processes at once, expired ones, never a live one."""
 
 import os
-import subprocess
 import threading
 import time
 from datetime import timedelta
@@ -16,19 +15,9 @@ from runs.engine.lease import MACHINE, holder_is_dead, new_worker_id
 from runs.models import Run, RunStatus
 from runs.recovery import resume_stranded
 from runs.services import recover, runs_recover_stranded
+from tests.support.workers import dead_worker_id, finished_pid
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def finished_pid() -> int:
-    """The pid of a process that has exited (and been reaped): free, or soon someone else's."""
-    process = subprocess.Popen(["true"])
-    process.wait()
-    return process.pid
-
-
-def owner_of(pid: int, started: str = "1") -> str:
-    return f"{MACHINE}:{pid}:{started}:0123abcd"
 
 
 def hold(run, owner: str, *, lease_seconds: float = 60) -> Run:
@@ -42,12 +31,12 @@ def test_a_live_process_holds_its_lease():
 
 
 def test_a_process_that_exited_is_dead():
-    assert holder_is_dead(owner_of(finished_pid()))
+    assert holder_is_dead(dead_worker_id())
 
 
 def test_a_pid_now_used_by_a_later_process_is_dead():
     # This process's pid, with another start time: the lease was taken by an earlier process.
-    assert holder_is_dead(owner_of(os.getpid(), started="1"))
+    assert holder_is_dead(dead_worker_id(os.getpid(), started="1"))
 
 
 def test_a_lease_from_another_machine_or_an_older_format_is_left_to_its_expiry():
@@ -58,7 +47,7 @@ def test_a_lease_from_another_machine_or_an_older_format_is_left_to_its_expiry()
 
 
 def test_a_run_of_a_dead_worker_is_queued_again_before_its_lease_expires(start_run):
-    run = hold(start_run("test_effects", {"steps": 1, "effects": "/dev/null"}), owner_of(finished_pid()))
+    run = hold(start_run("test_effects", {"steps": 1, "effects": "/dev/null"}), dead_worker_id())
     tasks_before = OrmQ.objects.count()
 
     assert runs_recover_stranded() == [run.pk]
@@ -93,7 +82,7 @@ def test_a_lease_renewed_since_it_was_read_is_not_taken(start_run):
 
 def test_a_starting_worker_executes_the_stranded_runs_itself(start_run, tmp_path):
     effects = tmp_path / "effects.txt"
-    run = hold(start_run("test_effects", {"steps": 2, "effects": str(effects), "pause": 0}), owner_of(finished_pid()))
+    run = hold(start_run("test_effects", {"steps": 2, "effects": str(effects), "pause": 0}), dead_worker_id())
 
     assert resume_stranded() == 1
 
