@@ -27,6 +27,7 @@ import json
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -208,23 +209,34 @@ def main() -> None:
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", ""))
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--out", default=str(RESULTS_DIR / "recovery.json"))
+    parser.add_argument("--child", choices=["SQLite", "PostgreSQL"], help=argparse.SUPPRESS)
     a = parser.parse_args()
     os.environ["BENCH_LOG_LEVEL"] = "INFO"  # the clusters log "ready for work" when a worker is up
-    scenarios = a.scenarios.split(",")
+    if a.child:  # one database per process: Django is set up once
+        Path(a.out).write_text(json.dumps(run_child(a)))
+        return
     results = {"meta": {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "loadavg_start": list(os.getloadavg())},
                "databases": {}}
-    if not a.no_sqlite:
-        template = dbmod.sqlite_template()
-        try:
-            results["databases"]["SQLite"] = run_database("SQLite", template, "", scenarios, a.kills)
-        finally:
-            dbmod.remove_sqlite(template)
-    if a.pg_url:
-        template = dbmod.pg_url_for(a.pg_url, dbmod.pg_template(a.pg_url))
-        results["databases"]["PostgreSQL"] = run_database("PostgreSQL", template, a.redis_url, scenarios, a.kills)
+    for name in (["SQLite"] if not a.no_sqlite else []) + (["PostgreSQL"] if a.pg_url else []):
+        out = Path(a.out).with_suffix(f".{name}.json")
+        subprocess.run([sys.executable, __file__, *sys.argv[1:], "--child", name, "--out", str(out)], check=True)
+        results["databases"][name] = json.loads(out.read_text())
+        out.unlink()
     results["meta"]["loadavg_end"] = list(os.getloadavg())
     Path(a.out).write_text(json.dumps(results, indent=2))
     report(results)
+
+
+def run_child(a) -> dict:
+    scenarios = a.scenarios.split(",")
+    if a.child == "SQLite":
+        template = dbmod.sqlite_template()
+        try:
+            return run_database("SQLite", template, "", scenarios, a.kills)
+        finally:
+            dbmod.remove_sqlite(template)
+    template = dbmod.pg_url_for(a.pg_url, dbmod.pg_template(a.pg_url))
+    return run_database("PostgreSQL", template, a.redis_url, scenarios, a.kills)
 
 
 if __name__ == "__main__":
