@@ -36,14 +36,16 @@ def _pid_namespace() -> str:
         return ""
 
 
-def _process_start(pid: int) -> str:
-    """When the process started, in clock ticks since boot (Linux); "" where unknown. A pid the
-    kernel gave to a newer process has another start."""
+def _process_stat(pid: int) -> tuple[str, str]:
+    """(state, start) of a process from /proc (Linux): its state letter, and when it started in
+    clock ticks since boot (a pid the kernel gave to a newer process has another start); ("", "")
+    where unknown."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return fields[0], fields[19]
     except (OSError, IndexError):
-        return ""
+        return "", ""
 
 
 # Where workers can see each other's processes: the host name (cut so that an owner fits the
@@ -53,12 +55,13 @@ MACHINE = f"{socket.gethostname()[:40]}/{_pid_namespace()}"
 
 def new_worker_id() -> str:
     """A lease owner: machine, pid, the process's start and a nonce of this execution."""
-    return f"{MACHINE}:{os.getpid()}:{_process_start(os.getpid())}:{uuid.uuid4().hex[:8]}"
+    return f"{MACHINE}:{os.getpid()}:{_process_stat(os.getpid())[1]}:{uuid.uuid4().hex[:8]}"
 
 
 def holder_is_dead(owner: str) -> bool:
     """True only when the process named by the lease owner is provably gone: it ran on this
-    machine and its pid is free, or now belongs to a process started later. A lease held on
+    machine and its pid is free, or is a zombie (killed, not yet reaped: after a crash of a whole
+    cluster nobody may reap it soon), or now belongs to a process started later. A lease held on
     another machine, or in an older format, is never judged here (its lease expires instead)."""
     parts = owner.split(":")
     if len(parts) != 4 or parts[0] != MACHINE or not parts[1].isdigit():
@@ -70,8 +73,8 @@ def holder_is_dead(owner: str) -> bool:
         return True
     except PermissionError:  # a live process of another user
         pass
-    now_started = _process_start(pid)
-    return bool(started and now_started) and now_started != started
+    state, now_started = _process_stat(pid)
+    return state in ("Z", "X") or (bool(started and now_started) and now_started != started)
 
 
 def run_claim(*, run_id, owner: str) -> Run | None:

@@ -1,6 +1,7 @@
 """Which leases recovery takes back: those of provably dead processes at once, expired ones, never a live one."""
 
 import os
+import subprocess
 import threading
 import time
 from datetime import timedelta
@@ -15,7 +16,7 @@ from runs.engine.lease import MACHINE, holder_is_dead, new_worker_id
 from runs.models import Run, RunStatus
 from runs.recovery import resume_stranded
 from runs.services import recover, runs_recover_stranded
-from tests.support.workers import dead_worker_id, finished_pid
+from tests.support.workers import dead_worker_id, finished_pid, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,6 +33,21 @@ def test_a_live_process_holds_its_lease():
 
 def test_a_process_that_exited_is_dead():
     assert holder_is_dead(dead_worker_id())
+
+
+def test_a_killed_process_not_yet_reaped_is_dead():
+    zombie = subprocess.Popen(["true"])
+    try:
+        stat = wait_for(lambda: _stat_if_zombie(zombie.pid), timeout=10, interval=0.01, message="a zombie")
+        assert holder_is_dead(dead_worker_id(zombie.pid, started=stat[19]))
+    finally:
+        zombie.wait()
+
+
+def _stat_if_zombie(pid: int) -> list[str] | None:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return fields if fields[0] == "Z" else None
 
 
 def test_a_pid_now_used_by_a_later_process_is_dead():
