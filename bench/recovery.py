@@ -212,6 +212,8 @@ def main() -> None:
     parser.add_argument("--child", choices=["SQLite", "PostgreSQL"], help=argparse.SUPPRESS)
     a = parser.parse_args()
     os.environ["BENCH_LOG_LEVEL"] = "INFO"  # the clusters log "ready for work" when a worker is up
+    # A terminated benchmark still stops its clusters (they run in sessions of their own).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if a.child:  # one database per process: Django is set up once
         Path(a.out).write_text(json.dumps(run_child(a)))
         return
