@@ -133,6 +133,8 @@ def new_run():
 
 
 def measure(bench: Bench, scenario: str, kills: int) -> dict:
+    from runs.models import Run, RunStatus
+
     run_id = new_run()
     after_kill, after_up, loads = [], [], []
     bench.start_cluster()
@@ -157,6 +159,9 @@ def measure(bench: Bench, scenario: str, kills: int) -> dict:
             + f" (load average {loads[-1]:.2f})")
         steps_after(run_id, resumed)
     bench.stop_all()
+    # Left running, the run would be the next scenario's stranded run, executed for a whole slice
+    # by a worker as it starts.
+    Run.objects.filter(pk=run_id).update(status=RunStatus.CANCELLED, lease_owner="", lease_expires_at=None)
     return {"kills": kills, "after_kill_s": summary(after_kill), "after_worker_up_s": summary(after_up),
             "loadavg": summary(loads), "samples_after_kill_s": after_kill, "samples_after_up_s": after_up}
 
