@@ -17,7 +17,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from .. import store
 from ..errors import CancelRequested, LeaseLost
@@ -152,15 +152,20 @@ class _Heartbeat:
             self._leases.pop(id(lease), None)
 
     def _beat(self) -> None:
+        connected = False
         while True:
             with self._lock:
                 leases = list(self._leases.values())
+            if not leases and connected:  # renewals are rare: hold no connection while idle
+                connections.close_all()
+                connected = False
             interval = min([CHECK_INTERVAL, *(lease.seconds / 6 for lease in leases)])
             self._wake.wait(interval)
             self._wake.clear()
             for lease in leases:
                 if time.monotonic() - lease.renewed_at > lease.seconds / 3 and id(lease) in self._leases:
                     self._renew(lease)
+                    connected = True
 
     @staticmethod
     def _renew(lease: Lease) -> None:
