@@ -197,6 +197,9 @@ else:
 # @workflow functions register.
 RUN_LEASE_SECONDS = env.float("RUN_LEASE_SECONDS", default=10)
 RUN_RECOVERY_INTERVAL_SECONDS = env.float("RUN_RECOVERY_INTERVAL_SECONDS", default=2)
+# Workers with the same machine name judge each other's processes dead from their pids; by default
+# the host name and pid namespace. Give each a name of its own where they cannot see each other's pids.
+RUN_WORKER_MACHINE = env.str("RUN_WORKER_MACHINE", default="")
 RUN_SLICE_SECONDS = env.float("RUN_SLICE_SECONDS", default=300)
 RUN_INLINE_SLEEP_SECONDS = env.float("RUN_INLINE_SLEEP_SECONDS", default=10)
 # Repeatable steps (model calls, read-only tool calls) are committed with the run's next write,

@@ -10,10 +10,11 @@ started (`started_at`, written by the worker that resumed the run). Three scenar
   also reported: from the moment the new cluster's worker is up ("ready for work" in its log).
 * live: a second cluster on this machine is already running; it sees the holder's processes
   gone and takes the run over without waiting for the lease.
-* frozen: the holder is stopped (SIGSTOP) instead: its processes exist, so only the lease
-  expiring frees the run, as for a worker on a machine that vanished; it is killed afterwards.
+* elsewhere: as live, but the running cluster calls itself another machine (RUN_WORKER_MACHINE),
+  so it cannot check the holder's processes and only the lease expiring frees the run, as for a
+  worker on a machine that vanished.
 
-    python bench/recovery.py [--kills 20] [--scenarios restart,live,frozen] [--pg-url URL] [--redis-url URL]
+    python bench/recovery.py [--kills 20] [--scenarios restart,live,elsewhere] [--pg-url URL] [--redis-url URL]
 
 SQLite always; PostgreSQL too with --pg-url / BENCH_DATABASE_URL (and Redis as the broker with
 --redis-url / BENCH_REDIS_URL). Prints the 1-minute load average beside every figure and writes
@@ -23,6 +24,7 @@ bench/results/recovery.json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -52,8 +54,9 @@ class Bench:
         self.database_url, self.redis_url = database_url, redis_url
         self.clusters: list[Cluster] = []
 
-    def start_cluster(self) -> datetime:
+    def start_cluster(self, machine: str = "") -> datetime:
         """Start a cluster; the wall-clock time its first worker was up (logged "ready for work")."""
+        os.environ["RUN_WORKER_MACHINE"] = machine  # read by bench.env.django_env
         cluster = Cluster(self.database_url, redis_url=self.redis_url, tag="recovery")
         self.clusters.append(cluster)
         deadline = time.monotonic() + 60
@@ -80,12 +83,11 @@ class Bench:
             time.sleep(0.01)
         raise RuntimeError("no live cluster holds the run")
 
-    def kill(self, cluster: Cluster, *, freeze: bool = False) -> datetime:
-        """SIGKILL (or SIGSTOP) the cluster's process group; the wall-clock time of the signal."""
+    def kill(self, cluster: Cluster) -> datetime:
+        """SIGKILL the cluster's process group; the wall-clock time of the signal."""
         at = datetime.now(timezone.utc)
-        os.killpg(cluster.pid, signal.SIGSTOP if freeze else signal.SIGKILL)
-        if not freeze:
-            self.forget(cluster)
+        os.killpg(cluster.pid, signal.SIGKILL)
+        self.forget(cluster)
         return at
 
     def forget(self, cluster: Cluster) -> None:
@@ -137,23 +139,26 @@ def measure(bench: Bench, scenario: str, kills: int) -> dict:
 
     run_id = new_run()
     after_kill, after_up, loads = [], [], []
-    bench.start_cluster()
+    numbers = itertools.count()
+
+    def machine() -> str:  # in "elsewhere" every cluster calls itself a machine of its own
+        return f"bench-machine-{next(numbers)}" if scenario == "elsewhere" else ""
+
+    bench.start_cluster(machine())
     if scenario != "restart":
-        bench.start_cluster()
+        bench.start_cluster(machine())
     steps_after(run_id, datetime(2000, 1, 1, tzinfo=timezone.utc))
     for i in range(kills):
         holder = bench.holder(run_id)
         loads.append(os.getloadavg()[0])
-        killed_at = bench.kill(holder, freeze=scenario == "frozen")
+        killed_at = bench.kill(holder)
         up = bench.start_cluster() if scenario == "restart" else None
         resumed = next_step_after(run_id, killed_at)
         after_kill.append((resumed - killed_at).total_seconds())
         if up is not None:
             after_up.append(max(0.0, (resumed - up).total_seconds()))
-        if scenario == "frozen":
-            bench.forget(holder)
         if scenario != "restart":
-            bench.start_cluster()  # two clusters again for the next kill
+            bench.start_cluster(machine())  # two clusters again for the next kill
         log(f"{scenario} kill {i + 1}/{kills}: next step {after_kill[-1]:.2f} s after the kill"
             + (f", {after_up[-1]:.2f} s after the new worker was up" if up is not None else "")
             + f" (load average {loads[-1]:.2f})")
@@ -197,7 +202,7 @@ def report(results: dict) -> None:
     print("\n| database | broker | scenario | kills | kill → next step, median / max (s) | worker up → next step, median / max (s) | load average, median / max |")
     print("|---|---|---|---:|---:|---:|---:|")
     for name, res in results["databases"].items():
-        for scenario in ("restart", "live", "frozen"):
+        for scenario in ("restart", "live", "elsewhere"):
             if scenario not in res:
                 continue
             r = res[scenario]
@@ -209,7 +214,7 @@ def report(results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--scenarios", default="restart,live,frozen")
+    parser.add_argument("--scenarios", default="restart,live,elsewhere")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", ""))
     parser.add_argument("--no-sqlite", action="store_true")

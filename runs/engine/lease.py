@@ -49,8 +49,8 @@ def _process_stat(pid: int) -> tuple[str, str]:
 
 
 # Where workers can see each other's processes: the host name (cut so that an owner fits the
-# column) and the pid namespace.
-MACHINE = f"{socket.gethostname()[:40]}/{_pid_namespace()}"
+# column) and the pid namespace, unless RUN_WORKER_MACHINE names it.
+MACHINE = settings.RUN_WORKER_MACHINE[:50] or f"{socket.gethostname()[:40]}/{_pid_namespace()}"
 
 
 def new_worker_id() -> str:
