@@ -189,9 +189,17 @@ else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["broker_class"] = "agentops.taskqueue.DatabaseBroker"
 
-# Run engine. A worker's lease on a run lasts RUN_LEASE_SECONDS and is renewed while it works;
-# modules listed in WORKFLOW_MODULES are imported at start so their @workflow functions register.
-RUN_LEASE_SECONDS = env.float("RUN_LEASE_SECONDS", default=30)
+# Run engine. A worker's lease on a run lasts RUN_LEASE_SECONDS and is renewed every third of
+# it while it works; a run whose worker died on another machine is taken over when it runs out
+# (on the same machine at once, see runs/recovery.py). Every worker process looks for such runs,
+# due timers and overdue approvals every RUN_RECOVERY_INTERVAL_SECONDS (0: only at its start and
+# in the minute's sweep). Modules listed in WORKFLOW_MODULES are imported at start so their
+# @workflow functions register.
+RUN_LEASE_SECONDS = env.float("RUN_LEASE_SECONDS", default=10)
+RUN_RECOVERY_INTERVAL_SECONDS = env.float("RUN_RECOVERY_INTERVAL_SECONDS", default=2)
+# Workers with the same machine name judge each other's processes dead from their pids; by default
+# the host name and pid namespace. Give each a name of its own where they cannot see each other's pids.
+RUN_WORKER_MACHINE = env.str("RUN_WORKER_MACHINE", default="")
 RUN_SLICE_SECONDS = env.float("RUN_SLICE_SECONDS", default=300)
 RUN_INLINE_SLEEP_SECONDS = env.float("RUN_INLINE_SLEEP_SECONDS", default=10)
 # Repeatable steps (model calls, read-only tool calls) are committed with the run's next write,

@@ -39,7 +39,7 @@ __all__ = [
 
 Verdict = ApprovalDecision.Verdict
 
-# Past this many due requests a sweep stops; the next sweep, a minute later, takes the rest.
+# Past this many due requests a sweep stops; the next (a worker's recovery, seconds later) takes the rest.
 EXPIRE_BATCH = 200
 # An escalation extends the expiry by the request's original window, but never by less than this.
 MIN_ESCALATION_SECONDS = 60

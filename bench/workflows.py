@@ -7,6 +7,7 @@ work DBOS and LangGraph do in their runs of the same workloads.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from pydantic import Field
@@ -44,3 +45,10 @@ def bench_resume(ctx, input):
 @tool(name="bench.echo", description="Echo the text back with its length (benchmark tool).", idempotent=True)
 def bench_echo(ctx: ToolContext, text: Annotated[str, Field(max_length=2000)]) -> dict:
     return {"echo": text, "length": len(text)}
+
+
+@workflow("bench_ticks")
+def bench_ticks(ctx, input):
+    """Recovery: `n` code steps of `pause` seconds each, a run long enough to be killed in."""
+    for i in range(input["n"]):
+        ctx.step("tick", time.sleep, input["pause"])

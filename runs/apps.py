@@ -20,6 +20,7 @@ class RunsConfig(AppConfig):
             import_module(module)
         if sys.argv[1:2] == ["qcluster"]:
             _preload_engine()
+            _recover_in_workers()
 
 
 def _preload_engine() -> None:
@@ -29,3 +30,13 @@ def _preload_engine() -> None:
     from agentops.llm import openai_provider  # noqa: F401
     from runs import tasks  # noqa: F401
     from tools import gateway  # noqa: F401
+
+
+def _recover_in_workers() -> None:
+    """Each worker process of the cluster recovers stranded runs as it starts, then every few
+    seconds (runs.recovery)."""
+    from django_q.signals import post_spawn
+
+    from runs.recovery import worker_started
+
+    post_spawn.connect(worker_started, dispatch_uid="runs.recovery")

@@ -13,6 +13,8 @@ from agentops.audit.services import Actor, audit_record
 from agentops.tenancy.models import Membership
 from agentops.webhooks.services import webhook_sweep
 
+from . import store
+from .engine.lease import holder_is_dead
 from .errors import RunError
 from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepStatus, WaitingReason
 from .waits import run_enqueue, timer_fire, wait_deliver, wait_kinds
@@ -149,31 +151,58 @@ def step_resolve_in_doubt(*, run: Run, seq: int, action: str, actor: Actor, outp
     return step
 
 
+def runs_recover_stranded(*, now=None) -> list:
+    """Queue again the runs whose worker is gone: its lease expired, or it ran on this machine
+    and its process is provably dead (runs.engine.lease.holder_is_dead), which needs no waiting
+    for the lease. Each run is taken back with a compare-and-swap on its lease and queued in the
+    same transaction, so of concurrent recoveries exactly one queues it. Returns their ids,
+    oldest run first."""
+    now = now or timezone.now()
+    recovered = []
+    for run_id, owner, expires_at in store.runs_held():
+        if not (expires_at is None or expires_at < now or holder_is_dead(owner)):
+            continue
+        with transaction.atomic():
+            if store.run_requeue_held(run_id=run_id, owner=owner, expires_at=expires_at, now=now):
+                run_enqueue(run_id)
+                recovered.append(run_id)
+    return recovered
+
+
+def recover(now=None) -> dict:
+    """What must not wait for the minute's sweep: runs of dead workers, due timers, overdue
+    waits (approvals). Every worker process runs it every RUN_RECOVERY_INTERVAL_SECONDS
+    (runs.recovery): each part is a few indexed reads when there is nothing to do, and each
+    action a compare-and-swap, so concurrent recoveries do no harm."""
+    now = now or timezone.now()
+    stranded = runs_recover_stranded(now=now)
+    due = list(Run.objects.filter(status=RunStatus.WAITING, waiting_reason=WaitingReason.TIMER, wake_at__lte=now)
+               .values_list("pk", flat=True))
+    # Timers fire through their own delayed task (waits.timer_schedule); these are the ones whose
+    # broker cannot hold a task, or whose task was lost.
+    fired = sum(timer_fire(run_id=run_id, now=now) for run_id in due)
+    expired_waits = sum(kind.expire_due(now=now) for kind in wait_kinds())
+    result = {"expired_leases": len(stranded), "timers": fired, "approvals_expired": expired_waits}
+    if any(result.values()):
+        logger.info("recover: %s", result)
+    return result
+
+
 def sweep(now=None) -> dict:
-    """The periodic sweeper: expired leases, lost tasks, due timers, overdue waits (approvals),
+    """The periodic sweeper (once a minute): `recover`, then queued runs whose task was lost and
     stranded webhook deliveries.
 
     Every action is idempotent, so overlapping sweeps do no harm.
     """
     now = now or timezone.now()
-    expired = list(Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now).values_list("pk", flat=True))
+    result = recover(now)
     stale = list(Run.objects.filter(status=RunStatus.QUEUED, updated_at__lt=now - timedelta(minutes=2))
                  .values_list("pk", flat=True))
-    for run_id in expired + stale:
+    for run_id in stale:
         with transaction.atomic():
             Run.objects.filter(pk=run_id).update(updated_at=now)
             run_enqueue(run_id)
-    due = list(Run.objects.filter(status=RunStatus.WAITING, waiting_reason=WaitingReason.TIMER, wake_at__lte=now)
-               .values_list("pk", flat=True))
-    fired = 0
-    # Timers fire through their own delayed task (waits.timer_schedule); these are the ones whose
-    # broker cannot hold a task, or whose task was lost.
-    for run_id in due:
-        fired += timer_fire(run_id=run_id, now=now)
-    expired_waits = sum(kind.expire_due(now=now) for kind in wait_kinds())
-    result = {"expired_leases": len(expired), "requeued": len(stale), "timers": fired,
-              "approvals_expired": expired_waits, "webhooks_queued": webhook_sweep(now=now)}
-    if any(result.values()):
+    result.update(requeued=len(stale), webhooks_queued=webhook_sweep(now=now))
+    if result["requeued"] or result["webhooks_queued"]:
         logger.info("sweep: %s", result)
     return result
-

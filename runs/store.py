@@ -169,6 +169,22 @@ def lease_renew(*, run_id, owner: str, seconds: float) -> bool:
         lease_expires_at=timezone.now() + timedelta(seconds=seconds)) == 1
 
 
+def runs_held() -> list[tuple]:
+    """(id, lease owner, lease expiry) of every running run, oldest first: as many rows as runs
+    being executed at this moment, found through the (status, …) index."""
+    return list(Run.objects.filter(status=RunStatus.RUNNING).order_by("created_at")
+                .values_list("pk", "lease_owner", "lease_expires_at"))
+
+
+def run_requeue_held(*, run_id, owner: str, expires_at, now: datetime) -> bool:
+    """Give a run back to the queue from `owner`, if `owner` still holds it with the same lease
+    (compare and swap: a renewal or another recovery since it was read wins). Call inside the
+    transaction that enqueues its task."""
+    return Run.objects.filter(pk=run_id, status=RunStatus.RUNNING, lease_owner=owner,
+                              lease_expires_at=expires_at).update(
+        status=RunStatus.QUEUED, lease_owner="", lease_expires_at=None, updated_at=now) == 1
+
+
 def run_release(*, run_id, owner: str, add: dict | None = None, **changes) -> db.Statement:
     """The UPDATE that applies `changes` to the run (and increments its counters by `add`) and
     gives up the lease, if `owner` still holds it (compare and swap): run it, and 1 row changed

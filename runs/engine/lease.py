@@ -2,8 +2,8 @@
 
 Claiming is one conditional UPDATE (a run whose lease is live belongs to someone else, see
 runs.store); at step boundaries the holder checks, at most once a second, that it still owns the
-run and that nobody asked to cancel it, renewing the lease when a third of it is used. During a long blocking call
-(model, tool, inline sleep) `keepalive()` has the process's heartbeat thread renew it.
+run and that nobody asked to cancel it, renewing the lease when a third of it is used. During a step
+(model, tool, code, inline sleep) `keepalive()` has the process's heartbeat thread renew it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from .. import store
 from ..errors import CancelRequested, LeaseLost
@@ -28,8 +28,53 @@ CHECK_INTERVAL = 1.0
 logger = logging.getLogger(__name__)
 
 
+def _pid_namespace() -> str:
+    """The pid namespace's inode: two containers on one host may share a host name, not this."""
+    try:
+        return os.readlink("/proc/self/ns/pid").strip("pid:[]")
+    except OSError:
+        return ""
+
+
+def _process_stat(pid: int) -> tuple[str, str]:
+    """(state, start) of a process from /proc (Linux): its state letter, and when it started in
+    clock ticks since boot (a pid the kernel gave to a newer process has another start); ("", "")
+    where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return fields[0], fields[19]
+    except (OSError, IndexError):
+        return "", ""
+
+
+# Where workers can see each other's processes: the host name (cut so that an owner fits the
+# column) and the pid namespace, unless RUN_WORKER_MACHINE names it.
+MACHINE = settings.RUN_WORKER_MACHINE[:50] or f"{socket.gethostname()[:40]}/{_pid_namespace()}"
+
+
 def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """A lease owner: machine, pid, the process's start and a nonce of this execution."""
+    return f"{MACHINE}:{os.getpid()}:{_process_stat(os.getpid())[1]}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_dead(owner: str) -> bool:
+    """True only when the process named by the lease owner is provably gone: it ran on this
+    machine and its pid is free, or is a zombie (killed, not yet reaped: after a crash of a whole
+    cluster nobody may reap it soon), or now belongs to a process started later. A lease held on
+    another machine, or in an older format, is never judged here (its lease expires instead)."""
+    parts = owner.split(":")
+    if len(parts) != 4 or parts[0] != MACHINE or not parts[1].isdigit():
+        return False
+    pid, started = int(parts[1]), parts[2]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # a live process of another user
+        pass
+    state, now_started = _process_stat(pid)
+    return state in ("Z", "X") or (bool(started and now_started) and now_started != started)
 
 
 def run_claim(*, run_id, owner: str) -> Run | None:
@@ -99,22 +144,28 @@ class _Heartbeat:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True).start()
-        self._wake.set()  # a shorter lease may need an earlier beat
+        if lease.seconds / 6 < CHECK_INTERVAL:
+            self._wake.set()  # a lease this short needs its first beat sooner than an idle wait ends
 
     def remove(self, lease: Lease) -> None:
         with self._lock:
             self._leases.pop(id(lease), None)
 
     def _beat(self) -> None:
+        connected = False
         while True:
             with self._lock:
                 leases = list(self._leases.values())
+            if not leases and connected:  # renewals are rare: hold no connection while idle
+                connections.close_all()
+                connected = False
             interval = min([CHECK_INTERVAL, *(lease.seconds / 6 for lease in leases)])
             self._wake.wait(interval)
             self._wake.clear()
             for lease in leases:
                 if time.monotonic() - lease.renewed_at > lease.seconds / 3 and id(lease) in self._leases:
                     self._renew(lease)
+                    connected = True
 
     @staticmethod
     def _renew(lease: Lease) -> None:

@@ -13,9 +13,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True),
 
 def test_a_parked_timer_wakes_its_run_when_due(start_run):
     seconds = 2.0
-    Schedule.objects.all().delete()  # no sweeper: the timer's own task must wake the run
-    # Sleeps over 0.2 s park the run and free the worker.
-    with running_worker(RUN_INLINE_SLEEP_SECONDS="0.2") as worker:
+    Schedule.objects.all().delete()  # no sweeper, and no recovery in the worker (interval 0):
+    # the timer's own task must wake the run. Sleeps over 0.2 s park the run and free the worker.
+    with running_worker(RUN_INLINE_SLEEP_SECONDS="0.2", RUN_RECOVERY_INTERVAL_SECONDS="0") as worker:
         run = start_run("test_sleep", {"seconds": seconds})
         wait_for(lambda: Run.objects.get(pk=run.pk).waiting_reason == WaitingReason.TIMER, timeout=20,
                  message=f"the run to park on its timer\n{worker.output()}")

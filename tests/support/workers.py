@@ -71,6 +71,20 @@ def running_worker(**env):
         worker.stop()
 
 
+def finished_pid() -> int:
+    """The pid of a process that has exited and been reaped: free, or soon someone else's."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def dead_worker_id(pid: int | None = None, started: str = "1") -> str:
+    """A lease owner on this machine whose process is gone (`pid` alive with another start: reused)."""
+    from runs.engine.lease import MACHINE
+
+    return f"{MACHINE}:{pid or finished_pid()}:{started}:0123abcd"
+
+
 def wait_for(predicate, *, timeout: float = 60, interval: float = 0.1, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -26,7 +26,8 @@ def code_step(ctx, name: str, fn, args, kwargs, *, repeatable: bool):
         journal.write_deferred()  # what this code does may depend on them: they must not be lost
     started_at = timezone.now()
     try:
-        result = fn(*args, **kwargs)
+        with ctx.lease.keepalive():  # a step longer than the lease must not be taken over meanwhile
+            result = fn(*args, **kwargs)
     except Exception as exc:
         error = {"type": type(exc).__name__, "message": str(exc)[:2000],
                  "traceback": traceback.format_exc(limit=8)[-4000:]}
