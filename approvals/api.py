@@ -28,11 +28,12 @@ ERROR_STATUS = {
     "already_decided": status.HTTP_409_CONFLICT,
     "not_pending": status.HTTP_409_CONFLICT,
     "comment_required": status.HTTP_400_BAD_REQUEST,
+    "comment_too_long": status.HTTP_400_BAD_REQUEST,
     "invalid_arguments": status.HTTP_400_BAD_REQUEST,
 }
 
 DECISION_ERRORS = {
-    400: OpenApiResponse(ApiErrorSerializer, description="invalid, comment_required, invalid_arguments"),
+    400: OpenApiResponse(ApiErrorSerializer, description="invalid, comment_required, comment_too_long, invalid_arguments"),
     403: OpenApiResponse(ApiErrorSerializer, description="not_allowed (role, scope or group), self_approval"),
     404: OpenApiResponse(ApiErrorSerializer, description="not_found: no such request in your tenant"),
     409: OpenApiResponse(ApiErrorSerializer, description="stale (seen_hash outdated), already_decided, not_pending"),

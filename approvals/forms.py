@@ -12,6 +12,8 @@ import json
 
 from django import forms
 
+from .models import COMMENT_MAX_LENGTH
+
 ARG_PREFIX = "arg__"
 APPROVE, APPROVE_EDITED, REJECT = "approve", "approve_edited", "reject"
 
@@ -28,7 +30,7 @@ class DecisionForm(forms.Form):
     verdict = forms.ChoiceField(choices=[(APPROVE, "Approve"), (APPROVE_EDITED, "Approve with edits"),
                                          (REJECT, "Reject")])
     seen_hash = forms.CharField(widget=forms.HiddenInput)
-    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "placeholder":
+    comment = forms.CharField(required=False, max_length=COMMENT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2, "placeholder":
                               "Why? Required to reject; the agent and the requester read it."}))
 
     def __init__(self, *args, schema: dict | None, arguments: dict, **kwargs):

@@ -20,6 +20,9 @@ def arguments_hash(arguments) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# A decision's comment goes into the agent's next prompt, so it is bounded.
+COMMENT_MAX_LENGTH = 4000
+
 class ApprovalStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     APPROVED = "approved", "Approved"

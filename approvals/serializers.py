@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from agentops.api import StrictInputMixin
 
-from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus
+from .models import COMMENT_MAX_LENGTH, ApprovalDecision, ApprovalRequest, ApprovalStatus
 
 
 class ApprovalVoteSerializer(serializers.ModelSerializer):
@@ -54,7 +54,7 @@ class ApprovalListFilterSerializer(serializers.Serializer):
 
 class ApprovalApproveInputSerializer(StrictInputMixin, serializers.Serializer):
     seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it; 409 `stale` if it changed.")
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH)
     arguments = serializers.DictField(
         required=False, allow_null=True, default=None, child=serializers.JSONField(),
         help_text="Edited arguments; omit to approve them as shown. Validated against the tool's schema.",
@@ -64,6 +64,6 @@ class ApprovalApproveInputSerializer(StrictInputMixin, serializers.Serializer):
 class ApprovalRejectInputSerializer(StrictInputMixin, serializers.Serializer):
     seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it; 409 `stale` if it changed.")
     comment = serializers.CharField(
-        required=False, allow_blank=True, default="",
+        required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH,
         help_text="Why: required (400 `comment_required` without it); the agent and the requester read it.",
     )

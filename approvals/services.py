@@ -26,7 +26,7 @@ from tools.gateway import tool_validate_arguments
 from tools.models import ExpiryAction, Risk
 from tools.schemas import instance_errors
 
-from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus, arguments_hash
+from .models import COMMENT_MAX_LENGTH, ApprovalDecision, ApprovalRequest, ApprovalStatus, arguments_hash
 from .selectors import approval_decide_refusal, approval_event_payload, tool_for_request
 
 __all__ = [
@@ -49,7 +49,7 @@ class ApprovalError(CodedError):
     """A decision the rules refuse. `code` is stable (the API maps it to a status):
 
     not_found, not_allowed, self_approval (403/404); stale, already_decided, not_pending (409);
-    comment_required, invalid_arguments (400). `details` lists argument errors for inline display.
+    comment_required, comment_too_long, invalid_arguments (400). `details` lists argument errors for inline display.
     """
 
 
@@ -167,6 +167,10 @@ def _decision_check(*, request, user, principal, verdict, seen_hash, comment) ->
         raise ApprovalError("stale", "The arguments changed since this request was loaded; reload it and decide again.")
     if verdict == Verdict.REJECT and not comment:
         raise ApprovalError("comment_required", "Say why you reject: the agent and the requester read your comment.")
+    if len(comment) > COMMENT_MAX_LENGTH:
+        # The agent reads the comment in its next prompt: an unbounded one would become the prompt.
+        raise ApprovalError("comment_too_long", f"Keep the comment within {COMMENT_MAX_LENGTH} characters "
+                                                f"(this one has {len(comment)}).")
     if request.decisions.filter(user=user, approved_hash=request.current_hash).exists():
         raise ApprovalError(
             "already_decided",

@@ -133,6 +133,18 @@ def test_reject_without_comment_is_400(refund_request, client_for, approver):
     assert response.status_code == 400 and response.json()["error"]["code"] == "comment_required"
 
 
+def test_a_megabyte_comment_is_400_and_the_request_stays_pending(refund_request, client_for, approver):
+    request = refund_request()
+
+    response = client_for(approver).post(
+        reject_url(request), {"seen_hash": request.current_hash, "comment": "x" * 1_000_000}, format="json"
+    )
+
+    assert response.status_code == 400 and "comment" in response.json()["error"]["details"]
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.PENDING
+
+
 def test_reject_with_comment(refund_request, client_for, approver):
     request = refund_request()
 

@@ -2,7 +2,7 @@ import pytest
 
 from agentops.audit.models import AuditEvent
 from agentops.tenancy.roles import Role
-from approvals.models import ApprovalDecision, ApprovalStatus, arguments_hash
+from approvals.models import COMMENT_MAX_LENGTH, ApprovalDecision, ApprovalStatus, arguments_hash
 from approvals.services import ApprovalError, approval_decide
 from runs.models import RunStatus
 from tests.approvals.conftest import PROPOSED
@@ -100,6 +100,17 @@ def test_reject_needs_a_comment(refund_request, decide, approver):
 
     request.refresh_from_db()
     assert request.status == ApprovalStatus.PENDING and not ApprovalDecision.objects.exists()
+
+
+def test_a_comment_longer_than_the_limit_is_refused_and_nothing_is_decided(refund_request, decide, approver):
+    request = refund_request()
+
+    with refused("comment_too_long"):
+        decide(request, approver, verdict="reject", comment="x" * (COMMENT_MAX_LENGTH + 1))
+
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.PENDING and not ApprovalDecision.objects.exists()
+    decide(request, approver, verdict="reject", comment="x" * COMMENT_MAX_LENGTH)  # the limit itself is fine
 
 
 def test_reject_records_the_comment_and_resumes_the_run(refund_request, decide, approver):
