@@ -232,9 +232,9 @@ def _failure(tool: Tool, error: AdapterError, secrets: SecretResolver) -> ToolFa
 def _adapter(prepared: PreparedCall, secrets: SecretResolver) -> Adapter:
     tool = prepared.tool
     if tool.kind != ToolKind.PYTHON:
-        # A tenant's tool connects only where agentops.outbound allows; a global one was defined by
-        # a platform admin, who chose its target (see agentops.outbound).
-        return get_adapter(tool.kind, tool.config, secrets, guarded=not tool.is_global)
+        # `secrets` is the tool owner's (SecretResolver.for_tool), which also makes a tenant's tool
+        # connect only where agentops.outbound allows (Adapter.guarded).
+        return get_adapter(tool.kind, tool.config, secrets)
     run = prepared.run
     context = ToolContext(tenant=run.tenant, run=run, user=_end_user(run))
     return PythonAdapter(tool.config, secrets, context=context)

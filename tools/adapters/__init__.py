@@ -21,17 +21,15 @@ ADAPTERS: dict[str, type[Adapter]] = {
 }
 
 
-def get_adapter(kind: str, config: dict, secrets: SecretResolver, *, guarded: bool = True) -> Adapter:
-    """An adapter for `kind`; ValueError for an unknown kind or an invalid configuration.
-
-    `guarded`: its connections are checked by `agentops.outbound` (a tenant's tool)."""
+def get_adapter(kind: str, config: dict, secrets: SecretResolver) -> Adapter:
+    """An adapter for `kind`; ValueError for an unknown kind or an invalid configuration."""
     try:
         adapter_class = ADAPTERS[kind]
     except KeyError:
         raise ValueError(
             f"Unknown tool kind {kind!r}; known kinds: {', '.join(sorted(ADAPTERS))}."
         ) from None
-    return adapter_class(config, secrets, guarded=guarded)
+    return adapter_class(config, secrets)
 
 
 __all__ = ["ADAPTERS", "Adapter", "AdapterError", "Delivery", "Invocation", "get_adapter"]

@@ -106,20 +106,22 @@ class Invocation:
 class Adapter(ABC):
     """Base class of the tool adapters; subclasses set `kind` and implement `call`.
 
-    `guarded`: connect only where `agentops.outbound` allows (a tenant's tool). Global tools,
-    defined by platform admins, are built with `guarded=False`.
+    `guarded`: connect only where `agentops.outbound` allows. It follows from whose secrets
+    `secrets` holds, the one statement of the tool's owner: a tenant's tool is guarded; a global
+    one, defined by a platform admin who chose its target, is not.
     """
 
     kind: ClassVar[str]
 
-    def __init__(self, config: dict, secrets: SecretResolver, *, guarded: bool = True) -> None:
+    def __init__(self, config: dict, secrets: SecretResolver) -> None:
         """Raises ValueError if `config` is invalid (see `validate_config`) or beyond the powers of
         the tool's owner, whose secrets `secrets` holds (see `validate_owner`)."""
+        tenant_tool = secrets.tenant_id is not None
         self.validate_config(config)
-        self.validate_owner(config, tenant_tool=secrets.tenant_id is not None)
+        self.validate_owner(config, tenant_tool=tenant_tool)
         self.config = config
         self.secrets = secrets
-        self.guarded = guarded
+        self.guarded = tenant_tool
 
     @classmethod
     def validate_config(cls, config: dict) -> None:

@@ -19,8 +19,14 @@ def secrets():
 
 
 @pytest.fixture
+def tenant_secrets():
+    """A tenant's tool's resolver, with no secrets: the adapter it builds is guarded."""
+    return SecretResolver(lambda name: None, where="this tenant's secrets", tenant_id=1)
+
+
+@pytest.fixture
 def http_server(allow_outbound):
-    """A local HTTP server the adapters may reach (adapters are guarded unless told otherwise)."""
+    """A local HTTP server that even a tenant's (guarded) adapter may reach."""
     with ScriptedHTTPServer() as server:
         allow_outbound(server.url)
         yield server

@@ -159,12 +159,12 @@ def unallowed_grpc_server(inventory_descriptor_set):
     server.stop()
 
 
-def test_a_guarded_call_to_loopback_is_refused_and_nothing_arrives(unallowed_grpc_server, secrets):
+def test_a_guarded_call_to_loopback_is_refused_and_nothing_arrives(unallowed_grpc_server, tenant_secrets):
     server = unallowed_grpc_server
     config = {"target": server.target, "method": GET_ITEM, "descriptor_set": server.descriptor_set_b64}
 
     with pytest.raises(AdapterError) as caught:
-        invoke(GrpcAdapter(config, secrets, guarded=True), {"sku": "A-1"})
+        invoke(GrpcAdapter(config, tenant_secrets), {"sku": "A-1"})
 
     assert caught.value.code == "outbound_address_refused" and caught.value.retryable is False
     assert "127.0.0.1, which is loopback" in caught.value.message
@@ -175,11 +175,11 @@ def test_an_unguarded_call_reaches_the_same_server(unallowed_grpc_server, secret
     server = unallowed_grpc_server
     config = {"target": server.target, "method": GET_ITEM, "descriptor_set": server.descriptor_set_b64}
 
-    assert invoke(GrpcAdapter(config, secrets, guarded=False), {"sku": "A-1"})["sku"] == "A-1"
+    assert invoke(GrpcAdapter(config, secrets), {"sku": "A-1"})["sku"] == "A-1"
     assert len(server.calls) == 1
 
 
-def test_a_guarded_call_by_name_connects_to_the_checked_address(grpc_server, secrets, settings, monkeypatch):
+def test_a_guarded_call_by_name_connects_to_the_checked_address(grpc_server, tenant_secrets, settings, monkeypatch):
     # Given a name the platform allows, resolving to the server's address
     settings.AGENTOPS_OUTBOUND_ALLOW = ["inventory.internal"]
     resolver = Resolver(["127.0.0.1"])
@@ -187,14 +187,14 @@ def test_a_guarded_call_by_name_connects_to_the_checked_address(grpc_server, sec
     config = {"target": f"dns:///inventory.internal:{grpc_server.port}", "method": GET_ITEM}
 
     # When it is called
-    result = invoke(GrpcAdapter(config, secrets, guarded=True), {"sku": "A-1"})
+    result = invoke(GrpcAdapter(config, tenant_secrets), {"sku": "A-1"})
 
     # Then the channel went to the address resolved once (gRPC's own resolver knows no such name)
     assert result["sku"] == "A-1" and resolver.calls == 1
 
 
-def test_a_guarded_call_to_a_target_that_names_no_host_is_refused(secrets):
-    adapter = GrpcAdapter({"target": "unix:/run/internal.sock", "method": GET_ITEM}, secrets, guarded=True)
+def test_a_guarded_call_to_a_target_that_names_no_host_is_refused(tenant_secrets):
+    adapter = GrpcAdapter({"target": "unix:/run/internal.sock", "method": GET_ITEM}, tenant_secrets)
 
     with pytest.raises(AdapterError) as caught:
         invoke(adapter, {"sku": "A-1"})

@@ -198,8 +198,7 @@ def test_a_5xx_may_have_been_carried_out(http_server, secrets, status):
 
 
 def test_a_refused_connection_sent_nothing(secrets):
-    adapter = HttpAdapter({"method": "POST", "url": f"http://127.0.0.1:{free_port()}/bookings"}, secrets,
-                          guarded=False)
+    adapter = HttpAdapter({"method": "POST", "url": f"http://127.0.0.1:{free_port()}/bookings"}, secrets)
 
     with pytest.raises(AdapterError) as caught:
         invoke(adapter, {"room": "12"})

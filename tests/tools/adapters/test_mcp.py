@@ -7,7 +7,7 @@ from tests.tools.adapters.conftest import TOKEN
 from tools.adapters.base import AdapterError, Delivery, Invocation
 from tools.adapters.mcp import McpAdapter
 
-# A stdio server is a global tool's (a platform admin's), hence guarded=False below.
+# A stdio server is a global tool's (a platform admin's): `secrets` is the platform's resolver.
 STDIO = {"transport": "stdio", "command": sys.executable, "args": [str(MCP_SERVER_SCRIPT)]}
 
 
@@ -17,7 +17,7 @@ def invoke(adapter, arguments=None, *, timeout=15.0):
 
 def test_call_over_stdio_returns_structured_content(secrets):
     # Given a tool bound to the server's get_item
-    adapter = McpAdapter({**STDIO, "tool": "get_item"}, secrets, guarded=False)
+    adapter = McpAdapter({**STDIO, "tool": "get_item"}, secrets)
 
     # When it is called
     result = invoke(adapter, {"sku": "A-1", "quantity": 2})
@@ -28,7 +28,7 @@ def test_call_over_stdio_returns_structured_content(secrets):
 
 def test_tool_error_is_surfaced_and_not_retryable(secrets):
     # Given a tool that reports an error
-    adapter = McpAdapter({**STDIO, "tool": "reserve"}, secrets, guarded=False)
+    adapter = McpAdapter({**STDIO, "tool": "reserve"}, secrets)
 
     # When it is called
     with pytest.raises(AdapterError) as caught:
@@ -75,7 +75,7 @@ def test_unreachable_http_server_is_retryable(secrets, allow_outbound):
 
 def test_a_call_that_outlasts_its_timeout_may_have_taken_effect(secrets):
     # Given a tool that answers after the call's timeout, once the session is up
-    adapter = McpAdapter({**STDIO, "tool": "pause"}, secrets, guarded=False)
+    adapter = McpAdapter({**STDIO, "tool": "pause"}, secrets)
 
     # When it is called
     with pytest.raises(AdapterError) as caught:
@@ -88,7 +88,7 @@ def test_a_call_that_outlasts_its_timeout_may_have_taken_effect(secrets):
 def test_missing_command_is_not_retryable(secrets):
     # Given a stdio server whose command does not exist
     adapter = McpAdapter(
-        {"transport": "stdio", "command": "/nonexistent/mcp-server", "tool": "get_item"}, secrets, guarded=False
+        {"transport": "stdio", "command": "/nonexistent/mcp-server", "tool": "get_item"}, secrets
     )
 
     # When it is called
@@ -112,11 +112,10 @@ def test_an_invalid_configuration_is_refused(config, message):
         McpAdapter.validate_config(config)
 
 
-def test_a_guarded_call_over_http_to_loopback_is_refused_and_nothing_arrives(secrets):
+def test_a_guarded_call_over_http_to_loopback_is_refused_and_nothing_arrives(tenant_secrets):
     # Given an HTTP server on 127.0.0.1 that nothing allows, named as an MCP server
     with ScriptedHTTPServer() as server:
-        adapter = McpAdapter({"transport": "http", "url": f"{server.url}/mcp", "tool": "whoami"}, secrets,
-                             guarded=True)
+        adapter = McpAdapter({"transport": "http", "url": f"{server.url}/mcp", "tool": "whoami"}, tenant_secrets)
 
         # When the tool is called
         with pytest.raises(AdapterError) as caught:
@@ -128,7 +127,6 @@ def test_a_guarded_call_over_http_to_loopback_is_refused_and_nothing_arrives(sec
 
 
 def test_a_global_tool_reaches_an_mcp_server_on_loopback(mcp_http_process, secrets):
-    adapter = McpAdapter({"transport": "http", "url": mcp_http_process.url, "tool": "whoami"}, secrets,
-                         guarded=False)
+    adapter = McpAdapter({"transport": "http", "url": mcp_http_process.url, "tool": "whoami"}, secrets)
 
     assert invoke(adapter) == {"result": "anonymous"}
