@@ -19,7 +19,7 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
 
 from agentops import config_cache
-from agentops.audit.services import Actor, audit_diff, audit_record
+from agentops.audit.services import Actor, audit_diff, audit_record, audit_record_concerned
 from agentops.tenancy.models import Tenant
 
 from .errors import ToolConflict, ToolInvalid
@@ -213,9 +213,8 @@ def _scope(tenant: Tenant | None) -> str:
 
 
 def _audit(tool: Tool, action: str, actor: Actor, **payload) -> None:
-    tenants = [tool.tenant] if tool.tenant_id else Tenant.objects.order_by("pk")
-    for tenant in tenants:
-        audit_record(tenant=tenant, action=action, actor=actor, target=tool, **payload)
+    audit_record_concerned(tenant_ids=[tool.tenant_id] if tool.tenant_id else [], action=action, actor=actor,
+                           target=tool, **payload)
 
 
 def tool_delete(*, tool: Tool, actor: Actor) -> None:

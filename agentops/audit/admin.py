@@ -7,7 +7,7 @@ from django.db import models, transaction
 from agentops.admin import ReadOnlyModelAdmin, TenantScopedAdminMixin
 
 from .models import AuditEvent
-from .services import Actor, audit_diff, audit_record
+from .services import Actor, audit_diff, audit_record_concerned
 
 REDACTED = "[redacted]"
 
@@ -73,14 +73,8 @@ class AuditedAdminMixin:
 
     def record_admin_event(self, request, obj, action, **payload):
         """One event per tenant concerned (see the class), acting as the signed-in user."""
-        tenants = _TENANT.objects.order_by("pk")
-        owners = self.object_tenant_ids(obj)
-        for tenant in tenants.filter(pk__in=owners) if owners else tenants:
-            audit_record(tenant=tenant, action=action, actor=Actor.for_user(request.user), target=obj, **payload)
-
-
-# The tenant model, reached through the events' foreign key: audit sits below tenancy.
-_TENANT = AuditEvent._meta.get_field("tenant").related_model
+        audit_record_concerned(tenant_ids=self.object_tenant_ids(obj), action=action,
+                               actor=Actor.for_user(request.user), target=obj, **payload)
 
 
 def _is_model_field(obj, name: str) -> bool:

@@ -89,6 +89,16 @@ def audit_record(
                                       changes=changes))
 
 
+def audit_record_concerned(*, tenant_ids, action: str, actor: Actor, target=None, data: dict | None = None,
+                           changes: dict | None = None) -> None:
+    """Append one event to the chain of each tenant in `tenant_ids`, in the caller's transaction.
+    No tenant at all means a platform-wide object (a global tool, a price, a platform user): it
+    concerns every tenant, so every tenant's auditors see the change in their own chain."""
+    tenants = _TENANT.objects.order_by("pk")
+    for tenant in tenants.filter(pk__in=tenant_ids) if tenant_ids else tenants:
+        audit_record(tenant=tenant, action=action, actor=actor, target=target, data=data, changes=changes)
+
+
 @dataclass(frozen=True)
 class PreparedEvent:
     """An event encoded for the database and for its hash, but for its place in the chain
