@@ -30,6 +30,7 @@ from .services import run_cancel, run_create
 ERROR_STATUS = {
     "unknown_agent": status.HTTP_400_BAD_REQUEST,
     "invalid_on_behalf_of": status.HTTP_400_BAD_REQUEST,
+    "agent_restricted": status.HTTP_403_FORBIDDEN,
     "idempotency_conflict": status.HTTP_409_CONFLICT,
     "not_cancellable": status.HTTP_409_CONFLICT,
 }
@@ -74,6 +75,9 @@ class RunListCreateApi(generics.ListAPIView):
         responses={201: RunSerializer, 200: RunSerializer,
                    400: OpenApiResponse(ApiErrorSerializer, description="invalid (see details; `on_behalf_of` "
                                         "names no member of the tenant), unknown_field, unknown_agent, invalid_json"),
+                   403: OpenApiResponse(ApiErrorSerializer, description="permission_denied (the caller's role "
+                                        "does not run agents), agent_restricted (the agent is restricted to "
+                                        "other users and groups)"),
                    409: OpenApiResponse(ApiErrorSerializer, description="idempotency_conflict: the key was used "
                                                                         "for a different request")},
         parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},

@@ -42,6 +42,13 @@ class ChildRunFailed(Exception):
         self.status = status
 
 
+class ChildRunRefused(RunFailure):
+    """`ctx.agent` may not start this child run (the step failed, no child exists); uncaught, the
+    run fails with the code."""
+
+    CODES = ("agent_restricted", "child_workflow_not_allowed", "child_depth_exceeded")
+
+
 class Suspend(BaseException):
     """Unwinds the workflow after the run was durably marked waiting (or re-queued)."""
 

@@ -8,7 +8,9 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agentops.agents.errors import AgentRestricted
 from agentops.agents.models import Agent
+from agentops.agents.selectors import user_may_start_agent
 from agentops.audit.services import Actor, audit_record
 from agentops.tenancy.models import Membership
 from agentops.webhooks.services import webhook_sweep
@@ -33,6 +35,8 @@ def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, th
     agent = Agent.objects.select_related("current_version").filter(tenant=tenant, slug=agent_slug).first()
     if agent is None or agent.current_version is None:
         raise RunError("unknown_agent", f"no agent {agent_slug!r} in tenant {tenant.slug}")
+    if not user_may_start_agent(user=principal.user, agent=agent):
+        _refuse_start(principal, agent)
     if on_behalf_of is not None and not Membership.objects.filter(tenant=tenant, user=on_behalf_of).exists():
         raise RunError("invalid_on_behalf_of", f"{on_behalf_of.get_username()} is not a member of {tenant.slug}")
     if idempotency_key:
@@ -59,6 +63,16 @@ def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, th
             raise
         return existing, False
     return run, True
+
+
+def _refuse_start(principal, agent: Agent) -> None:
+    """Record the refusal (`run.refused`, committed although the request fails) and raise it."""
+    error = AgentRestricted(principal.user, agent)
+    actor = Actor.for_api_key(principal.api_key) if principal.api_key else Actor.for_user(principal.user)
+    with transaction.atomic():
+        audit_record(tenant=principal.tenant, action="run.refused", actor=actor, target=agent,
+                     data={"agent": agent.slug, "user": principal.user.get_username(), **error.as_dict()})
+    raise RunError(error.code, error.message)
 
 
 def _run_for_idempotency_key(tenant, key, agent, input) -> Run | None:

@@ -1,13 +1,15 @@
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from agentops import config_cache
+from agentops.audit.models import AuditEvent
 from agentops.audit.services import Actor
 from agentops.outbound import url_host_port
-from agentops.tenancy.models import Membership
+from agentops.tenancy.models import Membership, TenantGroup
 from agentops.tenancy.principal import Principal
 from agentops.tenancy.roles import Role
 from agentops.tenancy.services import api_key_create
@@ -170,6 +172,29 @@ def demo_api(db):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return {"key": key, "client": client, "run_id": str(waiting.pk), "answered_run_id": str(answered.pk),
             "id": ApprovalRequest.objects.get(run=waiting).pk, "name": "billing.refund", "slug": "support"}
+
+
+@pytest.fixture
+def tenant_group():
+    """tenant_group(tenant, "name", *users) → a group of `tenant` with these users in it."""
+
+    def make(tenant, name, *users):
+        group = Group.objects.create(name=name)
+        TenantGroup.objects.create(group=group, tenant=tenant)
+        group.user_set.add(*users)
+        return group
+
+    return make
+
+
+@pytest.fixture
+def audited():
+    """audited("run.refused") → the data of each such audit event, oldest first."""
+
+    def events(action):
+        return [event.data for event in AuditEvent.objects.filter(action=action).order_by("pk")]
+
+    return events
 
 
 def member_in(tenant, username: str, role: str):

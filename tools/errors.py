@@ -32,7 +32,8 @@ class ToolError(CodedError):
 class ToolRefused(ToolError):
     """A call the gateway will not make; `message` is written for the model to read and correct.
 
-    `code`: unknown_tool, not_granted, disabled, permission_denied, invalid_arguments, invalid_json.
+    `code`: unknown_tool, not_granted, disabled, permission_denied, invalid_arguments, invalid_json,
+    tool_rule_violated (the arguments break one of the tool's argument rules).
     """
 
     def __init__(self, code: str, message: str, *, details=None):

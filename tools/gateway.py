@@ -5,7 +5,8 @@ For each call the engine asks, in order (one `ToolSession(run)` serves the calls
 1. `ToolSession.prepare` — resolve the name in the run's tenant (its own tool before a global one),
    check the agent version grants it, that it is enabled, and that the run's end user may use it
    (role permission `use_tools`, or the object permission `tools.use_tool` on the tool); parse and
-   validate the arguments against the tool's JSON Schema; apply the approval policy. Everything
+   validate the arguments against the tool's JSON Schema; check the tool's argument rules against
+   the run's end user (their membership's attributes) and metadata; apply the approval policy. Everything
    the model did wrong or may not do is a `ToolRefused` the model can read, never a crash. Only
    database reads.
 2. (the engine opens an approval request when `PreparedCall.approval` says so)
@@ -44,11 +45,12 @@ from agentops.audit.services import Actor, audit_record
 from agentops.llm.base import ToolSpec
 from agentops.retry import RetryPolicy, call_with_retries
 from agentops.secrets.resolver import SecretResolver
+from agentops.tenancy.selectors import member_attributes_get
 from tools.adapters import Adapter, AdapterError, Delivery, Invocation, get_adapter
 from tools.adapters.python import PythonAdapter
 from tools.errors import ToolFailed, ToolOutcomeUnknown, ToolRefused
 from tools.models import Tool, ToolKind, name_from_wire, wire_name
-from tools.policy import ApprovalNeed, approval_need
+from tools.policy import ApprovalNeed, approval_need, rule_violation
 from tools.registry import ToolContext
 from tools.schemas import instance_errors
 from tools.selectors import tool_get, tool_map, user_may_use_tool
@@ -102,12 +104,14 @@ class ToolSession:
         """Check a call the model asked for; raises ToolRefused. Database reads only, no writes.
 
         Order: tool known in the run's tenant → granted by the run's agent version → enabled → the
-        end user may use it → arguments are a JSON object → they match the schema → approval policy.
+        end user may use it → arguments are a JSON object → they match the schema → they keep the
+        tool's argument rules → approval policy.
         """
         tool = self._resolve(name)
         self._authorize(tool)
         parsed = _parse_arguments(arguments)
         valid = tool_validate_arguments(tool=tool, arguments=parsed)
+        self._check_rules(tool, valid)
         return PreparedCall(tool=tool, arguments=valid, approval=approval_need(tool, valid), run=self.run)
 
     def _granted_tools(self) -> dict[str, Tool]:
@@ -138,6 +142,24 @@ class ToolSession:
         if not may_use:
             raise ToolRefused("permission_denied",
                               f"permission denied: user {run.end_user.get_username()} may not use {tool.name}")
+
+
+    def _check_rules(self, tool: Tool, arguments: dict) -> None:
+        if not tool.argument_rules:
+            return
+        run = self.run
+        names = (tool.input_schema or {}).get("properties") or {}
+        user_id = run.on_behalf_of_id or run.created_by_id  # _authorize refused a run acting for no user
+        attributes = config_cache.cached(("member-attributes", run.tenant_id, user_id),
+                                         lambda: member_attributes_get(tenant_id=run.tenant_id, user_id=user_id))
+        values = {
+            "arguments": {**dict.fromkeys(names), **arguments},
+            "user": {"username": _end_user(run).get_username(), "attributes": attributes},
+            "run": {"metadata": run.metadata or {}, "agent": run.agent.slug},
+        }
+        violation = rule_violation(tool, values)
+        if violation:
+            raise ToolRefused("tool_rule_violated", violation)
 
 
 def _parse_arguments(arguments) -> dict:

@@ -75,7 +75,7 @@ class ExpiryAction(models.TextChoices):
 # Fields a tool's code owns for Python tools; everything else on a code tool is a policy.
 DEFINITION_FIELDS = ("description", "input_schema", "output_schema", "kind", "config", "idempotent", "effect")
 POLICY_FIELDS = (
-    "enabled", "timeout_seconds", "retry_policy",
+    "enabled", "timeout_seconds", "retry_policy", "argument_rules",
     "approval", "approval_condition", "required_approvals", "approver_group",
     "expires_in_seconds", "expiry_action", "escalation_group",
 )
@@ -125,6 +125,12 @@ class Tool(models.Model):
         "(the connection was refused, the tool answered 429); otherwise it goes in doubt and a person decides.",
     )
     effect = models.CharField(max_length=20, choices=Effect.choices, default=Effect.READ)
+
+    argument_rules = models.JSONField(
+        default=list, blank=True,
+        help_text="Rules every call must keep, checked before it is made: expressions over arguments, the run's "
+                  'user and the run, e.g. ["arguments.customer_id == user.attributes.customer_id"].',
+    )
 
     approval = models.CharField(max_length=10, choices=ApprovalPolicy.choices, default=ApprovalPolicy.NEVER)
     approval_condition = models.CharField(

@@ -58,17 +58,20 @@ def condition_check(expression: str, *, names: Iterable[str] | None = None) -> N
     With `names` (the argument names of the tool's schema), a name outside them is refused too,
     which catches typos such as `amout > 50` when the condition is saved rather than when it fails.
     """
-    if not expression.strip():
-        raise ConditionError("The condition is empty.")
-    if len(expression) > MAX_CONDITION_LENGTH:
-        raise ConditionError(f"The condition is longer than {MAX_CONDITION_LENGTH} characters.")
-    try:
-        tree = ast.parse(expression.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ConditionError(f"The condition is not a valid expression: {exc.msg}.") from None
     known = set(names) if names is not None else None
-    for node in ast.walk(tree):
+    for node in ast.walk(_parse(expression, "condition")):
         _check_node(node, known)
+
+
+def _parse(expression: str, what: str) -> ast.Expression:
+    if not expression.strip():
+        raise ConditionError(f"The {what} is empty.")
+    if len(expression) > MAX_CONDITION_LENGTH:
+        raise ConditionError(f"The {what} is longer than {MAX_CONDITION_LENGTH} characters.")
+    try:
+        return ast.parse(expression.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ConditionError(f"The {what} is not a valid expression: {exc.msg}.") from None
 
 
 def _check_node(node: ast.AST, known: set[str] | None) -> None:
@@ -100,9 +103,15 @@ def condition_holds(expression: str, arguments: dict, *, names: Iterable[str] = 
     condition_check(expression)  # evaluate only what would have been accepted on save
     values = {name: None for name in names}
     values.update(arguments)
-    evaluator = EvalWithCompoundTypes(names=values, functions=FUNCTIONS)
+    return _evaluate(ast.parse(expression.strip()).body[0], values)
+
+
+def _evaluate(tree: ast.AST, names: dict) -> bool:
+    evaluator = EvalWithCompoundTypes(names=names, functions=FUNCTIONS)
     try:
-        return bool(evaluator.eval(expression.strip()))
+        return bool(evaluator.eval("", previously_parsed=tree))
+    except KeyError as exc:
+        raise ConditionError(f"there is no {exc.args[0]!r}") from None
     except Exception as exc:  # any failure of a stored expression means "cannot tell"
         raise ConditionError(f"{type(exc).__name__}: {exc}") from None
 
@@ -148,3 +157,86 @@ def _need(tool: Tool, reason: str) -> ApprovalNeed:
         expires_in_seconds=tool.expires_in_seconds,
         expiry_action=tool.expiry_action,
     )
+
+
+# -- argument rules ------------------------------------------------------------------------------
+#
+# A rule is an expression every call of a tool must make true, checked by the gateway before the
+# call: `arguments.customer_id == user.attributes.customer_id`. The same engine as conditions, with
+# three names, read with dots (or literal subscripts): `arguments` (the call's, those of the schema
+# left out being None), `user` (the run's end user: `username`, and `attributes`, their membership's
+# in the run's tenant) and `run` (`metadata`, `agent`: its slug). A dotted path is evaluated as
+# subscripts of plain dicts, so it reaches data, never a Python attribute. A rule that cannot be
+# evaluated (an attribute the user does not have) is broken: the call is refused.
+
+RULE_FIELDS = {"arguments": None, "user": {"username", "attributes"}, "run": {"metadata", "agent"}}
+MAX_RULES = 10
+
+
+def rule_check(expression: str, *, names: Iterable[str] | None = None) -> None:
+    """Raise ConditionError unless `expression` is an allowed rule; with `names` (the schema's
+    argument names) `arguments.x` must name one of them."""
+    known = set(names) if names is not None else None
+    tree = _parse(expression, "rule")
+    paths = {id(node.value) for node in ast.walk(tree) if isinstance(node, (ast.Attribute, ast.Subscript))}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            _check_rule_attribute(node, known)
+        elif isinstance(node, ast.Name) and node.id not in FUNCTIONS and node.id not in RULE_FIELDS:
+            raise ConditionError(f"A rule reads only {', '.join(RULE_FIELDS)}; {node.id!r} is none of them.")
+        elif isinstance(node, ast.Name) and node.id in RULE_FIELDS and id(node) not in paths:
+            raise ConditionError(f"Name a field of {node.id}, e.g. {_example(node.id)}.")
+        else:
+            _check_node(node, None)
+
+
+def _check_rule_attribute(node: ast.Attribute, known: set[str] | None) -> None:
+    if node.attr.startswith("_"):
+        raise ConditionError(f"The field {node.attr!r} is not allowed in a rule.")
+    if not isinstance(node.value, (ast.Name, ast.Attribute, ast.Subscript)):
+        raise ConditionError("Dots in a rule follow arguments, user or run, e.g. user.attributes.customer_id.")
+    if not isinstance(node.value, ast.Name):
+        return  # deeper in a path: any key of the data
+    fields = RULE_FIELDS.get(node.value.id) if node.value.id != "arguments" else known
+    if fields is not None and node.attr not in fields:
+        choices = ", ".join(sorted(fields)) or "none"
+        raise ConditionError(f"{node.value.id}.{node.attr} does not exist ({node.value.id} has: {choices}).")
+
+
+def _example(root: str) -> str:
+    return {"arguments": "arguments.customer_id", "user": "user.attributes.customer_id",
+            "run": "run.metadata.customer_id"}[root]
+
+
+class _DotsToSubscripts(ast.NodeTransformer):
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        subscript = ast.Subscript(value=self.visit(node.value), slice=ast.Constant(node.attr), ctx=ast.Load())
+        return ast.copy_location(subscript, node)
+
+
+def rule_holds(expression: str, values: dict) -> bool:
+    """Whether the rule is true for `values` ({"arguments": ..., "user": ..., "run": ...});
+    raises ConditionError when it cannot be evaluated."""
+    rule_check(expression)
+    tree = ast.fix_missing_locations(_DotsToSubscripts().visit(ast.parse(expression.strip())))
+    return _evaluate(tree.body[0], values)
+
+
+def rule_violation(tool: Tool, values: dict) -> str | None:
+    """Why a call of `tool` with `values` breaks one of its argument rules, or None. No I/O.
+
+    The message is for the model: it names the rule and the arguments it read, never the user's
+    attributes or the run's metadata."""
+    arguments = values["arguments"]
+    for rule in tool.argument_rules or []:
+        try:
+            if rule_holds(rule, values):
+                continue
+            problem = "does not hold"
+        except ConditionError as exc:
+            problem = f"could not be checked ({exc})"
+        used = sorted({node.attr for node in ast.walk(ast.parse(rule, mode="eval")) if isinstance(node, ast.Attribute)
+                       and isinstance(node.value, ast.Name) and node.value.id == "arguments"})
+        shown = ", ".join(f"{name} = {arguments.get(name)!r}" for name in used)
+        return f"{tool.name} refused this call: its rule {rule} {problem}" + (f" ({shown})" if shown else "") + "."
+    return None

@@ -2,7 +2,7 @@
 
 Runs without the network and without secrets: schemas against their meta-schema, the adapter's
 `validate_config` and `validate_owner` (what a tenant's tool may reach), a tenant's tool's address as
-written (agentops.outbound), the approval condition against the argument names, the retry policy's shape.
+written (agentops.outbound), the approval condition and argument rules against the argument names, the retry policy's shape.
 They are not `Tool.clean()` because they need the adapters and the policy module, which build on
 `tools.models`; the fields' own validators (the name's pattern, minimum values) stay on the model.
 """
@@ -13,7 +13,7 @@ from agentops.outbound import literal_refusal
 from agentops.tenancy.models import TenantGroup
 from tools.adapters import ADAPTERS
 from tools.models import NAME_MAX_LENGTH, RETRY_POLICY_KEYS, ApprovalPolicy, ExpiryAction, Tool, wire_name
-from tools.policy import ConditionError, condition_check
+from tools.policy import MAX_RULES, ConditionError, condition_check, rule_check
 from tools.schemas import object_schema_errors, schema_errors
 
 
@@ -27,6 +27,7 @@ def tool_errors(tool: Tool) -> dict[str, list[str]]:
         ("config", _config_errors(tool) or _outbound_errors(tool)),
         ("retry_policy", _retry_policy_errors(tool.retry_policy)),
         ("approval_condition", _condition_errors(tool)),
+        ("argument_rules", _rule_errors(tool)),
         ("expiry_action", _expiry_errors(tool)),
         ("approver_group", _group_errors(tool, tool.approver_group_id)),
         ("escalation_group", _group_errors(tool, tool.escalation_group_id)),
@@ -90,13 +91,33 @@ def _condition_errors(tool: Tool) -> list[str]:
         return ["Leave the condition empty unless approval is 'when'."] if condition else []
     if not condition:
         return ["Approval 'when' needs a condition, e.g. amount > 100."]
-    schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
-    properties = schema.get("properties")
     try:
-        condition_check(condition, names=list(properties) if isinstance(properties, dict) else None)
+        condition_check(condition, names=_argument_names(tool))
     except ConditionError as exc:
         return [str(exc)]
     return []
+
+
+def _argument_names(tool: Tool) -> list[str] | None:
+    schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
+    properties = schema.get("properties")
+    return list(properties) if isinstance(properties, dict) else None
+
+
+def _rule_errors(tool: Tool) -> list[str]:
+    rules = tool.argument_rules
+    if not isinstance(rules, list) or not all(isinstance(rule, str) for rule in rules):
+        return ['Argument rules are a list of expressions, e.g. ["arguments.customer_id == '
+                'user.attributes.customer_id"].']
+    if len(rules) > MAX_RULES:
+        return [f"At most {MAX_RULES} argument rules."]
+    errors = []
+    for rule in rules:
+        try:
+            rule_check(rule, names=_argument_names(tool))
+        except ConditionError as exc:
+            errors.append(f"{rule}: {exc}")
+    return errors
 
 
 def _expiry_errors(tool: Tool) -> list[str]:

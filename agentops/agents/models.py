@@ -1,5 +1,8 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
+
+MAX_CHILD_DEPTH = 10
 
 
 class Agent(models.Model):
@@ -9,6 +12,11 @@ class Agent(models.Model):
     slug = models.SlugField()
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    restricted = models.BooleanField(
+        default=False,
+        help_text="Only the users and groups given access may start runs of this agent (they still need a role "
+                  "that runs agents); unticked, every member whose role runs agents may.",
+    )
     current_version = models.ForeignKey(
         "agents.AgentVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -17,6 +25,7 @@ class Agent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "slug"], name="agent_slug_unique_per_tenant")]
         ordering = ["slug"]
+        permissions = [("start_agent", "Can start runs of this agent")]
 
     def __str__(self):
         return self.slug
@@ -27,7 +36,7 @@ class AgentVersion(models.Model):
 
     CONFIG_FIELDS = (
         "model", "provider", "provider_config", "system_prompt", "temperature", "tools",
-        "workflow", "max_steps", "max_cost", "timeout_seconds",
+        "workflow", "max_steps", "max_cost", "timeout_seconds", "child_workflows", "max_child_depth",
     )
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="versions")
@@ -48,6 +57,15 @@ class AgentVersion(models.Model):
         default=600,
         help_text="How long a run may execute, in seconds. Time spent waiting for a person, a timer or a "
                   "child run does not count: approvals and timers have expiries of their own.",
+    )
+    child_workflows = models.JSONField(
+        default=list, blank=True,
+        help_text='Workflows this version may start as child runs (ctx.agent), e.g. ["agent_loop"]; empty: any.',
+    )
+    max_child_depth = models.PositiveSmallIntegerField(
+        default=3, validators=[MaxValueValidator(MAX_CHILD_DEPTH)],
+        help_text="How deep child runs may nest below a run of this version: 0 none, 1 children only, "
+                  f"2 grandchildren too, up to {MAX_CHILD_DEPTH}.",
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -5,14 +5,24 @@ it commits (a new agent through its first version)."""
 
 from __future__ import annotations
 
+import re
+
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Max
+from guardian.models import GroupObjectPermission, UserObjectPermission
+from guardian.shortcuts import assign_perm
 
 from agentops import config_cache
 from agentops.audit.services import Actor, audit_diff, audit_record
-from agentops.tenancy.models import Tenant
+from agentops.tenancy.models import Membership, Tenant, TenantGroup
 
-from .models import Agent, AgentVersion
+from .errors import AgentInvalid
+from .models import MAX_CHILD_DEPTH, Agent, AgentVersion
+from .selectors import agent_access_get, agent_start_grants
+
+START_PERMISSION = "agents.start_agent"
+WORKFLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
 
 
 def agent_create(*, tenant: Tenant, slug: str, name: str, description: str = "", config: dict, actor: Actor,
@@ -51,6 +61,9 @@ def agent_version_create(*, agent: Agent, config: dict, actor: Actor, user=None)
         raise ValueError(f"unknown agent settings: {', '.join(sorted(unknown))}")
     # Compare values as the model holds them: max_cost 0.5 equals the stored 0.500000, max_steps "20" equals 20.
     config = {name: AgentVersion._meta.get_field(name).to_python(value) for name, value in config.items()}
+    errors = child_rule_errors(config)
+    if errors:
+        raise AgentInvalid(errors)
     with transaction.atomic():
         locked = Agent.objects.select_for_update().get(pk=agent.pk)
         current = locked.current_version
@@ -71,3 +84,65 @@ def agent_version_create(*, agent: Agent, config: dict, actor: Actor, user=None)
         )
         agent.current_version = version
         return version
+
+
+def child_rule_errors(config: dict) -> dict[str, list[str]]:
+    """{field: [message]} for the child-run rules of a version's `config` (those it sets)."""
+    errors = {}
+    workflows = config.get("child_workflows", [])
+    if not isinstance(workflows, list) or not all(isinstance(w, str) and WORKFLOW_NAME.match(w) for w in workflows):
+        errors["child_workflows"] = ['A list of workflow names, e.g. ["agent_loop"]; empty for any workflow.']
+    depth = config.get("max_child_depth", 0)
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= MAX_CHILD_DEPTH:
+        errors["max_child_depth"] = [f"A whole number from 0 (no child runs) to {MAX_CHILD_DEPTH}."]
+    return errors
+
+
+def agent_access_set(*, agent: Agent, restricted: bool, users, groups, actor: Actor) -> dict:
+    """Make `users` and `groups` (the agent's tenant's members and groups) those who may start
+    `agent`, and restrict it to them or open it to every member whose role runs agents.
+
+    Returns the access as `agent_access_get` reads it. Raises AgentInvalid naming users who are not
+    members and groups that are not the tenant's. Locks the agent row; one transaction; audited as
+    `agent.access_changed` with the before/after when it changed.
+    """
+    users, groups = list(users), list(groups)
+    _check_access(agent, users, groups)
+    with transaction.atomic():
+        locked = Agent.objects.select_for_update().get(pk=agent.pk)
+        before = agent_access_get(agent=locked)
+        _replace_grants(locked, users, groups)
+        if locked.restricted != restricted:
+            Agent.objects.filter(pk=locked.pk).update(restricted=restricted)
+            locked.restricted = restricted
+        after = agent_access_get(agent=locked)
+        if after != before:
+            audit_record(tenant=locked.tenant, action="agent.access_changed", actor=actor, target=locked,
+                         changes=audit_diff(before, after))
+            config_cache.invalidate()
+    agent.restricted = restricted
+    return after
+
+
+def _check_access(agent: Agent, users: list, groups: list[Group]) -> None:
+    members = set(Membership.objects.filter(tenant_id=agent.tenant_id, user__in=users).values_list("user_id", flat=True))
+    ours = set(TenantGroup.objects.filter(tenant_id=agent.tenant_id, group__in=groups).values_list("group_id", flat=True))
+    errors = {}
+    strangers = sorted(user.get_username() for user in users if user.pk not in members)
+    if strangers:
+        errors["users"] = [f"Not members of {agent.tenant.slug}: {', '.join(strangers)}."]
+    foreign = sorted(group.name for group in groups if group.pk not in ours)
+    if foreign:
+        errors["groups"] = [f"Not groups of {agent.tenant.slug}: {', '.join(foreign)}."]
+    if errors:
+        raise AgentInvalid(errors)
+
+
+def _replace_grants(agent: Agent, users: list, groups: list[Group]) -> None:
+    for model, field, holders in ((UserObjectPermission, "user", users), (GroupObjectPermission, "group", groups)):
+        grants = agent_start_grants(model, agent)
+        grants.exclude(**{f"{field}__in": holders}).delete()
+        granted = set(grants.values_list(f"{field}_id", flat=True))
+        for holder in holders:
+            if holder.pk not in granted:
+                assign_perm(START_PERMISSION, holder, agent)

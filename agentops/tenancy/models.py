@@ -45,6 +45,10 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    attributes = models.JSONField(
+        default=dict, blank=True,
+        help_text='What tool rules may read of this member in this tenant, e.g. {"customer_id": "C-1001"}.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

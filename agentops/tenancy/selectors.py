@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .models import Membership, Tenant
+from .models import Membership, Tenant, TenantGroup
 
 
 def membership_get(*, user, tenant: Tenant) -> Membership | None:
@@ -18,3 +18,17 @@ def member_get_by_username(*, tenant: Tenant, username: str):
     an unknown username from a user of another tenant."""
     membership = Membership.objects.filter(tenant=tenant, user__username=username).select_related("user").first()
     return membership.user if membership else None
+
+
+def member_attributes_get(*, tenant_id: int, user_id: int) -> dict:
+    """The attributes of the user's membership in this tenant (never another tenant's); {} when
+    they are not a member."""
+    attributes = Membership.objects.filter(tenant_id=tenant_id, user_id=user_id).values_list(
+        "attributes", flat=True).first()
+    return attributes if isinstance(attributes, dict) else {}
+
+
+def tenant_group_get(*, tenant: Tenant, name: str):
+    """The tenant's group called `name`, or None (another tenant's or the platform's is not found)."""
+    link = TenantGroup.objects.filter(tenant=tenant, group__name=name).select_related("group").first()
+    return link.group if link else None
