@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from agentops.agents.api import AgentDetailApi, AgentListApi
+from agentops.agents.api import AgentAccessApi, AgentDetailApi, AgentListApi
 from agentops.secrets.api import SecretDetailApi, SecretListApi
+from agentops.tenancy.api import MemberDetailApi, MemberListApi
 from approvals.api import ApprovalApproveApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
 from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi
 from tools.api import ToolDetailApi, ToolListApi
@@ -11,6 +12,7 @@ from tools.api import ToolDetailApi, ToolListApi
 urlpatterns = [
     path("agents/", AgentListApi.as_view(), name="api-agent-list"),
     path("agents/<slug:slug>/", AgentDetailApi.as_view(), name="api-agent-detail"),
+    path("agents/<slug:slug>/access/", AgentAccessApi.as_view(), name="api-agent-access"),
     path("runs/", RunListCreateApi.as_view(), name="api-run-list"),
     path("runs/<uuid:run_id>/", RunDetailApi.as_view(), name="api-run-detail"),
     path("runs/<uuid:run_id>/steps/", RunStepsApi.as_view(), name="api-run-steps"),
@@ -23,4 +25,6 @@ urlpatterns = [
     path("tools/<str:name>/", ToolDetailApi.as_view(), name="api-tool-detail"),
     path("secrets/", SecretListApi.as_view(), name="api-secret-list"),
     path("secrets/<str:name>/", SecretDetailApi.as_view(), name="api-secret-detail"),
+    path("members/", MemberListApi.as_view(), name="api-member-list"),
+    path("members/<str:username>/", MemberDetailApi.as_view(), name="api-member-detail"),
 ]

@@ -3,7 +3,9 @@
 Its users and support agent; the knowledge base, customers and orders the demo tools read (in the
 demo database, see demo.routers); the orders.lookup SQL tool over that database (global, as only
 platform tools may name a database); the billing.refund HTTP tool and its token, a secret of the
-tenant; the restricted user's tool permissions. A second run changes nothing (it only brings the
+tenant; the restricted user's tool permissions. And a customer-facing agent, `shop`, that only the
+storefront group may start, whose orders.customer_lookup tool has a rule binding its customer to
+the customer the run acts for (ada, whose membership carries customer_id C-1001). A second run changes nothing (it only brings the
 billing URL up to date when AGENTOPS_PUBLIC_URL changed).
 """
 
@@ -14,14 +16,15 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from agentops.agents.models import Agent
-from agentops.agents.services import agent_create, agent_version_create
+from agentops.agents.services import agent_access_set, agent_create, agent_version_create
 from agentops.audit.services import Actor
 from agentops.secrets.resolver import SecretError, SecretResolver
 from agentops.secrets.services import secret_set
-from agentops.tenancy.models import Tenant
+from agentops.tenancy.models import Tenant, TenantGroup
 from agentops.tenancy.roles import Role
 from agentops.tenancy.services import membership_set, tenant_create
 from tools.models import ApprovalPolicy, Effect, ExpiryAction, Tool, ToolKind
@@ -45,7 +48,21 @@ DEMO_USERS = [
     ("approver", Role.APPROVER, False),
     # A viewer whose agents may use only the tools granted to him one by one (not billing.refund).
     ("sam", Role.VIEWER, False),
+    # A customer: runs of the shop agent act for her (on_behalf_of) and see only her orders.
+    ("ada", Role.VIEWER, False),
 ]
+# What tool rules read of each demo user (their membership's attributes).
+DEMO_ATTRIBUTES = {"ada": {"customer_id": "C-1001"}}
+STOREFRONT_GROUP = "storefront"  # who may start the shop agent: the operator
+
+SHOP_PROMPT = (
+    "You are Acme's shop assistant, talking to one customer. Look up only their own orders, with their "
+    "customer id, and never guess another customer's. Answer briefly and politely."
+)
+CUSTOMER_ORDERS_TOOL = "orders.customer_lookup"
+SHOP_TOOLS = ("kb.search", CUSTOMER_ORDERS_TOOL)
+# The rule the gateway checks before each call: the customer asked for is the one the run acts for.
+CUSTOMER_RULE = "arguments.customer_id == user.attributes.customer_id"
 
 SUPPORT_PROMPT = (
     "You are the support agent of Acme Inc. Answer the customer's question using the tools you are "
@@ -132,6 +149,7 @@ def seed_demo() -> list[str]:
         users = _users(tenant, report)
         seed_demo_tools(tenant=tenant, restricted_user=users["sam"], actor=ACTOR, report=report)
         _support_agent(tenant, users["operator"], report)
+        _shop_agent(tenant, users, report)
     return report
 
 
@@ -147,7 +165,7 @@ def _users(tenant, report) -> dict:
     users = {}
     for username, role, staff in DEMO_USERS:
         user = _user(username, report, is_staff=staff, is_superuser=False)
-        membership_set(tenant=tenant, user=user, role=role, actor=ACTOR)
+        membership_set(tenant=tenant, user=user, role=role, attributes=DEMO_ATTRIBUTES.get(username), actor=ACTOR)
         users[username] = user
     _user(PLATFORM_ADMIN, report, is_staff=True, is_superuser=True)
     return users
@@ -202,6 +220,7 @@ def seed_demo_tools(*, tenant: Tenant, restricted_user, actor: Actor, report: li
     _articles(tenant, report)
     _customers_and_orders(tenant, report)
     _orders_tool(actor, report)
+    _customer_orders_tool(actor, report)
     _billing_token_secret(tenant, actor, report)
     _billing_tool(tenant, actor, report)
     _restricted_user_grants(tenant, restricted_user, actor, report)
@@ -308,6 +327,33 @@ def _orders_tool(actor: Actor, report: list[str]) -> None:
     report.append(f"created tool {ORDERS_TOOL}")
 
 
+CUSTOMER_ORDERS_QUERY = ORDERS_QUERY + "\n  AND c.customer_id = %(customer_id)s"
+CUSTOMER_ORDERS_INPUT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "order_id": ORDERS_INPUT_SCHEMA["properties"]["order_id"],
+        "customer_id": {"type": "string", "minLength": 1, "maxLength": 20,
+                        "description": "The id of the customer asking, e.g. C-1001."},
+    },
+    "required": ["order_id", "customer_id"],
+    "additionalProperties": False,
+}
+
+
+def _customer_orders_tool(actor: Actor, report: list[str]) -> None:
+    """orders.customer_lookup: orders.lookup for customer-facing agents, one customer's orders only.
+    Its argument rule makes the gateway refuse a customer id other than the run's user's."""
+    if Tool.objects.filter(tenant=None, name=CUSTOMER_ORDERS_TOOL).exists():
+        return
+    tool_create(
+        tenant=None, name=CUSTOMER_ORDERS_TOOL, kind=ToolKind.SQL, actor=actor,
+        description="Look up one of the customer's own orders by its id (e.g. 1042) and the customer's id.",
+        input_schema=CUSTOMER_ORDERS_INPUT_SCHEMA, timeout_seconds=5, idempotent=True, effect=Effect.READ,
+        config={**ORDERS_CONFIG, "query": CUSTOMER_ORDERS_QUERY}, argument_rules=[CUSTOMER_RULE],
+    )
+    report.append(f"created tool {CUSTOMER_ORDERS_TOOL}")
+
+
 def _billing_token_secret(tenant: Tenant, actor: Actor, report: list[str]) -> None:
     """The billing endpoint's token as the tenant's secret DEMO_BILLING_TOKEN, which the
     billing.refund tool references (a tenant's tool reads only its tenant's secrets)."""
@@ -350,3 +396,32 @@ def _restricted_user_grants(tenant: Tenant, user, actor: Actor, report: list[str
     for name, tool in sorted(tools.items()):
         if tool_use_grant(tool=tool, user=user, tenant=tenant, actor=actor):
             report.append(f"granted {user.get_username()} the use of {name}")
+
+
+def shop_agent_config() -> dict:
+    return {**support_agent_config(), "system_prompt": SHOP_PROMPT, "tools": list(SHOP_TOOLS), "max_child_depth": 0}
+
+
+def _shop_agent(tenant: Tenant, users: dict, report: list[str]) -> None:
+    """The customer-facing agent: started by the storefront group (the operator) on behalf of a
+    customer, whose own orders are all it can look up."""
+    customer = users["ada"]
+    tools = tool_map(tenant=tenant, names=SHOP_TOOLS)
+    for name, tool in sorted(tools.items()):
+        if tool_use_grant(tool=tool, user=customer, tenant=tenant, actor=ACTOR):
+            report.append(f"granted {customer.get_username()} the use of {name}")
+    if Agent.objects.filter(tenant=tenant, slug="shop").exists():
+        return
+    storefront = _storefront_group(tenant, users["operator"])
+    agent = agent_create(tenant=tenant, slug="shop", name="Shop assistant",
+                         description="Customer-facing: answers one customer about their own orders.",
+                         config=shop_agent_config(), actor=ACTOR, user=users["operator"])
+    agent_access_set(agent=agent, restricted=True, users=[], groups=[storefront], actor=ACTOR)
+    report.append("created agent shop, restricted to the storefront group")
+
+
+def _storefront_group(tenant: Tenant, operator) -> Group:
+    group, _ = Group.objects.get_or_create(name=STOREFRONT_GROUP)
+    TenantGroup.objects.get_or_create(group=group, defaults={"tenant": tenant})
+    group.user_set.add(operator)
+    return group

@@ -167,11 +167,13 @@ def demo_api(db):
     for run in (waiting, answered):
         execute_run(run.pk)
     _, key = api_key_create(tenant=operator.tenant, user=owner, name="everything", actor=Actor.system("test"),
-                            scopes=["read", "runs:write", "approvals:write", "tools:write", "agents:write"])
+                            scopes=["read", "runs:write", "approvals:write", "tools:write", "agents:write",
+                                    "members:write"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return {"key": key, "client": client, "run_id": str(waiting.pk), "answered_run_id": str(answered.pk),
-            "id": ApprovalRequest.objects.get(run=waiting).pk, "name": "billing.refund", "slug": "support"}
+            "id": ApprovalRequest.objects.get(run=waiting).pk, "name": "billing.refund", "slug": "support",
+            "username": "operator"}
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from agentops.api import StrictInputMixin
+
 from .models import Agent, AgentVersion
 
 
@@ -7,7 +9,7 @@ class AgentVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = AgentVersion
         fields = ["number", "model", "provider", "system_prompt", "temperature", "tools", "workflow",
-                  "max_steps", "max_cost", "timeout_seconds", "created_at"]
+                  "max_steps", "max_cost", "timeout_seconds", "child_workflows", "max_child_depth", "created_at"]
 
 
 class AgentSerializer(serializers.ModelSerializer):
@@ -15,4 +17,22 @@ class AgentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Agent
-        fields = ["slug", "name", "description", "current_version", "created_at"]
+        fields = ["slug", "name", "description", "restricted", "current_version", "created_at"]
+
+
+class AgentVersionChangeSerializer(StrictInputMixin, serializers.ModelSerializer):
+    """Settings of the agent's next version; those left out keep the current version's values."""
+
+    class Meta:
+        model = AgentVersion
+        fields = [name for name in AgentVersion.CONFIG_FIELDS if name != "provider_config"]
+
+
+class AgentAccessSerializer(StrictInputMixin, serializers.Serializer):
+    restricted = serializers.BooleanField(
+        help_text="true: only `users` and members of `groups` may start runs (with a role that runs agents); "
+                  "false: every member whose role runs agents.")
+    users = serializers.ListField(child=serializers.CharField(), max_length=1000,
+                                  help_text="Usernames of members of the tenant.")
+    groups = serializers.ListField(child=serializers.CharField(), max_length=1000,
+                                   help_text="Names of the tenant's groups.")

@@ -17,6 +17,7 @@ from .services import (
     TENANT_SETTINGS,
     TenancyError,
     api_key_create,
+    attributes_errors,
     api_key_revoke,
     membership_remove,
     membership_set,
@@ -63,10 +64,26 @@ class TenantAdmin(ConfigAdminMixin, TenantScopedAdminMixin, GuardedModelAdmin):
             obj.pk = created.pk
 
 
+class MembershipAdminForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = "__all__"
+
+    def clean_attributes(self):
+        attributes = self.cleaned_data["attributes"]
+        problems = attributes_errors(attributes)
+        if problems:
+            raise forms.ValidationError(problems)
+        return attributes
+
+
 @admin.register(Membership)
 class MembershipAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    """Members' roles, and the attributes tool rules read (user.attributes.customer_id)."""
+
     manage_permission = "manage_members"
-    list_display = ["user", "tenant", "role", "created_at"]
+    form = MembershipAdminForm
+    list_display = ["user", "tenant", "role", "attributes", "created_at"]
     list_filter = ["tenant", "role"]
     search_fields = ["user__username", "tenant__slug"]
     list_select_related = ["user", "tenant"]
@@ -76,7 +93,8 @@ class MembershipAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin
         return ["user", "tenant"] if obj else []
 
     def save_model(self, request, obj, form, change):
-        saved = membership_set(tenant=obj.tenant, user=obj.user, role=obj.role, actor=Actor.for_user(request.user))
+        saved = membership_set(tenant=obj.tenant, user=obj.user, role=obj.role, attributes=obj.attributes,
+                               actor=Actor.for_user(request.user))
         obj.pk = saved.pk
 
     def delete_model(self, request, obj):

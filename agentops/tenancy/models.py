@@ -67,6 +67,7 @@ class ApiKeyScope(models.TextChoices):
     APPROVALS_WRITE = "approvals:write", "Decide approval requests"
     TOOLS_WRITE = "tools:write", "Register and change tools"
     AGENTS_WRITE = "agents:write", "Create and change agents"
+    MEMBERS_WRITE = "members:write", "Change members' attributes (owners)"
 
 
 class ApiKeyQuerySet(models.QuerySet):

@@ -34,8 +34,9 @@ class Principal:
 
     def can(self, permission: str, scope: str | None = None) -> bool:
         """The user's role grants `permission` and, for an API key, the key holds `scope`
-        (by default the scope that goes with the permission; none for managing members or keys,
-        which an API key can never do)."""
+        (by default the scope that goes with the permission; none for managing members or keys:
+        a key changes members' attributes only where an endpoint names `members:write`, and never
+        their roles or keys)."""
         if not role_grants(self.membership.role, permission):
             return False
         if self.api_key is None:

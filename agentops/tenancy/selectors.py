@@ -13,6 +13,10 @@ def membership_list_for_user(*, user):
     return Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")
 
 
+def membership_list_for_tenant(*, tenant: Tenant):
+    return Membership.objects.filter(tenant=tenant).select_related("user", "tenant").order_by("user__username")
+
+
 def member_get_by_username(*, tenant: Tenant, username: str):
     """The user called `username` if they are a member of `tenant`, else None: a caller cannot tell
     an unknown username from a user of another tenant."""

@@ -6,6 +6,8 @@ cost limit, a member's role): their writes invalidate it when they commit. API k
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 
 from django.db import transaction
@@ -65,25 +67,55 @@ def _check_tenant_settings(settings: dict) -> None:
         raise TenancyError(f"unknown tenant settings: {', '.join(sorted(unknown))}")
 
 
-def membership_set(*, tenant: Tenant, user, role: str, actor: Actor) -> Membership:
-    """Add `user` to `tenant` with `role`, or change their role. Audited with the before/after."""
+def membership_set(*, tenant: Tenant, user, role: str, actor: Actor, attributes: dict | None = None) -> Membership:
+    """Add `user` to `tenant` with `role` (and `attributes`), or change their role (and, unless
+    None, their attributes). Audited with the before/after."""
     if role not in Role.values:
         raise TenancyError(f"unknown role {role!r}; roles: {', '.join(Role.values)}")
+    problems = attributes_errors(attributes) if attributes is not None else []
+    if problems:
+        raise TenancyError(" ".join(problems))
     with transaction.atomic():
         membership = Membership.objects.select_for_update().filter(tenant=tenant, user=user).first()
         if membership is None:
-            membership = Membership.objects.create(tenant=tenant, user=user, role=role)
+            membership = Membership.objects.create(tenant=tenant, user=user, role=role, attributes=attributes or {})
             audit_record(tenant=tenant, action="membership.created", actor=actor, target=membership,
-                         data={"user": user.get_username(), "role": role})
+                         data={"user": user.get_username(), "role": role, "attributes": membership.attributes})
             config_cache.invalidate()
-        elif membership.role != role:
+            return membership
+        if membership.role != role:
             before = membership.role
             membership.role = role
             membership.save(update_fields=["role"])
             audit_record(tenant=tenant, action="membership.role_changed", actor=actor, target=membership,
                          changes=audit_diff({"role": before}, {"role": role}))
             config_cache.invalidate()
+        if attributes is not None and membership.attributes != attributes:
+            before = membership.attributes
+            membership.attributes = attributes
+            membership.save(update_fields=["attributes"])
+            audit_record(tenant=tenant, action="membership.attributes_changed", actor=actor, target=membership,
+                         data={"user": user.get_username()}, changes=audit_diff(before, attributes))
+            config_cache.invalidate()  # tool rules read them through the cache
         return membership
+
+
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+MAX_ATTRIBUTES_BYTES = 4096
+
+
+def attributes_errors(attributes) -> list[str]:
+    """What is wrong with a membership's `attributes`: a JSON object whose keys rules can name
+    (user.attributes.customer_id), small enough to read on every tool call."""
+    if not isinstance(attributes, dict):
+        return ['Attributes are a JSON object, e.g. {"customer_id": "C-1001"}.']
+    bad = sorted(key for key in attributes if not ATTRIBUTE_NAME.match(key))
+    if bad:
+        return [f"Attribute names are a letter then letters, digits or underscores (64 at most): "
+                f"{', '.join(map(repr, bad))}."]
+    if len(json.dumps(attributes)) > MAX_ATTRIBUTES_BYTES:
+        return [f"Attributes may take {MAX_ATTRIBUTES_BYTES} bytes of JSON at most."]
+    return []
 
 
 def membership_remove(*, membership: Membership, actor: Actor) -> None:

@@ -120,3 +120,29 @@ def test_a_tenant_setting_that_is_not_editable_is_refused(tenant, settings):
         tenant_update(tenant=tenant, actor=Actor.system("test"), **settings)
 
     assert Tenant.objects.get(pk=tenant.pk).slug == "acme"
+
+
+def test_a_members_attributes_are_set_in_the_admin_and_audited(admin_client, approver, tenant):
+    membership = Membership.objects.get(user=approver, tenant=tenant)
+    url = f"/admin/tenancy/membership/{membership.pk}/change/"
+    data = form_as_posted(admin_client.get(url))
+    data["attributes"] = '{"customer_id": "C-1001"}'
+
+    admin_client.post(url, data)
+
+    assert Membership.objects.get(pk=membership.pk).attributes == {"customer_id": "C-1001"}
+    event = AuditEvent.objects.get(action="membership.attributes_changed")
+    assert event.changes == {"customer_id": [None, "C-1001"]}
+
+
+def test_attributes_rules_cannot_name_are_refused_with_the_reason(admin_client, approver, tenant):
+    membership = Membership.objects.get(user=approver, tenant=tenant)
+    url = f"/admin/tenancy/membership/{membership.pk}/change/"
+    data = form_as_posted(admin_client.get(url))
+    data["attributes"] = '{"customer id": "C-1001"}'
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "Attribute names are a letter then letters" in response.content.decode()
+    assert Membership.objects.get(pk=membership.pk).attributes == {}
