@@ -78,6 +78,7 @@ class ToolAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
         (None, {"fields": ["tenant", "name", "description", "kind", "enabled"]}),
         ("Definition", {"fields": ["input_schema", "output_schema", "config", "idempotent", "effect"]}),
         ("Execution", {"fields": ["timeout_seconds", "retry_policy"]}),
+        ("Rules", {"fields": ["argument_rules"]}),
         ("Approval", {"fields": ["approval", "approval_condition", "required_approvals", "approver_group",
                                  "expires_in_seconds", "expiry_action", "escalation_group"]}),
         ("History", {"fields": ["created_at", "updated_at"]}),

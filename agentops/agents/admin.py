@@ -1,20 +1,37 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.forms.models import fields_for_model
 
 from agentops.admin import ConfigAdminMixin, TenantScopedAdminMixin, TenantScopedInlineMixin
 from agentops.audit.services import Actor
 
+from .errors import AgentInvalid
 from .models import Agent, AgentVersion
-from .services import agent_create, agent_update, agent_version_create
+from .selectors import agent_access_get
+from .services import agent_access_set, agent_create, agent_update, agent_version_create, child_rule_errors
 
 
 class AgentAdminForm(forms.ModelForm):
-    """The agent's fields plus its current version's settings; saving changed settings makes a new version."""
+    """The agent's fields, who may start it, and its current version's settings; saving changed
+    settings makes a new version."""
+
+    # The tenants whose members and groups the access fields offer (None: every tenant's, for a
+    # platform admin adding an agent); set per request by AgentAdmin.get_form.
+    access_tenant_ids: set | None = None
+
+    access_users = forms.ModelMultipleChoiceField(
+        get_user_model().objects.none(), required=False, widget=FilteredSelectMultiple("users", False),
+        help_text="Members who may start runs of a restricted agent (their role must run agents).")
+    access_groups = forms.ModelMultipleChoiceField(
+        Group.objects.none(), required=False, widget=FilteredSelectMultiple("groups", False),
+        help_text="The tenant's groups whose members may start runs of a restricted agent.")
 
     class Meta:
         model = Agent
-        fields = ["tenant", "slug", "name", "description"]
+        fields = ["tenant", "slug", "name", "description", "restricted"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -27,9 +44,36 @@ class AgentAdminForm(forms.ModelForm):
             for name in ("tenant", "slug"):
                 if name in self.fields:  # a viewer's page shows every field read-only: none is in the form
                     self.fields[name].disabled = True
+        self._offer_access()
+
+    def _offer_access(self) -> None:
+        tenant_ids = {self.instance.tenant_id} if self.instance.pk else self.access_tenant_ids
+        users = get_user_model().objects.filter(memberships__isnull=False).distinct().order_by("username")
+        groups = Group.objects.filter(tenant_link__isnull=False).order_by("name")
+        if tenant_ids is not None:
+            users = users.filter(memberships__tenant_id__in=tenant_ids)
+            groups = groups.filter(tenant_link__tenant_id__in=tenant_ids)
+        self.fields["access_users"].queryset = users
+        self.fields["access_groups"].queryset = groups
+        if self.instance.pk:
+            access = agent_access_get(agent=self.instance)
+            self.initial["access_users"] = list(users.filter(username__in=access["users"]))
+            self.initial["access_groups"] = list(groups.filter(name__in=access["groups"]))
+
+    def clean(self):
+        data = super().clean()
+        for field, problems in child_rule_errors({name: data[name] for name in ("child_workflows", "max_child_depth")
+                                                  if name in data}).items():
+            self.add_error(field, problems)
+        return data
 
     def version_config(self) -> dict:
         return {name: self.cleaned_data[name] for name in AgentVersion.CONFIG_FIELDS}
+
+    def save_access(self, agent: Agent, actor: Actor) -> None:
+        """Raises AgentInvalid for a member or group of another tenant than the agent's."""
+        agent_access_set(agent=agent, restricted=self.cleaned_data["restricted"], actor=actor,
+                         users=self.cleaned_data["access_users"], groups=self.cleaned_data["access_groups"])
 
 
 class AgentVersionInline(TenantScopedInlineMixin, admin.TabularInline):
@@ -56,6 +100,7 @@ class AgentAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     inlines = [AgentVersionInline]
     fieldsets = [
         (None, {"fields": ["tenant", "slug", "name", "description"]}),
+        ("Who may start it", {"fields": ["restricted", "access_users", "access_groups"]}),
         ("Current version (saving a change creates a new version)", {"fields": list(AgentVersion.CONFIG_FIELDS)}),
     ]
 
@@ -63,7 +108,9 @@ class AgentAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
         # The fieldsets name the version's settings, which are not Agent fields: the form adds them
         # itself, so build the ModelForm from the agent's own fields only.
         kwargs["fields"] = AgentAdminForm.Meta.fields
-        return super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, **kwargs)
+        tenant_ids = None if request.user.is_superuser else self.managed_tenant_ids(request)
+        return type(form.__name__, (form,), {"access_tenant_ids": tenant_ids})
 
     def save_model(self, request, obj, form, change):
         actor = Actor.for_user(request.user)
@@ -77,6 +124,10 @@ class AgentAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
                 config=form.version_config(), actor=actor, user=request.user,
             )
             obj.pk = created.pk
+        try:
+            form.save_access(obj, actor)
+        except AgentInvalid as exc:  # a platform admin chose another tenant's member or group
+            self.message_user(request, f"Access not changed: {exc.message}", messages.ERROR)
 
     def save_related(self, request, form, formsets, change):
         pass  # versions are created by the service, never edited inline

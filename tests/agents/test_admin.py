@@ -1,7 +1,9 @@
 """Editing an agent in the admin: changed settings make a new version; unchanged ones do not."""
 
 from agentops.agents.models import Agent
+from agentops.agents.selectors import agent_access_get
 from agentops.audit.models import AuditEvent
+from agentops.tenancy.roles import Role
 from tests.support.admin_forms import form_as_posted
 
 
@@ -56,3 +58,41 @@ def test_adding_an_agent_in_the_admin_creates_version_1(admin_client, tenant):
     agent = Agent.objects.get(tenant=tenant, slug="triage")
     assert (agent.current_version.number, agent.current_version.system_prompt) == (1, "Sort the mail.")
     assert [e.action for e in AuditEvent.objects.filter(tenant=tenant)] == ["agent.created", "agent.version_created"]
+
+
+def test_an_owner_restricts_the_agent_to_a_member_and_a_group_of_the_tenant(staff, agent, tenant, member,
+                                                                            tenant_group):
+    rita = member("rita", Role.OPERATOR)
+    desk = tenant_group(tenant, "vip-desk")
+    data = form_as_posted(staff.get(change_url(agent)))
+    data.update(restricted="on", access_users=[rita.pk], access_groups=[desk.pk])
+
+    response = staff.post(change_url(agent), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert agent_access_get(agent=Agent.objects.get(pk=agent.pk)) == {
+        "restricted": True, "users": ["rita"], "groups": ["vip-desk"]}
+    assert AuditEvent.objects.filter(action="agent.access_changed").exists()
+    assert agent.versions.count() == 1  # access is not a version setting
+
+
+def test_the_access_fields_offer_only_the_agents_tenants_members_and_groups(staff, agent, other_tenant, member,
+                                                                           tenant_group):
+    member("gus", Role.OPERATOR, in_tenant=other_tenant)
+    tenant_group(other_tenant, "globex-desk")
+
+    form = staff.get(change_url(agent)).context["adminform"].form
+
+    assert "gus" not in {user.username for user in form.fields["access_users"].queryset}
+    assert not form.fields["access_groups"].queryset.exists()
+
+
+def test_a_child_depth_out_of_range_is_shown_on_its_field(staff, agent):
+    data = form_as_posted(staff.get(change_url(agent)))
+    data.update(max_child_depth=11, child_workflows='"agent_loop"')
+
+    response = staff.post(change_url(agent), data)
+
+    errors = response.context["adminform"].form.errors
+    assert "max_child_depth" in errors and "child_workflows" in errors
+    assert agent.versions.count() == 1

@@ -1,5 +1,7 @@
 """Posting Django admin forms the way a browser does."""
 
+from django.forms import SelectMultiple
+
 
 def form_as_posted(response) -> dict:
     """What a browser would post back from an admin add or change page, every field as it was shown.
@@ -16,7 +18,7 @@ def form_as_posted(response) -> dict:
             if field.disabled:
                 continue
             value = form[name].value()
-            if value is False:
-                continue  # an unticked checkbox posts nothing
+            if value is False or (value is None and isinstance(field.widget, SelectMultiple)):
+                continue  # an unticked checkbox, or a multiple choice with nothing chosen, posts nothing
             data[form.add_prefix(name)] = "" if value is None else value
     return data

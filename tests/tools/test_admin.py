@@ -25,6 +25,7 @@ def form(**overrides) -> dict:
         "output_schema": "null", "config": json.dumps({"url": "https://crm.example.com/ping"}),
         "effect": "read", "timeout_seconds": "30", "retry_policy": "{}", "approval": "never",
         "approval_condition": "", "required_approvals": "1", "expires_in_seconds": "", "expiry_action": "wait",
+        "argument_rules": "[]",
     }
     return {**data, **overrides}
 
@@ -44,6 +45,19 @@ def test_the_add_form_refuses_an_unsafe_condition(admin_client, tenant):
         tenant=tenant.pk, approval="when", approval_condition="amount.__class__"))
 
     assert response.status_code == 200 and "Attribute access" in response.content.decode()
+
+
+def test_the_add_form_refuses_a_rule_over_an_unknown_argument_and_saves_a_good_one(admin_client, tenant):
+    response = admin_client.post("/admin/tools/tool/add/", form(
+        tenant=tenant.pk, argument_rules=json.dumps(["arguments.amout <= user.attributes.limit"])))
+
+    assert response.status_code == 200 and "arguments.amout does not exist" in response.content.decode()
+
+    response = admin_client.post("/admin/tools/tool/add/", form(
+        tenant=tenant.pk, argument_rules=json.dumps(["arguments.amount <= user.attributes.limit"])))
+
+    assert response.status_code == 302
+    assert Tool.objects.get(name="crm.ping").argument_rules == ["arguments.amount <= user.attributes.limit"]
 
 
 def test_a_tool_added_in_the_admin_is_audited(admin_client, tenant):
