@@ -6,6 +6,7 @@ app_name = "runs"
 
 urlpatterns = [
     path("", views.run_list_page, name="list"),
+    path("start/", views.run_start, name="start"),
     path("<uuid:run_id>/", views.run_trace, name="trace"),
     path("<uuid:run_id>/steps/", views.run_steps, name="steps"),
     path("<uuid:run_id>/timeline/", views.run_timeline, name="timeline"),

@@ -23,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from agentops.agents.selectors import agent_list_startable
 from agentops.audit.services import Actor
 from agentops.pages import page_login_required
 
@@ -102,8 +103,43 @@ def run_list_page(request):
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"nav": "runs", "form": form, "page": page, "query": query.urlencode(), "filtered": bool(filters)}
+    context = {"nav": "runs", "form": form, "page": page, "query": query.urlencode(), "filtered": bool(filters),
+               "can_start": principal.can("run_agents")}
     return _partial_or_page(request, "runs/_runs_table.html", "runs/runs.html", context)
+
+
+# -- starting a run ----------------------------------------------------------------------------
+
+
+class RunStartForm(forms.Form):
+    # A text field shown as a list of the agents the user may start: a slug posted from elsewhere
+    # still reaches the service, which refuses it with its reason and audits the refusal.
+    agent = forms.CharField(max_length=50)
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=10_000)
+
+    def __init__(self, data=None, *, agents):
+        super().__init__(data)
+        self.fields["agent"].widget = forms.Select(choices=[(a.slug, a.name or a.slug) for a in agents])
+
+
+@page_login_required
+def run_start(request):
+    """A form to start a run of an agent the user may start; POST starts it and opens its trace."""
+    principal = _principal(request)
+    _require(request, "run_agents")
+    form = RunStartForm(request.POST if request.method == "POST" else None,
+                        agents=agent_list_startable(tenant=principal.tenant, user=principal.user))
+    status = 200
+    if form.is_valid():
+        try:
+            run, _ = services.run_create(principal=principal, agent_slug=form.cleaned_data["agent"],
+                                         input={"message": form.cleaned_data["message"]})
+        except RunError as error:
+            form.add_error("agent", error.message)
+            status = 403 if error.code == "agent_restricted" else 400
+        else:
+            return redirect("runs:trace", run_id=run.pk)
+    return render(request, "runs/start.html", {"nav": "runs", "form": form}, status=status)
 
 
 # -- trace viewer ------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import CharField, Exists, OuterRef, Q
+from django.db.models.functions import Cast
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from agentops.tenancy.models import Tenant
@@ -16,6 +18,17 @@ def agent_start_grants(model, agent: Agent):
     """The `start_agent` grants on `agent`: of users (model UserObjectPermission) or groups."""
     return model.objects.filter(content_type=ContentType.objects.get_for_model(Agent), object_pk=str(agent.pk),
                                 permission__codename=START_AGENT)
+
+
+def agent_list_startable(*, tenant: Tenant, user):
+    """The agents of `tenant` that `user` may start (see `user_may_start_agent`), in one query."""
+    content_type = ContentType.objects.get_for_model(Agent)
+    grants = {"content_type": content_type, "object_pk": Cast(OuterRef("pk"), CharField()),
+              "permission__codename": START_AGENT}
+    granted = (Exists(UserObjectPermission.objects.filter(user=user, **grants))
+               | Exists(GroupObjectPermission.objects.filter(group__user=user, group__tenant_link__tenant=tenant,
+                                                             **grants)))
+    return agent_list(tenant=tenant).filter(Q(restricted=False) | granted)
 
 
 def user_may_start_agent(*, user, agent: Agent) -> bool:
