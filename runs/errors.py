@@ -44,9 +44,7 @@ class ChildRunFailed(Exception):
 
 class ChildRunRefused(RunFailure):
     """`ctx.agent` may not start this child run (the step failed, no child exists); uncaught, the
-    run fails with the code."""
-
-    CODES = ("agent_restricted", "child_workflow_not_allowed", "child_depth_exceeded")
+    run fails with the code: agent_restricted, child_workflow_not_allowed, child_depth_exceeded."""
 
 
 class Suspend(BaseException):

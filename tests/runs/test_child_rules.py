@@ -3,14 +3,19 @@ workflow among those the parent's version may start, and no run deeper below an 
 ancestor's version allows. A refusal fails the child step with its code, creates no child and is
 audited; uncaught, it fails the run with that code."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from agentops.agents.services import agent_access_set
 from agentops.audit.services import Actor
 from agentops.tenancy.roles import Role
 from runs.engine import execute_run
+from runs.errors import ChildRunRefused
 from runs.models import Run, RunStatus, Step, StepKind, StepStatus
 from runs.registry import workflow
+from runs.waits import timer_fire
 from tests.factories import AgentFactory
 
 
@@ -35,6 +40,16 @@ def recurses(ctx, input):
     if input["levels"] == 0:
         return {"bottom": True}
     return ctx.agent(ctx.run.agent.slug, {"levels": input["levels"] - 1})
+
+
+@workflow("rules_catches_refusal")
+def catches_refusal(ctx, input):
+    try:
+        ctx.agent(input["child"], {})
+    except ChildRunRefused as refusal:
+        code = refusal.code
+    ctx.sleep(3600)  # parks: the refusal is read from the journal on resume
+    return {"refused": code}
 
 
 def finish(run: Run) -> Run:
@@ -129,3 +144,21 @@ def test_a_max_child_depth_of_zero_allows_no_child(start_run, tenant):
     run = finish(start_run("rules_calls_child", {"child": "helper"}, max_child_depth=0))
 
     assert run.error["code"] == "child_depth_exceeded" and not Run.objects.filter(parent=run).exists()
+
+
+def test_a_workflow_catches_a_refusal_and_reads_it_again_from_its_journal(start_run, tenant):
+    AgentFactory(tenant=tenant, slug="helper", version__workflow="rules_echo")
+    run = finish_until_waiting(start_run("rules_catches_refusal", {"child": "helper"}, max_child_depth=0))
+
+    timer_fire(run_id=run.pk, now=timezone.now() + timedelta(hours=2))
+    run = finish(run)
+
+    assert run.status == RunStatus.SUCCEEDED and run.output == {"refused": "child_depth_exceeded"}
+    assert Step.objects.filter(run=run, kind=StepKind.CHILD).count() == 1
+
+
+def finish_until_waiting(run: Run) -> Run:
+    execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.WAITING
+    return run

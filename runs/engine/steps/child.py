@@ -32,10 +32,10 @@ def child_run(ctx, slug: str, input: dict):
     if recorded is not None and recorded.status == StepStatus.COMPLETED:
         return recorded.output.get("output")
     if recorded is not None and recorded.status == StepStatus.FAILED:
-        error = recorded.error or {}
-        if error.get("code") in ChildRunRefused.CODES:
-            raise ChildRunRefused(error["code"], error.get("message", ""))
-        raise ChildRunFailed(recorded.output.get("child_run"), recorded.error, "failed")
+        child_id = (recorded.output or {}).get("child_run")
+        if child_id is None:  # refused: no child was created
+            raise ChildRunRefused(recorded.error["code"], recorded.error["message"])
+        raise ChildRunFailed(child_id, recorded.error, "failed")
     if recorded is None:
         agent = _child_agent(ctx.run, slug)
         _check_rules(ctx, seq, slug, input, agent)
