@@ -24,7 +24,7 @@ from agentops.agents.services import agent_access_set, agent_create, agent_versi
 from agentops.audit.services import Actor
 from agentops.secrets.resolver import SecretError, SecretResolver
 from agentops.secrets.services import secret_set
-from agentops.tenancy.models import Tenant, TenantGroup
+from agentops.tenancy.models import Membership, Tenant, TenantGroup
 from agentops.tenancy.roles import Role
 from agentops.tenancy.services import membership_set, tenant_create
 from tools.models import ApprovalPolicy, Effect, ExpiryAction, Tool, ToolKind
@@ -165,7 +165,10 @@ def _users(tenant, report) -> dict:
     users = {}
     for username, role, staff in DEMO_USERS:
         user = _user(username, report, is_staff=staff, is_superuser=False)
-        membership_set(tenant=tenant, user=user, role=role, attributes=DEMO_ATTRIBUTES.get(username), actor=ACTOR)
+        # Attributes only where there are none: ones changed in the admin stay, like tools' policies.
+        existing = Membership.objects.filter(tenant=tenant, user=user).values_list("attributes", flat=True).first()
+        attributes = None if existing else DEMO_ATTRIBUTES.get(username)
+        membership_set(tenant=tenant, user=user, role=role, attributes=attributes, actor=ACTOR)
         users[username] = user
     _user(PLATFORM_ADMIN, report, is_staff=True, is_superuser=True)
     return users

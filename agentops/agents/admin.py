@@ -93,7 +93,7 @@ class AgentVersionInline(TenantScopedInlineMixin, admin.TabularInline):
 class AgentAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     manage_permission = "manage_agents"
     form = AgentAdminForm
-    list_display = ["slug", "name", "tenant", "current_version", "created_at"]
+    list_display = ["slug", "name", "tenant", "restricted", "current_version", "created_at"]
     list_filter = ["tenant"]
     search_fields = ["slug", "name"]
     list_select_related = ["tenant", "current_version"]

@@ -25,7 +25,7 @@ class AgentVersionChangeSerializer(StrictInputMixin, serializers.ModelSerializer
 
     class Meta:
         model = AgentVersion
-        fields = [name for name in AgentVersion.CONFIG_FIELDS if name != "provider_config"]
+        fields = list(AgentVersion.CONFIG_FIELDS)
 
 
 class AgentAccessSerializer(StrictInputMixin, serializers.Serializer):
