@@ -6,7 +6,9 @@ from django.contrib.auth import get_user_model
 from guardian.shortcuts import get_user_perms
 
 from agentops.agents.models import Agent, AgentVersion
+from agentops.agents.selectors import agent_access_get
 from agentops.audit.models import AuditEvent
+from agentops.tenancy.models import Membership
 from demo import DEMO_TOOL_NAMES
 from demo.models import DemoArticle, DemoCustomer, DemoOrder
 from demo.seed import seed_demo
@@ -57,3 +59,13 @@ def test_the_billing_tool_holds_a_secret_reference_not_a_value(db):
     assert billing.config["headers"]["Authorization"] == "Bearer {{ secret:DEMO_BILLING_TOKEN }}"
     assert billing.config["url"].endswith("/demo/billing/refunds")
     assert (billing.idempotent, billing.effect, billing.approval_condition) == (True, "write", "amount > 50")
+
+
+def test_the_shop_agent_is_restricted_to_the_storefront_and_its_lookup_bound_to_the_customer(db):
+    seed_demo()
+
+    shop = Agent.objects.get(slug="shop")
+    assert agent_access_get(agent=shop) == {"restricted": True, "users": [], "groups": ["storefront"]}
+    assert Tool.objects.get(name="orders.customer_lookup").argument_rules == [
+        "arguments.customer_id == user.attributes.customer_id"]
+    assert Membership.objects.get(tenant=shop.tenant, user__username="ada").attributes == {"customer_id": "C-1001"}

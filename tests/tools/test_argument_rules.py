@@ -103,3 +103,22 @@ def test_a_rule_that_could_reach_elsewhere_or_names_nothing_is_refused_on_save(l
         tool_update(tool=lookup, changes={"argument_rules": [rule]}, actor=ACTOR)
 
     assert problem in invalid.value.errors["argument_rules"][0]
+
+
+def test_a_tenant_sets_rules_on_its_copy_of_a_global_tool_through_the_api(client_for, tenant):
+    developer = client_for(Role.DEVELOPER, scopes=("read", "tools:write"))
+    rule = "arguments.query != user.attributes.blocked_query"
+
+    response = developer.patch("/api/v1/tools/kb.search/", {"argument_rules": [rule]}, format="json")
+
+    assert response.status_code == 200 and response.json()["argument_rules"] == [rule]
+    assert response.json()["scope"] == "tenant"
+
+
+def test_the_api_refuses_a_rule_with_the_reason(client_for):
+    developer = client_for(Role.DEVELOPER, scopes=("read", "tools:write"))
+
+    response = developer.patch("/api/v1/tools/kb.search/", {"argument_rules": ["user.password == 1"]}, format="json")
+
+    assert response.status_code == 400
+    assert "user.password does not exist" in response.json()["error"]["details"]["argument_rules"][0]
