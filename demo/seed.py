@@ -5,8 +5,8 @@ demo database, see demo.routers); the orders.lookup SQL tool over that database 
 platform tools may name a database); the billing.refund HTTP tool and its token, a secret of the
 tenant; the restricted user's tool permissions. And a customer-facing agent, `shop`, that only the
 storefront group may start, whose orders.customer_lookup tool has a rule binding its customer to
-the customer the run acts for (ada, whose membership carries customer_id C-1001). A second run changes nothing (it only brings the
-billing URL up to date when AGENTOPS_PUBLIC_URL changed).
+the customer the run acts for (ada, whose membership carries customer_id C-1001). A second run
+changes nothing (it only brings the billing URL up to date when AGENTOPS_PUBLIC_URL changed).
 """
 
 from __future__ import annotations

@@ -143,7 +143,6 @@ class ToolSession:
             raise ToolRefused("permission_denied",
                               f"permission denied: user {run.end_user.get_username()} may not use {tool.name}")
 
-
     def _check_rules(self, tool: Tool, arguments: dict) -> None:
         if not tool.argument_rules:
             return

@@ -2,7 +2,8 @@
 
 Runs without the network and without secrets: schemas against their meta-schema, the adapter's
 `validate_config` and `validate_owner` (what a tenant's tool may reach), a tenant's tool's address as
-written (agentops.outbound), the approval condition and argument rules against the argument names, the retry policy's shape.
+written (agentops.outbound), the approval condition and the argument rules against the argument
+names, the retry policy's shape.
 They are not `Tool.clean()` because they need the adapters and the policy module, which build on
 `tools.models`; the fields' own validators (the name's pattern, minimum values) stay on the model.
 """

@@ -40,7 +40,8 @@ def user_may_start_agent(*, user, agent: Agent) -> bool:
         return True
     if user is None or not user.is_active:
         return False
-    direct = agent_start_grants(UserObjectPermission, agent).filter(user=user, user__memberships__tenant_id=agent.tenant_id)
+    direct = agent_start_grants(UserObjectPermission, agent).filter(
+        user=user, user__memberships__tenant_id=agent.tenant_id)
     grouped = agent_start_grants(GroupObjectPermission, agent).filter(
         group__user=user, group__tenant_link__tenant_id=agent.tenant_id)
     return direct.exists() or grouped.exists()

@@ -125,8 +125,10 @@ def agent_access_set(*, agent: Agent, restricted: bool, users, groups, actor: Ac
 
 
 def _check_access(agent: Agent, users: list, groups: list[Group]) -> None:
-    members = set(Membership.objects.filter(tenant_id=agent.tenant_id, user__in=users).values_list("user_id", flat=True))
-    ours = set(TenantGroup.objects.filter(tenant_id=agent.tenant_id, group__in=groups).values_list("group_id", flat=True))
+    members = set(Membership.objects.filter(tenant_id=agent.tenant_id, user__in=users)
+                  .values_list("user_id", flat=True))
+    ours = set(TenantGroup.objects.filter(tenant_id=agent.tenant_id, group__in=groups)
+               .values_list("group_id", flat=True))
     errors = {}
     strangers = sorted(user.get_username() for user in users if user.pk not in members)
     if strangers:

@@ -84,7 +84,8 @@ def test_access_names_only_the_tenants_members_and_groups(restricted, other_tena
     with pytest.raises(AgentInvalid) as refused:
         agent_access_set(agent=restricted, restricted=True, users=[stranger], groups=[foreign], actor=ADMIN)
 
-    assert refused.value.details == {"users": ["Not members of acme: gus."], "groups": ["Not groups of acme: globex-desk."]}
+    assert refused.value.details == {"users": ["Not members of acme: gus."],
+                                     "groups": ["Not groups of acme: globex-desk."]}
     assert agent_access_get(agent=restricted)["users"] == ["rita"]
 
 
