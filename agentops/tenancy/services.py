@@ -80,7 +80,8 @@ def membership_set(*, tenant: Tenant, user, role: str, actor: Actor, attributes:
         if membership is None:
             membership = Membership.objects.create(tenant=tenant, user=user, role=role, attributes=attributes or {})
             audit_record(tenant=tenant, action="membership.created", actor=actor, target=membership,
-                         data={"user": user.get_username(), "role": role, "attributes": membership.attributes})
+                         data={"user": user.get_username(), "role": role,
+                               **({"attributes": attributes} if attributes else {})})
             config_cache.invalidate()
             return membership
         if membership.role != role:
