@@ -24,9 +24,13 @@ KEY_VALUE_LENGTH = 40
 
 
 def _with_relations(queryset):
-    return queryset.select_related(
-        "run", "agent", "approver_group", "escalation_group", "requested_by", "decided_by"
-    ).prefetch_related("decisions__user")
+    return _listed(queryset).select_related("run", "escalation_group")
+
+
+def _listed(queryset):
+    # What a list shows: not the run, whose JSON would be read for every row and shown in none.
+    return queryset.select_related("agent", "approver_group", "requested_by", "decided_by").prefetch_related(
+        "decisions__user")
 
 
 def approval_list_for_user(*, principal, status: str | None = None, agent: str | None = None,
@@ -51,7 +55,7 @@ def approval_list_for_user(*, principal, status: str | None = None, agent: str |
         requests = requests.filter(agent_id=Subquery(agent_id))
     if tool:
         requests = requests.filter(tool_name=tool)
-    return _with_relations(requests).order_by("created_at", "pk")
+    return _listed(requests).order_by("created_at", "pk")
 
 
 def approval_pending_count(principal) -> int:
@@ -79,7 +83,7 @@ def approval_started_list(*, principal):
     requests = ApprovalRequest.objects.filter(tenant_id=principal.tenant.pk, status=ApprovalStatus.PENDING).filter(
         Q(run__created_by=user) | Q(run__on_behalf_of=user) | Q(requested_by=user)
     )
-    return _with_relations(requests).order_by("created_at", "pk")
+    return _listed(requests).order_by("created_at", "pk")
 
 
 def approval_key_arguments_attach(requests, *, tenant) -> list:

@@ -110,8 +110,10 @@
     if (event.target.id === "inbox-list") refresh();
   });
   document.body.addEventListener("bulk-decided", function () {  // sent by the server when any was decided
+    var comment = document.getElementById("bulk-comment");
     ticked.clear();
-    document.getElementById("bulk-comment").value = "";
+    comment.value = "";
+    comment.blur();  // back to the list, so the next key is a shortcut again
     refresh();
   });
   refresh();
