@@ -145,3 +145,14 @@ def test_the_inbox_bulk_form_without_a_selection_says_so(db, client, approver):
     html = client.post("/inbox/bulk/", {"verdict": "approve"}, **HTMX).content.decode()
 
     assert "Select the requests to decide." in html
+
+
+def test_without_htmx_the_bulk_form_redirects_to_the_inbox_with_the_outcome(refund_request, client, approver):
+    request = refund_request()
+    client.force_login(approver)
+
+    response = client.post("/inbox/bulk/", {"verdict": "reject", "comment": "Duplicate.",
+                                            "selected": [f"{request.pk}:{request.current_hash}"]}, follow=True)
+
+    assert response.redirect_chain == [("/inbox/", 302)]
+    assert "Rejected 1 request." in response.content.decode() and statuses(request) == ["rejected"]

@@ -73,13 +73,14 @@ def test_each_inbox_filter_has_its_index(queue, client, approver, url, indexes):
     assert any(index in text for index in indexes), text
 
 
-def test_the_next_page_of_the_inbox_reads_in_index_order(queue, client, approver, monkeypatch):
+def test_the_next_and_previous_pages_of_the_inbox_read_in_index_order(queue, client, approver, monkeypatch):
     monkeypatch.setattr("approvals.views.INBOX_PAGE_SIZE", 2)
     client.force_login(approver)
     first = client.get("/inbox/").content.decode()
     newer = first.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
+    older = client.get(newer).content.decode().split('rel="prev" href="')[1].split('"')[0].replace("&amp;", "&")
 
-    for text in list_plans(client.get, newer):
+    for text in list_plans(client.get, newer) + list_plans(client.get, older):
         assert not sorts(text), text
 
 
