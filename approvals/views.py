@@ -110,7 +110,9 @@ def inbox_bulk_decide(request):
     which were not), and the outcome replaces the bulk form's status line."""
     principal = _principal(request)
     form = BulkDecisionForm(data=request.POST)
-    if not form.is_valid():
+    if principal is None:
+        outcome = {"ok": False, "message": "Your account is not a member of any tenant yet."}
+    elif not form.is_valid():
         outcome = {"ok": False, "message": form.error_text()}
     else:
         try:
@@ -133,9 +135,13 @@ def inbox_bulk_decide(request):
 
 def _bulk_outcome(results, *, verdict) -> dict:
     done = [r for r in results if r.error is None]
+    decided = sum(r.status != ApprovalStatus.PENDING for r in done)
     problems = [f"#{r.request_id} was not decided: {r.error.message}" for r in results if r.error is not None]
     verb = "Rejected" if verdict == REJECT else "Approved"
-    message = f"{verb} {len(done)} request{pluralize(len(done))}." if done else "No request was decided."
+    parts = [f"{verb} {decided} request{pluralize(decided)}."] if decided else []
+    if len(done) > decided:  # under a quorum an approval is a vote until enough approvers agree
+        parts.append(f"Your approval is recorded on {len(done) - decided}; they need more approvers.")
+    message = " ".join(parts) or "No request was decided."
     return {"ok": not problems, "message": message, "problems": problems, "decided": len(done)}
 
 

@@ -156,3 +156,27 @@ def test_without_htmx_the_bulk_form_redirects_to_the_inbox_with_the_outcome(refu
 
     assert response.redirect_chain == [("/inbox/", 302)]
     assert "Rejected 1 request." in response.content.decode() and statuses(request) == ["rejected"]
+
+
+def test_under_a_quorum_the_bulk_form_says_the_votes_wait_for_more_approvers(refund_request, client, approver):
+    requests = [refund_request(required_approvals=2) for _ in range(2)]
+    client.force_login(approver)
+
+    html = client.post("/inbox/bulk/", {"verdict": "approve", "comment": "",
+                                        "selected": [f"{r.pk}:{r.current_hash}" for r in requests]},
+                       **HTMX).content.decode()
+
+    assert "Your approval is recorded on 2; they need more approvers." in html and "Approved" not in html
+    assert statuses(*requests) == ["pending", "pending"]
+
+
+def test_a_user_of_no_tenant_is_told_so_and_nothing_is_decided(refund_request, client):
+    from tests.factories import UserFactory
+
+    request = refund_request()
+    client.force_login(UserFactory(username="nomad"))
+
+    html = client.post("/inbox/bulk/", {"verdict": "approve",
+                                        "selected": [f"{request.pk}:{request.current_hash}"]}, **HTMX).content.decode()
+
+    assert "not a member of any tenant" in html and statuses(request) == ["pending"]
