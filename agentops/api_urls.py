@@ -5,7 +5,7 @@ from django.urls import path
 from agentops.agents.api import AgentAccessApi, AgentDetailApi, AgentListApi
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
-from approvals.api import ApprovalApproveApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
+from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
 from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi
 from tools.api import ToolDetailApi, ToolListApi
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("runs/<uuid:run_id>/steps/", RunStepsApi.as_view(), name="api-run-steps"),
     path("runs/<uuid:run_id>/cancel/", RunCancelApi.as_view(), name="api-run-cancel"),
     path("approvals/", ApprovalListApi.as_view(), name="api-approval-list"),
+    path("approvals/bulk/", ApprovalBulkApi.as_view(), name="api-approval-bulk"),
     path("approvals/<int:pk>/", ApprovalDetailApi.as_view(), name="api-approval-detail"),
     path("approvals/<int:pk>/approve/", ApprovalApproveApi.as_view(), name="api-approval-approve"),
     path("approvals/<int:pk>/reject/", ApprovalRejectApi.as_view(), name="api-approval-reject"),

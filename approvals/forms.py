@@ -124,3 +124,27 @@ def _initial(field: forms.Field, value):
             return value
         return "true" if value else "false"
     return value
+
+
+class SelectedRequestsField(forms.Field):
+    """The inbox rows ticked for a bulk decision, each sent as "<id>:<seen_hash>"."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        selected = []
+        for item in value or []:
+            request_id, _, seen_hash = str(item).partition(":")
+            if not request_id.isdigit() or not seen_hash:
+                raise forms.ValidationError("The selection was not understood; reload the inbox.")
+            selected.append((int(request_id), seen_hash))
+        return selected
+
+
+class BulkDecisionForm(forms.Form):
+    verdict = forms.ChoiceField(choices=[(APPROVE, "Approve"), (REJECT, "Reject")])
+    comment = forms.CharField(required=False, max_length=COMMENT_MAX_LENGTH)
+    selected = SelectedRequestsField(error_messages={"required": "Select the requests to decide."})
+
+    def error_text(self) -> str:
+        return " ".join(str(error) for errors in self.errors.values() for error in errors)

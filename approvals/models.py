@@ -34,6 +34,9 @@ class ApprovalStatus(models.TextChoices):
 class ApprovalRequest(models.Model):
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="approval_requests")
     run = models.ForeignKey("runs.Run", on_delete=models.CASCADE, related_name="approval_requests")
+    # The run's agent, copied at creation (a run never changes agent) so that the inbox's agent
+    # filter is served by an index instead of a join through every run.
+    agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, related_name="+")
     step_seq = models.PositiveIntegerField(help_text="The approval step of the run that waits for this.")
     tool_name = models.CharField(max_length=200, blank=True, help_text="Empty for a generic ctx.approval.")
     title = models.CharField(max_length=300)
@@ -74,7 +77,14 @@ class ApprovalRequest(models.Model):
     class Meta:
         ordering = ["created_at"]
         constraints = [models.UniqueConstraint(fields=["run", "step_seq"], name="one_request_per_step")]
-        indexes = [models.Index(fields=["tenant", "status", "created_at"])]
+        # Lists are ordered by (created_at, id), a keyset pagination's position: an index per
+        # filter the inbox and the API offer, each ending in that order, so no page is sorted.
+        indexes = [
+            models.Index(fields=["tenant", "status", "created_at", "id"], name="approval_status_order"),
+            models.Index(fields=["tenant", "created_at", "id"], name="approval_order"),
+            models.Index(fields=["tenant", "status", "agent", "created_at", "id"], name="approval_agent_order"),
+            models.Index(fields=["tenant", "status", "tool_name", "created_at", "id"], name="approval_tool_order"),
+        ]
 
     def __str__(self):
         return f"{self.title} ({self.status})"
@@ -87,6 +97,16 @@ class ApprovalRequest(models.Model):
     def arguments_under_review(self) -> dict:
         """The arguments a decision approves now: the proposal, or the quorum's pending edit."""
         return self.proposed_arguments if self.current_arguments is None else self.current_arguments
+
+    @property
+    def policy_key(self) -> tuple:
+        """What must match, besides the arguments, for requests to be decided together."""
+        return self.tool_name, self.risk, self.required_approvals, self.approver_group_id
+
+    @property
+    def bulk_group(self) -> str:
+        """Requests of one group are identical: same tool, arguments under review and policy."""
+        return hashlib.sha256(repr((self.policy_key, self.current_hash)).encode()).hexdigest()[:16]
 
     @property
     def approval_count(self) -> int:

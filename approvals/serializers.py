@@ -1,8 +1,9 @@
 from rest_framework import serializers
 
-from agentops.api import StrictInputMixin
+from agentops.api import MAX_QUERY_INT, StrictInputMixin
 
 from .models import COMMENT_MAX_LENGTH, ApprovalDecision, ApprovalRequest, ApprovalStatus
+from .services import BULK_MAX
 
 
 class ApprovalVoteSerializer(serializers.ModelSerializer):
@@ -14,7 +15,7 @@ class ApprovalVoteSerializer(serializers.ModelSerializer):
 
 
 class ApprovalRequestSerializer(serializers.ModelSerializer):
-    agent = serializers.CharField(source="run.agent.slug", read_only=True)
+    agent = serializers.CharField(source="agent.slug", read_only=True)
     seen_hash = serializers.CharField(
         source="current_hash", read_only=True,
         help_text="Send this back with a decision: it binds the decision to the arguments you were shown.",
@@ -52,6 +53,17 @@ class ApprovalListFilterSerializer(serializers.Serializer):
     tool = serializers.CharField(required=False, allow_blank=True, help_text="Tool name.")
 
 
+class ApprovalPageParamsSerializer(serializers.Serializer):
+    cursor = serializers.CharField(required=False, help_text="The `next` or `previous` cursor of a page; "
+                                                             "omit for the first (oldest) page.")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500,
+                                     help_text="Number of results per page (default 50).")
+    offset = serializers.CharField(required=False, write_only=True, help_text="Not accepted: page with `cursor`.")
+
+    def validate_offset(self, value):
+        raise serializers.ValidationError("This list pages with cursors: follow `next` and `previous`.")
+
+
 class ApprovalApproveInputSerializer(StrictInputMixin, serializers.Serializer):
     seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it; 409 `stale` if it changed.")
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH)
@@ -67,3 +79,32 @@ class ApprovalRejectInputSerializer(StrictInputMixin, serializers.Serializer):
         required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH,
         help_text="Why: required (400 `comment_required` without it); the agent and the requester read it.",
     )
+
+
+class ApprovalBulkItemSerializer(StrictInputMixin, serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, max_value=MAX_QUERY_INT)
+    seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it.")
+
+
+class ApprovalBulkInputSerializer(StrictInputMixin, serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=["approve", "reject"])
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH,
+                                    help_text="One comment for every request; required to reject.")
+    requests = ApprovalBulkItemSerializer(many=True, allow_empty=False, max_length=BULK_MAX,
+                                          help_text=f"Identical requests (same tool, arguments and policy), "
+                                                    f"at most {BULK_MAX}.")
+
+
+class ApprovalBulkErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ApprovalBulkResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="request_id")
+    status = serializers.CharField(allow_null=True, help_text="After the decision; null when it was refused.")
+    error = ApprovalBulkErrorSerializer(allow_null=True, help_text="Why this request was not decided.")
+
+
+class ApprovalBulkOutputSerializer(serializers.Serializer):
+    results = ApprovalBulkResultSerializer(many=True)

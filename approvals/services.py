@@ -10,7 +10,7 @@ not at all.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -33,6 +33,7 @@ __all__ = [
     "ApprovalError",
     "approval_cancel_for_run",
     "approval_decide",
+    "approval_decide_bulk",
     "approval_expire_due",
     "approval_request_create",
 ]
@@ -41,6 +42,8 @@ Verdict = ApprovalDecision.Verdict
 
 # Past this many due requests a sweep stops; the next (a worker's recovery, seconds later) takes the rest.
 EXPIRE_BATCH = 200
+# Requests decided together in one bulk decision, at most.
+BULK_MAX = 100
 # An escalation extends the expiry by the request's original window, but never by less than this.
 MIN_ESCALATION_SECONDS = 60
 
@@ -88,8 +91,9 @@ def approval_request_create(
     try:
         with transaction.atomic():
             request = ApprovalRequest.objects.create(
-                tenant_id=run.tenant_id, run=run, step_seq=step_seq, title=title[:300], tool_name=tool_name,
-                context=context or {}, proposed_arguments=proposed_arguments, proposed_hash=proposed_hash,
+                tenant_id=run.tenant_id, run=run, agent_id=run.agent_id, step_seq=step_seq, title=title[:300],
+                tool_name=tool_name, context=context or {}, proposed_arguments=proposed_arguments,
+                proposed_hash=proposed_hash,
                 current_hash=proposed_hash, risk=risk, required_approvals=required_approvals,
                 approver_group_id=approver_group_id, escalation_group_id=escalation_group_id,
                 expires_at=expires_at, expiry_action=expiry_action, requested_by=run.end_user,
@@ -141,6 +145,53 @@ def approval_decide(
                                    comment=comment, principal=principal)
         return _approve(request=request, user=user, seen_hash=seen_hash, comment=comment,
                         arguments=arguments, principal=principal)
+
+
+@dataclass(frozen=True)
+class BulkItemResult:
+    request_id: int
+    status: str | None  # the request's status after the decision; None when refused
+    error: ApprovalError | None = None
+
+
+def approval_decide_bulk(*, decisions: list[tuple[int, str]], user, verdict: str, comment: str = "",
+                         principal) -> list[BulkItemResult]:
+    """One verdict and comment on several identical requests: `decisions` are (request id, seen_hash).
+
+    Identical means the same tool, the same policy (risk, quorum, approver group) and the same
+    arguments seen; otherwise nothing is decided (`not_identical`). Each request then goes through
+    `approval_decide` in its own transaction, with its own audit event and `seen_hash` check, so
+    one that changed or was decided meanwhile is reported in its result and the others still count.
+    """
+    comment = (comment or "").strip()
+    _bulk_check(decisions=decisions, verdict=verdict, comment=comment, principal=principal)
+    results = []
+    for request_id, seen_hash in decisions:
+        try:
+            request = approval_decide(request_id=request_id, user=user, verdict=verdict, seen_hash=seen_hash,
+                                      comment=comment, principal=principal)
+        except ApprovalError as error:
+            results.append(BulkItemResult(request_id=request_id, status=None, error=error))
+        else:
+            results.append(BulkItemResult(request_id=request_id, status=request.status))
+    return results
+
+
+def _bulk_check(*, decisions, verdict, comment, principal) -> None:
+    ids = [request_id for request_id, _ in decisions]
+    if not ids:
+        raise ApprovalError("nothing_selected", "Select the requests to decide.")
+    if len(ids) > BULK_MAX:
+        raise ApprovalError("too_many", f"Decide at most {BULK_MAX} requests at once ({len(ids)} given).")
+    if len(set(ids)) != len(ids):
+        raise ApprovalError("not_identical", "A request is listed twice.")
+    if verdict == Verdict.REJECT and not comment:
+        raise ApprovalError("comment_required", "Say why you reject: the agent and the requester read your comment.")
+    found = ApprovalRequest.objects.filter(tenant_id=principal.tenant.pk, pk__in=ids).only(
+        "tool_name", "risk", "required_approvals", "approver_group_id")
+    if len({seen for _, seen in decisions}) > 1 or len({r.policy_key for r in found}) > 1:
+        raise ApprovalError("not_identical", "Only identical requests (the same tool, arguments and policy) "
+                                             "can be decided together.")
 
 
 def _request_lock(*, request_id, principal) -> ApprovalRequest:

@@ -9,6 +9,8 @@ app_name = "approvals"
 urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("count/", views.inbox_count, name="count"),
+    path("started/", views.started, name="started"),
+    path("bulk/", views.inbox_bulk_decide, name="bulk"),
     path("<int:pk>/", views.approval_detail, name="detail"),
     path("<int:pk>/decide/", views.approval_decide_view, name="decide"),
 ]

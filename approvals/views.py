@@ -11,25 +11,32 @@ import json
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
 from agentops.pages import page_login_required
 
-from .forms import APPROVE_EDITED, REJECT, DecisionForm
+from .forms import APPROVE_EDITED, REJECT, BulkDecisionForm, DecisionForm
 from .models import ApprovalStatus
+from .pagination import InvalidCursor, page_get
 from .selectors import (
+    DECIDE_PERMISSION,
     approval_decide_refusal,
     approval_executed_arguments,
     approval_filter_choices,
     approval_get_for_user,
+    approval_key_arguments_attach,
     approval_list_for_user,
     approval_pending_count,
+    approval_started_list,
     tool_for_request,
 )
-from .services import ApprovalError, approval_decide
+from .services import ApprovalError, approval_decide, approval_decide_bulk
 
-INBOX_LIMIT = 200  # the oldest first; a longer queue is worked through, not scrolled
+INBOX_PAGE_SIZE = 50  # the oldest first; the rest a page at a time, never hidden
+STARTED_PREVIEW = 10  # of the requests the user started, on the inbox; all on their own page
 INBOX_CHANGED = "inbox-changed"  # the client event that refreshes the list and the nav count
+BULK_DECIDED = "bulk-decided"  # the client event that clears the ticks and the comment
 
 
 def _principal(request):
@@ -43,18 +50,99 @@ def inbox(request):
     principal = _principal(request)
     agent, tool = request.GET.get("agent") or None, request.GET.get("tool") or None
     approvals = approval_list_for_user(principal=principal, status=ApprovalStatus.PENDING, agent=agent, tool=tool)
+    try:
+        page = page_get(approvals, cursor=request.GET.get("cursor") or None, size=INBOX_PAGE_SIZE)
+    except InvalidCursor as error:
+        return _bad_cursor(request, error)
+    started, started_count = _started_preview(principal)
+    if principal:
+        approval_key_arguments_attach([*page.items, *started], tenant=principal.tenant)  # one query for both
     context = {
         "nav": "inbox",
-        "approvals": approvals[:INBOX_LIMIT],
-        "limit": INBOX_LIMIT,
+        "page": page,
+        "approvals": page.items,
+        "cursor": request.GET.get("cursor", ""),
         "agent": agent,
         "tool": tool,
+        "may_decide": bool(principal and principal.can(DECIDE_PERMISSION)),
         "pending_count": approval_pending_count(principal) if principal else 0,
+        "started": started,
+        "started_count": started_count,
     }
     if request.htmx and request.htmx.target == "inbox-list":
         return render(request, "approvals/inbox.html#inbox-list", context)
     context["choices"] = approval_filter_choices(principal=principal) if principal else {"agents": [], "tools": []}
     return render(request, "approvals/inbox.html", context)
+
+
+def _started_preview(principal) -> tuple[list, int]:
+    """The oldest requests the user started and how many there are (counted only past the preview)."""
+    started = approval_started_list(principal=principal)
+    preview = list(started[: STARTED_PREVIEW + 1])
+    count = len(preview) if len(preview) <= STARTED_PREVIEW else started.count()
+    return preview[:STARTED_PREVIEW], count
+
+
+@page_login_required
+@require_GET
+def started(request):
+    """Every pending request the user started, a page at a time, with who can decide each."""
+    principal = _principal(request)
+    try:
+        page = page_get(approval_started_list(principal=principal), cursor=request.GET.get("cursor") or None,
+                        size=INBOX_PAGE_SIZE)
+    except InvalidCursor as error:
+        return _bad_cursor(request, error)
+    if principal:
+        approval_key_arguments_attach(page.items, tenant=principal.tenant)
+    return render(request, "approvals/started.html", {"nav": "inbox", "page": page})
+
+
+def _bad_cursor(request, error):
+    return render(request, "approvals/bad_cursor.html", {"nav": "inbox", "message": error.message,
+                                                          "first": request.path}, status=400)
+
+
+@page_login_required
+@require_POST
+def inbox_bulk_decide(request):
+    """One verdict on the selected identical requests; each is decided on its own (the service says
+    which were not), and the outcome replaces the bulk form's status line."""
+    principal = _principal(request)
+    form = BulkDecisionForm(data=request.POST)
+    if principal is None:
+        outcome = {"ok": False, "message": "Your account is not a member of any tenant yet."}
+    elif not form.is_valid():
+        outcome = {"ok": False, "message": form.error_text()}
+    else:
+        try:
+            results = approval_decide_bulk(decisions=form.cleaned_data["selected"], user=request.user,
+                                           principal=principal, verdict=form.cleaned_data["verdict"],
+                                           comment=form.cleaned_data["comment"])
+        except ApprovalError as error:
+            outcome = {"ok": False, "message": error.message}
+        else:
+            outcome = _bulk_outcome(results, verdict=form.cleaned_data["verdict"])
+    if not request.htmx:
+        (messages.success if outcome["ok"] else messages.error)(request, outcome["message"])
+        for problem in outcome.get("problems", ()):
+            messages.error(request, problem)
+        return redirect("approvals:inbox")
+    response = render(request, "approvals/inbox.html#bulk-outcome", {"outcome": outcome})
+    response["HX-Trigger"] = f"{INBOX_CHANGED}, {BULK_DECIDED}" if outcome.get("decided") else INBOX_CHANGED
+    return response
+
+
+def _bulk_outcome(results, *, verdict) -> dict:
+    done = [r for r in results if r.error is None]
+    decided = sum(r.status != ApprovalStatus.PENDING for r in done)
+    problems = [f"#{r.request_id} was not decided: {r.error.message}" for r in results if r.error is not None]
+    verb = "Rejected" if verdict == REJECT else "Approved"
+    parts = [f"{verb} {decided} request{pluralize(decided)}."] if decided else []
+    if len(done) > decided:  # under a quorum an approval is a vote until enough approvers agree
+        parts.append(f"Your approval is recorded on {len(done) - decided}; they need more approvers.")
+    message = " ".join(parts) or "No request was decided."
+    return {"ok": not problems, "message": message, "problems": problems, "decided": len(done)}
 
 
 @page_login_required

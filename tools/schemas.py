@@ -69,3 +69,41 @@ def _where(path, root: str) -> str:
 def _short(message: str) -> str:
     # jsonschema quotes the whole offending instance, which can be a page of JSON.
     return message if len(message) <= MAX_MESSAGE_LENGTH else message[: MAX_MESSAGE_LENGTH - 1] + "…"
+
+
+# A vendor keyword on an argument's schema: `"x-summary": true` marks the arguments an approver
+# should see at a glance (amount, order, customer) in lists such as the approval inbox.
+SUMMARY_KEYWORD = "x-summary"
+SCALAR_TYPES = {"string", "number", "integer", "boolean", "null"}
+
+
+def summary_argument_names(schema) -> list[str]:
+    """The arguments `schema` marks with "x-summary": true, in the schema's order."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return []
+    return [name for name, spec in properties.items() if isinstance(spec, dict) and spec.get(SUMMARY_KEYWORD) is True]
+
+
+def summary_keyword_errors(schema) -> list[str]:
+    """Misuses of "x-summary": not a boolean, not on a top-level argument, or on an object or array."""
+    if not isinstance(schema, dict):
+        return []
+    errors = [f'"{SUMMARY_KEYWORD}" belongs on an argument under "properties", not on the schema itself.'] \
+        if SUMMARY_KEYWORD in schema else []
+    properties = schema.get("properties")
+    for name, spec in (properties.items() if isinstance(properties, dict) else ()):
+        if not isinstance(spec, dict) or SUMMARY_KEYWORD not in spec:
+            continue
+        if not isinstance(spec[SUMMARY_KEYWORD], bool):
+            errors.append(f'{name}: "{SUMMARY_KEYWORD}" must be true or false.')
+        elif spec[SUMMARY_KEYWORD] and not _scalar_type(spec.get("type")):
+            errors.append(f'{name}: only a string, number, integer or boolean argument can be a summary.')
+    return errors
+
+
+def _scalar_type(kind) -> bool:
+    if kind is None:
+        return True  # untyped (an enum, say): shown as written
+    kinds = kind if isinstance(kind, list) else [kind]
+    return all(isinstance(k, str) for k in kinds) and set(kinds) <= SCALAR_TYPES

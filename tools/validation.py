@@ -15,7 +15,7 @@ from agentops.tenancy.models import TenantGroup
 from tools.adapters import ADAPTERS
 from tools.models import NAME_MAX_LENGTH, RETRY_POLICY_KEYS, ApprovalPolicy, ExpiryAction, Tool, wire_name
 from tools.policy import MAX_RULES, ConditionError, condition_check, rule_check
-from tools.schemas import object_schema_errors, schema_errors
+from tools.schemas import object_schema_errors, schema_errors, summary_keyword_errors
 
 
 def tool_errors(tool: Tool) -> dict[str, list[str]]:
@@ -23,7 +23,7 @@ def tool_errors(tool: Tool) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for field, messages in (
         ("name", _name_errors(tool.name)),
-        ("input_schema", object_schema_errors(tool.input_schema)),
+        ("input_schema", object_schema_errors(tool.input_schema) or summary_keyword_errors(tool.input_schema)),
         ("output_schema", schema_errors(tool.output_schema) if tool.output_schema is not None else []),
         ("config", _config_errors(tool) or _outbound_errors(tool)),
         ("retry_policy", _retry_policy_errors(tool.retry_policy)),

@@ -80,7 +80,7 @@ def test_the_inbox_reads_a_constant_number_of_queries(refund_request, waiting_ru
     def queries_to_read_the_inbox():
         principal = principal_for(approver, tenant)
         with CaptureQueriesContext(connection) as queries:
-            rows = [(a.run.agent.slug, a.approval_count, [v.user.username for v in a.decisions.all()])
+            rows = [(a.agent.slug, a.approval_count, [v.user.username for v in a.decisions.all()])
                     for a in approval_list_for_user(principal=principal, status=ApprovalStatus.PENDING)]
         return len(queries), len(rows)
 

@@ -38,7 +38,7 @@ def test_the_inbox_lists_pending_requests_the_user_may_decide_with_the_count_in_
 
     assert f'href="/inbox/{mine.pk}/"' in page and page.count('id="approval-') == 1
     assert 'id="inbox-count"' in page and ">1</span>" in page
-    assert 'hx-trigger="every 5s, inbox-changed from:body"' in page and 'hx-include="#inbox-filters"' in page
+    assert 'hx-trigger="every 5s, inbox-changed from:body"' in page and 'hx-include="#inbox-filters, #inbox-cursor"' in page
 
 
 def test_the_inbox_filters_by_agent_and_tool(refund_request, waiting_run, browser_of, approver, tenant):
@@ -50,7 +50,7 @@ def test_the_inbox_filters_by_agent_and_tool(refund_request, waiting_run, browse
     by_tool = client.get("/inbox/?tool=crm.delete_customer").content.decode()
 
     assert by_agent.count('id="approval-') == 1 and f'id="approval-{billing.pk}"' in by_agent
-    assert 'id="approval-' not in by_tool and "Nothing is waiting for you with these filters" in by_tool
+    assert 'id="approval-' not in by_tool and "Nothing is waiting for your decision with these filters" in by_tool
 
 
 def test_polling_gets_only_the_list_partial_with_new_requests(refund_request, browser_of, approver):

@@ -171,4 +171,4 @@ def test_the_inbox_filter_holds_across_polls(logged_in_page, approver, agent, te
         page.evaluate("() => new Promise(settled => document.getElementById('inbox-list')"
                       ".addEventListener('htmx:afterSettle', settled, {once: true}))")
     rows = page.locator("#inbox-list tbody tr").all_inner_texts()
-    assert len(rows) == 1 and rows[0].startswith("Billing asks")
+    assert len(rows) == 1 and rows[0].strip().startswith("Billing asks")

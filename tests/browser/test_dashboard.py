@@ -63,8 +63,8 @@ def usage(tenant, operator, agent):
     seed_runs(billing, {RunStatus.SUCCEEDED: 8, RunStatus.FAILED: 1, RunStatus.CANCELLED: 1}, every_hours=30)
     seed_runs(notifier, {RunStatus.SUCCEEDED: 9, RunStatus.RUNNING: 1}, every_hours=20)
     waiting = next(run for run in support_runs if run.status == RunStatus.WAITING)
-    ApprovalRequest.objects.create(tenant=tenant, run=waiting, step_seq=3, title="Support wants to refund $42",
-                                   proposed_hash="-", tool_name="refund_order")
+    ApprovalRequest.objects.create(tenant=tenant, run=waiting, agent_id=waiting.agent_id, step_seq=3,
+                                   title="Support wants to refund $42", proposed_hash="-", tool_name="refund_order")
     make_run(notifier, status=RunStatus.WAITING, waiting_reason=WaitingReason.IN_DOUBT)
     return today
 

@@ -121,8 +121,9 @@ def support_run(agent, operator, approver):
              input={"arguments": {"order": 1042, "amount": "42.00"}, "reason": "refunds over $20", "risk": "medium"},
              output={"approved": True, "arguments": {"order": 1042, "amount": "42.00"}, "comment": "OK, lost parcel",
                      "decided_by": approver.get_username(), "status": "approved"})
-    ApprovalRequest.objects.create(tenant=run.tenant, run=run, step_seq=5, title="Support wants to call refund_order",
-                                   status=ApprovalStatus.APPROVED, proposed_hash="-", tool_name="refund_order")
+    ApprovalRequest.objects.create(tenant=run.tenant, run=run, agent_id=run.agent_id, step_seq=5,
+                                   title="Support wants to call refund_order", status=ApprovalStatus.APPROVED,
+                                   proposed_hash="-", tool_name="refund_order")
     add_tool_call(run, 6, "refund_order", {"order": 1042, "amount": "42.00"}, {"refund": "re_8831", "amount": "42.00"},
                   started_at=at(16.1), duration_ms=410)
     notifier = AgentFactory(tenant=run.tenant, slug="notifier")

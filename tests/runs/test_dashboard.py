@@ -197,8 +197,8 @@ def test_waiting_runs_are_counted_by_reason_whenever_they_started(principal, age
 def test_pending_approvals_are_those_of_the_tenant_still_pending(principal, agent):
     run = make_run(agent, status=RunStatus.WAITING, waiting_reason=WaitingReason.APPROVAL)
     for seq, status in enumerate((ApprovalStatus.PENDING, ApprovalStatus.PENDING, ApprovalStatus.APPROVED), start=1):
-        ApprovalRequest.objects.create(tenant=agent.tenant, run=run, step_seq=seq, title="Refund", proposed_hash="-",
-                                       status=status)
+        ApprovalRequest.objects.create(tenant=agent.tenant, run=run, agent=agent, step_seq=seq, title="Refund",
+                                       proposed_hash="-", status=status)
 
     assert dashboard_get(principal=principal).pending_approvals == 2
 
@@ -213,7 +213,8 @@ def test_another_tenants_usage_runs_and_approvals_are_never_counted(principal, a
     usage(foreign_agent, today, calls=100, cost="99")
     run_on(agent, today, RunStatus.SUCCEEDED)
     foreign_run = run_on(foreign_agent, today, RunStatus.WAITING, waiting_reason=WaitingReason.APPROVAL)
-    ApprovalRequest.objects.create(tenant=other_tenant, run=foreign_run, step_seq=1, title="Refund", proposed_hash="-")
+    ApprovalRequest.objects.create(tenant=other_tenant, run=foreign_run, agent=foreign_agent, step_seq=1,
+                                   title="Refund", proposed_hash="-")
 
     dash = dashboard_get(principal=principal)
 
@@ -283,7 +284,8 @@ def test_the_page_shows_the_figures_of_the_period_for_a_member(browser, agent):
 
 def test_pending_approvals_link_to_the_inbox(browser, agent):
     run = make_run(agent, status=RunStatus.WAITING, waiting_reason=WaitingReason.APPROVAL)
-    ApprovalRequest.objects.create(tenant=agent.tenant, run=run, step_seq=1, title="Refund", proposed_hash="-")
+    ApprovalRequest.objects.create(tenant=agent.tenant, run=run, agent=agent, step_seq=1, title="Refund",
+                                   proposed_hash="-")
 
     html = browser.get(reverse("dashboard")).content.decode()
 

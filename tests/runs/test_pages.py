@@ -255,7 +255,8 @@ def test_waiting_for_approval_links_to_the_pending_request(browser, agent, tenan
     run = make_run(agent, status=RunStatus.WAITING, waiting_reason=WaitingReason.APPROVAL)
     add_step(run, 1, kind=StepKind.APPROVAL, name="refund", status=StepStatus.WAITING,
              input={"arguments": {"amount": 20}})
-    request = ApprovalRequest.objects.create(tenant=tenant, run=run, step_seq=1, title="Refund $20", proposed_hash="x")
+    request = ApprovalRequest.objects.create(tenant=tenant, run=run, agent_id=run.agent_id, step_seq=1,
+                                             title="Refund $20", proposed_hash="x")
 
     html = browser.get(reverse("runs:trace", args=[run.pk])).content.decode()
 
