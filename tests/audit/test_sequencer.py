@@ -3,6 +3,7 @@ tenant's chain in the order of insertion; an edit of a pending event, before or 
 found; events left pending too long show a sequencer that stopped."""
 
 import json
+import re
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -171,3 +172,14 @@ def test_the_database_refuses_to_change_the_content_of_a_pending_event(tenant, r
         cursor.execute(f"UPDATE audit_auditevent SET {assignments} WHERE id = %s", [event.pk])
 
     assert stored(event).seq is None and stored(event).action == "test.happened"
+
+
+def test_the_admin_lists_pending_events_with_the_sealed_ones_newest_first(admin_client, tenant, record):
+    record(tenant, 1, action="test.sealed")
+    record(tenant, 1, action="test.waiting", seal=False)
+
+    page = admin_client.get("/admin/audit/auditevent/").content.decode()
+
+    assert page.index("test.waiting") < page.index("test.sealed")
+    positions = re.findall(r'<td class="field-chain_position">([^<]*)</td>', page)
+    assert positions == ["pending", "#1"]
