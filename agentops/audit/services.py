@@ -159,8 +159,9 @@ def audit_append_all(prepared: list[PreparedEvent]) -> list[AuditEvent]:
         rows.append((*item.values, db_now, item.event.signature))
     head, returning = _insert_parts(connection)
     ids: dict[str, list[int]] = {}
-    for pk, signature in insert_many(connection, head, rows, returning=returning):
-        ids.setdefault(signature, []).append(pk)
+    with transaction.atomic(savepoint=False):  # past MAX_ROWS_PER_INSERT rows, several statements: all or none
+        for pk, signature in insert_many(connection, head, rows, returning=returning):
+            ids.setdefault(signature, []).append(pk)
     for pks in ids.values():
         pks.sort(reverse=True)  # identical events (one signature) take their ids in order
     for item in prepared:
@@ -219,6 +220,9 @@ def audit_purge(*, tenant, before: datetime, actor: Actor) -> AuditEvent:
             "before": before.isoformat(), "count": count, "through_seq": gone.seq, "through_hash": gone.hash})
         chain_seal(tenant.pk, wait=True)
         event.refresh_from_db(fields=CHAIN_FIELDS)
+        if event.seq is None:  # the sequencer stopped before it: a pending event fails its signature
+            raise AuditPurgeError("chain_blocked", f"tenant {tenant.slug} has a pending audit event that fails its "
+                                                   "signature (see manage.py audit verify): nothing was purged.")
         with _deletion_allowed(tenant.pk):
             deleted = execute(connection, _PURGE_SQL, [tenant.pk, gone.seq])
         if deleted != count:  # cannot happen under the sequencer's lock; never record a wrong count
