@@ -110,7 +110,8 @@ def measure(template: str, mode: str, processes: int, seconds: float, hold_ms: f
 def line(result: dict) -> str:
     return (f"{result['mode']:<12} {result['processes']} process{'es' if result['processes'] > 1 else '  '}: "
             f"{result['runs_per_second']:7.1f} audited runs/s (per writer {result['per_writer']}), "
-            f"hold {result['hold_ms']:g} ms, load {result['loadavg_1m']:.2f}; pending at the end {result['pending']}, chain {result['chain']}")
+            f"hold {result['hold_ms']:g} ms, load {result['loadavg_1m']:.2f}; "
+            f"pending at the end {result['pending']}, chain {result['chain']}")
 
 
 def spawn(url: str, role: str, **options) -> subprocess.Popen:

@@ -104,10 +104,9 @@ def _signature_valid(event: AuditEvent) -> bool:
 def _lock(tenant_id: int, *, wait: bool) -> bool:
     if connection.vendor != "postgresql":
         return True  # SQLite: the IMMEDIATE write transaction already excludes every other writer
-    if wait:
-        execute(connection, "SELECT pg_advisory_xact_lock(%s::int4, %s::int4)", [LOCK_CLASS, tenant_id], result="one")
-        return True
-    return execute(connection, "SELECT pg_try_advisory_xact_lock(%s::int4, %s::int4)", [LOCK_CLASS, tenant_id], result="one")[0]
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    [taken] = execute(connection, f"SELECT {function}(%s::int4, %s::int4)", [LOCK_CLASS, tenant_id], result="one")
+    return wait or taken  # pg_advisory_xact_lock returns nothing: it waits until it has the lock
 
 
 def _chain_tail(tenant_id: int) -> tuple[int, str]:

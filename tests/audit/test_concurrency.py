@@ -68,7 +68,8 @@ def test_two_threads_writing_at_once_leave_one_unbroken_chain_in_the_order_of_in
     audit_seal()
 
     assert errors == []
-    assert list(AuditEvent.objects.filter(tenant=tenant).order_by("id").values_list("seq", flat=True)) == list(range(1, 101))
+    in_insertion_order = AuditEvent.objects.filter(tenant=tenant).order_by("id")
+    assert list(in_insertion_order.values_list("seq", flat=True)) == list(range(1, 101))
     assert audit_chain_verify(tenant) == (100, None)
     by_writer = {label: AuditEvent.objects.filter(actor_label=label).count() for label in ("left", "right")}
     assert by_writer == {"left": EVENTS_PER_WRITER, "right": EVENTS_PER_WRITER}
