@@ -372,6 +372,12 @@ for _entry in AGENTOPS_OUTBOUND_ALLOW:
 AGENTOPS_AUDIT_KEYS = env.list("AGENTOPS_AUDIT_KEYS", default=[])
 AGENTOPS_AUDIT_ANCHOR_DIR = env.str("AGENTOPS_AUDIT_ANCHOR_DIR", default="")
 AGENTOPS_AUDIT_ANCHOR_URL = env.str("AGENTOPS_AUDIT_ANCHOR_URL", default="")
+# Events are written pending and linked into their chain by the sequencer (agentops.audit.sequencer),
+# which each worker process runs every AGENTOPS_AUDIT_SEAL_INTERVAL_SECONDS (0: only on demand, with
+# `manage.py audit seal`, verify, anchor); `audit verify` reports events left pending longer than
+# AGENTOPS_AUDIT_SEAL_MAX_DELAY_SECONDS: a sequencer that stopped.
+AGENTOPS_AUDIT_SEAL_INTERVAL_SECONDS = env.float("AGENTOPS_AUDIT_SEAL_INTERVAL_SECONDS", default=1)
+AGENTOPS_AUDIT_SEAL_MAX_DELAY_SECONDS = env.float("AGENTOPS_AUDIT_SEAL_MAX_DELAY_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,

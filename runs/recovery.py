@@ -9,6 +9,10 @@ every RUN_RECOVERY_INTERVAL_SECONDS, so a live worker takes over a dead one's ru
 the same machine, when the lease runs out elsewhere) and fires due timers and overdue waits,
 whichever broker carries the tasks. Every recovery is a compare-and-swap on the run's lease:
 concurrent ones, in any number of processes, queue each run once.
+
+A second thread runs the audit log's sequencer every AGENTOPS_AUDIT_SEAL_INTERVAL_SECONDS, which
+links the events written pending into their tenants' chains (agentops.audit.sequencer): the
+workers are the processes that are always there, and each tenant is sealed by one of them at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import time
 
 from django.conf import settings
 from django.db import connections
+
+from agentops.audit.sequencer import audit_seal
 
 from .engine import execute_run
 from .engine.lease import new_worker_id
@@ -34,9 +40,14 @@ def worker_started(**_signal) -> None:
         resume_stranded()
     except Exception:
         logger.exception("recovery at worker start failed; the recovery thread will retry")
-    if settings.RUN_RECOVERY_INTERVAL_SECONDS > 0:
-        threading.Thread(target=recover_forever, args=(settings.RUN_RECOVERY_INTERVAL_SECONDS,),
-                         name="run-recovery", daemon=True).start()
+    _every(settings.RUN_RECOVERY_INTERVAL_SECONDS, recover, "run-recovery")
+    _every(settings.AGENTOPS_AUDIT_SEAL_INTERVAL_SECONDS, audit_seal, "audit-sequencer")
+
+
+def _every(interval: float, work, name: str) -> None:
+    """Run `work` every `interval` seconds (none if 0) in a daemon thread of this process."""
+    if interval > 0:
+        threading.Thread(target=repeat_forever, args=(interval, work), name=name, daemon=True).start()
 
 
 def resume_stranded() -> int:
@@ -51,11 +62,11 @@ def resume_stranded() -> int:
     return len(stranded)
 
 
-def recover_forever(interval: float) -> None:
+def repeat_forever(interval: float, work) -> None:
     while True:
         time.sleep(interval)
         try:
-            recover()
+            work()
         except Exception:  # the database is unreachable, say: try again at the next tick
-            logger.warning("recovery failed", exc_info=True)
+            logger.warning("%s failed", getattr(work, "__name__", work), exc_info=True)
             connections.close_all()  # this thread's connections only

@@ -96,10 +96,12 @@ def _plain(value):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(TenantScopedAdminMixin, ReadOnlyModelAdmin):
-    list_display = ["created_at", "tenant", "seq", "action", "actor_type", "actor_label", "target_type", "target_label"]
+    # Pending events (not in the chain yet) too, in the order they were written.
+    list_display = ["created_at", "tenant", "chain_position", "action", "actor_type", "actor_label", "target_type",
+                    "target_label"]
     list_filter = ["tenant", "action", "actor_type", "target_type", "key_id"]
     search_fields = ["action", "actor_label", "target_label", "target_id"]
     list_select_related = ["tenant"]
     date_hierarchy = "created_at"
-    ordering = ["-created_at"]
+    ordering = ["-created_at", "-id"]
     view_permission = "view_audit"

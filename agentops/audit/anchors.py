@@ -25,6 +25,7 @@ from agentops.errors import CodedError
 
 from .keys import key_get, signing_key
 from .models import AuditEvent, canonical_json
+from .sequencer import audit_seal
 
 POST_TIMEOUT_SECONDS = 10
 
@@ -55,8 +56,10 @@ class Anchor:
 
 
 def anchor_heads() -> list[Anchor]:
-    """The signed head of every tenant's chain that has events (one query)."""
-    newest = AuditEvent.objects.filter(tenant=OuterRef("tenant")).order_by("-seq").values("seq")[:1]
+    """The signed head of every tenant's chain that has sealed events (one query): pending events
+    have no place in the chain yet, so no anchor covers them."""
+    newest = (AuditEvent.objects.filter(tenant=OuterRef("tenant"), seq__isnull=False).order_by("-seq")
+              .values("seq")[:1])
     heads = (AuditEvent.objects.filter(seq=Subquery(newest)).order_by("tenant_id")
              .values_list("tenant_id", "tenant__slug", "seq", "hash"))
     key, now = signing_key(), timezone.now().isoformat()
@@ -72,6 +75,7 @@ def audit_anchor(*, directory: str = "", url: str = "") -> list[Anchor]:
     if not directory and not url:
         raise AnchorError("no_anchor_target", "No anchor target: set AGENTOPS_AUDIT_ANCHOR_DIR or "
                                               "AGENTOPS_AUDIT_ANCHOR_URL, or give --to.")
+    audit_seal(wait=True)  # what was written until now, anchored now rather than in an hour
     anchors = anchor_heads()
     if directory:
         anchors_append(anchors, directory)

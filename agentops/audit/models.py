@@ -1,16 +1,20 @@
 """The append-only, keyed hash-chained audit log.
 
-Each event's `hash` is an HMAC-SHA256 (with the key named by `key_id`, see keys.py) of its content
-and the `prev_hash` of the event before it in the same tenant, so editing, deleting, inserting or
-reordering rows breaks the chain at that point, and only a holder of the key can write a chain
-that verifies (`manage.py audit verify`). Deleting the newest events is found against the chain's
-anchors, its signed heads kept outside the database (anchors.py).
+An event is written in two steps. The change's transaction inserts it *pending*: its content,
+`created_at` and `signature`, an HMAC-SHA256 of that content with the key named by `key_id` (see
+keys.py), but no place in the chain. Shortly after, the sequencer (sequencer.py) links it: it
+gives it `seq`, the `prev_hash` of the event before it in the same tenant, and `hash`, an HMAC of
+its content and those, so editing, deleting, inserting or reordering sealed rows breaks the chain
+at that point, and only a holder of the key can write a chain that verifies (`manage.py audit
+verify`). Deleting the newest events is found against the chain's anchors, its signed heads kept
+outside the database (anchors.py).
 
-Rows cannot be changed through the ORM, and triggers (SQLite and PostgreSQL, migration 0005)
-refuse UPDATE and DELETE for anyone who does not first drop or disable them; the one exception is
-the retention purge of services.audit_purge. A migration that makes SQLite rebuild this table
-drops its triggers: create them again in the same migration (tests/audit/test_append_only.py fails
-otherwise).
+Rows cannot be changed through the ORM, and triggers (SQLite and PostgreSQL, migration
+0007_unchained_events) refuse UPDATE and DELETE for anyone who does not first drop or disable them;
+the exceptions are the sequencer's sealing of a pending row (its chain fields, from NULL to a value,
+once, its content unchanged) and the retention purge of services.audit_purge. A migration that
+makes SQLite rebuild this table drops its triggers: create them again in the same migration
+(tests/audit/test_append_only.py fails otherwise).
 """
 
 import functools
@@ -22,6 +26,7 @@ from .keys import KEY_ID_MAX_LENGTH, AuditKey, key_get
 
 GENESIS_HASH = "0" * 64
 PURGE_ACTION = "audit.purged"
+CHAIN_FIELDS = ("seq", "prev_hash", "hash")  # NULL while an event is pending, set once by the sequencer
 
 
 class AppendOnlyError(Exception):
@@ -47,7 +52,9 @@ class AuditEvent(models.Model):
     # No index of its own: (tenant, seq) and (tenant, created_at) lead with it.
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="audit_events",
                                db_index=False)
-    seq = models.PositiveBigIntegerField(help_text="Position in the tenant's chain, from 1.")
+    # The chain fields: NULL while the event is pending, set once by the sequencer.
+    seq = models.PositiveBigIntegerField(null=True, blank=True,
+                                         help_text="Position in the tenant's chain, from 1; empty while pending.")
     created_at = models.DateTimeField()
     actor_type = models.CharField(max_length=20, choices=ActorType.choices)
     actor_id = models.CharField(max_length=64, blank=True)
@@ -59,18 +66,30 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
     key_id = models.CharField(max_length=KEY_ID_MAX_LENGTH, help_text="The audit key that signed `hash`.")
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, help_text="HMAC-SHA256 of the content, `prev_hash` included.")
+    # Empty only on events sealed before events were written pending (their `hash` covers them).
+    signature = models.CharField(max_length=64, blank=True,
+                                 help_text="HMAC-SHA256 of the content but the chain fields, written with the event.")
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    hash = models.CharField(max_length=64, null=True, blank=True,
+                            help_text="HMAC-SHA256 of the content, `seq` and `prev_hash` included.")
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
-        ordering = ["tenant_id", "seq"]
+        ordering = ["tenant_id", "id"]  # the order of insertion, which the sequencer follows
         constraints = [models.UniqueConstraint(fields=["tenant", "seq"], name="audit_seq_unique_per_tenant")]
-        indexes = [models.Index(fields=["tenant", "created_at"]), models.Index(fields=["target_type", "target_id"])]
+        indexes = [
+            models.Index(fields=["tenant", "created_at"]), models.Index(fields=["target_type", "target_id"]),
+            # What the sequencer reads: each tenant's pending events, in order (a small index).
+            models.Index(fields=["tenant", "id"], condition=models.Q(seq__isnull=True), name="audit_pending"),
+        ]
 
     def __str__(self):
-        return f"#{self.seq} {self.action} by {self.actor_label or self.actor_type}"
+        return f"{self.chain_position} {self.action} by {self.actor_label or self.actor_type}"
+
+    @property
+    def chain_position(self) -> str:
+        return f"#{self.seq}" if self.seq is not None else "pending"
 
     # Guards, not business logic: an audit row must never change once written.
     def save(self, *args, **kwargs):
@@ -98,43 +117,43 @@ class AuditEvent(models.Model):
             "key": self.key_id,
         }
 
+    def signed_content(self) -> dict:
+        """What the signature covers: the content but the chain fields, which come later."""
+        return {**self.statement(), "created_at": self.created_at.isoformat()}
+
     def compute_hash(self) -> str:
-        """The signature this event's content should carry; KeyError when its key is unknown."""
+        """The hash this event's content should carry in the chain; KeyError when its key is unknown."""
+        return self._key().sign(canonical_json(self.content()))
+
+    def compute_signature(self) -> str:
+        """The signature its content should carry; KeyError when its key is unknown."""
+        return self._key().sign(canonical_json(self.signed_content()))
+
+    def _key(self) -> AuditKey:
         key = key_get(self.key_id)
         if key is None:
             raise KeyError(self.key_id)
-        return key.sign(canonical_json(self.content()))
+        return key
 
 
-# The content an event gets when it joins the chain, in canonical (sorted) order.
-CHAIN_FIELDS = ("created_at", "prev_hash", "seq")
-
-
-class ContentTemplate:
-    """The canonical JSON of an event's content, encoded before it joins the chain, with gaps for
-    the CHAIN_FIELDS: `hash()` then costs a few concatenations and an HMAC, not an encoding of the
-    whole event. Writers of the chain hold its lock meanwhile (see audit_append_all). Built from
-    `statement()` and the same canonical form as `compute_hash()`, which verification uses.
+class SignatureTemplate:
+    """The canonical JSON of an event's signed content, encoded before the change's transaction
+    with a gap for `created_at`: `sign()` inside it then costs two concatenations and an HMAC, not
+    an encoding of the whole event. Built from `statement()` and the same canonical form as
+    `compute_signature()`, which the sequencer and verification use.
     """
 
     def __init__(self, statement: dict, key: AuditKey):
         self._key = key
-        self._segments: list[str] = []
-        text = "{"
-        for index, name in enumerate(sorted([*statement, *CHAIN_FIELDS])):
-            text += ("," if index else "") + _encoded_key(name) + ":"
-            if name in CHAIN_FIELDS:
-                self._segments.append(text)
-                text = ""
-            else:
-                text += canonical_json(statement[name])
-        self._segments.append(text + "}")
+        before, after = [], []
+        for name in sorted(statement):
+            (before if name < "created_at" else after).append(f"{_encoded_key(name)}:{canonical_json(statement[name])}")
+        self._head = "{" + "".join(f"{item}," for item in before) + '"created_at":"'
+        self._tail = '"' + "".join(f",{item}" for item in after) + "}"
 
-    def hash(self, *, seq: int, created_at, prev_hash: str) -> str:
-        """The event's hash once it has these chain fields (as compute_hash would give it)."""
-        # Their JSON written out: an ISO time and a hex digest need no escaping, an int is its digits.
-        first, second, third, last = self._segments
-        return self._key.sign(f'{first}"{created_at.isoformat()}"{second}"{prev_hash}"{third}{int(seq)}{last}')
+    def sign(self, created_at) -> str:
+        """The event's signature once it has this time (as compute_signature would give it)."""
+        return self._key.sign(f"{self._head}{created_at.isoformat()}{self._tail}")
 
 
 def canonical_json(value) -> str:

@@ -16,7 +16,8 @@ from agentops.db import execute, insert_many
 from agentops.errors import CodedError
 
 from .keys import signing_key
-from .models import GENESIS_HASH, PURGE_ACTION, ActorType, AuditEvent, ContentTemplate
+from .models import CHAIN_FIELDS, PURGE_ACTION, ActorType, AuditEvent, SignatureTemplate
+from .sequencer import chain_seal
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,15 @@ def audit_record(
     data: dict | None = None,
     changes: dict | None = None,
 ) -> AuditEvent:
-    """Append one event to the tenant's chain, in the caller's transaction."""
+    """Append one event to the tenant's log, in the caller's transaction: pending, until the
+    sequencer links it into the chain (sequencer.py)."""
     return audit_append(audit_prepare(tenant=tenant, action=action, actor=actor, target=target, data=data,
                                       changes=changes))
 
 
 def audit_record_concerned(*, tenant_ids, action: str, actor: Actor, target=None, data: dict | None = None,
                            changes: dict | None = None) -> None:
-    """Append one event to the chain of each tenant in `tenant_ids`, in the caller's transaction.
+    """Append one event to the log of each tenant in `tenant_ids`, in the caller's transaction.
     No tenant at all means a platform-wide object (a global tool, a price, a platform user): it
     concerns every tenant, so every tenant's auditors see the change in their own chain."""
     tenants = _TENANT.objects.order_by("pk")
@@ -101,17 +103,17 @@ def audit_record_concerned(*, tenant_ids, action: str, actor: Actor, target=None
 
 @dataclass(frozen=True)
 class PreparedEvent:
-    """An event encoded for the database and for its hash, but for its place in the chain
+    """An event encoded for the database and for its signature, but for its time
     (see audit_prepare and audit_append_all)."""
 
     event: AuditEvent
-    template: ContentTemplate
+    template: SignatureTemplate
     values: list  # the values of _OWN_FIELDS, adapted for the database
 
 
 def audit_prepare(*, tenant, action: str, actor: Actor, target=None, data: dict | None = None,
                   changes: dict | None = None) -> PreparedEvent:
-    """An event with everything but its place in the chain, for `audit_append`.
+    """An event with everything but its time and signature, for `audit_append`.
 
     Hot paths prepare their event before their transaction begins: on SQLite the time spent
     inside one is time every other writer waits, so whatever can be encoded is encoded here.
@@ -132,50 +134,50 @@ def audit_prepare(*, tenant, action: str, actor: Actor, target=None, data: dict 
     )
     connection = connections[router.db_for_write(AuditEvent)]
     values = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in _OWN_FIELDS]
-    return PreparedEvent(event, ContentTemplate(event.statement(), key), values)
+    return PreparedEvent(event, SignatureTemplate(event.statement(), key), values)
 
 
 def audit_append(prepared: PreparedEvent) -> AuditEvent:
-    """Give a prepared event the next place in its tenant's chain and insert it, in the caller's
-    transaction (see audit_append_all)."""
+    """Insert a prepared event, pending, in the caller's transaction (see audit_append_all)."""
     return audit_append_all([prepared])[0]
 
 
 def audit_append_all(prepared: list[PreparedEvent]) -> list[AuditEvent]:
-    """Append prepared events, in order, to their tenants' chains, in the caller's transaction;
-    each tenant's chain tail is read once and the events are inserted with one statement.
+    """Insert prepared events, signed and pending, in the caller's transaction, with one
+    statement; the sequencer (sequencer.audit_seal) links them into their tenants' chains after
+    the transaction commits, in the order of their ids, which follow the order of `prepared`.
 
-    Holds a row lock on each tenant (FOR NO KEY UPDATE, which does not block inserts that only
-    reference the tenant) so concurrent writers extend a chain one after another, never fork it.
+    Takes no lock and reads nothing: writers of one tenant never wait for each other here. (Chained
+    at once, each would have to hold the tenant's chain tail until it commits.)
     """
-    tails: dict[int, tuple[int, str]] = {}
     connection = connections[router.db_for_write(AuditEvent)]
+    now = timezone.now()
+    db_now = connection.ops.adapt_datetimefield_value(now)
     rows = []
-    with transaction.atomic(savepoint=False):  # a failure here must undo the caller's change too
-        now = timezone.now()
-        for item in prepared:
-            event = item.event
-            seq, prev_hash = tails.get(event.tenant_id) or _locked_tail(event.tenant_id)
-            event.seq, event.created_at, event.prev_hash = seq + 1, now, prev_hash
-            event.hash = item.template.hash(seq=event.seq, created_at=now, prev_hash=prev_hash)
-            tails[event.tenant_id] = (event.seq, event.hash)
-            rows.append((*item.values, event.seq, connection.ops.adapt_datetimefield_value(now), prev_hash, event.hash))
-        head, returning = _insert_parts(connection)
-        ids = {(tenant_id, seq): pk for pk, tenant_id, seq in insert_many(connection, head, rows, returning=returning)}
+    for item in prepared:
+        item.event.created_at, item.event.signature = now, item.template.sign(now)
+        rows.append((*item.values, db_now, item.event.signature))
+    head, returning = _insert_parts(connection)
+    ids: dict[str, list[int]] = {}
+    with transaction.atomic(savepoint=False):  # past MAX_ROWS_PER_INSERT rows, several statements: all or none
+        for pk, signature in insert_many(connection, head, rows, returning=returning):
+            ids.setdefault(signature, []).append(pk)
+    for pks in ids.values():
+        pks.sort(reverse=True)  # identical events (one signature) take their ids in order
     for item in prepared:
         event = item.event
-        event.pk = ids[(event.tenant_id, event.seq)]
+        event.pk = ids[event.signature].pop()
         event._state.adding, event._state.db = False, connection.alias
     return [item.event for item in prepared]
 
 
-# Columns in INSERT order: what an event says (encoded by audit_prepare), then its place in the
-# chain, filled in by audit_append_all in this order.
-_CHAIN_FIELDS_IN_ROW = ("seq", "created_at", "prev_hash", "hash")
+# Columns in INSERT order: what an event says (encoded by audit_prepare), then its time and
+# signature, filled in by audit_append_all; the chain fields stay NULL until the sequencer's turn.
+_TIME_FIELDS_IN_ROW = ("created_at", "signature")
 _OWN_FIELDS = [field for field in AuditEvent._meta.concrete_fields
-               if not field.primary_key and field.name not in _CHAIN_FIELDS_IN_ROW]
+               if not field.primary_key and field.name not in (*_TIME_FIELDS_IN_ROW, *CHAIN_FIELDS)]
 _INSERT_COLUMNS = [*(field.column for field in _OWN_FIELDS),
-                   *(AuditEvent._meta.get_field(name).column for name in _CHAIN_FIELDS_IN_ROW)]
+                   *(AuditEvent._meta.get_field(name).column for name in _TIME_FIELDS_IN_ROW)]
 
 
 def _insert_parts(connection) -> tuple[str, str]:
@@ -184,7 +186,7 @@ def _insert_parts(connection) -> tuple[str, str]:
         q = connection.ops.quote_name
         _INSERT_PARTS[connection.vendor] = (
             f"INSERT INTO {q(AuditEvent._meta.db_table)} ({', '.join(q(c) for c in _INSERT_COLUMNS)})",
-            f"{q('id')}, {q('tenant_id')}, {q('seq')}")
+            f"{q('id')}, {q('signature')}")
     return _INSERT_PARTS[connection.vendor]
 
 
@@ -194,27 +196,6 @@ _INSERT_PARTS: dict[str, tuple[str, str]] = {}
 # The tenant model, reached through the events' foreign key: audit sits below tenancy, whose
 # services record their changes here.
 _TENANT = AuditEvent._meta.get_field("tenant").related_model
-
-
-def _locked_tail(tenant_id) -> tuple[int, str]:
-    """The (seq, hash) the tenant's next event follows, its chain locked until the transaction ends."""
-    if connection.features.has_select_for_update:  # SQLite: the IMMEDIATE transaction already excludes other writers
-        _TENANT.objects.select_for_update(no_key=True).filter(pk=tenant_id).values_list("pk").get()
-    return _chain_tail(tenant_id) or (0, GENESIS_HASH)
-
-
-def _chain_tail(tenant_id) -> tuple[int, str] | None:
-    """The seq and hash of the tenant's newest event (SQL built once: every tool call reads it)."""
-    key = connection.vendor
-    if key not in _TAIL_SQL:
-        q = connection.ops.quote_name
-        _TAIL_SQL[key] = (f"SELECT {q('seq')}, {q('hash')} FROM {q(AuditEvent._meta.db_table)} "
-                          f"WHERE {q('tenant_id')} = %s ORDER BY {q('seq')} DESC LIMIT 1")
-    row = execute(connection, _TAIL_SQL[key], [tenant_id], result="one")
-    return (row[0], row[1]) if row else None
-
-
-_TAIL_SQL: dict[str, str] = {}
 
 
 class AuditPurgeError(CodedError):
@@ -228,17 +209,23 @@ def audit_purge(*, tenant, before: datetime, actor: Actor) -> AuditEvent:
     deletion the audit triggers let through, and only for this tenant, in this transaction.
     """
     with transaction.atomic():
-        _locked_tail(tenant.pk)
-        gone = AuditEvent.objects.filter(tenant=tenant, created_at__lt=before).order_by("-seq").first()
+        chain_seal(tenant.pk, wait=True)  # every committed event sealed, the chain held until commit
+        sealed = AuditEvent.objects.filter(tenant=tenant, seq__isnull=False)
+        gone = sealed.filter(created_at__lt=before).order_by("-seq").first()
         if gone is None:
             raise AuditPurgeError("nothing_to_purge", f"tenant {tenant.slug} has no audit events before {before.isoformat()}.")
-        count = AuditEvent.objects.filter(tenant=tenant, seq__lte=gone.seq).count()
-        # The purge event first: it follows the current tail, which may be among the deleted.
+        count = sealed.filter(seq__lte=gone.seq).count()
+        # The purge event first, sealed at once: it follows the current tail, which may be among the deleted.
         event = audit_record(tenant=tenant, action=PURGE_ACTION, actor=actor, data={
             "before": before.isoformat(), "count": count, "through_seq": gone.seq, "through_hash": gone.hash})
+        chain_seal(tenant.pk, wait=True)
+        event.refresh_from_db(fields=CHAIN_FIELDS)
+        if event.seq is None:  # the sequencer stopped before it: a pending event fails its signature
+            raise AuditPurgeError("chain_blocked", f"tenant {tenant.slug} has a pending audit event that fails its "
+                                                   "signature (see manage.py audit verify): nothing was purged.")
         with _deletion_allowed(tenant.pk):
             deleted = execute(connection, _PURGE_SQL, [tenant.pk, gone.seq])
-        if deleted != count:  # cannot happen under the chain's lock; never record a wrong count
+        if deleted != count:  # cannot happen under the sequencer's lock; never record a wrong count
             raise AuditPurgeError("purge_mismatch", f"deleted {deleted} events where {count} were counted.")
     return event
 

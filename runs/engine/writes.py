@@ -1,8 +1,8 @@
 """What one execution writes, prepared before its transaction and applied inside it.
 
 On SQLite the time inside a write transaction is time every other writer waits, so each write
-is built here first — its rows encoded, its blobs packed, its audit events hashed but for their
-place in the chain, its statements' values adapted — and `apply()` then only runs statements.
+is built here first — its rows encoded, its blobs packed, its audit events encoded but for their
+time and signature, its statements' values adapted — and `apply()` then only runs statements.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def run_counters(usage: dict) -> dict:
 
 class StepsWrite:
     """New steps with what belongs to them: their blobs, their audit events and `events` (one
-    read of the chain), their model usage on the day's counters and, unless the run's release adds
+    INSERT, pending: the sequencer chains them), their model usage on the day's counters and, unless the run's release adds
     it (`usage_on_run=False`), on the run."""
 
     def __init__(self, run: Run, steps: list[NewStep], *, events=(), usage_on_run=True):

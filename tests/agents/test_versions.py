@@ -28,7 +28,7 @@ def test_creating_an_agent_makes_version_1_current(support, operator):
 
 
 def test_creating_an_agent_records_the_agent_and_its_first_version(support, tenant):
-    created, versioned = AuditEvent.objects.filter(tenant=tenant).order_by("seq")
+    created, versioned = AuditEvent.objects.filter(tenant=tenant).order_by("id")
 
     assert (created.action, created.data) == ("agent.created", {"slug": "support", "name": "Support"})
     assert versioned.action == "agent.version_created" and versioned.data == {"number": 1}
@@ -60,7 +60,7 @@ def test_a_new_version_leaves_the_previous_one_as_it_was(support):
 def test_a_new_version_records_only_what_changed(support, tenant):
     agent_version_create(agent=support, config={"system_prompt": "Be thorough.", "model": "demo"}, actor=ACTOR)
 
-    event = AuditEvent.objects.filter(tenant=tenant, action="agent.version_created").latest("seq")
+    event = AuditEvent.objects.filter(tenant=tenant, action="agent.version_created").latest("id")
     assert event.data == {"number": 2}
     assert event.changes == {"system_prompt": ["Be brief.", "Be thorough."]}
 

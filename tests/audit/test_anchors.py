@@ -4,10 +4,9 @@ against which `manage.py audit verify` finds the newest events deleted or the ch
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.test import override_settings
 from django.utils import timezone
 from django_q.models import Schedule
@@ -17,21 +16,8 @@ from agentops.audit.anchors import Anchor, anchors_load
 from agentops.audit.keys import signing_key
 from agentops.audit.models import AuditEvent
 from agentops.audit.services import Actor, audit_purge
+from tests.support.audit_command import audit, verify_failure
 from tests.support.audit_tampering import rehash_chain, tamper
-
-
-def audit(*args) -> tuple[str, str]:
-    out, err = StringIO(), StringIO()
-    call_command("audit", *args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
-
-def verify_failure(*args) -> str:
-    err = StringIO()
-    with pytest.raises(CommandError) as failure:
-        call_command("audit", "verify", *args, stdout=StringIO(), stderr=err)
-    assert failure.value.returncode == 1
-    return err.getvalue()
 
 
 def lines(path) -> list[dict]:
@@ -97,7 +83,7 @@ def test_deleting_every_event_is_found_against_the_anchor(anchored, tenant):
 def test_a_chain_rewritten_with_the_key_is_found_against_the_anchor(anchored, tenant):
     # Someone holding the key edits an event and signs the chain again: it verifies on its own.
     tamper("UPDATE audit_auditevent SET action = 'test.innocent' WHERE tenant_id = %s AND seq = 2", [tenant.pk])
-    rehash_chain(tenant, lambda event: event.compute_hash())
+    rehash_chain(tenant, lambda event: event.compute_hash(), sign=lambda event: event.compute_signature())
 
     err = verify_failure("--anchors", str(anchored))
 

@@ -3,6 +3,7 @@
 import pytest
 
 from agentops.audit.models import AuditEvent
+from agentops.audit.sequencer import audit_seal
 from agentops.audit.services import Actor
 from agentops.tenancy.models import ApiKey, Membership
 from agentops.tenancy.roles import Role
@@ -29,6 +30,7 @@ def events(tenant, action=None):
 
 def test_creating_a_tenant_starts_its_chain(owner):
     tenant = tenant_create(name="Initech", slug="initech", actor=Actor.for_user(owner))
+    audit_seal(tenant_ids=[tenant.pk])
 
     [event] = events(tenant)
     assert (event.seq, event.action, event.data) == (1, "tenant.created", {"name": "Initech"})

@@ -1,4 +1,5 @@
-"""Each tenant's events form one hash chain: seq 1..n, each event pointing at the hash of the one before."""
+"""Each tenant's events form one hash chain: seq 1..n, each event pointing at the hash of the one before,
+linked by the sequencer after the transactions that wrote them (sealing: test_sequencer.py)."""
 
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -7,6 +8,7 @@ import pytest
 from django.db import transaction
 
 from agentops.audit.models import GENESIS_HASH, AuditEvent
+from agentops.audit.sequencer import audit_seal
 from agentops.audit.services import Actor, audit_append_all, audit_prepare, audit_record
 from agentops.audit.verify import audit_chain_verify
 
@@ -41,8 +43,10 @@ def test_events_appended_together_extend_each_tenants_chain_in_order(tenant, oth
 
     with transaction.atomic():
         appended = audit_append_all(batch)
+    audit_seal()
 
-    assert [(e.tenant_id, e.seq) for e in appended] == [(tenant.pk, 2), (other_tenant.pk, 1), (tenant.pk, 3), (tenant.pk, 4)]
+    sealed = [AuditEvent.objects.get(pk=e.pk) for e in appended]
+    assert [(e.tenant_id, e.seq) for e in sealed] == [(tenant.pk, 2), (other_tenant.pk, 1), (tenant.pk, 3), (tenant.pk, 4)]
     ours = list(AuditEvent.objects.filter(tenant=tenant).order_by("seq").values_list("data", flat=True))
     assert ours == [{"i": 0}, {"i": 0}, {"i": 2}, {"i": 3}]
     assert audit_chain_verify(tenant) == (4, None) and audit_chain_verify(other_tenant) == (1, None)
@@ -54,10 +58,12 @@ def test_the_stored_hash_matches_the_content_read_back_from_the_database(tenant,
         data={"amount": Decimal("12.50"), "at": datetime(2024, 5, 1, 12, 30, tzinfo=timezone.utc), "note": "ünï"},
         changes={"limit": [None, 1.5]},
     )
+    audit_seal()
 
     stored = AuditEvent.objects.get(pk=event.pk)
 
-    assert stored.compute_hash() == stored.hash == event.hash
+    assert stored.compute_signature() == stored.signature == event.signature
+    assert stored.compute_hash() == stored.hash
     assert stored.data == {"amount": "12.50", "at": "2024-05-01T12:30:00Z", "note": "ünï"}
 
 
@@ -65,8 +71,10 @@ def test_numbers_that_postgresql_would_rewrite_still_hash_the_same_after_a_round
     data = {"huge": 1e20, "astronomic": 1.5e300, "negative_zero": -0.0, "tiny": 1e-07, "plain": 0.1, "int": 7}
 
     event = audit_record(tenant=tenant, action="test.numbers", actor=Actor.system("test"), data=data)
+    audit_seal()
 
     stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.compute_signature() == stored.signature == event.signature
     assert stored.compute_hash() == stored.hash
     assert stored.data["huge"] == 10**20 and stored.data["plain"] == 0.1
     assert audit_chain_verify(tenant) == (1, None)
@@ -101,8 +109,10 @@ def test_a_prepared_events_hash_is_the_hash_of_its_stored_content_whatever_its_d
 
     event = audit_record(tenant=tenant, action="test.tricky", actor=Actor.system("sys"), data=tricky,
                          changes={"b": [1, 2], "a": [None, "x"]})
+    audit_seal()
 
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.data == tricky and stored.seq == 2
-    assert stored.hash == event.hash == stored.compute_hash()
+    assert stored.signature == event.signature == stored.compute_signature()
+    assert stored.hash == stored.compute_hash()
     assert audit_chain_verify(tenant) == (2, None)

@@ -1,23 +1,16 @@
 """A retention purge deletes a tenant's oldest events through one path, `manage.py audit purge`,
 which records itself in the chain with the chain's new base: verification still passes after it."""
 
-from io import StringIO
-
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from agentops.audit.models import PURGE_ACTION, AuditEvent
 from agentops.audit.services import Actor, AuditPurgeError, audit_purge
 from agentops.audit.verify import audit_chain_verify
+from tests.support.audit_command import audit
 from tests.support.audit_tampering import tamper
-
-
-def audit(*args) -> tuple[str, str]:
-    out, err = StringIO(), StringIO()
-    call_command("audit", *args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
 
 
 def seqs(tenant) -> list[int]:
@@ -159,3 +152,15 @@ def test_the_purge_command_refuses_bad_input_readably(tenant, record, before, me
 def test_the_purge_command_refuses_an_unknown_tenant(db):
     with pytest.raises(CommandError, match="No tenant with slug 'nope'"):
         audit("purge", "--tenant", "nope", "--before", "2999-01-01")
+
+
+def test_a_purge_is_refused_while_a_tampered_pending_event_blocks_the_chain(tenant, record):
+    record(tenant, 2)
+    [pending] = record(tenant, 1, seal=False)
+    tamper("UPDATE audit_auditevent SET action = 'test.innocent' WHERE id = %s", [pending.pk])
+
+    with pytest.raises(AuditPurgeError, match="fails its signature"):
+        audit_purge(tenant=tenant, before=timezone.now(), actor=Actor.system("test"))
+
+    assert AuditEvent.objects.filter(tenant=tenant).count() == 3
+    assert not AuditEvent.objects.filter(action=PURGE_ACTION).exists()

@@ -13,7 +13,7 @@ from tests.support.audit_tampering import tamper
 
 signing = importlib.import_module("agentops.audit.migrations.0005_keyed_chain_and_triggers")
 BEFORE_KEYS = "0004_auditevent_key_id"
-LATEST = "0006_anchor_schedule"
+LATEST = "0007_unchained_events"
 
 
 def migrate(target: str) -> None:
@@ -31,7 +31,7 @@ def test_plain_chains_are_signed_and_verify(tenant, other_tenant, record):
     signed = chain(tenant), chain(other_tenant)
     try:
         migrate(BEFORE_KEYS)
-        plain = list(AuditEvent.objects.filter(tenant=tenant).order_by("seq"))
+        plain = list(AuditEvent.objects.filter(tenant=tenant).order_by("seq").defer("signature"))
         assert [e.hash for e in plain] == [signing.plain_hash(e) for e in plain]
         assert {e.key_id for e in plain} == {""}
     finally:

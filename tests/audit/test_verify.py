@@ -134,8 +134,8 @@ def forge(tenant, *, seq: int, prev_hash: str, digest) -> int:
     forged.hash = digest(forged)
     tamper(
         "INSERT INTO audit_auditevent (tenant_id, seq, created_at, actor_type, actor_id, actor_label, action,"
-        " target_type, target_id, target_label, data, changes, key_id, prev_hash, hash)"
-        " VALUES (%s, %s, %s, %s, '', %s, %s, '', '', '', %s, %s, %s, %s, %s)",
+        " target_type, target_id, target_label, data, changes, key_id, signature, prev_hash, hash)"
+        " VALUES (%s, %s, %s, %s, '', %s, %s, '', '', '', %s, %s, %s, '', %s, %s)",
         [tenant.pk, seq, forged.created_at, "system", "forger", "test.forged", json.dumps({}), json.dumps({}),
          forged.key_id, forged.prev_hash, forged.hash],
     )

@@ -41,7 +41,7 @@ def test_put_again_replaces_the_value_and_each_change_is_audited_by_name_only(cl
     assert (replaced.status_code, replaced.json()["last_four"]) == (200, "")  # too short to show any of it
     assert deleted.status_code == 204
     assert not TenantSecret.objects.exists()
-    events = list(AuditEvent.objects.filter(tenant=tenant, action__startswith="secret.").order_by("seq"))
+    events = list(AuditEvent.objects.filter(tenant=tenant, action__startswith="secret.").order_by("id"))
     assert [(e.action, e.data, e.target_label) for e in events] == [
         ("secret.created", {"name": "CRM_TOKEN"}, "CRM_TOKEN"),
         ("secret.replaced", {"name": "CRM_TOKEN"}, "CRM_TOKEN"),

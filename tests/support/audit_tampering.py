@@ -44,11 +44,14 @@ def signed_with(key: AuditKey):
     return lambda event: key.sign(canonical_json(event.content()))
 
 
-def rehash_chain(tenant, digest) -> None:
+def rehash_chain(tenant, digest, sign=None) -> None:
     """Recompute the tenant's whole chain with `digest` (event -> hash) and write it back, as a
-    database owner who wants a consistent-looking chain would."""
+    database owner who wants a consistent-looking chain would; with `sign` (event -> signature),
+    each event's signature too."""
     prev = GENESIS_HASH
-    for event in AuditEvent.objects.filter(tenant=tenant).order_by("seq"):
+    for event in AuditEvent.objects.filter(tenant=tenant, seq__isnull=False).order_by("seq"):
         event.prev_hash = prev
         event.hash = prev = digest(event)
-        tamper("UPDATE audit_auditevent SET prev_hash = %s, hash = %s WHERE id = %s", [event.prev_hash, event.hash, event.pk])
+        event.signature = sign(event) if sign else event.signature
+        tamper("UPDATE audit_auditevent SET prev_hash = %s, hash = %s, signature = %s WHERE id = %s",
+               [event.prev_hash, event.hash, event.signature, event.pk])

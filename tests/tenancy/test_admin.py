@@ -3,6 +3,7 @@
 import pytest
 
 from agentops.audit.models import AuditEvent
+from agentops.audit.sequencer import audit_seal
 from agentops.audit.services import Actor
 from agentops.tenancy.models import ApiKey, Membership, Tenant
 from agentops.tenancy.roles import Role
@@ -108,6 +109,7 @@ def test_adding_a_tenant_in_the_admin_starts_its_audit_chain(admin_client, db):
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     tenant = Tenant.objects.get(slug="initech")
+    audit_seal(tenant_ids=[tenant.pk])
     [event] = AuditEvent.objects.filter(tenant=tenant)
     assert (event.seq, event.action) == (1, "tenant.created")
     assert event.data == {"name": "Initech", "daily_cost_limit": "25", "allow_self_approval": False,

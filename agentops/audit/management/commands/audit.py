@@ -6,14 +6,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 
 from agentops.audit.anchors import AnchorError, anchors_load, audit_anchor
+from agentops.audit.sequencer import audit_seal
 from agentops.audit.services import Actor, AuditPurgeError, audit_purge
-from agentops.audit.verify import audit_chain_report
+from agentops.audit.verify import audit_chain_report, audit_overdue
 
 
 class Command(BaseCommand):
     help = ("Audit log tools. `audit verify [--tenant SLUG] [--anchors PATH]` checks every tenant's chain "
-            "(and against its anchors); `audit anchor [--to DIR|URL]` records every chain's signed head "
-            "outside the database; `audit purge --tenant SLUG --before DATE` deletes a tenant's oldest events.")
+            "(and against its anchors); `audit seal` links the pending events into their chains now; "
+            "`audit anchor [--to DIR|URL]` records every chain's signed head outside the database; "
+            "`audit purge --tenant SLUG --before DATE` deletes a tenant's oldest events.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -21,6 +23,9 @@ class Command(BaseCommand):
         verify.add_argument("--tenant", help="Only this tenant's chain (slug).")
         verify.add_argument("--anchors", help="Directory of anchor files, or one JSON Lines file "
                                               "(default: AGENTOPS_AUDIT_ANCHOR_DIR).")
+        verify.add_argument("--no-seal", action="store_true",
+                            help="Verify pending events as they are, without sealing them first.")
+        sub.add_parser("seal", help="Link every pending event into its tenant's chain now (the workers do it every second).")
         anchor = sub.add_parser("anchor", help="Write every chain's signed head to a directory and/or POST it to a URL.")
         anchor.add_argument("--to", help="A directory, or an http(s):// URL (default: the configured targets).")
         purge = sub.add_parser("purge", help="Delete a tenant's events up to the newest one written before DATE, "
@@ -29,18 +34,27 @@ class Command(BaseCommand):
         purge.add_argument("--before", required=True, help="A date (YYYY-MM-DD, midnight UTC) or an ISO date-time.")
 
     def handle(self, *args, action, **options):
-        {"verify": self.verify, "anchor": self.anchor, "purge": self.purge}[action](**options)
+        {"verify": self.verify, "seal": self.seal, "anchor": self.anchor, "purge": self.purge}[action](**options)
 
-    def verify(self, *, tenant=None, anchors=None, **options):
+    def verify(self, *, tenant=None, anchors=None, no_seal=False, **options):
         tenants = list(_tenants(tenant))
         anchored, problems = self._load_anchors(anchors)
         for problem in problems:
             self.stderr.write(self.style.ERROR(f"BROKEN anchor {problem}"))
         broken = bool(problems) | self._report_missing_tenants(tenant, anchored, tenants)
+        # Found before sealing, which would hide that the sequencer had stopped.
+        overdue = audit_overdue([t.pk for t in tenants])
+        if not no_seal:
+            audit_seal(tenant_ids=[t.pk for t in tenants], wait=True)
         for t in tenants:
             broken |= self._report_chain(t, (anchored or {}).get(t.pk, []), anchoring=anchored is not None)
-        if broken:
+            if t.pk in overdue:
+                self.stderr.write(self.style.ERROR(f"LATE   tenant {t.slug}: {overdue[t.pk]}"))
+        if broken or overdue:
             raise CommandError("audit chain verification failed", returncode=1)
+
+    def seal(self, **options):
+        self.stdout.write(f"{audit_seal(wait=True)} events sealed")
 
     def _load_anchors(self, path) -> tuple[dict | None, list[str]]:
         """The anchors at --anchors (which must exist), else in the configured directory (which the
@@ -63,6 +77,7 @@ class Command(BaseCommand):
         anchor = (f", matches its anchor of {report.anchor.anchored_at} (#{report.anchor.seq})" if report.anchor
                   else ", no anchor yet" if anchoring else "")
         events = f"{report.checked} event{'' if report.checked == 1 else 's'}"
+        events += f" ({report.pending} pending)" if report.pending else ""
         self.stdout.write(f"ok     tenant {tenant.slug}: {events}{purged}, chain intact{anchor}")
         return False
 
