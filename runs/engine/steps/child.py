@@ -10,6 +10,7 @@ from agentops.agents.models import Agent
 
 from ...errors import ChildRunFailed, RunFailure
 from ...models import Run, RunStatus, StepKind, StepStatus, WaitingReason
+from ...preview import input_preview
 from ...waits import run_enqueue
 from ..parking import suspend, wait_begin
 
@@ -42,7 +43,8 @@ def _child_create(parent: Run, seq: int, slug: str, input: dict) -> Run:
         raise RunFailure("unknown_agent", f"no agent {slug!r} in this tenant for a child run")
     child = Run.objects.create(
         tenant_id=parent.tenant_id, agent=agent, agent_version=agent.current_version,
-        workflow=agent.current_version.workflow, input=input, thread=parent.thread,
+        workflow=agent.current_version.workflow, input=input, input_preview=input_preview(input),
+        thread=parent.thread,
         created_by=parent.created_by, api_key=parent.api_key, on_behalf_of=parent.on_behalf_of,
         parent=parent, parent_step_seq=seq,
     )
