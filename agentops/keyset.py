@@ -83,10 +83,7 @@ class KeysetQuery:
         """One page: `size` rows past the cursor (from the newest without one). Each branch reads
         `size + 1` rows; the extra one says whether there is more."""
         before = cursor is not None and cursor.before
-        order = [field if before else f"-{field}" for field in self.fields]
-        reads = [branch.filter(self._beyond(cursor)).order_by(*order)[: size + 1] if cursor else
-                 branch.order_by(*order)[: size + 1] for branch in self.branches]
-        rows = self._merged(reads, newest_first=not before)[: size + 1]
+        rows = self._merged(self.reads(cursor=cursor, size=size), newest_first=not before)[: size + 1]
         more, rows = len(rows) > size, rows[:size]
         if not rows:
             return Page([], None, None)
@@ -97,6 +94,13 @@ class KeysetQuery:
         newer = more if before else cursor is not None
         return Page(rows, Cursor(self._key(rows[-1])) if older else None,
                     Cursor(self._key(rows[0]), before=True) if newer else None)
+
+    def reads(self, *, cursor: Cursor | None = None, size: int) -> list[QuerySet]:
+        """The query of each branch for a page: `size + 1` rows past the cursor, in the page's order."""
+        before = cursor is not None and cursor.before
+        order = [field if before else f"-{field}" for field in self.fields]
+        return [(branch.filter(self._beyond(cursor)) if cursor else branch).order_by(*order)[: size + 1]
+                for branch in self.branches]
 
     def _beyond(self, cursor: Cursor) -> Q:
         """Rows after the boundary in the page's direction, as `a <= x AND (a < x OR b < y)`: the

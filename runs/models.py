@@ -122,7 +122,7 @@ class Run(models.Model):
         indexes = [
             models.Index(fields=["tenant", "created_at", "id"], name="run_list"),
             models.Index(fields=["tenant", "status", "created_at", "id"], name="run_list_status"),
-            models.Index(fields=["tenant", "created_at", "id"], name="run_list_with_errors",
+            models.Index(fields=["tenant", "status", "created_at", "id"], name="run_list_with_errors",
                          condition=models.Q(status=RunStatus.SUCCEEDED, tool_errors__gt=0)),
             models.Index(fields=["tenant", "agent", "created_at", "id"], name="run_list_agent"),
             models.Index(fields=["tenant", "agent_version", "created_at", "id"], name="run_list_version"),

@@ -99,7 +99,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='run',
-            index=models.Index(condition=models.Q(('status', 'succeeded'), ('tool_errors__gt', 0)), fields=['tenant', 'created_at', 'id'], name='run_list_with_errors'),
+            index=models.Index(condition=models.Q(('status', 'succeeded'), ('tool_errors__gt', 0)), fields=['tenant', 'status', 'created_at', 'id'], name='run_list_with_errors'),
         ),
         migrations.AddIndex(
             model_name='run',
