@@ -218,7 +218,7 @@ class Pagination(pagination.LimitOffsetPagination):
 
 
 class CursorParamsSerializer(serializers.Serializer):
-    cursor = serializers.CharField(required=False, max_length=1000,
+    cursor = serializers.CharField(required=False, allow_blank=True, max_length=1000,
                                    help_text="A `next` or `previous` cursor from the page before; none: the newest.")
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500,
                                      help_text="Number of results to return per page (default 50).")
