@@ -19,7 +19,7 @@ MAX_SEARCH_WORDS = 8
 _WORD = re.compile(r"\w+")
 
 # The one condition per database; PostgreSQL's repeats the index's expression exactly.
-_SQLITE_WORD = '"runs_run"."id" IN (SELECT run_id FROM runs_run_search WHERE runs_run_search MATCH %s)'
+_SQLITE = '"runs_run"."rowid" IN (SELECT rowid FROM runs_run_search WHERE runs_run_search MATCH %s)'
 _POSTGRESQL = ("to_tsvector('simple'::regconfig, \"runs_run\".\"input_preview\" || ' ' || "
                "\"runs_run\".\"output_preview\") @@ to_tsquery('simple'::regconfig, %s)")
 
@@ -34,8 +34,5 @@ def run_search_condition(words: list[str]) -> Q:
     vendor = connections[router.db_for_read(Run)].vendor
     if vendor == "postgresql":
         return Q(RawSQL(_POSTGRESQL, [" & ".join(words)], output_field=BooleanField()))
-    # Each word on its own: the input and the output are separate rows of the index.
-    condition = Q()
-    for word in words:
-        condition &= Q(RawSQL(_SQLITE_WORD, [f'"{word}"'], output_field=BooleanField()))
-    return condition
+    # Each word quoted: a string, never FTS5 query syntax; words side by side must all be there.
+    return Q(RawSQL(_SQLITE, [" ".join(f'"{word}"' for word in words)], output_field=BooleanField()))

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from agentops.keyset import Cursor
 from agentops.tenancy.roles import Role
+from runs.models import Run
 from runs.selectors import run_list
 from tests.support.runs_journal import make_run
 
@@ -113,4 +114,20 @@ def test_the_search_triggers_exist(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'runs_run'")
         triggers = {row[0] for row in cursor.fetchall()}
-    assert {"runs_run_search_input", "runs_run_search_output"} <= triggers
+    assert {"runs_run_search_insert", "runs_run_search_update", "runs_run_search_delete"} <= triggers
+
+
+def test_the_search_index_follows_runs_created_changed_and_deleted(agent):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL searches through an index of runs_run itself")
+    run = make_run(agent, input_preview="refund order 7")
+    Run.objects.filter(pk=run.pk).update(output_preview="refused: amount too large")
+
+    def indexed(word):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM runs_run_search WHERE runs_run_search MATCH %s", [word])
+            return cursor.fetchone()[0]
+
+    assert (indexed("refund"), indexed("refused")) == (1, 1)
+    run.delete()
+    assert (indexed("refund"), indexed("refused")) == (0, 0)
