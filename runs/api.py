@@ -64,7 +64,7 @@ class RunListCreateApi(APIView):
 
     required_permissions = {"GET": ("view", "read"), "POST": ("run_agents", "runs:write")}
 
-    @extend_schema(parameters=[RunListFilterSerializer, CursorParamsSerializer],
+    @extend_schema(operation_id="v1_runs_list", parameters=[RunListFilterSerializer, CursorParamsSerializer],
                    responses={200: RunPageSerializer, 400: OpenApiResponse(
                        ApiErrorSerializer, description="invalid (an unknown filter value, see details), "
                                                        "invalid_cursor")})
