@@ -1,5 +1,5 @@
 """The runs list in a real browser: previews, the amber "Succeeded with errors" marker, text search,
-filters swapped in without a reload, and paging by cursor there and back (docs/screenshots/runs.png)."""
+filters swapped in without a reload, and paging by cursor there and back."""
 
 import datetime as dt
 
@@ -52,7 +52,7 @@ def test_an_operator_searches_filters_and_pages_the_runs(logged_in_page, screens
     assert refused.locator(".badge").inner_text() == "Succeeded with errors"
     assert refused.locator(".badge").evaluate("e => getComputedStyle(e).color") == "rgb(230, 119, 0)"  # amber
     assert "⚠ 1 tool error" in refused.inner_text() and "Please refund order #1043" in refused.inner_text()
-    screenshot(page, "runs", docs=True)
+    screenshot(page, "runs-list-outcomes")
 
     assert rows(page).count() == 50
     page.locator("a[rel=next]").click()
