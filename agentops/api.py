@@ -1,4 +1,5 @@
-"""Shared pieces of the v1 API: the error envelope, the JSON body parser, strict input, pagination.
+"""Shared pieces of the v1 API: the error envelope, the JSON body parser, strict input, pagination
+(limit/offset, or by cursor for the lists that must stay fast however long they grow).
 
 Every error leaves as `{"error": {"code": ..., "message": ..., "details": ...}}` with its 4xx/5xx
 status, whether DRF raised it (validation, auth, throttling), a service raised a domain error, the
@@ -19,6 +20,9 @@ from urllib.parse import unquote_plus
 from django.conf import settings
 from django.http import JsonResponse
 from rest_framework import exceptions, pagination, parsers, serializers, status
+from rest_framework.utils.urls import replace_query_param
+
+from .keyset import InvalidCursor, KeysetQuery, Page
 
 API_PREFIX = "/api/"
 MAX_JSON_DEPTH = 64
@@ -211,6 +215,31 @@ class Pagination(pagination.LimitOffsetPagination):
         return [{"name": name, "required": False, "in": "query", "description": field.help_text,
                  "schema": {"type": "integer", "minimum": field.min_value, "maximum": field.max_value}}
                 for name, field in fields.items()]
+
+
+class CursorParamsSerializer(serializers.Serializer):
+    cursor = serializers.CharField(required=False, allow_blank=True, max_length=1000,
+                                   help_text="A `next` or `previous` cursor from the page before; none: the newest.")
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500,
+                                     help_text="Number of results to return per page (default 50).")
+
+
+def cursor_page(query: KeysetQuery, request) -> tuple[Page, dict]:
+    """The page of `query` that `?cursor=&limit=` ask for (400 `invalid_cursor` for a cursor this
+    list did not give out), and the `next`/`previous` links of the answer."""
+    params = query_params(CursorParamsSerializer, request)
+    try:
+        cursor = query.cursor(params["cursor"]) if params.get("cursor") else None
+    except InvalidCursor as error:
+        raise ApiError(error.code, error.message) from None
+    page = query.page(cursor=cursor, size=params["limit"])
+    return page, {"next": _cursor_link(request, page.next), "previous": _cursor_link(request, page.previous)}
+
+
+def _cursor_link(request, cursor) -> str | None:
+    if cursor is None:
+        return None
+    return replace_query_param(request.build_absolute_uri(), "cursor", cursor.encode())
 
 
 class ApiRequestMiddleware:

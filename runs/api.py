@@ -3,13 +3,12 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_view,
 )
-from rest_framework import generics, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentops.api import ApiError, ApiErrorSerializer, query_params
+from agentops.api import ApiError, ApiErrorSerializer, CursorParamsSerializer, cursor_page, query_params
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
@@ -19,6 +18,7 @@ from .selectors import run_get_for_user, run_list, step_list
 from .serializers import (
     RunCreateSerializer,
     RunListFilterSerializer,
+    RunPageSerializer,
     RunSerializer,
     RunStepsSerializer,
     StepPageParamsSerializer,
@@ -59,16 +59,20 @@ def get_run_or_404(request, run_id):
 
 
 @extend_schema(tags=["runs"])
-@extend_schema_view(get=extend_schema(parameters=[RunListFilterSerializer]))
-class RunListCreateApi(generics.ListAPIView):
-    """List the tenant's runs (filter by `agent` slug, `status` and `thread`), or start one."""
+class RunListCreateApi(APIView):
+    """List the tenant's runs newest first, a page at a time by cursor (filter by `agent` slug and
+    `version`, `status`, `thread`, words `q`), or start one."""
 
-    serializer_class = RunSerializer
     required_permissions = {"GET": ("view", "read"), "POST": ("run_agents", "runs:write")}
 
-    def get_queryset(self):
-        return run_list(principal=request_principal(self.request),
-                        **query_params(RunListFilterSerializer, self.request))
+    @extend_schema(operation_id="v1_runs_list", parameters=[RunListFilterSerializer, CursorParamsSerializer],
+                   responses={200: RunPageSerializer, 400: OpenApiResponse(
+                       ApiErrorSerializer, description="invalid (an unknown filter value, see details), "
+                                                       "invalid_cursor")})
+    def get(self, request):
+        runs = run_list(principal=request_principal(request), **query_params(RunListFilterSerializer, request))
+        page, links = cursor_page(runs, request)
+        return Response({**links, "results": RunSerializer(page.items, many=True).data})
 
     @extend_schema(
         request=RunCreateSerializer,

@@ -22,6 +22,30 @@ class RunStatus(models.TextChoices):
 FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
+class RunOutcome(models.TextChoices):
+    """How a run stands, honestly: its status, except that a run that succeeded although one of its
+    tool calls ended in an error (the model talked around it) is `succeeded_with_errors`."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    SUCCEEDED = "succeeded", "Succeeded"
+    SUCCEEDED_WITH_ERRORS = "succeeded_with_errors", "Succeeded with errors"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+def run_outcome(status: str, tool_errors: int) -> str:
+    """The RunOutcome of a run with this status and count of failed tool calls."""
+    if status == RunStatus.SUCCEEDED and tool_errors:
+        return RunOutcome.SUCCEEDED_WITH_ERRORS
+    return status
+
+
+# Input and output previews keep this many characters: enough for a list row and for search.
+PREVIEW_CHARS = 300
+
+
 class WaitingReason(models.TextChoices):
     APPROVAL = "approval", "Approval"
     TIMER = "timer", "Timer"
@@ -31,9 +55,12 @@ class WaitingReason(models.TextChoices):
 
 class Run(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="runs")
-    agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, related_name="runs")
-    agent_version = models.ForeignKey("agents.AgentVersion", on_delete=models.PROTECT, related_name="runs")
+    # No index of their own: the list's indexes below lead with (tenant, key). Deleting a user or
+    # an agent (rare, and PROTECT refuses the agent anyway) scans the tenant's runs.
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="runs", db_index=False)
+    agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, related_name="runs", db_index=False)
+    agent_version = models.ForeignKey("agents.AgentVersion", on_delete=models.PROTECT, related_name="runs",
+                                      db_index=False)
     workflow = models.CharField(max_length=100)
 
     status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
@@ -45,14 +72,18 @@ class Run(models.Model):
     output = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True, help_text='{"code": ..., "message": ...}')
     metadata = models.JSONField(default=dict, blank=True)
-    thread = models.CharField(max_length=200, blank=True, db_index=True)
+    thread = models.CharField(max_length=200, blank=True)
+    # Short texts of the input and of the output (or error), written with them (runs/preview.py):
+    # the list shows and searches these, never the JSON.
+    input_preview = models.CharField(max_length=PREVIEW_CHARS, blank=True)
+    output_preview = models.CharField(max_length=PREVIEW_CHARS, blank=True)
 
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     api_key = models.ForeignKey("tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     on_behalf_of = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     parent_step_seq = models.PositiveIntegerField(null=True, blank=True)
@@ -64,11 +95,12 @@ class Run(models.Model):
     active_seconds = models.FloatField(default=0, help_text="Time spent executing, waits excluded.")
 
     step_count = models.PositiveIntegerField(default=0)
+    tool_errors = models.PositiveIntegerField(default=0, help_text="Tool calls that ended in an error.")
     tokens_in = models.PositiveBigIntegerField(default=0)
     tokens_out = models.PositiveBigIntegerField(default=0)
     cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -84,8 +116,19 @@ class Run(models.Model):
         ]
         # Every index on `status` is rewritten when a run is claimed, parks or ends: no more than
         # the queries need. (status, created_at) is the queue, oldest first (run_claim_next).
+        # The runs list pages newest first by (created_at, id) under each of its filters
+        # (runs/selectors.py): an index per filter serves that order, so a page reads its rows
+        # and no more. The others are written once, when the run is created.
         indexes = [
-            models.Index(fields=["tenant", "status", "created_at"]),
+            models.Index(fields=["tenant", "created_at", "id"], name="run_list"),
+            models.Index(fields=["tenant", "status", "created_at", "id"], name="run_list_status"),
+            models.Index(fields=["tenant", "status", "created_at", "id"], name="run_list_with_errors",
+                         condition=models.Q(status=RunStatus.SUCCEEDED, tool_errors__gt=0)),
+            models.Index(fields=["tenant", "agent", "created_at", "id"], name="run_list_agent"),
+            models.Index(fields=["tenant", "agent_version", "created_at", "id"], name="run_list_version"),
+            models.Index(fields=["tenant", "created_by", "created_at", "id"], name="run_list_created_by"),
+            models.Index(fields=["tenant", "on_behalf_of", "created_at", "id"], name="run_list_on_behalf_of"),
+            models.Index(fields=["tenant", "thread", "created_at", "id"], name="run_list_thread"),
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["status", "lease_expires_at"]),
             models.Index(fields=["status", "wake_at"]),
@@ -97,6 +140,14 @@ class Run(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def outcome(self) -> str:
+        return run_outcome(self.status, self.tool_errors)
+
+    @property
+    def outcome_label(self) -> str:
+        return RunOutcome(self.outcome).label
 
     @property
     def end_user(self):

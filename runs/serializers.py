@@ -4,7 +4,7 @@ from agentops.api import MAX_QUERY_INT, StrictInputMixin
 from agentops.tenancy.selectors import member_get_by_username
 
 from .journal_view import resolved
-from .models import Run, RunStatus, Step, WaitingReason
+from .models import Run, RunOutcome, RunStatus, Step, WaitingReason
 
 
 class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
@@ -35,12 +35,23 @@ class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class RunListFilterSerializer(serializers.Serializer):
-    """The list's filters; an empty one (`?status=`) filters nothing."""
+    """The list's filters; an empty one (`?status=`) filters nothing, an unknown value is a 400."""
 
     agent = serializers.SlugField(required=False, allow_blank=True, help_text="Agent slug.")
-    status = serializers.ChoiceField(choices=RunStatus.choices, required=False, allow_blank=True)
+    version = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_QUERY_INT,
+                                       help_text="The agent's version number (with `agent`).")
+    status = serializers.ChoiceField(choices=RunOutcome.choices, required=False, allow_blank=True,
+                                     help_text="A status, or `succeeded_with_errors`: succeeded runs with a "
+                                               "failed tool call.")
     thread = serializers.CharField(required=False, allow_blank=True, max_length=200,
                                    help_text="Runs of this conversation thread.")
+    q = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                              help_text="Words of the run's input or output (whole words, any case).")
+
+    def validate(self, data):
+        if data.get("version") and not data.get("agent"):
+            raise serializers.ValidationError({"version": ["Give the agent too: `agent=<slug>&version=<number>`."]})
+        return data
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -53,15 +64,28 @@ class RunSerializer(serializers.ModelSerializer):
                                          read_only=True)
     parent = serializers.UUIDField(source="parent_id", allow_null=True, read_only=True)
     cost = serializers.DecimalField(max_digits=14, decimal_places=6, read_only=True)
+    outcome = serializers.ChoiceField(choices=RunOutcome.choices, read_only=True,
+                                      help_text="The status, except `succeeded_with_errors` for a run that "
+                                                "succeeded although a tool call ended in an error.")
+    tool_errors = serializers.IntegerField(read_only=True, help_text="Tool calls that ended in an error.")
 
     class Meta:
         model = Run
         fields = [
-            "id", "agent", "agent_version", "workflow", "status", "waiting_reason", "input", "output", "error",
+            "id", "agent", "agent_version", "workflow", "status", "outcome", "tool_errors", "waiting_reason", "input",
+            "output", "error",
             "thread", "metadata", "created_by", "on_behalf_of", "parent", "step_count", "tokens_in",
             "tokens_out", "cost", "created_at", "started_at", "finished_at",
         ]
         read_only_fields = fields
+
+
+class RunPageSerializer(serializers.Serializer):
+    """A page of runs, newest first: follow `next` for older ones, `previous` for newer ones."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = RunSerializer(many=True)
 
 
 class StepSerializer(serializers.ModelSerializer):

@@ -18,7 +18,8 @@ from agentops.webhooks.services import webhook_sweep
 from . import store
 from .engine.lease import holder_is_dead
 from .errors import RunError
-from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepStatus, WaitingReason
+from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
+from .preview import input_preview, output_preview
 from .waits import run_enqueue, timer_fire, wait_deliver, wait_kinds
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, th
         with transaction.atomic():
             run = Run.objects.create(
                 tenant=tenant, agent=agent, agent_version=agent.current_version,
-                workflow=agent.current_version.workflow, input=input, thread=thread, metadata=metadata or {},
+                workflow=agent.current_version.workflow, input=input, input_preview=input_preview(input),
+                thread=thread, metadata=metadata or {},
                 created_by=principal.user, api_key=principal.api_key, on_behalf_of=on_behalf_of,
                 idempotency_key=idempotency_key or None,
             )
@@ -89,9 +91,10 @@ def run_cancel(*, run: Run, actor: Actor) -> Run:
     boundary. Its children are cancelled too."""
     with transaction.atomic():
         now = timezone.now()
+        error = {"code": "cancelled", "message": f"cancelled by {actor.label}"}
         ended = Run.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.WAITING]).update(
             status=RunStatus.CANCELLED, cancel_requested=True, finished_at=now, waiting_reason="", updated_at=now,
-            error={"code": "cancelled", "message": f"cancelled by {actor.label}"},
+            error=error, output_preview=output_preview(None, error),
         )
         if not ended and not Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(cancel_requested=True):
             raise RunError("not_cancellable", f"run {run.pk} has already ended ({run.status})")
@@ -101,7 +104,7 @@ def run_cancel(*, run: Run, actor: Actor) -> Run:
             if run.parent_id:
                 wait_deliver(run_id=run.parent_id, seq=run.parent_step_seq, status=StepStatus.FAILED,
                              output={"child_run": str(run.pk)},
-                             error={"code": "cancelled", "message": f"cancelled by {actor.label}"})
+                             error=error)
         audit_record(tenant=run.tenant, action="run.cancel_requested" if not ended else "run.cancelled",
                      actor=actor, target=run)
         _cancel_children(run, actor)
@@ -128,8 +131,10 @@ def run_retry(*, run: Run, actor: Actor) -> Run:
             last.delete()
         Run.objects.filter(pk=locked.pk).update(
             status=RunStatus.QUEUED, error=None, finished_at=None, cancel_requested=False,
-            active_seconds=0, updated_at=timezone.now(),
+            active_seconds=0, updated_at=timezone.now(), output_preview="",
         )
+        if removed and removed["kind"] == StepKind.TOOL:
+            store.run_tool_errors_add(run_id=locked.pk, count=-1)  # the call runs again: no longer an error
         audit_record(tenant=run.tenant, action="run.retried", actor=actor, target=run,
                      data={"previous_error": locked.error, "removed_step": removed})
         run_enqueue(run.pk)
@@ -159,6 +164,8 @@ def step_resolve_in_doubt(*, run: Run, seq: int, action: str, actor: Actor, outp
         step = Step.objects.filter(run=run, seq=seq).first()
         if step is None or not wait_deliver(run_id=run.pk, seq=seq, waiting=(StepStatus.IN_DOUBT,), **resolution):
             raise RunError("not_in_doubt", f"step #{seq} of run {run.pk} is not in doubt")
+        if action == "fail":
+            store.run_tool_errors_add(run_id=run.pk)
         audit_record(tenant=run.tenant, action=f"step.in_doubt_{action}", actor=actor, target=run,
                      data={"seq": seq, "tool": step.name, "output": output if action == "mark_done" else None})
     step.refresh_from_db()

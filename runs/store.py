@@ -201,6 +201,11 @@ def run_counters_add(*, run_id, step_count: int, add: dict) -> db.Statement:
     return db.update_statement(Run, {"id": run_id}, set={"step_count": step_count}, add=add)
 
 
+def run_tool_errors_add(*, run_id, count: int = 1) -> int:
+    """Count tool calls that ended in an error on the run (negative: a failed call taken back)."""
+    return db.update(Run, {"id": run_id}, add={"tool_errors": count})
+
+
 class DailyUsageAdd:
     """Model usage added to the tenant's and agent's counters of the day (a row made if it has
     none): prepared before the transaction, `run()` inside it."""

@@ -17,21 +17,22 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from agentops.agents.selectors import agent_list_startable
+from agentops.api import MAX_QUERY_INT
 from agentops.audit.services import Actor
+from agentops.keyset import InvalidCursor
 from agentops.pages import page_login_required
 
 from . import services
 from .errors import RunError
 from .dashboard import dashboard_get
 from .journal_view import prompt_for_step
-from .models import Run, RunStatus
+from .models import Run, RunOutcome, RunStatus
 from .selectors import run_filter_choices, run_get_for_user, run_list, run_waiting_on
 from .timeline import parse_after, parse_pending, timeline_page
 
@@ -75,9 +76,14 @@ def _partial_or_page(request, partial: str, page: str, context: dict):
 class RunFilterForm(forms.Form):
     """The runs filter. Choices come from lists the page loads anyway, so validating costs no query."""
 
+    q = forms.CharField(required=False, max_length=200, label="Search",
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "words of input or output"}))
     agent = forms.ChoiceField(required=False)
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *RunStatus.choices])
+    version = forms.IntegerField(required=False, min_value=1, max_value=MAX_QUERY_INT, label="Version",
+                                 widget=forms.NumberInput(attrs={"placeholder": "any", "size": 4}))
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *RunOutcome.choices])
     user = forms.ChoiceField(required=False, label="Started by or for")
+    thread = forms.CharField(required=False, max_length=200, label="Thread")
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -95,17 +101,31 @@ class RunFilterForm(forms.Form):
 @page_login_required
 @require_GET
 def run_list_page(request):
+    """The runs, newest first, a page at a time by cursor (`?cursor=`): no count, no offset, so
+    the hundredth page costs what the first does."""
     principal = _principal(request)
     choices = run_filter_choices(principal=principal)
     form = RunFilterForm(request.GET, **choices)
     filters = form.filters()
-    paginator = Paginator(run_list(principal=principal, **filters), RUNS_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"nav": "runs", "form": form, "page": page, "query": query.urlencode(), "filtered": bool(filters),
+    runs = run_list(principal=principal, **filters)
+    cursor, notice = None, ""
+    try:
+        cursor = runs.cursor(request.GET["cursor"]) if request.GET.get("cursor") else None
+    except InvalidCursor as error:  # an altered link: the newest runs, saying why
+        notice = error.message
+    page = runs.page(cursor=cursor, size=RUNS_PER_PAGE)
+    context = {"nav": "runs", "form": form, "page": page, "filtered": bool(filters), "notice": notice,
+               "older": _page_link(request, page.next), "newer": _page_link(request, page.previous),
                "can_start": principal.can("run_agents")}
     return _partial_or_page(request, "runs/_runs_table.html", "runs/runs.html", context)
+
+
+def _page_link(request, cursor) -> str | None:
+    if cursor is None:
+        return None
+    query = request.GET.copy()
+    query["cursor"] = cursor.encode()
+    return f"?{query.urlencode()}"
 
 
 # -- starting a run ----------------------------------------------------------------------------

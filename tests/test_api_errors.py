@@ -246,9 +246,16 @@ def test_a_nul_in_the_path_is_a_400(demo_api):
 @pytest.mark.parametrize("query", ["limit=-1", "limit=0", "limit=x", "limit=501", "offset=-3", "offset=abc",
                                    f"offset={10**30}"])
 def test_bad_pagination_on_lists_is_a_400_naming_the_parameter(demo_api, query):
-    error = error_of(demo_api["client"].get(f"/api/v1/runs/?{query}"), 400)
+    error = error_of(demo_api["client"].get(f"/api/v1/agents/?{query}"), 400)
 
     assert error["code"] == "invalid" and query.split("=")[0] in error["details"]
+
+
+@pytest.mark.parametrize("query", ["limit=-1", "limit=0", "limit=x", "limit=501", f"limit={10**30}"])
+def test_bad_limits_on_cursor_lists_are_a_400_naming_the_parameter(demo_api, query):
+    error = error_of(demo_api["client"].get(f"/api/v1/runs/?{query}"), 400)
+
+    assert error["code"] == "invalid" and "limit" in error["details"]
 
 
 @pytest.mark.parametrize("query", ["limit=-1", "limit=0", "limit=1001", "after=-1", "after=x", f"after={10**30}"])
@@ -260,9 +267,9 @@ def test_bad_paging_of_steps_is_a_400_naming_the_parameter(demo_api, query):
 
 def test_good_pagination_pages(demo_api):
     first = demo_api["client"].get("/api/v1/runs/?limit=1").json()
-    second = demo_api["client"].get("/api/v1/runs/?limit=1&offset=1").json()
+    second = demo_api["client"].get(first["next"]).json()
 
-    assert first["count"] == 2 and len(first["results"]) == 1 and len(second["results"]) == 1
+    assert len(first["results"]) == 1 and len(second["results"]) == 1 and second["next"] is None
     assert first["results"][0]["id"] != second["results"][0]["id"]
 
 

@@ -25,6 +25,7 @@ from tools.errors import ToolError
 from ..errors import CancelRequested, ChildRunFailed, LeaseLost, RunFailure, StepFailed, Suspend
 from ..journal import load_journal
 from ..models import Run, RunStatus, StepStatus
+from ..preview import output_preview
 from ..registry import get_workflow
 from ..waits import wait_deliver
 from .context import RunContext
@@ -127,7 +128,7 @@ def _finish(ctx: RunContext, status: str, *, output=None, error=None) -> None:
     event = audit_prepare(tenant=run.tenant, action=f"run.{status}", actor=Actor.for_run(run), target=run,
                           data={"agent": run.agent.slug, "error": error} if error else {"agent": run.agent.slug})
     release = ctx.journal.release(status=status, output=output, error=error, finished_at=now, waiting_reason="",
-                                  events=[event])
+                                  output_preview=output_preview(output, error), events=[event])
     with transaction.atomic():
         if not release.apply():
             return  # the lease was lost meanwhile: the worker that holds it now records the end

@@ -32,7 +32,7 @@ from ..journal import BlobWriter, JournalEntry
 from ..models import Run, StepKind, StepStatus
 from . import parking
 from .lease import Lease
-from .writes import NewStep, Release, StepsWrite, run_counters, total_usage
+from .writes import NewStep, Release, StepsWrite, run_additions
 
 FINISHED = (StepStatus.COMPLETED, StepStatus.FAILED)
 
@@ -97,8 +97,9 @@ class StepRecorder:
 
     def new_step(self, seq: int, kind: str, name: str, status: str, *, input=None, output=None, error=None,
                  started_at=None, finished=True, blobs: BlobWriter | None = None, pack_input=True, event=None,
-                 usage=None, **fields) -> NewStep:
-        """A step ready to write: large payloads packed into blobs, every value encoded."""
+                 usage=None, tool_error=False, **fields) -> NewStep:
+        """A step ready to write: large payloads packed into blobs, every value encoded. A
+        `tool_error` (a tool call that ended in an error) is counted on the run with it."""
         blobs = blobs or BlobWriter(self.blobs_stored)
         now = timezone.now()
         row = store.step_row(run_id=self.run.pk, seq=seq, kind=kind, name=name, status=status,
@@ -106,7 +107,7 @@ class StepRecorder:
                              output=blobs.pack_column(output), error=error, started_at=started_at or now,
                              finished_at=now if finished else None, **fields)
         entry = JournalEntry(seq, kind, name, status, output, error, fields.get("attempt", 1))
-        return NewStep(row, entry, blobs, event, usage)
+        return NewStep(row, entry, blobs, event, usage, tool_error)
 
     def write(self, new: NewStep, *, defer=False) -> JournalEntry:
         """Write `new` after the deferred steps, in one transaction with them; or, if it is
@@ -158,11 +159,10 @@ class StepRecorder:
         `events` (audit) written with it, or dropped if another worker holds the run now:
         prepared here, to `apply()` inside a transaction."""
         deferred = self._take_deferred()
-        usage = total_usage(deferred)
         self.written = max(self.written, deferred[-1].entry.seq if deferred else 0)
         release = store.run_release(run_id=self.run.pk, owner=self.lease.owner, step_count=self.written,
                                     active_seconds=self.active_seconds(), updated_at=timezone.now(),
-                                    add=run_counters(usage) if usage else None, **changes)
+                                    add=run_additions(deferred), **changes)
         return Release(release, StepsWrite(self.run, deferred, events=events, usage_on_run=False)
                        if deferred or events else None)
 

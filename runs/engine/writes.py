@@ -26,6 +26,7 @@ class NewStep:
     blobs: BlobWriter
     event: PreparedEvent | None = None  # its audit event, appended in the step's transaction
     usage: dict | None = None  # a model call's counters: model_calls, tokens_in, tokens_out, cost
+    tool_error: bool = False  # a tool call that ended in an error: counted on the run (Run.tool_errors)
 
 
 def total_usage(steps: list[NewStep]) -> dict | None:
@@ -39,22 +40,33 @@ def run_counters(usage: dict) -> dict:
     return {key: usage[key] for key in ("tokens_in", "tokens_out", "cost")}
 
 
+def run_additions(steps: list[NewStep]) -> dict | None:
+    """What `steps` add to the run's counters: their model usage and their failed tool calls."""
+    usage = total_usage(steps)
+    add = run_counters(usage) if usage else {}
+    tool_errors = sum(new.tool_error for new in steps)
+    if tool_errors:
+        add["tool_errors"] = tool_errors
+    return add or None
+
+
 class StepsWrite:
     """New steps with what belongs to them: their blobs, their audit events and `events` (one
-    INSERT, pending: the sequencer chains them), their model usage on the day's counters and, unless the run's release adds
-    it (`usage_on_run=False`), on the run."""
+    INSERT, pending: the sequencer chains them), their model usage on the day's counters and, unless
+    the run's release adds them (`usage_on_run=False`), their usage and failed tool calls on the run."""
 
     def __init__(self, run: Run, steps: list[NewStep], *, events=(), usage_on_run=True):
         self.steps = steps
         self.events = [*(new.event for new in steps if new.event is not None), *events]
-        usage = total_usage(steps)
-        self.run_counters = (store.run_counters_add(run_id=run.pk, step_count=steps[-1].entry.seq,
-                                                    add=run_counters(usage)) if usage and usage_on_run else None)
+        usage, add = total_usage(steps), run_additions(steps)
+        self.run_counters = (store.run_counters_add(run_id=run.pk, step_count=steps[-1].entry.seq, add=add)
+                             if add and usage_on_run else None)
         self.daily_usage = (store.DailyUsageAdd(tenant_id=run.tenant_id, agent_id=run.agent_id, counters=usage)
                             if usage else None)
 
     def apply(self) -> None:
-        only = self.steps[0] if len(self.steps) == 1 and not self.events and not self.daily_usage else None
+        alone = len(self.steps) == 1 and not (self.events or self.daily_usage or self.run_counters)
+        only = self.steps[0] if alone else None
         if only is not None and not only.blobs.pending.keys() - only.blobs.stored:
             store.steps_insert([only.row])  # one statement: its own transaction in autocommit mode
             return

@@ -22,6 +22,7 @@ from agentops.audit.services import Actor, audit_record
 
 from ...errors import ChildRunFailed, ChildRunRefused, RunFailure
 from ...models import Run, RunStatus, StepKind, StepStatus, WaitingReason
+from ...preview import input_preview
 from ...waits import run_enqueue
 from ..parking import suspend, wait_begin
 
@@ -113,7 +114,8 @@ def _child_create(parent: Run, seq: int, agent: Agent, input: dict) -> Run:
     """The child run, queued in the parent's transaction; it acts for the same user."""
     child = Run.objects.create(
         tenant_id=parent.tenant_id, agent=agent, agent_version=agent.current_version,
-        workflow=agent.current_version.workflow, input=input, thread=parent.thread,
+        workflow=agent.current_version.workflow, input=input, input_preview=input_preview(input),
+        thread=parent.thread,
         created_by=parent.created_by, api_key=parent.api_key, on_behalf_of=parent.on_behalf_of,
         parent=parent, parent_step_seq=seq,
     )

@@ -22,6 +22,7 @@ from tools.errors import ToolError, ToolFailed, ToolOutcomeUnknown, ToolRefused
 from tools.gateway import tool_execute, tool_refusal_audit
 from tools.models import Effect, name_from_wire
 
+from ... import store
 from ...errors import Suspend
 from ...journal import JournalEntry
 from ...models import StepKind, StepStatus, WaitingReason
@@ -94,20 +95,25 @@ def _execute(ctx, seq, name, arguments, recorded: JournalEntry | None, prepared=
 
 def _record_end(ctx, seq, name, step: JournalEntry | None, step_input, started_at, event, *, status,
                 output=None, error=None) -> None:
-    """The call's outcome and its audit event, in one transaction (the event prepared before it)."""
+    """The call's outcome, its audit event and, for a failure, the run's count of them
+    (Run.tool_errors), in one transaction (the event prepared before it)."""
+    failed = status == StepStatus.FAILED
     if step is None:  # a read-only idempotent call: repeatable
         ctx.journal.insert(seq, StepKind.TOOL, name, status, input=step_input, output=output, error=error,
-                           started_at=started_at, event=event, defer=True)
+                           started_at=started_at, event=event, defer=True, tool_error=failed)
     else:
         with transaction.atomic():
             ctx.journal.update(step, status=status, output=output, error=error)
             audit_append(event)
+            if failed:
+                store.run_tool_errors_add(run_id=ctx.run.pk)
 
 
 def _refuse(ctx, seq, name, arguments, refusal: ToolRefused):
     error = {"code": refusal.code, "message": refusal.message}
     with transaction.atomic():
-        ctx.journal.insert(seq, StepKind.TOOL, name, StepStatus.FAILED, input={"arguments": arguments}, error=error)
+        ctx.journal.insert(seq, StepKind.TOOL, name, StepStatus.FAILED, input={"arguments": arguments}, error=error,
+                           tool_error=True)
         tool_refusal_audit(run=ctx.run, name=name, refusal=refusal)
     raise ToolError(refusal.message, code=refusal.code)
 
