@@ -5,7 +5,7 @@ from django.urls import path
 from agentops.agents.api import AgentDetailApi, AgentListApi
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from approvals.api import ApprovalApproveApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
-from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi
+from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
 from tools.api import ToolDetailApi, ToolListApi
 
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("runs/", RunListCreateApi.as_view(), name="api-run-list"),
     path("runs/<uuid:run_id>/", RunDetailApi.as_view(), name="api-run-detail"),
     path("runs/<uuid:run_id>/steps/", RunStepsApi.as_view(), name="api-run-steps"),
+    path("runs/<uuid:run_id>/steps/<int:seq>/prompt/", StepPromptApi.as_view(), name="api-run-step-prompt"),
     path("runs/<uuid:run_id>/cancel/", RunCancelApi.as_view(), name="api-run-cancel"),
     path("approvals/", ApprovalListApi.as_view(), name="api-approval-list"),
     path("approvals/<int:pk>/", ApprovalDetailApi.as_view(), name="api-approval-detail"),

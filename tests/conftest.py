@@ -15,6 +15,7 @@ from approvals.models import ApprovalRequest
 from demo.seed import seed_demo
 from runs.engine import execute_run
 from runs.services import run_create
+from runs.models import Step, StepKind
 from tests.factories import AgentFactory, MembershipFactory, TenantFactory, UserFactory
 
 
@@ -169,7 +170,8 @@ def demo_api(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return {"key": key, "client": client, "run_id": str(waiting.pk), "answered_run_id": str(answered.pk),
-            "id": ApprovalRequest.objects.get(run=waiting).pk, "name": "billing.refund", "slug": "support"}
+            "id": ApprovalRequest.objects.get(run=waiting).pk, "name": "billing.refund", "slug": "support",
+            "seq": Step.objects.filter(run=waiting, kind=StepKind.LLM).values_list("seq", flat=True).first()}
 
 
 def member_in(tenant, username: str, role: str):

@@ -97,7 +97,7 @@ def test_another_tenants_run_is_not_found(api, other_tenant, member, api_key_for
     assert [r["id"] for r in api.get("/api/v1/runs/").json()["results"]] == []
 
 
-def test_steps_give_the_full_prompt_and_page_by_seq(api, scripted_agent, settings):
+def test_steps_page_by_seq_and_link_the_full_prompt(api, scripted_agent, settings):
     settings.JOURNAL_BLOB_THRESHOLD = 10
     run_id = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi"}, format="json").json()["id"]
     execute_run(run_id)
@@ -107,7 +107,7 @@ def test_steps_give_the_full_prompt_and_page_by_seq(api, scripted_agent, setting
 
     llm = next(s for s in steps if s["kind"] == "llm")
     assert [s["kind"] for s in steps] == ["code", "llm"] and [s["seq"] for s in later] == [2]
-    assert llm["prompt"][-1] == {"role": "user", "content": "Hi"}
+    assert api.get(llm["prompt_url"]).json()["prompt"][-1] == {"role": "user", "content": "Hi"}
     assert llm["output"]["content"] == "Hello there."  # stored as a blob, given whole
 
 
