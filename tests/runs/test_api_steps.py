@@ -5,24 +5,10 @@ import json
 
 import pytest
 
-from runs.engine import execute_run
 from runs.models import RunStatus, Step, StepKind
-from tests.factories import AgentFactory
 from tests.support.runs_journal import add_step, make_run
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def long_run(api, tenant):
-    """A finished run of 1,000 steps written by the engine: 500 model calls of one growing
-    conversation, each followed by a read step."""
-    AgentFactory(tenant=tenant, slug="counter", version__provider="scripted", version__workflow="test_long_conversation",
-                 version__provider_config={"responses": []}, version__max_steps=1000)
-    run_id = api.post("/api/v1/runs/", {"agent": "counter", "input": {"rounds": 500, "padding": "x" * 200}},
-                      format="json").json()["id"]
-    execute_run(run_id)
-    return run_id
 
 
 def pages(api, run_id, **params):
