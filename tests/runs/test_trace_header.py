@@ -38,3 +38,15 @@ def test_a_finished_run_shows_its_duration_and_its_active_time(client, operator,
     html = header(client, run)
 
     assert "<dt>Duration</dt>" in html and ">21.4 s</dd>" in html and ">3.2 s</dd>" in html
+
+
+def test_times_are_time_elements_in_utc_that_read_without_javascript(client, operator, agent, settings):
+    client.force_login(operator)
+    settings.TIME_ZONE = "Europe/Paris"
+    run = make_run(agent, status=RunStatus.SUCCEEDED, started_at=dt.datetime(2026, 1, 5, 9, 30, 0, 250_000, dt.UTC),
+                   finished_at=dt.datetime(2026, 1, 5, 9, 31, tzinfo=dt.UTC))
+
+    html = header(client, run)
+
+    assert ('<time datetime="2026-01-05T09:31:00.000Z" data-style="datetime" title="2026-01-05 09:31:00 UTC">'
+            "Jan 5, 10:31:00</time>") in html  # the server's zone until the page's script runs
