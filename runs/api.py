@@ -32,6 +32,7 @@ from .services import run_cancel, run_create
 
 ERROR_STATUS = {
     "unknown_agent": status.HTTP_400_BAD_REQUEST,
+    "unknown_version": status.HTTP_400_BAD_REQUEST,
     "invalid_on_behalf_of": status.HTTP_400_BAD_REQUEST,
     "idempotency_conflict": status.HTTP_409_CONFLICT,
     "not_cancellable": status.HTTP_409_CONFLICT,
@@ -76,7 +77,7 @@ class RunListCreateApi(generics.ListAPIView):
         request=RunCreateSerializer,
         responses={201: RunSerializer, 200: RunSerializer,
                    400: OpenApiResponse(ApiErrorSerializer, description="invalid (see details; `on_behalf_of` "
-                                        "names no member of the tenant), unknown_field, unknown_agent, invalid_json"),
+                                        "names no member of the tenant), unknown_field, unknown_agent, unknown_version, invalid_json"),
                    409: OpenApiResponse(ApiErrorSerializer, description="idempotency_conflict: the key was used "
                                                                         "for a different request")},
         parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
@@ -93,7 +94,7 @@ class RunListCreateApi(generics.ListAPIView):
             run, created = run_create(
                 principal=request_principal(request), agent_slug=data["agent"], input=data["input"],
                 on_behalf_of=data.get("on_behalf_of"), thread=data["thread"], metadata=data["metadata"],
-                idempotency_key=idempotency_key(request),
+                idempotency_key=idempotency_key(request), version=data.get("version"),
             )
         except RunError as error:
             raise api_error(error) from error

@@ -18,6 +18,8 @@ class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
     on_behalf_of = serializers.CharField(required=False, max_length=150,
                                          help_text="Username of the end user the run acts for: a member of the tenant.")
     metadata = serializers.DictField(required=False, default=dict)
+    version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_QUERY_INT,
+                                       help_text="A version number of the agent to run (default: its current one).")
 
     def validate_on_behalf_of(self, value):
         # A member of the caller's tenant (given in the context). One answer for an unknown username

@@ -3,6 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from agentops.agents.models import Agent, AgentVersion
 from agentops.tenancy.roles import Role
 from runs.engine import execute_run
 from runs.models import Run, RunStatus
@@ -159,3 +160,15 @@ def test_on_behalf_of_cannot_tell_an_unknown_username_from_another_tenants_user(
     assert refusal("stranger") == refusal("nobody-at-all") == (
         400, "invalid", "No member of this tenant is called X.")
     assert Run.objects.count() == 0
+
+
+def test_a_run_of_an_earlier_version_and_of_one_that_does_not_exist(api, scripted_agent):
+    AgentVersion.objects.create(agent=scripted_agent, number=2, provider="scripted")
+    Agent.objects.filter(pk=scripted_agent.pk).update(current_version=AgentVersion.objects.get(number=2))
+
+    earlier = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi", "version": 1}, format="json")
+    missing = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi", "version": 7}, format="json")
+
+    assert earlier.status_code == 201 and earlier.json()["agent_version"] == 1
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "unknown_version"
+    assert Run.objects.count() == 1
