@@ -121,10 +121,9 @@ def steps_within_budget(*, run, after: int, limit: int, max_bytes: int) -> tuple
         wanted = min(STEP_CHUNK, limit - len(page) + 1)  # one more than fits tells whether more follow
         chunk = step_list(run=run, after_seq=cursor, limit=wanted)
         blobs = blobs_for([value for step in chunk for value in (step.input, step.output)])
-        for step in chunk:
+        for step, data in zip(chunk, StepSerializer(chunk, many=True, context={"blobs": blobs}).data):
             if len(page) == limit:
                 return page, cursor
-            data = StepSerializer(step, context={"blobs": blobs}).data
             step_size = len(renderer.render(data)) + 1  # and its comma
             if page and size + step_size > max_bytes:
                 return page, cursor
