@@ -101,3 +101,18 @@ def test_replay_opens_the_new_runs_trace(logged_in_page, conversation):
     assert page.url.endswith(f"/runs/{replay.pk}/")
     assert replay.metadata["replay_of"] == str(conversation.pk) and replay.input == conversation.input
     assert "Replay of run" in page.locator(".messages").inner_text()
+
+
+def test_times_swapped_in_by_a_live_page_are_local_too(logged_in_page, operator, agent):
+    run = make_run(agent, status=RunStatus.RUNNING)
+    Run.objects.filter(pk=run.pk).update(created_at=FINISHED)
+    page = logged_in_page("olivia", "pw", timezone_id="Asia/Tokyo", locale="en-US")
+    page.goto(f"/runs/{run.pk}/")
+    page.evaluate("document.querySelector('#run-header').dataset.first = '1'")
+
+    # The live page's catch-up sends the header again (out of band): a new element, localized too.
+    page.wait_for_function("!document.querySelector('#run-header').dataset.first")
+    created = page.locator("#run-header dt:text-is('Created') + dd time")
+    created.and_(page.locator("[data-local]")).wait_for()
+
+    assert created.inner_text() == "Jan 5, 18:31:00"
