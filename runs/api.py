@@ -77,7 +77,8 @@ class RunListCreateApi(generics.ListAPIView):
         request=RunCreateSerializer,
         responses={201: RunSerializer, 200: RunSerializer,
                    400: OpenApiResponse(ApiErrorSerializer, description="invalid (see details; `on_behalf_of` "
-                                        "names no member of the tenant), unknown_field, unknown_agent, unknown_version, invalid_json"),
+                                        "names no member of the tenant), unknown_field, unknown_agent, "
+                                        "unknown_version, invalid_json"),
                    409: OpenApiResponse(ApiErrorSerializer, description="idempotency_conflict: the key was used "
                                                                         "for a different request")},
         parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},

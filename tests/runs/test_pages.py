@@ -197,8 +197,9 @@ def test_finished_run_offers_the_next_page_of_steps_on_request(browser, agent):
     add_mixed_steps(run, 2 * page + 25)
 
     first = browser.get(reverse("runs:trace", args=[run.pk])).content.decode()
-    second = browser.get(reverse("runs:steps", args=[run.pk]), {"after": page, "status": "succeeded"}).content.decode()
-    third = browser.get(reverse("runs:steps", args=[run.pk]), {"after": 2 * page, "status": "succeeded"}).content.decode()
+    steps_url = reverse("runs:steps", args=[run.pk])
+    second = browser.get(steps_url, {"after": page, "status": "succeeded"}).content.decode()
+    third = browser.get(steps_url, {"after": 2 * page, "status": "succeeded"}).content.decode()
 
     assert "Show more steps" in first and "every 1s" not in first
     assert [s for s in step_seqs(second) if s > page] == list(range(page + 1, 2 * page + 1))
