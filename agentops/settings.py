@@ -212,6 +212,8 @@ RUN_DRAIN_SECONDS = env.float("RUN_DRAIN_SECONDS", default=5)
 # services is seen at once wherever the cache is shared (CACHES["config"], agentops.config_cache).
 CONFIG_CACHE_SECONDS = env.int("CONFIG_CACHE_SECONDS", default=5)
 JOURNAL_BLOB_THRESHOLD = env.int("JOURNAL_BLOB_THRESHOLD", default=8192)
+# The most JSON one page of `GET /api/v1/runs/{id}/steps/` holds (a single larger step comes alone).
+STEPS_PAGE_MAX_BYTES = env.int("STEPS_PAGE_MAX_BYTES", default=1_000_000)
 WORKFLOW_MODULES = env.list("WORKFLOW_MODULES", default=[])
 
 CHANNEL_LAYERS = {

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from bench.env import PEERS_DIR, PEERS_PY, RESULTS_DIR
 

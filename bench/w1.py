@@ -15,7 +15,6 @@ time of `execute_run` alone is kept too.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time

@@ -4,7 +4,9 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
 )
+from django.conf import settings
 from rest_framework import status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,8 +14,8 @@ from agentops.api import ApiError, ApiErrorSerializer, CursorParamsSerializer, c
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
-from .journal_view import blobs_for, prompts_for_steps
-from .models import Run, StepKind
+from .journal_view import blobs_for, prompt_for_step
+from .models import Run
 from .selectors import run_get_for_user, run_list, step_list
 from .serializers import (
     RunCreateSerializer,
@@ -22,6 +24,7 @@ from .serializers import (
     RunSerializer,
     RunStepsSerializer,
     StepPageParamsSerializer,
+    StepPromptSerializer,
     StepSerializer,
 )
 from .errors import RunError
@@ -29,6 +32,7 @@ from .services import run_cancel, run_create
 
 ERROR_STATUS = {
     "unknown_agent": status.HTTP_400_BAD_REQUEST,
+    "unknown_version": status.HTTP_400_BAD_REQUEST,
     "invalid_on_behalf_of": status.HTTP_400_BAD_REQUEST,
     "agent_restricted": status.HTTP_403_FORBIDDEN,
     "idempotency_conflict": status.HTTP_409_CONFLICT,
@@ -78,7 +82,8 @@ class RunListCreateApi(APIView):
         request=RunCreateSerializer,
         responses={201: RunSerializer, 200: RunSerializer,
                    400: OpenApiResponse(ApiErrorSerializer, description="invalid (see details; `on_behalf_of` "
-                                        "names no member of the tenant), unknown_field, unknown_agent, invalid_json"),
+                                        "names no member of the tenant), unknown_field, unknown_agent, "
+                                        "unknown_version, invalid_json"),
                    403: OpenApiResponse(ApiErrorSerializer, description="permission_denied (the caller's role "
                                         "does not run agents), agent_restricted (the agent is restricted to "
                                         "other users and groups)"),
@@ -98,7 +103,7 @@ class RunListCreateApi(APIView):
             run, created = run_create(
                 principal=request_principal(request), agent_slug=data["agent"], input=data["input"],
                 on_behalf_of=data.get("on_behalf_of"), thread=data["thread"], metadata=data["metadata"],
-                idempotency_key=idempotency_key(request),
+                idempotency_key=idempotency_key(request), version=data.get("version"),
             )
         except RunError as error:
             raise api_error(error) from error
@@ -112,20 +117,65 @@ class RunDetailApi(APIView):
         return Response(RunSerializer(get_run_or_404(request, run_id)).data)
 
 
+STEP_CHUNK = 100  # steps read per query while a page fills
+
+
+def steps_within_budget(*, run, after: int, limit: int, max_bytes: int) -> tuple[list, int | None]:
+    """The serialized steps after seq `after`, in order, until `limit` steps or `max_bytes` of JSON
+    (a first step larger than that comes alone), and the seq to continue after (None at the
+    journal's end). The journal is read in chunks, so a page of large steps loads little more
+    than it returns: a fixed number of queries per chunk, whatever the run's length."""
+    page, size, cursor, renderer = [], 0, after, JSONRenderer()
+    while True:
+        wanted = min(STEP_CHUNK, limit - len(page) + 1)  # one more than fits tells whether more follow
+        chunk = step_list(run=run, after_seq=cursor, limit=wanted)
+        blobs = blobs_for([value for step in chunk for value in (step.input, step.output)])
+        for step, data in zip(chunk, StepSerializer(chunk, many=True, context={"blobs": blobs}).data):
+            if len(page) == limit:
+                return page, cursor
+            step_size = len(renderer.render(data)) + 1  # and its comma
+            if page and size + step_size > max_bytes:
+                return page, cursor
+            page.append(data)
+            size, cursor = size + step_size, step.seq
+        if len(chunk) < wanted:
+            return page, None
+
+
 @extend_schema(tags=["runs"])
 class RunStepsApi(APIView):
-    """The run's journal in order. Page with `after` (the last seq you have) and `limit`."""
+    """The run's journal in order, a page at a time: keyset by seq (`after`), at most `limit` steps
+    and about `max_bytes` of JSON. Follow `next` until it is null."""
 
-    @extend_schema(responses=RunStepsSerializer, parameters=[StepPageParamsSerializer])
+    @extend_schema(responses={200: RunStepsSerializer,
+                              400: OpenApiResponse(ApiErrorSerializer, description="invalid paging parameters"),
+                              404: OpenApiResponse(ApiErrorSerializer, description="not_found: no such run here")},
+                   parameters=[StepPageParamsSerializer])
     def get(self, request, run_id):
         run = get_run_or_404(request, run_id)
-        page = query_params(StepPageParamsSerializer, request)
-        steps = step_list(run=run, after_seq=page["after"], limit=page["limit"])
-        prompts = prompts_for_steps(run=run, seqs=[s.seq for s in steps if s.kind == StepKind.LLM])
-        blobs = blobs_for([value for step in steps for value in (step.input, step.output)])
-        context = {"prompts": prompts, "blobs": blobs}
-        return Response({"run": str(run.pk), "status": run.status,
-                         "steps": StepSerializer(steps, many=True, context=context).data})
+        params = query_params(StepPageParamsSerializer, request)
+        budget = min(params.get("max_bytes") or settings.STEPS_PAGE_MAX_BYTES, settings.STEPS_PAGE_MAX_BYTES)
+        steps, next_after = steps_within_budget(run=run, after=params["after"], limit=params["limit"],
+                                                max_bytes=budget)
+        return Response({"run": str(run.pk), "status": run.status, "steps": steps, "next": next_after})
+
+
+@extend_schema(tags=["runs"])
+class StepPromptApi(APIView):
+    """The full prompt of one model step: every message it was sent, rebuilt from the journal."""
+
+    @extend_schema(responses={200: StepPromptSerializer,
+                              404: OpenApiResponse(ApiErrorSerializer,
+                                                   description="not_found: no such run here, or that step is not "
+                                                               "a model call")})
+    def get(self, request, run_id, seq):
+        run = get_run_or_404(request, run_id)
+        prompt = prompt_for_step(run=run, seq=seq)
+        if prompt is None:
+            raise ApiError("not_found", f"step {seq} of run {run.pk} is not a model call",
+                           status_code=status.HTTP_404_NOT_FOUND)
+        return Response({"run": str(run.pk), "seq": seq, "prompt": [m.message for m in prompt],
+                         "added": sum(m.added for m in prompt)})
 
 
 @extend_schema(tags=["runs"])

@@ -7,7 +7,9 @@ that previous call is its `output`. So the prompt of step N is
 
     prompt(previous) + [reply of previous] + messages(N)
 
-followed back along `previous` links. Both the trace viewer and the API show this as "prompt".
+followed back along `previous` links. The trace viewer (when a model step is opened) and the API
+(`/api/v1/runs/{id}/steps/{seq}/prompt/`) rebuild it for one step at a time: a page of steps shows
+only what each call added, so it grows with the journal rather than with the square of its length.
 Everything here reads a fixed number of queries whatever the length of the run: the model steps
 in one, their blobs in one (a second only for a step whose whole input is a blob).
 """

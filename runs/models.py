@@ -8,6 +8,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class RunStatus(models.TextChoices):
@@ -156,9 +157,12 @@ class Run(models.Model):
 
     @property
     def duration_seconds(self) -> float | None:
+        """Wall-clock time from the start to the end, or to now while the run is not finished
+        (a waiting run's time so far, not its last write). `active_seconds` is the part spent
+        executing."""
         if self.started_at is None:
             return None
-        end = self.finished_at or self.updated_at
+        end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()
 
 

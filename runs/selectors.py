@@ -105,7 +105,8 @@ def _start_of_day(day: dt.date) -> dt.datetime:
 def run_get_for_user(*, principal: Principal, run_id) -> Run | None:
     """The run `run_id` if it belongs to the principal's tenant and they may view it, else None.
 
-    One query; agent, version, users and parent run are joined in.
+    One query; agent (with its current version, for the replay buttons), version, users and parent
+    run are joined in.
     """
     try:
         run_id = uuid.UUID(str(run_id))
@@ -113,7 +114,8 @@ def run_get_for_user(*, principal: Principal, run_id) -> Run | None:
         return None
     return (
         tenant_runs(principal)
-        .select_related("agent", "agent_version", "created_by", "on_behalf_of", "api_key", "parent__agent")
+        .select_related("agent__current_version", "agent_version", "created_by", "on_behalf_of", "api_key",
+                        "parent__agent")
         .filter(pk=run_id)
         .first()
     )

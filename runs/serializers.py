@@ -1,10 +1,11 @@
+from django.urls import reverse
 from rest_framework import serializers
 
 from agentops.api import MAX_QUERY_INT, StrictInputMixin
 from agentops.tenancy.selectors import member_get_by_username
 
 from .journal_view import resolved
-from .models import Run, RunOutcome, RunStatus, Step, WaitingReason
+from .models import Run, RunOutcome, RunStatus, Step, StepKind, WaitingReason
 
 
 class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
@@ -17,6 +18,8 @@ class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
     on_behalf_of = serializers.CharField(required=False, max_length=150,
                                          help_text="Username of the end user the run acts for: a member of the tenant.")
     metadata = serializers.DictField(required=False, default=dict)
+    version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_QUERY_INT,
+                                       help_text="A version number of the agent to run (default: its current one).")
 
     def validate_on_behalf_of(self, value):
         # A member of the caller's tenant (given in the context). One answer for an unknown username
@@ -89,37 +92,46 @@ class RunPageSerializer(serializers.Serializer):
 
 
 class StepSerializer(serializers.ModelSerializer):
-    prompt = serializers.SerializerMethodField(help_text="For model steps: the full message list sent.")
+    """A journal entry as stored, with its blobs resolved. A model step's `input.messages` holds
+    only the messages that call added (`input.previous` is the call it continues); its whole
+    prompt is at `prompt_url`, so a page grows with the journal, not with the square of it."""
+
+    prompt_url = serializers.SerializerMethodField(help_text="For model steps: where their full prompt is.")
     duration_ms = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
         model = Step
         fields = [
-            "seq", "parent_seq", "kind", "name", "status", "input", "prompt", "output", "error", "attempt",
+            "seq", "parent_seq", "kind", "name", "status", "input", "prompt_url", "output", "error", "attempt",
             "started_at", "finished_at", "duration_ms", "model", "tokens_in", "tokens_out", "tokens_cached",
             "cost", "price",
         ]
         read_only_fields = fields
 
     def to_representation(self, step):
-        """Payloads stored as blobs are given whole (the view loads every blob of the page at once)."""
+        """Payloads stored as blobs are given whole (the view loads the blobs of a page at once)."""
         data = super().to_representation(step)
         blobs = self.context.get("blobs")
         if blobs is not None:
             data["input"], data["output"] = resolved(data["input"], blobs), resolved(data["output"], blobs)
         return data
 
-    def get_prompt(self, step) -> list | None:
-        prompts = self.context.get("prompts", {})
-        messages = prompts.get(step.seq)
-        return [m.message for m in messages] if messages is not None else None
+    def get_prompt_url(self, step) -> str | None:
+        if step.kind != StepKind.LLM:
+            return None
+        return reverse("api-run-step-prompt", args=[step.run_id, step.seq])
 
 
 class StepPageParamsSerializer(serializers.Serializer):
     after = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_QUERY_INT,
-                                     help_text="Only steps with a greater seq.")
+                                     help_text="Only steps with a greater seq: the `next` of the previous page.")
     limit = serializers.IntegerField(required=False, default=200, min_value=1, max_value=1000,
                                      help_text="At most this many steps (default 200).")
+    max_bytes = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_QUERY_INT,
+        help_text="At most about this many bytes of JSON (default and ceiling: the server's budget, 1 MB "
+                  "unless configured). The page ends early when the next step would pass it; a single "
+                  "larger step comes alone.")
 
 
 class RunStepsSerializer(serializers.Serializer):
@@ -128,3 +140,14 @@ class RunStepsSerializer(serializers.Serializer):
     run = serializers.UUIDField()
     status = serializers.ChoiceField(choices=RunStatus.choices)
     steps = StepSerializer(many=True)
+    next = serializers.IntegerField(allow_null=True, help_text="Pass as `after` for the next page; null at "
+                                    "the journal's end (a live run may add steps later: ask again after its last seq).")
+
+
+class StepPromptSerializer(serializers.Serializer):
+    """The full message list one model call was sent, rebuilt from the journal."""
+
+    run = serializers.UUIDField()
+    seq = serializers.IntegerField()
+    prompt = serializers.ListField(child=serializers.DictField())
+    added = serializers.IntegerField(help_text="How many of the last messages were new in this call.")

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agentops.agents.errors import AgentRestricted
-from agentops.agents.models import Agent
+from agentops.agents.models import Agent, AgentVersion
 from agentops.agents.selectors import user_may_start_agent
 from agentops.audit.services import Actor, audit_record
 from agentops.tenancy.models import Membership
@@ -26,8 +26,10 @@ logger = logging.getLogger(__name__)
 
 
 def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, thread: str = "",
-               metadata: dict | None = None, idempotency_key: str | None = None) -> tuple[Run, bool]:
-    """Start a run of the agent's current version; returns (run, created).
+               metadata: dict | None = None, idempotency_key: str | None = None,
+               version: int | None = None) -> tuple[Run, bool]:
+    """Start a run of the agent's current version (or of its version number `version`); returns
+    (run, created).
 
     With an `idempotency_key` already used in the tenant, returns that run instead (created False),
     or refuses with `idempotency_conflict` when the earlier request differed.
@@ -38,29 +40,34 @@ def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, th
         raise RunError("unknown_agent", f"no agent {agent_slug!r} in tenant {tenant.slug}")
     if not user_may_start_agent(user=principal.user, agent=agent):
         _refuse_start(principal, agent)
+    agent_version = _version_to_run(agent, version)
+    asked_version = agent_version if version is not None else None
     if on_behalf_of is not None and not Membership.objects.filter(tenant=tenant, user=on_behalf_of).exists():
         raise RunError("invalid_on_behalf_of", f"{on_behalf_of.get_username()} is not a member of {tenant.slug}")
     if idempotency_key:
-        existing = _run_for_idempotency_key(tenant, idempotency_key, agent, input)
+        existing = _run_for_idempotency_key(tenant, idempotency_key, agent, input, asked_version)
         if existing:
             return existing, False
     try:
         with transaction.atomic():
             run = Run.objects.create(
-                tenant=tenant, agent=agent, agent_version=agent.current_version,
-                workflow=agent.current_version.workflow, input=input, input_preview=input_preview(input),
+                tenant=tenant, agent=agent, agent_version=agent_version,
+                workflow=agent_version.workflow, input=input, input_preview=input_preview(input),
                 thread=thread, metadata=metadata or {},
                 created_by=principal.user, api_key=principal.api_key, on_behalf_of=on_behalf_of,
                 idempotency_key=idempotency_key or None,
             )
             actor = Actor.for_api_key(principal.api_key) if principal.api_key else Actor.for_user(principal.user)
-            audit_record(tenant=tenant, action="run.created", actor=actor, target=run,
-                         data={"agent": agent.slug, "version": agent.current_version.number,
-                               "on_behalf_of": on_behalf_of.get_username() if on_behalf_of else None})
+            data = {"agent": agent.slug, "version": agent_version.number,
+                    "on_behalf_of": on_behalf_of.get_username() if on_behalf_of else None}
+            if "replay_of" in run.metadata:
+                data["replay_of"] = run.metadata["replay_of"]
+            audit_record(tenant=tenant, action="run.created", actor=actor, target=run, data=data)
             run_enqueue(run.pk)
     except IntegrityError:
         # A concurrent request with the same idempotency key won the insert.
-        existing = _run_for_idempotency_key(tenant, idempotency_key, agent, input) if idempotency_key else None
+        existing = (_run_for_idempotency_key(tenant, idempotency_key, agent, input, asked_version)
+                    if idempotency_key else None)
         if existing is None:
             raise
         return existing, False
@@ -77,12 +84,36 @@ def _refuse_start(principal, agent: Agent) -> None:
     raise RunError(error.code, error.message)
 
 
-def _run_for_idempotency_key(tenant, key, agent, input) -> Run | None:
+
+def _version_to_run(agent: Agent, number: int | None) -> AgentVersion:
+    if number is None or number == agent.current_version.number:
+        return agent.current_version
+    version = AgentVersion.objects.filter(agent=agent, number=number).first()
+    if version is None:
+        raise RunError("unknown_version", f"agent {agent.slug!r} has no version {number}")
+    return version
+
+
+def _run_for_idempotency_key(tenant, key, agent, input, version=None) -> Run | None:
+    """The run an earlier request with `key` started. It must match this one: its agent, input and,
+    when this one asks for a version, that version."""
     run = Run.objects.filter(tenant=tenant, idempotency_key=key).first()
-    if run is not None and (run.agent_id != agent.pk or run.input != input):
+    if run is not None and (run.agent_id != agent.pk or run.input != input
+                            or (version is not None and run.agent_version_id != version.pk)):
         raise RunError("idempotency_conflict",
                        f"Idempotency-Key {key!r} was already used for a different request (run {run.pk})")
     return run
+
+
+def run_replay(*, principal, run: Run, pinned: bool = False, idempotency_key: str | None = None) -> tuple[Run, bool]:
+    """Start the run's agent again on the same input and thread, with its current version or (with
+    `pinned`) the version `run` ran; the new run's metadata says `replay_of`. It is a new run of
+    the person replaying it (not of whoever the first acted for), created like any other."""
+    return run_create(
+        principal=principal, agent_slug=run.agent.slug, input=run.input, thread=run.thread,
+        metadata={**run.metadata, "replay_of": str(run.pk)}, idempotency_key=idempotency_key,
+        version=run.agent_version.number if pinned else None,
+    )
 
 
 def run_cancel(*, run: Run, actor: Actor) -> Run:

@@ -17,7 +17,6 @@ from django.utils import timezone
 from .journal_view import step_views
 from .models import Run
 from .selectors import (
-    STEP_PAGE_SIZE,
     UNSETTLED_STEP_STATUSES,
     child_runs_for_steps,
     step_list,
@@ -25,6 +24,9 @@ from .selectors import (
 )
 
 MAX_PENDING = 50  # steps a live page re-reads per request; a run rarely has more than one open
+# Steps a page adds at a time. Rendering a step's row and body is most of a page's cost, so a
+# page stays small; "Show more steps" (or a live page's catch-up) brings the next by keyset.
+TRACE_PAGE_SIZE = 50
 
 
 @dataclass
@@ -83,12 +85,12 @@ def timeline_page(*, run: Run, after: int = 0, pending: dict | None = None, embe
     """The steps a page adds (after `after`) and re-renders (pending ones that changed), placed on
     the run's time scale, and the tail for the next request. Four queries at most."""
     pending = dict(pending or {})
-    steps = step_list(run=run, after_seq=after, limit=STEP_PAGE_SIZE + 1, also_seqs=pending)
+    steps = step_list(run=run, after_seq=after, limit=TRACE_PAGE_SIZE + 1, also_seqs=pending)
     found = {s.seq for s in steps}
     pending = {seq: marker for seq, marker in pending.items() if seq in found}  # a vanished step stops being asked for
     new = [s for s in steps if s.seq > after]
-    has_more = len(new) > STEP_PAGE_SIZE
-    new = new[:STEP_PAGE_SIZE]
+    has_more = len(new) > TRACE_PAGE_SIZE
+    new = new[:TRACE_PAGE_SIZE]
     changed = [s for s in steps if s.seq in pending and _marker(s) != pending[s.seq]]
     shown = new + changed
     views = step_views(

@@ -14,4 +14,5 @@ urlpatterns = [
     path("<uuid:run_id>/steps/<int:seq>/resolve/", views.step_resolve, name="resolve"),
     path("<uuid:run_id>/cancel/", views.run_cancel, name="cancel"),
     path("<uuid:run_id>/retry/", views.run_retry, name="retry"),
+    path("<uuid:run_id>/replay/", views.run_replay, name="replay"),
 ]

@@ -12,6 +12,7 @@ still change and sends the header again. Polling drives that request; a websocke
 from __future__ import annotations
 
 import json
+import uuid
 
 from django import forms
 from django.conf import settings
@@ -20,7 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agentops.agents.selectors import agent_list_startable
 from agentops.api import MAX_QUERY_INT
@@ -31,6 +32,7 @@ from agentops.pages import page_login_required
 from . import services
 from .errors import RunError
 from .dashboard import dashboard_get
+from .forms import RunStartForm
 from .journal_view import prompt_for_step
 from .models import Run, RunOutcome, RunStatus
 from .selectors import run_filter_choices, run_get_for_user, run_list, run_waiting_on
@@ -128,40 +130,6 @@ def _page_link(request, cursor) -> str | None:
     return f"?{query.urlencode()}"
 
 
-# -- starting a run ----------------------------------------------------------------------------
-
-
-class RunStartForm(forms.Form):
-    # A text field shown as a list of the agents the user may start: a slug posted from elsewhere
-    # still reaches the service, which refuses it with its reason and audits the refusal.
-    agent = forms.CharField(max_length=50)
-    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=10_000)
-
-    def __init__(self, data=None, *, agents):
-        super().__init__(data)
-        self.fields["agent"].widget = forms.Select(choices=[(a.slug, a.name or a.slug) for a in agents])
-
-
-@page_login_required
-def run_start(request):
-    """A form to start a run of an agent the user may start; POST starts it and opens its trace."""
-    principal = _principal(request)
-    _require(request, "run_agents")
-    form = RunStartForm(request.POST if request.method == "POST" else None,
-                        agents=agent_list_startable(tenant=principal.tenant, user=principal.user))
-    status = 200
-    if form.is_valid():
-        try:
-            run, _ = services.run_create(principal=principal, agent_slug=form.cleaned_data["agent"],
-                                         input={"message": form.cleaned_data["message"]})
-        except RunError as error:
-            form.add_error("agent", error.message)
-            status = 403 if error.code == "agent_restricted" else 400
-        else:
-            return redirect("runs:trace", run_id=run.pk)
-    return render(request, "runs/start.html", {"nav": "runs", "form": form}, status=status)
-
-
 # -- trace viewer ------------------------------------------------------------------------------
 
 
@@ -171,6 +139,8 @@ def _header(request, run: Run) -> dict:
         "run": run,
         "waiting": run_waiting_on(run=run),
         "can_cancel": principal.can("run_agents") and run.status in CANCELLABLE,
+        "can_replay": principal.can("run_agents"),
+        "replay_key": uuid.uuid4().hex,
         "can_retry": principal.can("resolve_runs") and run.status == RunStatus.FAILED,
         "can_resolve": principal.can("resolve_runs"),
         "socket": bool(settings.REDIS_URL),
@@ -219,6 +189,54 @@ def step_prompt(request, run_id, seq: int):
         raise Http404("No model call with that number in this run.")
     context = {"nav": "runs", "run": run, "seq": seq, "prompt": prompt, "added": sum(m.added for m in prompt)}
     return _partial_or_page(request, "runs/_prompt.html", "runs/prompt.html", context)
+
+
+# -- starting runs -----------------------------------------------------------------------------
+
+
+@page_login_required
+@require_http_methods(["GET", "POST"])
+def run_start(request):
+    """The "Run agent" form: a run started through the service the API uses, then its trace."""
+    principal = _principal(request)
+    _require(request, "run_agents")
+    initial = {"agent": request.GET.get("agent", ""), "idempotency_key": uuid.uuid4().hex}
+    agents = agent_list_startable(tenant=principal.tenant, user=principal.user)
+    form = RunStartForm(request.POST or None, agents=agents, initial=initial)
+    refused = False
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            run, _ = services.run_create(
+                principal=principal, agent_slug=data["agent"], input=data["run_input"], thread=data["thread"],
+                version=data["version"], idempotency_key=data["idempotency_key"] or None,
+            )
+        except RunError as error:
+            form.add_error(None, error.message)
+            refused = error.code == "agent_restricted"
+        else:
+            return redirect("runs:trace", run_id=run.pk)
+    status = 403 if refused else 400 if form.errors else 200
+    return render(request, "runs/start.html", {"nav": "runs", "form": form}, status=status)
+
+
+@page_login_required
+@require_POST
+def run_replay(request, run_id):
+    """Start the run's agent again on its input: `version=pinned` with the version it ran, else
+    the current one. One key per button of a rendered form, so a double click starts one run."""
+    run = _run_or_404(request, run_id)
+    _require(request, "run_agents")
+    pinned = request.POST.get("version") == "pinned"
+    key = request.POST.get("idempotency_key", "")[:64]
+    key = f"replay:{key}:{'pinned' if pinned else 'current'}" if key else None
+    try:
+        replay, _ = services.run_replay(principal=_principal(request), run=run, pinned=pinned, idempotency_key=key)
+    except RunError as error:
+        messages.error(request, error.message)
+        return redirect("runs:trace", run_id=run.pk)
+    messages.success(request, f"Replay of run {str(run.pk)[:8]} started.")
+    return redirect("runs:trace", run_id=replay.pk)
 
 
 # -- actions -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from approvals.models import ApprovalRequest
 from demo.seed import seed_demo
 from runs.engine import execute_run
 from runs.services import run_create
+from runs.models import Step, StepKind
 from tests.factories import AgentFactory, MembershipFactory, TenantFactory, UserFactory
 
 
@@ -173,7 +174,8 @@ def demo_api(db):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return {"key": key, "client": client, "run_id": str(waiting.pk), "answered_run_id": str(answered.pk),
             "id": ApprovalRequest.objects.get(run=waiting).pk, "name": "billing.refund", "slug": "support",
-            "username": "operator"}
+            "username": "operator",
+            "seq": Step.objects.filter(run=waiting, kind=StepKind.LLM).values_list("seq", flat=True).first()}
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from django_q.brokers import get_broker
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
-from agentops import db
 from agentops.taskqueue import DatabaseBroker, enqueue
 
 pytestmark = pytest.mark.django_db(transaction=True)

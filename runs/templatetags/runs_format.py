@@ -1,10 +1,13 @@
-"""Formatting for run pages: durations, money, token counts, JSON."""
+"""Formatting for pages: durations, money, token counts, JSON, times in the viewer's time zone."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django import template
+from django.utils import dateformat, timezone
+from django.utils.html import format_html
 
 from runs.journal_view import pretty_json
 
@@ -83,3 +86,29 @@ KIND_ICONS = {
 @register.filter
 def kind_icon(kind: str) -> str:
     return KIND_ICONS.get(kind, "•")
+
+
+# Styles of `local_time`: how the server writes the time (Django's format, in the server's time
+# zone), and what static/js/local_times.js writes in the viewer's own.
+TIME_STYLES = {
+    "datetime": "M j, H:i:s",
+    "time": "H:i:s",
+    "time_ms": "H:i:s",  # and the milliseconds
+    "minute": "Y-m-d H:i T",
+}
+
+
+@register.filter
+def local_time(value, style: str = "datetime"):
+    """`<time>` of an aware datetime, written in the server's time zone; the page's script rewrites
+    it in the viewer's and keeps UTC in the title. An empty value is "—"."""
+    if not value:
+        return "—"
+    utc = value.astimezone(dt.timezone.utc)
+    iso = utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    local = timezone.localtime(value)
+    text = dateformat.format(local, TIME_STYLES.get(style, TIME_STYLES["datetime"]))
+    if style == "time_ms":
+        text += f".{local.microsecond // 1000:03d}"
+    return format_html('<time datetime="{}" data-style="{}" title="{} UTC">{}</time>',
+                       iso, style, utc.strftime("%Y-%m-%d %H:%M:%S"), text)

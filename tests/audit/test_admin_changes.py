@@ -3,7 +3,6 @@ API keys, webhooks, prices and tool grants, with the changed fields and never a 
 
 import json
 
-import pytest
 from django.contrib.auth.models import Group, Permission
 
 from agentops.audit.admin import REDACTED

@@ -38,3 +38,16 @@ def advance():
         return run
 
     return go
+
+
+@pytest.fixture
+def long_run(api, tenant):
+    """A finished run of 1,000 steps written by the engine: 500 model calls of one growing
+    conversation, each followed by a read step."""
+    AgentFactory(tenant=tenant, slug="counter", version__provider="scripted",
+                 version__workflow="test_long_conversation", version__provider_config={"responses": []},
+                 version__max_steps=1000)
+    run_id = api.post("/api/v1/runs/", {"agent": "counter", "input": {"rounds": 500, "padding": "x" * 200}},
+                      format="json").json()["id"]
+    execute_run(run_id)
+    return run_id

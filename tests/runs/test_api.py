@@ -3,6 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from agentops.agents.models import Agent, AgentVersion
 from agentops.tenancy.roles import Role
 from runs.engine import execute_run
 from runs.models import Run, RunStatus
@@ -97,7 +98,7 @@ def test_another_tenants_run_is_not_found(api, other_tenant, member, api_key_for
     assert [r["id"] for r in api.get("/api/v1/runs/").json()["results"]] == []
 
 
-def test_steps_give_the_full_prompt_and_page_by_seq(api, scripted_agent, settings):
+def test_steps_page_by_seq_and_link_the_full_prompt(api, scripted_agent, settings):
     settings.JOURNAL_BLOB_THRESHOLD = 10
     run_id = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi"}, format="json").json()["id"]
     execute_run(run_id)
@@ -107,7 +108,7 @@ def test_steps_give_the_full_prompt_and_page_by_seq(api, scripted_agent, setting
 
     llm = next(s for s in steps if s["kind"] == "llm")
     assert [s["kind"] for s in steps] == ["code", "llm"] and [s["seq"] for s in later] == [2]
-    assert llm["prompt"][-1] == {"role": "user", "content": "Hi"}
+    assert api.get(llm["prompt_url"]).json()["prompt"][-1] == {"role": "user", "content": "Hi"}
     assert llm["output"]["content"] == "Hello there."  # stored as a blob, given whole
 
 
@@ -159,3 +160,15 @@ def test_on_behalf_of_cannot_tell_an_unknown_username_from_another_tenants_user(
     assert refusal("stranger") == refusal("nobody-at-all") == (
         400, "invalid", "No member of this tenant is called X.")
     assert Run.objects.count() == 0
+
+
+def test_a_run_of_an_earlier_version_and_of_one_that_does_not_exist(api, scripted_agent):
+    AgentVersion.objects.create(agent=scripted_agent, number=2, provider="scripted")
+    Agent.objects.filter(pk=scripted_agent.pk).update(current_version=AgentVersion.objects.get(number=2))
+
+    earlier = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi", "version": 1}, format="json")
+    missing = api.post("/api/v1/runs/", {"agent": "helper", "message": "Hi", "version": 7}, format="json")
+
+    assert earlier.status_code == 201 and earlier.json()["agent_version"] == 1
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "unknown_version"
+    assert Run.objects.count() == 1

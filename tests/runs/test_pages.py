@@ -15,6 +15,7 @@ from agentops.tenancy.roles import Role
 from approvals.models import ApprovalRequest
 from runs.models import Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
 from runs.selectors import run_get_for_user, run_list, step_list
+from runs.timeline import TRACE_PAGE_SIZE
 from tests.factories import AgentFactory
 from tests.support.runs_journal import add_mixed_steps, add_step, add_tool_call, make_run, reply, add_model_call
 
@@ -189,23 +190,25 @@ def test_trace_of_10_and_1000_steps_reads_the_same_number_of_queries(browser, ag
 
     assert large_count == small_count
     assert len(large_catch_up) == len(small_catch_up)
-    assert step_seqs(html) == list(range(1, 201))  # one page of steps; the rest on request
+    assert step_seqs(html) == list(range(1, TRACE_PAGE_SIZE + 1))  # one page of steps; the rest on request
     assert "Show more steps" not in html  # a running run catches up by itself
     assert 'hx-trigger="load, every 1s' in html
 
 
 def test_finished_run_offers_the_next_page_of_steps_on_request(browser, agent):
     run = make_run(agent, status=RunStatus.SUCCEEDED, finished_at=timezone.now())
-    add_mixed_steps(run, 450)
+    page = TRACE_PAGE_SIZE
+    add_mixed_steps(run, 2 * page + 25)
 
     first = browser.get(reverse("runs:trace", args=[run.pk])).content.decode()
-    second = browser.get(reverse("runs:steps", args=[run.pk]), {"after": 200, "status": "succeeded"}).content.decode()
-    third = browser.get(reverse("runs:steps", args=[run.pk]), {"after": 400, "status": "succeeded"}).content.decode()
+    steps_url = reverse("runs:steps", args=[run.pk])
+    second = browser.get(steps_url, {"after": page, "status": "succeeded"}).content.decode()
+    third = browser.get(steps_url, {"after": 2 * page, "status": "succeeded"}).content.decode()
 
     assert "Show more steps" in first and "every 1s" not in first
-    assert [s for s in step_seqs(second) if s > 200] == list(range(201, 401))
-    assert "after=400" in second
-    assert step_seqs(third) == list(range(401, 451)) and "Show more steps" not in third
+    assert [s for s in step_seqs(second) if s > page] == list(range(page + 1, 2 * page + 1))
+    assert f"after={2 * page}" in second
+    assert step_seqs(third) == list(range(2 * page + 1, 2 * page + 26)) and "Show more steps" not in third
 
 
 def test_trace_shows_totals_input_output_and_step_details(browser, agent):

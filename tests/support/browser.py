@@ -12,7 +12,8 @@ and mark its tests `@pytest.mark.browser`. What is here:
   Redis for the channel layer when `redis-server` is installed, for websocket tests. It shares
   the test database, which is a file (tests/settings.py), so the test must be transactional.
   The test process publishes on the same Redis (CHANNEL_LAYERS is overridden for the test).
-- `logged_in_page(username, password, base_url=None)`: a fresh browser context, signed in.
+- `logged_in_page(username, password, base_url=None, **context_options)`: a fresh browser context
+  (Playwright's options: `color_scheme`, `timezone_id`, ...), signed in.
 - `screenshot(page, name, docs=False)`: saves artifacts/<name>.png; with `docs` true and
   UPDATE_SCREENSHOTS=1 in the environment, also docs/screenshots/<name>.png (the README shows
   those), so an ordinary test run leaves the work tree clean.
@@ -79,13 +80,14 @@ def chromium():
 def logged_in_page(chromium, live_server):
     """logged_in_page("olivia", "pw") → a Page signed in through the login form.
 
-    `base_url` defaults to the live server; pass `asgi_server` for the ASGI one.
+    `base_url` defaults to the live server; pass `asgi_server` for the ASGI one. Other keywords
+    go to the browser context (`color_scheme="dark"`, `timezone_id="Asia/Tokyo"`).
     """
     contexts = []
 
-    def login(username: str, password: str, base_url: str | None = None):
+    def login(username: str, password: str, base_url: str | None = None, **context_options):
         base_url = base_url or live_server.url
-        context = chromium.new_context(base_url=base_url, viewport=VIEWPORT)
+        context = chromium.new_context(base_url=base_url, viewport=VIEWPORT, **context_options)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

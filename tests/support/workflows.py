@@ -39,3 +39,16 @@ def sleep_then_step(ctx, input):
     """Sleep `input["seconds"]`, then journal the time it woke at."""
     ctx.sleep(input["seconds"])
     return {"woke_at": ctx.step("woke", time.time)}
+
+
+@workflow("test_long_conversation")
+def long_conversation(ctx, input):
+    """`rounds` turns of one conversation: a model call, then a journaled read of its answer, so
+    a run of N rounds has 2N steps and its last prompt holds about 2N messages."""
+    messages = [{"role": "system", "content": input.get("system", "You count.")}]
+    for i in range(input["rounds"]):
+        messages.append({"role": "user", "content": f"turn {i}: {input.get('padding', '')}"})
+        reply = ctx.llm(messages)
+        messages.append({"role": "assistant", "content": reply.content})
+        ctx.read_step(f"read-{i}", len, reply.content or "")
+    return {"rounds": input["rounds"]}

@@ -1,6 +1,5 @@
 """/api/v1/tools/: tenant-scoped reads; writes need manage_tools and the tools:write scope."""
 
-import pytest
 
 from agentops.audit.models import AuditEvent
 from agentops.tenancy.roles import Role

@@ -6,7 +6,6 @@ from types import SimpleNamespace
 import pytest
 
 from agentops.audit.models import AuditEvent
-from agentops.tenancy.models import Membership
 from agentops.tenancy.roles import Role
 from agentops.tenancy.services import membership_set
 from tools.gateway import ToolRefused, ToolSession, tool_execute, tool_refusal_audit

@@ -40,7 +40,7 @@ import anyio
 import pydantic
 
 from agentops.outbound import OutboundRefused
-from agentops.secrets.resolver import SecretError, SecretResolver
+from agentops.secrets.resolver import SecretResolver
 from tools.adapters.base import (
     Adapter, AdapterError, Delivery, Invocation, require_str, require_str_map, url_target,
 )
