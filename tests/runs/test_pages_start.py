@@ -54,7 +54,7 @@ def test_a_double_submit_starts_one_run(client, operator, agent):
     ({"input": "[1, 2]"}, "must be a JSON object"),
     ({"input": "{oops"}, "not valid JSON"),
     ({"message": "Hi", "version": "9"}, "has no version 9"),
-    ({"message": "Hi", "agent": "nobody"}, "Select a valid choice"),
+    ({"message": "Hi", "agent": "nobody"}, "no agent &#x27;nobody&#x27;"),
 ])
 def test_bad_input_is_shown_on_the_form_and_starts_nothing(client, operator, agent, fields, error):
     client.force_login(operator)
