@@ -19,13 +19,13 @@ def test_an_operator_starts_a_run_of_an_agent_they_may_start(logged_in_page, ope
     page = logged_in_page("olivia", "pw")
 
     page.goto("/runs/")
-    page.click("text=Start a run")
+    page.click("text=Run agent")
     options = page.locator("select[name=agent] option").all_text_contents()
     page.select_option("select[name=agent]", "support")
     page.fill("textarea[name=message]", "Where is order #1042?")
-    page.click("button:has-text('Start')")
+    page.click("button:has-text('Start the run')")
 
     run = Run.objects.get()
     page.wait_for_url(f"**/runs/{run.pk}/")
-    assert options == ["Support"]
+    assert options == ["support (v1)"]
     assert run.input == {"message": "Where is order #1042?"} and run.created_by == operator
