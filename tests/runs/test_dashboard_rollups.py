@@ -6,8 +6,10 @@ import datetime as dt
 import math
 import random
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.models import Count, Sum
@@ -301,3 +303,24 @@ def test_a_quantile_is_the_bucket_of_its_nearest_rank():
 
 def test_without_durations_there_is_no_quantile():
     assert Latency().p50 is None and Latency().mean_ms is None
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+def test_the_command_rebuilds_one_tenants_rollups_and_leaves_the_others(world, other_tenant):
+    theirs = rollup_rows(ToolRollup), RunRollup.objects.filter(tenant=other_tenant).count()
+    RunRollup.objects.filter(tenant=world).delete()
+    out = StringIO()
+
+    call_command("rebuild_rollups", "--tenant", world.slug, stdout=out)
+
+    ended = Run.objects.filter(tenant=world, status__in=FINISHED_STATUSES).count()
+    assert out.getvalue() == f"rollups rebuilt: {ended:,} ended runs\n"
+    assert sum(RunRollup.objects.filter(tenant=world).values_list("runs", flat=True)) == ended
+    assert (rollup_rows(ToolRollup), RunRollup.objects.filter(tenant=other_tenant).count()) == theirs
+
+
+def test_the_command_names_a_tenant_it_does_not_know():
+    with pytest.raises(CommandError, match="no tenant 'nope'"):
+        call_command("rebuild_rollups", "--tenant", "nope")
