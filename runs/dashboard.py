@@ -210,10 +210,6 @@ class ModelStats:
     cost: Decimal = Decimal(0)
     latency: Latency = field(default_factory=Latency)
 
-    @property
-    def cost_per_run(self) -> Decimal | None:
-        return self.cost / self.runs.started if self.runs.started else None
-
 
 @dataclass
 class ToolStats:
