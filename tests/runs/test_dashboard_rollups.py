@@ -5,6 +5,7 @@ tenants, agents, models, days and statuses; its query count does not grow with t
 import datetime as dt
 import math
 import random
+import re
 from decimal import Decimal
 from io import StringIO
 
@@ -287,6 +288,28 @@ def test_the_page_reads_as_many_queries_for_600_runs_as_for_6(client, operator, 
     seed_runs(agents, random.Random(2), runs=594)
 
     assert queries() == few
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's query plans")
+def test_the_dashboard_reads_runs_only_through_the_status_index(world, operator):
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        dashboard_get(principal=principal_of(operator, world), days=30)
+
+    plans = []
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            if '"runs_run"' in sql:
+                cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+                plans.append(" ".join(row[-1] for row in cursor.fetchall()))
+    assert len(plans) == 2  # the unfinished runs of the period, the waiting runs now
+    # (tenant, status, created_at), not the tenant's index: that one would read every run of the tenant
+    assert all(re.search(r"runs_run USING (COVERING )?INDEX runs_run_tenant__", plan) for plan in plans), plans
 
 
 # -- reading a quantile from buckets ------------------------------------------------------------
