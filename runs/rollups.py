@@ -41,9 +41,15 @@ class MillisBetween(Func):
 
     def as_sql(self, compiler, connection, **extra):
         (end, end_params), (start, start_params) = (compiler.compile(e) for e in self.source_expressions)
-        if connection.vendor == "sqlite":  # Django's own SQLite function: exact microseconds
-            return f"(django_timestamp_diff({end}, {start}) / 1000.0)", [*end_params, *start_params]
-        return f"(EXTRACT(EPOCH FROM ({end} - {start})) * 1000.0)", [*end_params, *start_params]
+        params = [*end_params, *start_params]
+        if connection.vendor == "sqlite":
+            # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC: whole seconds from strftime, the
+            # microseconds from the text. Exact, and native (django_timestamp_diff is a Python
+            # callback, called once per bucket of every row).
+            sql = (f"(((strftime('%%s', {end}) - strftime('%%s', {start})) * 1000000"
+                   f" + CAST(substr({end}, 21) AS INTEGER) - CAST(substr({start}, 21) AS INTEGER)) / 1000.0)")
+            return sql, params * 2
+        return f"(EXTRACT(EPOCH FROM ({end} - {start})) * 1000.0)", params
 
 
 def _histogram(sign: int) -> dict:
