@@ -67,13 +67,13 @@ def _histogram(sign: int) -> dict:
     return {"duration_ms": Coalesce(Sum("_duration"), Value(0.0)) * sign, **buckets}
 
 
+MEASURE_PREFIX = "m_"
+
+
 def _measures(**expressions) -> dict:
     """Aggregates named after their RunRollup/ToolRollup columns, prefixed: an annotation may not
     take the name of a field of the model it reads (Run.tokens_in, Step.cost)."""
     return {MEASURE_PREFIX + name: expression for name, expression in expressions.items()}
-
-
-MEASURE_PREFIX = "m_"
 
 
 def _utc_day(field: str) -> TruncDate:
@@ -165,7 +165,11 @@ def run_rollups_add(run_id, *, sign: int = 1) -> None:
 
 def rollups_rebuild(*, tenant_ids=None, apps=global_apps, using: str | None = None) -> None:
     """Recompute the rollups of `tenant_ids` (default: every tenant) from their ended runs, in one
-    transaction. `apps`: the migration's historical models, when a migration calls it."""
+    transaction. `apps`: the migration's historical models, when a migration calls it.
+
+    Runs that end meanwhile wait for it (on PostgreSQL the rollup tables are locked against
+    writers first; SQLite has one writer), then add themselves: none is counted twice or lost.
+    """
     run_model, step_model = apps.get_model("runs", "Run"), apps.get_model("runs", "Step")
     rollup_models = apps.get_model("runs", "RunRollup"), apps.get_model("runs", "ToolRollup")
     using = using or router.db_for_write(run_model)
@@ -176,6 +180,11 @@ def rollups_rebuild(*, tenant_ids=None, apps=global_apps, using: str | None = No
         run__in=runs.filter(status__in=FINISHED_STATUSES))))
     connection = connections[using]
     with transaction.atomic(using=using):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for model in rollup_models:
+                    cursor.execute(f"LOCK TABLE {connection.ops.quote_name(model._meta.db_table)} "
+                                   "IN SHARE ROW EXCLUSIVE MODE")
         for model, rows in zip(rollup_models, sources):
             stale = model.objects.using(using).all()
             if tenant_ids is not None:
