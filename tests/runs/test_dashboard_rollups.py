@@ -134,8 +134,10 @@ def test_a_rebuild_gives_the_rollups_written_run_by_run(world):
 
 def test_the_migrations_back_fill_rolls_up_the_runs_already_ended(world):
     expected = rollup_rows(RunRollup), rollup_rows(ToolRollup)
-    RunRollup.objects.all().delete(), ToolRollup.objects.all().delete()
-    historical = MigrationLoader(connection).project_state(("runs", "0005_backfill_rollups")).apps
+    RunRollup.objects.all().delete()
+    ToolRollup.objects.all().delete()
+    loader = MigrationLoader(connection)
+    historical = loader.project_state(loader.graph.leaf_nodes("runs")).apps  # the models as migrations know them
 
     rollups_rebuild(apps=historical)
 
