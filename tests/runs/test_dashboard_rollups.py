@@ -17,16 +17,18 @@ from django.db.models import Count, Sum
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from agentops.audit.services import Actor
 from agentops.tenancy.models import Membership
 from agentops.tenancy.principal import Principal
-from runs.dashboard import Latency, dashboard_get
+from runs.dashboard import Latency, Quantile, dashboard_get
 from runs.models import (FINISHED_STATUSES, LATENCY_BOUNDS_MS, Run, RunRollup, RunStatus, Step, StepKind,
                          StepStatus, ToolRollup, WaitingReason)
 from runs.registry import workflow
 from runs.rollups import rollups_rebuild, run_rollups_add
 from runs.services import run_cancel, run_retry
+from runs.templatetags.runs_format import quantile
 from tests.factories import AgentFactory
 from tests.support.runs_journal import add_step, make_run
 from tools.registry import REGISTRY, ToolContext, tool
@@ -268,11 +270,12 @@ def test_another_tenant_sees_only_its_own_runs_and_tools(world, other_tenant, dj
 def test_the_page_shows_models_tools_and_their_latencies(client, operator, world):
     client.force_login(operator)
 
-    html = client.get(reverse("dashboard"), {"days": "30"}).content.decode()
+    response = client.get(reverse("dashboard"), {"days": "30"})
 
+    html, latency = response.content.decode(), response.context["dash"].latency
     assert "By model" in html and "small-model" in html
     assert "By tool" in html and "<code>billing.refund</code>" in html
-    assert "&lt; " in html  # a latency bucket, e.g. "< 250 ms"
+    assert escape(f"ended runs: p50 {quantile(latency.p50)} · p95 {quantile(latency.p95)}") in html
     assert "rollups written when each run ends" in html
 
 
@@ -324,6 +327,14 @@ def test_a_quantile_is_the_bucket_of_its_nearest_rank():
     assert (latency.p50.low_ms, latency.p50.high_ms) == (0, 10)
     assert (latency.p95.low_ms, latency.p95.high_ms) == (100, 250)
     assert latency.quantile(0.96).high_ms is None and latency.quantile(0.96).low_ms == 86_400_000
+
+
+@pytest.mark.parametrize("low, high, shown", [
+    (0, 10, "< 10 ms"), (1_000, 2_500, "< 2.5 s"), (60_000, 300_000, "< 5 min"), (3_600_000, 21_600_000, "< 6 h"),
+    (86_400_000, None, "≥ 1 d"),
+])
+def test_a_quantile_reads_as_the_bound_of_its_bucket(low, high, shown):
+    assert quantile(Quantile(low, high)) == shown
 
 
 def test_without_durations_there_is_no_quantile():
