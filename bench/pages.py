@@ -300,6 +300,8 @@ def run_on(url: str, a) -> list[Figure]:
             keep_sqlite(url)
         else:
             os.environ.pop("AGENTOPS_PAGES_BUILD")
+    if not pages_data.is_complete():
+        raise SystemExit("the kept data set is incomplete (a build was interrupted): run again with --rebuild")
     built = pages_data.handles()
     print(f"\n{a.database}, {a.runs:,} runs, median of {a.repeat} requests, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}")

@@ -27,7 +27,7 @@ from agentops.tenancy.roles import Role
 from agentops.tenancy.services import api_key_create
 from approvals.models import ApprovalRequest
 from runs import store
-from runs.models import DailyUsage, Run, RunStatus, StepKind, StepStatus, WaitingReason
+from runs.models import DailyUsage, Run, RunRollup, RunStatus, StepKind, StepStatus, WaitingReason
 from runs.rollups import rollups_rebuild
 
 TENANT = "pages-bench"
@@ -90,6 +90,11 @@ def build(*, runs: int = 100_000, seed: int = 7, log=print) -> None:
     _audit(tenant, users[0])
     log("rollups")
     rollups_rebuild(tenant_ids=[tenant.pk])
+
+
+def is_complete() -> bool:
+    """Whether a kept data set was built to the end (its rollups are made last)."""
+    return RunRollup.objects.filter(tenant__slug=TENANT).exists()
 
 
 def handles() -> Built:
