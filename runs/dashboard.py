@@ -1,26 +1,33 @@
-"""Reads for the dashboard: usage, cost and run outcomes of the principal's tenant over a period.
+"""Reads for the dashboard: usage, cost, run outcomes, latencies, models and tools of the
+principal's tenant over a period, from rollups: never a scan of the period's runs or steps.
 
-Days are UTC dates. Model calls, tokens and cost come from DailyUsage, the counters the engine
-keeps per tenant, agent and `timezone.now().date()` (the UTC date with USE_TZ) on every model
-call, never from summing steps; run counts come from Run, by the UTC day the run was created.
+Days are UTC dates. Model calls, tokens and cost per agent and day come from DailyUsage, the
+counters the engine keeps per tenant, agent and `timezone.now().date()` (the UTC date with USE_TZ)
+on every model call. Ended runs — their outcomes, durations, models, tokens and tool calls — come
+from RunRollup and ToolRollup (runs.rollups), added when each run ends and dated by the UTC day
+the run was created; runs not yet ended are counted live, through the (tenant, status, created_at)
+index, as they are few.
 
-`dashboard_get` runs five queries whatever the number of agents, runs or days: usage grouped by
-day, usage grouped by agent, runs grouped by agent and status, waiting runs grouped by reason, and
-the count of pending approval requests. Totals are sums of those rows, made here in Python.
+`dashboard_get` runs seven queries whatever the number of agents, runs or days: usage grouped by
+day, usage grouped by agent, run rollups grouped by agent, model and outcome, unfinished runs of
+the period grouped by agent and status, tool rollups grouped by tool, waiting runs grouped by
+reason, and the count of pending approval requests. Totals are sums of those rows, made here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from agentops.tenancy.principal import Principal
 
-from .models import DailyUsage, RunStatus, WaitingReason
+from .models import (LATENCY_BOUNDS_MS, LATENCY_BUCKETS, UNFINISHED_STATUSES, DailyUsage,
+                     RunOutcome, RunRollup, RunStatus, ToolRollup, WaitingReason)
 from .selectors import tenant_runs
 from .waits import wait_kind
 
@@ -77,20 +84,73 @@ class Usage:
 
 
 @dataclass
+class Latency:
+    """A histogram of durations (the buckets of LATENCY_BOUNDS_MS) and their sum, in ms."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS))
+    total_ms: float = 0.0
+
+    def add_row(self, row: dict) -> None:
+        for index, bucket in enumerate(LATENCY_BUCKETS):
+            self.counts[index] += row[bucket] or 0
+        self.total_ms += row["duration_ms"] or 0
+
+    @property
+    def measured(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def mean_ms(self) -> float | None:
+        return self.total_ms / self.measured if self.measured else None
+
+    def quantile(self, q: float) -> Quantile | None:
+        """The bucket holding the q-th quantile (nearest rank), None without durations."""
+        rank = math.ceil(q * self.measured)
+        seen = 0
+        for index, n in enumerate(self.counts):
+            seen += n
+            if n and seen >= rank:
+                low = LATENCY_BOUNDS_MS[index - 1] if index else 0
+                high = LATENCY_BOUNDS_MS[index] if index < len(LATENCY_BOUNDS_MS) else None
+                return Quantile(low, high)
+        return None
+
+    @property
+    def p50(self) -> Quantile | None:
+        return self.quantile(0.5)
+
+    @property
+    def p95(self) -> Quantile | None:
+        return self.quantile(0.95)
+
+
+@dataclass(frozen=True)
+class Quantile:
+    """A quantile read from a histogram: it lies in [low_ms, high_ms) (high None: no bound)."""
+
+    low_ms: int
+    high_ms: int | None
+
+
+@dataclass
 class RunOutcomes:
     """Runs created in the period, by the status they have now."""
 
     started: int = 0
     succeeded: int = 0
+    succeeded_with_errors: int = 0  # ended well although some tool calls failed; not in `succeeded`
     failed: int = 0
     cancelled: int = 0
     waiting: int = 0
     active: int = 0  # queued or running
 
     def count(self, status: str, n: int) -> None:
+        """Count `n` runs of a status, or of an outcome (runs.rollups.run_outcome) once ended."""
         self.started += n
         if status == RunStatus.SUCCEEDED:
             self.succeeded += n
+        elif status == RunOutcome.SUCCEEDED_WITH_ERRORS:
+            self.succeeded_with_errors += n
         elif status == RunStatus.FAILED:
             self.failed += n
         elif status == RunStatus.CANCELLED:
@@ -101,16 +161,17 @@ class RunOutcomes:
             self.active += n
 
     def add(self, other: RunOutcomes) -> None:
-        for name in ("started", "succeeded", "failed", "cancelled", "waiting", "active"):
+        for name in ("started", "succeeded", "succeeded_with_errors", "failed", "cancelled", "waiting", "active"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
     def success_rate(self) -> float | None:
-        """Succeeded ÷ (succeeded + failed), 0 to 1; None before any run ends either way.
+        """Clean successes ÷ (succeeded, with errors or not, + failed), 0 to 1; None before any run
+        ends either way. A run whose tool calls failed is not a success the rate may claim.
 
         Cancelled runs are left out: someone stopped them, they neither worked nor broke.
         """
-        decided = self.succeeded + self.failed
+        decided = self.succeeded + self.succeeded_with_errors + self.failed
         return self.succeeded / decided if decided else None
 
     @property
@@ -133,12 +194,40 @@ class AgentUsage:
     name: str
     usage: Usage = field(default_factory=Usage)
     runs: RunOutcomes = field(default_factory=RunOutcomes)
+    latency: Latency = field(default_factory=Latency)  # of its ended runs, creation to end
 
     @property
     def cost_per_run(self) -> Decimal | None:
         """The period's cost over the runs created in it (a model call of a run created earlier
         counts on the day it was made, so this is an average, not a sum of run costs)."""
         return self.usage.cost / self.runs.started if self.runs.started else None
+
+
+@dataclass
+class ModelStats:
+    """The ended runs of the period whose agent version named `model`, and what they spent."""
+
+    model: str
+    runs: RunOutcomes = field(default_factory=RunOutcomes)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: Decimal = Decimal(0)
+    latency: Latency = field(default_factory=Latency)
+
+
+@dataclass
+class ToolStats:
+    """The calls of a tool made by runs of the period that have ended."""
+
+    tool: str
+    calls: int = 0
+    errors: int = 0
+    cost: Decimal = Decimal(0)
+    latency: Latency = field(default_factory=Latency)
+
+    @property
+    def error_percent(self) -> float | None:
+        return self.errors / self.calls * 100 if self.calls else None
 
 
 @dataclass
@@ -169,6 +258,9 @@ class Dashboard:
     days: list[DayUsage]
     scale: Decimal  # the cost at the top of the chart
     agents: list[AgentUsage]
+    models: list[ModelStats]
+    tools: list[ToolStats]
+    latency: Latency  # of every run of the period that has ended
     waiting: list[WaitingGroup]
     pending_approvals: int
 
@@ -232,10 +324,12 @@ def usage_by_day_list(*, principal: Principal, period: Period) -> list[DayUsage]
     return [DayUsage(day=day, usage=by_day.get(day, Usage())) for day in period.dates()]
 
 
-def agent_usage_list(*, principal: Principal, period: Period) -> list[AgentUsage]:
-    """The agents with usage or runs in the period, costliest first, with their runs by outcome.
+def agent_usage_list(*, principal: Principal, period: Period, rollups: list[dict] | None = None) -> list[AgentUsage]:
+    """The agents with usage or runs in the period, costliest first, with their runs by outcome
+    and the latency of those that ended.
 
-    Two queries: usage grouped by agent, runs grouped by agent and status.
+    Two queries (three without `rollups`, the rows of `run_rollup_list`): usage grouped by agent,
+    unfinished runs grouped by agent and status.
     """
     agents: dict[int, AgentUsage] = {}
 
@@ -253,16 +347,81 @@ def agent_usage_list(*, principal: Principal, period: Period) -> list[AgentUsage
     )
     for row in usage:
         agent(row).usage = _usage(row)
-    runs = (
+    for row in run_rollup_list(principal=principal, period=period) if rollups is None else rollups:
+        agent(row).runs.count(row["outcome"], row["runs"])
+        agent(row).latency.add_row(row)
+    for row in unfinished_run_list(principal=principal, period=period):
+        agent(row).runs.count(row["status"], row["n"])
+    return sorted(agents.values(), key=lambda a: (-a.usage.cost, -a.runs.started, a.slug))
+
+
+ROLLUP_SUMS = {name: Sum(name) for name in ("runs", "tokens_in", "tokens_out", "cost", "duration_ms", *LATENCY_BUCKETS)}
+
+
+def run_rollup_list(*, principal: Principal, period: Period) -> list[dict]:
+    """The ended runs created in the period, summed per agent, model and outcome: one query over
+    at most days × agents × models × outcomes rollup rows. Groups left empty by a retry are dropped."""
+    if not principal.can("view", "read"):
+        return []
+    rows = (
+        RunRollup.objects.filter(tenant_id=principal.tenant.pk, day__gte=period.first, day__lte=period.last)
+        .values("agent_id", "agent__slug", "agent__name", "model", "outcome")
+        .annotate(**ROLLUP_SUMS)
+        .order_by()
+    )
+    return [row for row in rows if row["runs"]]
+
+
+def unfinished_run_list(*, principal: Principal, period: Period) -> list[dict]:
+    """The runs created in the period that have not ended, counted per agent and status: one
+    query, through the (tenant, status, created_at) index, reading only those runs."""
+    rows = (
         tenant_runs(principal)
-        .filter(created_at__gte=period.start)
-        .values("agent_id", "agent__slug", "agent__name", "status")
+        .filter(status__in=UNFINISHED_STATUSES, created_at__gte=period.start)
+        # Grouped by `agent_id + 0`, which no index orders: grouped by the column itself, SQLite
+        # reads the tenant's runs through the (tenant, agent, ...) index, every one of them.
+        .values("status", "agent__slug", "agent__name", unordered_agent_id=F("agent_id") + 0)
         .annotate(n=Count("pk"))
         .order_by()
     )
-    for row in runs:
-        agent(row).runs.count(row["status"], row["n"])
-    return sorted(agents.values(), key=lambda a: (-a.usage.cost, -a.runs.started, a.slug))
+    return [{**row, "agent_id": row.pop("unordered_agent_id")} for row in rows]
+
+
+def model_stats_list(rollups: list[dict]) -> list[ModelStats]:
+    """Per model, costliest first, from the rows of `run_rollup_list` (no query)."""
+    models: dict[str, ModelStats] = {}
+    for row in rollups:
+        stats = models.setdefault(row["model"], ModelStats(model=row["model"]))
+        stats.runs.count(row["outcome"], row["runs"])
+        stats.tokens_in += row["tokens_in"]
+        stats.tokens_out += row["tokens_out"]
+        stats.cost += row["cost"]
+        stats.latency.add_row(row)
+    return sorted(models.values(), key=lambda m: (-m.cost, -m.runs.started, m.model))
+
+
+TOOL_SUMS = {name: Sum(name) for name in ("calls", "errors", "cost", "duration_ms", *LATENCY_BUCKETS)}
+
+
+def tool_stats_list(*, principal: Principal, period: Period) -> list[ToolStats]:
+    """Per tool, most called first, the calls of the period's ended runs: one query over at most
+    days × agents × tools rollup rows."""
+    if not principal.can("view", "read"):
+        return []
+    rows = (
+        ToolRollup.objects.filter(tenant_id=principal.tenant.pk, day__gte=period.first, day__lte=period.last)
+        .values("tool")
+        .annotate(**TOOL_SUMS)
+        .order_by()
+    )
+    tools = []
+    for row in rows:
+        if not row["calls"]:
+            continue
+        stats = ToolStats(tool=row["tool"], calls=row["calls"], errors=row["errors"], cost=row["cost"])
+        stats.latency.add_row(row)
+        tools.append(stats)
+    return sorted(tools, key=lambda t: (-t.calls, t.tool))
 
 
 def waiting_run_list(*, principal: Principal) -> list[WaitingGroup]:
@@ -296,15 +455,18 @@ def approval_pending_tenant_count(*, principal: Principal) -> int:
 
 
 def dashboard_get(*, principal: Principal, days=None, today: dt.date | None = None) -> Dashboard:
-    """Everything the dashboard shows for the last `days` UTC days. Five queries."""
+    """Everything the dashboard shows for the last `days` UTC days. Seven queries."""
     period = period_for(days, today=today)
     day_list = usage_by_day_list(principal=principal, period=period)
-    agents = agent_usage_list(principal=principal, period=period)
-    usage, runs = Usage(), RunOutcomes()
+    rollups = run_rollup_list(principal=principal, period=period)
+    agents = agent_usage_list(principal=principal, period=period, rollups=rollups)
+    usage, runs, latency = Usage(), RunOutcomes(), Latency()
     for day in day_list:
         usage.add(day.usage)
     for agent in agents:
         runs.add(agent.runs)
+    for row in rollups:
+        latency.add_row(row)
     return Dashboard(
         period=period,
         usage=usage,
@@ -312,6 +474,9 @@ def dashboard_get(*, principal: Principal, days=None, today: dt.date | None = No
         days=day_list,
         scale=_scale_bars(day_list),
         agents=agents,
+        models=model_stats_list(rollups),
+        tools=tool_stats_list(principal=principal, period=period),
+        latency=latency,
         waiting=waiting_run_list(principal=principal),
         pending_approvals=approval_pending_tenant_count(principal=principal),
     )

@@ -21,6 +21,7 @@ class RunStatus(models.TextChoices):
 
 
 FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+UNFINISHED_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING)
 
 
 class RunOutcome(models.TextChoices):
@@ -247,3 +248,64 @@ class DailyUsage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "agent", "day"], name="daily_usage_unique")]
+
+
+# Upper bounds (exclusive) of the latency buckets, in milliseconds: from a quick tool call to a
+# run that waited a day for a person. A duration at or past the last bound falls in the open bucket.
+LATENCY_BOUNDS_MS = (10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
+                     300_000, 900_000, 3_600_000, 21_600_000, 86_400_000)
+LATENCY_BUCKETS = (*(f"lt_{bound}ms" for bound in LATENCY_BOUNDS_MS), f"ge_{LATENCY_BOUNDS_MS[-1]}ms")
+
+
+class Rollup(models.Model):
+    """Counters of a tenant's agent on a UTC day: a cost, and durations counted in the buckets of
+    LATENCY_BOUNDS_MS (one column each) and summed, so that rollups of any days and agents add up
+    to one histogram from which p50 and p95 are read."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    cost = models.DecimalField(max_digits=16, decimal_places=6, default=0)
+    duration_ms = models.FloatField(default=0, help_text="Sum of the durations counted in the buckets.")
+
+    class Meta:
+        abstract = True
+
+
+for _bucket in LATENCY_BUCKETS:
+    Rollup.add_to_class(_bucket, models.IntegerField(default=0))
+
+
+class RunRollup(Rollup):
+    """Ended runs per tenant, agent, model, UTC day of creation and outcome (see
+    runs.rollups.run_outcome), added in the transaction that ends a run (and taken back by a
+    retry). The dashboard reads these instead of the runs. Durations are creation to end."""
+
+    model = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=30)
+    runs = models.IntegerField(default=0)
+    steps = models.BigIntegerField(default=0)
+    tokens_in = models.BigIntegerField(default=0)
+    tokens_out = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "agent", "model", "day", "outcome"],
+                                               name="run_rollup_unique")]
+
+    def __str__(self):
+        return f"{self.day} {self.outcome}: {self.runs} runs"
+
+
+class ToolRollup(Rollup):
+    """Tool calls of ended runs per tenant, agent, tool and UTC day the run was created, added
+    with the run's RunRollup. An error is a call that did not complete."""
+
+    tool = models.CharField(max_length=200)
+    calls = models.IntegerField(default=0)
+    errors = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "agent", "tool", "day"], name="tool_rollup_unique")]
+
+    def __str__(self):
+        return f"{self.day} {self.tool}: {self.calls} calls"

@@ -20,6 +20,7 @@ from .engine.lease import holder_is_dead
 from .errors import RunError
 from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
 from .preview import input_preview, output_preview
+from .rollups import run_rollups_add
 from .waits import run_enqueue, timer_fire, wait_deliver, wait_kinds
 
 logger = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ def run_cancel(*, run: Run, actor: Actor) -> Run:
         if not ended and not Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(cancel_requested=True):
             raise RunError("not_cancellable", f"run {run.pk} has already ended ({run.status})")
         if ended:
+            run_rollups_add(run.pk)
             for kind in wait_kinds():
                 kind.cancel(run=run)
             if run.parent_id:
@@ -155,6 +157,7 @@ def run_retry(*, run: Run, actor: Actor) -> Run:
         locked = Run.objects.select_for_update().get(pk=run.pk)
         if locked.status != RunStatus.FAILED:
             raise RunError("not_retryable", f"only failed runs can be retried; run {run.pk} is {locked.status}")
+        run_rollups_add(locked.pk, sign=-1)  # counted again when it ends again
         last = Step.objects.filter(run=locked).order_by("-seq").first()
         removed = None
         if last is not None and last.status == StepStatus.FAILED:

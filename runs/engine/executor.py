@@ -27,6 +27,7 @@ from ..journal import load_journal
 from ..models import Run, RunStatus, StepStatus
 from ..preview import output_preview
 from ..registry import get_workflow
+from ..rollups import run_rollups_add
 from ..waits import wait_deliver
 from .context import RunContext
 from .lease import Lease, new_worker_id, run_claim, run_claim_next
@@ -132,6 +133,7 @@ def _finish(ctx: RunContext, status: str, *, output=None, error=None) -> None:
     with transaction.atomic():
         if not release.apply():
             return  # the lease was lost meanwhile: the worker that holds it now records the end
+        run_rollups_add(run.pk)
         if run.parent_id:
             child_end_deliver(run)
         run_event_emit(run=run, event=f"run.{status}")

@@ -39,6 +39,22 @@ def milliseconds(value) -> str:
     return "—" if value is None else seconds(float(value) / 1000)
 
 
+def _bound(ms: int) -> str:
+    """A bucket bound, short: 250 ms, 2.5 s, 5 min, 6 h, 1 d."""
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms >= size:
+            return f"{ms / size:g} {unit}"
+    return f"{ms} ms"
+
+
+@register.filter
+def quantile(value) -> str:
+    """A quantile read from a latency histogram (runs.dashboard.Quantile): "< 250 ms", "≥ 1 d"."""
+    if value is None:
+        return "—"
+    return f"≥ {_bound(value.low_ms)}" if value.high_ms is None else f"< {_bound(value.high_ms)}"
+
+
 @register.filter
 def usd(value) -> str:
     """Dollars with the precision small amounts need: $12.40, $0.0123, $0.000042, $0."""

@@ -1,5 +1,6 @@
 """The dashboard in a real browser: an operator sees the figures of the tenant's usage, switches the
-period without a reload, and the screenshot the README shows (docs/screenshots/dashboard.png)."""
+period without a reload, reads the tools' figures, and the screenshot the README shows
+(docs/screenshots/dashboard.png)."""
 
 import datetime as dt
 from decimal import Decimal
@@ -8,9 +9,10 @@ import pytest
 from django.utils import timezone
 
 from approvals.models import ApprovalRequest
-from runs.models import DailyUsage, Run, RunStatus, WaitingReason
+from runs.models import FINISHED_STATUSES, DailyUsage, Run, RunStatus, StepStatus, WaitingReason
+from runs.rollups import run_rollups_add
 from tests.factories import AgentFactory
-from tests.support.runs_journal import make_run
+from tests.support.runs_journal import add_tool_call, make_run
 
 pytest_plugins = ["tests.support.browser"]
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -37,14 +39,24 @@ def seed_usage(agent, calls_per_day: list, today: dt.date) -> None:
 
 
 def seed_runs(agent, outcomes: dict, *, every_hours: float, created_by=None) -> list[Run]:
-    """Runs of `agent` by status, one every `every_hours` back from now, statuses interleaved."""
+    """Runs of `agent` by status, one every `every_hours` back from now, statuses interleaved;
+    each made a lookup and a refund, and those that ended are rolled up as the engine does."""
     statuses = [status for status, n in outcomes.items() for _ in range(n)]
     statuses = statuses[::2] + statuses[1::2]
     now, runs = timezone.now(), []
     for number, status in enumerate(statuses):
         reason = WaitingReason.APPROVAL if status == RunStatus.WAITING else ""
-        run = make_run(agent, status=status, waiting_reason=reason, created_by=created_by)
-        Run.objects.filter(pk=run.pk).update(created_at=now - dt.timedelta(hours=number * every_hours))
+        created = now - dt.timedelta(hours=number * every_hours)
+        run = make_run(agent, status=status, waiting_reason=reason, created_by=created_by, started_at=created,
+                       tokens_in=3 * TOKENS_IN, tokens_out=3 * TOKENS_OUT,
+                       cost=(3 * TOKENS_IN * PRICE_IN + 3 * TOKENS_OUT * PRICE_OUT) / 1_000_000)
+        ended = created + dt.timedelta(seconds=4 + number % 7 * 3) if status in FINISHED_STATUSES else None
+        Run.objects.filter(pk=run.pk).update(created_at=created, finished_at=ended)
+        add_tool_call(run, 1, "orders.lookup", duration_ms=120 + number * 15)
+        add_tool_call(run, 2, "billing.refund", duration_ms=600 + number * 40,
+                      status=StepStatus.FAILED if number % 5 == 4 else StepStatus.COMPLETED)
+        if ended:
+            run_rollups_add(run.pk)
         runs.append(run)
     return runs
 
@@ -96,6 +108,7 @@ def test_an_operator_sees_the_usage_and_switches_the_period_without_reload(logge
     assert page.locator(".dash-day:not(:has(.has-cost))").count() == 1  # 10 days back: no model call
     assert page.locator(".dash-pending strong").inner_text() == "1"
     assert page.locator(".dash-agents tbody tr td:first-child a").first.inner_text() == "support"
+    assert page.locator(".dash-tools tbody tr td:first-child").all_inner_texts() == ["billing.refund", "orders.lookup"]
 
     page.locator(".dash-periods a", has_text="30 days").click()
     page.wait_for_selector(".dash-periods a.active:has-text('30 days')")

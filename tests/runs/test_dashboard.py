@@ -1,5 +1,7 @@
-"""The dashboard: usage per UTC day and agent from DailyUsage, run outcomes from Run, what waits
-now, tenant isolation, the page and its HTMX period switch, constant queries."""
+"""The dashboard: usage per UTC day and agent from DailyUsage, run outcomes from the rollups and
+the unfinished runs, what waits now, tenant isolation, the page and its HTMX period switch,
+constant queries. The figures against a direct aggregation of runs and steps are checked in
+test_dashboard_rollups.py."""
 
 import datetime as dt
 from decimal import Decimal
@@ -13,7 +15,8 @@ from django.utils import timezone
 from agentops.tenancy.principal import Principal
 from approvals.models import ApprovalRequest, ApprovalStatus
 from runs.dashboard import RunOutcomes, dashboard_get, period_for, usage_by_day_list
-from runs.models import DailyUsage, Run, RunStatus, WaitingReason
+from runs.models import FINISHED_STATUSES, DailyUsage, Run, RunStatus, WaitingReason
+from runs.rollups import run_rollups_add
 from tests.factories import AgentFactory
 from tests.support.runs_journal import make_run
 
@@ -32,9 +35,14 @@ def usage(agent, day, *, calls=1, tokens_in=100, tokens_out=10, cost="0.01"):
 
 
 def run_on(agent, day, status=RunStatus.SUCCEEDED, **fields):
-    """A run created at noon UTC of `day`."""
+    """A run created at noon UTC of `day`; an ended one ends a second later and is rolled up as
+    the engine does in the transaction that ends it."""
     run = make_run(agent, status=status, **fields)
-    Run.objects.filter(pk=run.pk).update(created_at=dt.datetime.combine(day, dt.time(12), tzinfo=dt.timezone.utc))
+    noon = dt.datetime.combine(day, dt.time(12), tzinfo=dt.timezone.utc)
+    ended = noon + dt.timedelta(seconds=1) if status in FINISHED_STATUSES else None
+    Run.objects.filter(pk=run.pk).update(created_at=noon, finished_at=ended)
+    if ended:
+        run_rollups_add(run.pk)
     return run
 
 
@@ -324,11 +332,11 @@ def test_the_14_day_page_does_not_count_usage_20_days_old(browser, agent):
     assert browser.get(reverse("dashboard")).context["dash"].usage.cost == 0
 
 
-def test_dashboard_selectors_run_five_queries(principal, agent, django_assert_num_queries):
+def test_dashboard_selectors_run_seven_queries(principal, agent, django_assert_num_queries):
     usage(agent, TODAY)
     run_on(agent, TODAY)
 
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(7):
         dashboard_get(principal=principal, today=TODAY)
 
 
