@@ -38,10 +38,22 @@ def _json_placeholder(connection) -> str:
     return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
 
 
+_encode_json = DjangoJSONEncoder().encode  # one encoder for every call: it keeps no state between them
+
+
+def encoded_json(value) -> JSONText:
+    """`value` as JSON text (Django's encoder: datetimes, decimals, UUIDs), encoded once."""
+    return JSONText(_encode_json(value))
+
+
 def _json_text(value) -> str | None:
-    if value is None or isinstance(value, JSONText):
-        return value
-    return json.dumps(value, cls=DjangoJSONEncoder)
+    """JSON text to bind: a plain str, which the sqlite3 driver binds directly (a str subclass
+    such as JSONText first goes through its adapter lookup, which costs as much as the rest)."""
+    if value is None:
+        return None
+    if isinstance(value, JSONText):
+        return str.__str__(value)
+    return _encode_json(value)
 
 
 # Journal rows ---------------------------------------------------------------------------------
@@ -58,9 +70,10 @@ def step_row(*, run_id, seq: int, kind: str, name: str, status: str, input=None,
              tokens_out: int = 0, tokens_cached: int = 0, cost=Decimal(0), price=None) -> tuple:
     """The values of one journal row for `steps_insert`, every one encoded (JSON dumped once, to
     text). Payloads must already be packed into blobs where large (runs.journal.BlobWriter)."""
-    ops = _connection(Step).ops
+    connection = _connection(Step)
+    ops = connection.ops
     return (
-        _RUN_FIELD.get_db_prep_save(run_id, _connection(Step)), seq, kind, name[:200], status,
+        _RUN_FIELD.get_db_prep_save(run_id, connection), seq, kind, name[:200], status,
         _json_text(input), _json_text(output), _json_text(error), attempt, ops.adapt_datetimefield_value(started_at),
         ops.adapt_datetimefield_value(finished_at), model, tokens_in, tokens_out, tokens_cached,
         ops.adapt_decimalfield_value(cost, 14, 6), _json_text(price),

@@ -40,11 +40,17 @@ FINISHED = (StepStatus.COMPLETED, StepStatus.FAILED)
 class StepRecorder:
     def __init__(self, run: Run, *, lease: Lease, journal: dict[int, JournalEntry], started: float):
         self.run = run
+        self.run_id = run.pk
+        self.run_key = str(run.pk)  # for live notices
+        self.version = run.agent_version
         self.lease = lease
         self.recorded = journal
         self.seq = 0
         self.written = max(journal, default=0)  # the highest seq durably written
         self.started = started  # time.monotonic() when this execution began
+        # Read once per execution: every step checks them, and settings are slow to read.
+        self.defer_seconds = settings.RUN_DEFER_SECONDS
+        self.slice_ends = started + settings.RUN_SLICE_SECONDS
         self.blobs_stored: set[str] = set()  # blobs this execution wrote (see BlobWriter)
         self.deferred: list[NewStep] = []  # repeatable steps not written yet
         self.deferred_since = 0.0
@@ -71,14 +77,15 @@ class StepRecorder:
 
     def _before_new_work(self, seq: int, recorded: JournalEntry | None) -> None:
         self.lease.check()
-        if self.deferred and time.monotonic() - self.deferred_since > settings.RUN_DEFER_SECONDS:
+        now = time.monotonic()
+        if self.deferred and now - self.deferred_since > self.defer_seconds:
             self.write_deferred()
-        if time.monotonic() - self.started > settings.RUN_SLICE_SECONDS:
+        if now > self.slice_ends:
             parking.requeue(self)
-        version = self.run.agent_version
+        version = self.version
         if recorded is None and seq > version.max_steps:
             raise RunFailure("max_steps_exceeded", f"the run reached its limit of {version.max_steps} steps")
-        if self.active_seconds() > version.timeout_seconds:
+        if self.run.active_seconds + (now - self.started) > version.timeout_seconds:
             raise RunFailure("deadline_exceeded",
                              f"the run executed for longer than its {version.timeout_seconds} s timeout")
 
@@ -87,7 +94,7 @@ class StepRecorder:
 
     def deadline(self) -> float:
         """The run's deadline as a time.monotonic() value, for per-call timeouts."""
-        return time.monotonic() + max(0.0, self.run.agent_version.timeout_seconds - self.active_seconds())
+        return time.monotonic() + max(0.0, self.version.timeout_seconds - self.active_seconds())
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -101,7 +108,7 @@ class StepRecorder:
         """A step ready to write: large payloads packed into blobs, every value encoded."""
         blobs = blobs or BlobWriter(self.blobs_stored)
         now = timezone.now()
-        row = store.step_row(run_id=self.run.pk, seq=seq, kind=kind, name=name, status=status,
+        row = store.step_row(run_id=self.run_id, seq=seq, kind=kind, name=name, status=status,
                              input=blobs.pack_column(input) if pack_input else input,
                              output=blobs.pack_column(output), error=error, started_at=started_at or now,
                              finished_at=now if finished else None, **fields)
@@ -112,7 +119,7 @@ class StepRecorder:
         """Write `new` after the deferred steps, in one transaction with them; or, if it is
         repeatable (`defer`), keep it for the next write."""
         self.recorded[new.entry.seq] = new.entry
-        if defer and settings.RUN_DEFER_SECONDS > 0:
+        if defer and self.defer_seconds > 0:
             if not self.deferred:
                 self.deferred_since = time.monotonic()
             self.deferred.append(new)
@@ -147,7 +154,7 @@ class StepRecorder:
         with transaction.atomic():
             self.write_deferred()
             blobs.flush()
-            store.step_update(run_id=self.run.pk, seq=step.seq, **fields)
+            store.step_update(run_id=self.run_id, seq=step.seq, **fields)
         for key, value in {**fields, **unpacked}.items():
             if key in JournalEntry.__slots__:
                 setattr(step, key, value)
@@ -160,7 +167,7 @@ class StepRecorder:
         deferred = self._take_deferred()
         usage = total_usage(deferred)
         self.written = max(self.written, deferred[-1].entry.seq if deferred else 0)
-        release = store.run_release(run_id=self.run.pk, owner=self.lease.owner, step_count=self.written,
+        release = store.run_release(run_id=self.run_id, owner=self.lease.owner, step_count=self.written,
                                     active_seconds=self.active_seconds(), updated_at=timezone.now(),
                                     add=run_counters(usage) if usage else None, **changes)
         return Release(release, StepsWrite(self.run, deferred, events=events, usage_on_run=False)
@@ -168,4 +175,4 @@ class StepRecorder:
 
     def notify(self, seq: int) -> None:
         """Tell live viewers (after the step's transaction commits; a no-op without listeners)."""
-        live.notify_run_changed(self.run.pk, seq)
+        live.notify_run_changed(self.run_key, seq)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import traceback
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from ...errors import StepFailed
 from ...models import StepKind, StepStatus
-from ...store import JSONText
+from ...store import encoded_json
 
 
 def code_step(ctx, name: str, fn, args, kwargs, *, repeatable: bool):
@@ -33,7 +32,7 @@ def code_step(ctx, name: str, fn, args, kwargs, *, repeatable: bool):
                  "traceback": traceback.format_exc(limit=8)[-4000:]}
         journal.insert(seq, StepKind.CODE, name, StepStatus.FAILED, error=error, started_at=started_at)
         raise StepFailed(name, error) from exc
-    text = JSONText(json.dumps(result, cls=DjangoJSONEncoder))  # encoded once, for the row and for replay
+    text = encoded_json(result)  # encoded once, for the row and for replay
     entry = journal.insert(seq, StepKind.CODE, name, StepStatus.COMPLETED, output=text, started_at=started_at,
                            defer=repeatable)
     entry.output = json.loads(text)  # exactly what a replay will return
