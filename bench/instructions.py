@@ -63,13 +63,16 @@ def child(a) -> None:
     try:
         from bench.env import django_setup
 
+        # Configuration is read again after CONFIG_CACHE_SECONDS of wall-clock time: once in
+        # hundreds of runs at full speed, every few runs under valgrind (see lease below).
+        os.environ["CONFIG_CACHE_SECONDS"] = "3600"
         django_setup(fresh.url)
         from bench import fixtures
         from runs.engine import execute_run, lease
 
         # The lease is checked (one SELECT) once a second of wall-clock time: once in ~3,000
         # steps at full speed, but every few steps under valgrind, and more often the busier
-        # the machine. Not counted here, so that the count is that of the steps alone.
+        # the machine. Neither is counted here, so that the count is that of the steps alone.
         lease.CHECK_INTERVAL = float("inf")
 
         w = fixtures.world()
