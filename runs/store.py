@@ -29,8 +29,16 @@ class JSONText(str):
     """A value already encoded as JSON: stored as it is, not encoded again."""
 
 
+_write_alias: dict = {}
+
+
 def _connection(model):
-    return connections[router.db_for_write(model)]
+    # Routed once per model: the engine's writes give a router no hints to decide on, and the
+    # routers are fixed at start; asking them again cost as much as encoding a journal row.
+    alias = _write_alias.get(model)
+    if alias is None:
+        alias = _write_alias[model] = router.db_for_write(model)
+    return connections[alias]
 
 
 def _json_placeholder(connection) -> str:
