@@ -46,6 +46,10 @@ def _json_placeholder(connection) -> str:
     return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
 
 
+# A str subclass (JSONText, a TextChoices member) as a plain str: the sqlite3 driver binds a plain
+# str as it is, but looks a subclass up among its adapters first, which fails through an
+# AttributeError raised, formatted and discarded: more work than binding the rest of the row.
+_plain = str.__str__
 _encode_json = DjangoJSONEncoder().encode  # one encoder for every call: it keeps no state between them
 
 
@@ -55,12 +59,10 @@ def encoded_json(value) -> JSONText:
 
 
 def _json_text(value) -> str | None:
-    """JSON text to bind: a plain str, which the sqlite3 driver binds directly (a str subclass
-    such as JSONText first goes through its adapter lookup, which costs as much as the rest)."""
     if value is None:
         return None
     if isinstance(value, JSONText):
-        return str.__str__(value)
+        return _plain(value)
     return _encode_json(value)
 
 
@@ -81,7 +83,7 @@ def step_row(*, run_id, seq: int, kind: str, name: str, status: str, input=None,
     connection = _connection(Step)
     ops = connection.ops
     return (
-        _RUN_FIELD.get_db_prep_save(run_id, connection), seq, kind, name[:200], status,
+        _RUN_FIELD.get_db_prep_save(run_id, connection), seq, _plain(kind), name[:200], _plain(status),
         _json_text(input), _json_text(output), _json_text(error), attempt, ops.adapt_datetimefield_value(started_at),
         ops.adapt_datetimefield_value(finished_at), model, tokens_in, tokens_out, tokens_cached,
         ops.adapt_decimalfield_value(cost, 14, 6), _json_text(price),

@@ -21,20 +21,27 @@ are written with as few statements as their semantics allow:
 from __future__ import annotations
 
 import time
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from .. import live, store
 from ..errors import NonDeterminismError, RunFailure
-from ..journal import BlobWriter, JournalEntry
+from ..journal import BlobWriter, JournalEntry, blob_threshold
 from ..models import Run, StepKind, StepStatus
 from . import parking
 from .lease import Lease
 from .writes import NewStep, Release, StepsWrite, run_counters, total_usage
 
 FINISHED = (StepStatus.COMPLETED, StepStatus.FAILED)
+
+
+def utc_now() -> datetime:
+    """timezone.now() as it is with USE_TZ, always on here, without reading the setting: a step
+    takes two timestamps, and a setting costs more to read than the clock."""
+    return datetime.now(dt_timezone.utc)
 
 
 class StepRecorder:
@@ -51,6 +58,7 @@ class StepRecorder:
         # Read once per execution: every step checks them, and settings are slow to read.
         self.defer_seconds = settings.RUN_DEFER_SECONDS
         self.slice_ends = started + settings.RUN_SLICE_SECONDS
+        self.blob_threshold = blob_threshold()
         self.blobs_stored: set[str] = set()  # blobs this execution wrote (see BlobWriter)
         self.deferred: list[NewStep] = []  # repeatable steps not written yet
         self.deferred_since = 0.0
@@ -106,8 +114,8 @@ class StepRecorder:
                  started_at=None, finished=True, blobs: BlobWriter | None = None, pack_input=True, event=None,
                  usage=None, **fields) -> NewStep:
         """A step ready to write: large payloads packed into blobs, every value encoded."""
-        blobs = blobs or BlobWriter(self.blobs_stored)
-        now = timezone.now()
+        blobs = blobs or BlobWriter(self.blobs_stored, threshold=self.blob_threshold)
+        now = utc_now()
         row = store.step_row(run_id=self.run_id, seq=seq, kind=kind, name=name, status=status,
                              input=blobs.pack_column(input) if pack_input else input,
                              output=blobs.pack_column(output), error=error, started_at=started_at or now,
@@ -146,8 +154,8 @@ class StepRecorder:
 
     def update(self, step: JournalEntry, **fields) -> None:
         """Change a written step (after the deferred ones, in one transaction with them)."""
-        blobs = BlobWriter(self.blobs_stored)
-        fields.setdefault("finished_at", timezone.now())
+        blobs = BlobWriter(self.blobs_stored, threshold=self.blob_threshold)
+        fields.setdefault("finished_at", utc_now())
         unpacked = {key: fields[key] for key in ("input", "output") if key in fields}
         for key in unpacked:
             fields[key] = blobs.pack(fields[key])
@@ -168,7 +176,7 @@ class StepRecorder:
         usage = total_usage(deferred)
         self.written = max(self.written, deferred[-1].entry.seq if deferred else 0)
         release = store.run_release(run_id=self.run_id, owner=self.lease.owner, step_count=self.written,
-                                    active_seconds=self.active_seconds(), updated_at=timezone.now(),
+                                    active_seconds=self.active_seconds(), updated_at=utc_now(),
                                     add=run_counters(usage) if usage else None, **changes)
         return Release(release, StepsWrite(self.run, deferred, events=events, usage_on_run=False)
                        if deferred or events else None)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import traceback
 
-from django.utils import timezone
-
 from ...errors import StepFailed
 from ...models import StepKind, StepStatus
 from ...store import encoded_json
+from ..recorder import utc_now
 
 
 # Our own encoder's text, without json.loads's checks for surrounding whitespace (two regular
@@ -28,7 +27,7 @@ def code_step(ctx, name: str, fn, args, kwargs, *, repeatable: bool):
         return recorded.output
     if not repeatable:
         journal.write_deferred()  # what this code does may depend on them: they must not be lost
-    started_at = timezone.now()
+    started_at = utc_now()
     try:
         with ctx.lease.keepalive():  # a step longer than the lease must not be taken over meanwhile
             result = fn(*args, **kwargs)
