@@ -106,14 +106,21 @@ class WriterLock:
 
 
 ALL_TENANTS = "*"
+_STAMP = "%04d-%02d-%02d %02d:%02d:%02d"
+_STAMP_MICROSECONDS = _STAMP + ".%06d"
 
 
 class DatabaseOperations(operations.DatabaseOperations):
     def adapt_datetimefield_value(self, value):
         # The usual value, timezone.now() stored on a UTC connection, without Django's general
-        # path (two conversions and a settings lookup): the same text, a fifth of the work.
+        # path (two conversions, a settings lookup, and str(), which formats through a method
+        # call and appends the offset): the same text, "YYYY-MM-DD HH:MM:SS[.ffffff]", for a
+        # fraction of the work. Two per journal row.
         if type(value) is datetime and value.tzinfo is timezone.utc and self.connection.timezone is timezone.utc:
-            return str(value)[:-6]  # "YYYY-MM-DD HH:MM:SS[.ffffff]" without its "+00:00"
+            if value.microsecond:
+                return _STAMP_MICROSECONDS % (value.year, value.month, value.day, value.hour, value.minute,
+                                              value.second, value.microsecond)
+            return _STAMP % (value.year, value.month, value.day, value.hour, value.minute, value.second)
         return super().adapt_datetimefield_value(value)
 
     def execute_sql_flush(self, sql_list):
