@@ -1,6 +1,6 @@
 """The run engine benchmark: prints the figures and writes bench/results/latest.json.
 
-    python bench/engine.py                # full settings, SQLite and PostgreSQL (~15-25 min on 2 cores)
+    python bench/engine.py                # full settings, SQLite and PostgreSQL (~30 min on 2 cores)
     python bench/engine.py --quick        # reduced settings (~3 min)
     python bench/engine.py --peers        # also run the DBOS / LangGraph scripts, for same-run ratios
     python bench/engine.py --db sqlite    # only the embedded default
