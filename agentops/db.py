@@ -31,7 +31,8 @@ def execute(connection, sql: str, params, *, result: str = "rowcount"):
             cursor.execute(sql, params)
             return _result(cursor, result)
     connection.close_if_health_check_failed()
-    connection.ensure_connection()
+    if connection.connection is None:
+        connection.ensure_connection()
     connection.validate_thread_sharing()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors:

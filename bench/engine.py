@@ -1,6 +1,6 @@
 """The run engine benchmark: prints the figures and writes bench/results/latest.json.
 
-    python bench/engine.py                # full settings, SQLite and PostgreSQL (~15-25 min on 2 cores)
+    python bench/engine.py                # full settings, SQLite and PostgreSQL (~30 min on 2 cores)
     python bench/engine.py --quick        # reduced settings (~3 min)
     python bench/engine.py --peers        # also run the DBOS / LangGraph scripts, for same-run ratios
     python bench/engine.py --db sqlite    # only the embedded default
@@ -38,9 +38,9 @@ C = peers_common()
 SECTIONS = ("floors", "queries", "w1", "w2", "throughput", "journal")
 SETTINGS = {
     "full": {"w1": dict(reps=5, runs=30, warmup=3), "w2": dict(reps=5, resumes=20, warmup=2),
-             "throughput": dict(runs=400, reps=3), "journal": (10, 100, 1000), "floor": dict(ops=200, reps=5)},
+             "throughput": dict(duration=30.0, reps=3, workers=(1, 2)), "journal": (10, 100, 1000), "floor": dict(ops=200, reps=5)},
     "quick": {"w1": dict(reps=1, runs=10, warmup=2), "w2": dict(reps=1, resumes=5, warmup=1),
-              "throughput": dict(runs=60, reps=1), "journal": (10, 100, 1000), "floor": dict(ops=100, reps=2)},
+              "throughput": dict(duration=10.0, reps=1, workers=(2,)), "journal": (10, 100, 1000), "floor": dict(ops=100, reps=2)},
 }
 
 
@@ -84,7 +84,8 @@ def main() -> int:
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("BENCH_PG_URL", ""))
     ap.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL") or os.environ.get("REDIS_URL", ""))
     ap.add_argument("--no-redis", action="store_true", help="skip the Redis broker variants")
-    ap.add_argument("--throughput-runs", type=int, default=None)
+    ap.add_argument("--throughput-duration", type=float, default=None,
+                    help="seconds of submitting runs per throughput repetition (30 in full, 10 quick)")
     ap.add_argument("--wait-quiet", type=float, default=0,
                     help="first wait up to this many seconds for the load average to drop below 1")
     ap.add_argument("--out", default=str(RESULTS_DIR / "latest.json"))
@@ -97,8 +98,8 @@ def main() -> int:
         raise SystemExit(f"unknown sections {sorted(unknown)}; choose from {','.join(SECTIONS)}")
     mode = "quick" if a.quick else "full"
     cfg = SETTINGS[mode]
-    if a.throughput_runs:
-        cfg["throughput"] = {**cfg["throughput"], "runs": a.throughput_runs}
+    if a.throughput_duration:
+        cfg["throughput"] = {**cfg["throughput"], "duration": a.throughput_duration}
     if a.wait_quiet:
         wait_quiet(a.wait_quiet)
 

@@ -40,9 +40,10 @@ class BlobWriter:
     model call), skipped by `flush()` and extended with what it writes once that commits.
     """
 
-    def __init__(self, stored: set[str] | None = None):
+    def __init__(self, stored: set[str] | None = None, *, threshold: int | None = None):
         self.pending: dict[str, JSONText] = {}
         self.stored = stored if stored is not None else set()
+        self.threshold = blob_threshold() if threshold is None else threshold
 
     def pack(self, value, *, force: bool = False):
         """`value`, or a blob reference when it is large (or `force`)."""
@@ -55,11 +56,11 @@ class BlobWriter:
         if value is None:
             return None
         if isinstance(value, JSONText):
-            if not force and len(value) <= blob_threshold():
+            if not force and len(value) <= self.threshold:
                 return value
             value = json.loads(value)
         text = canonical_json(value)
-        if not force and len(text) <= blob_threshold():
+        if not force and len(text) <= self.threshold:
             return JSONText(text)
         digest = hashlib.sha256(text.encode()).hexdigest()
         self.pending[digest] = JSONText(text)

@@ -29,8 +29,16 @@ class JSONText(str):
     """A value already encoded as JSON: stored as it is, not encoded again."""
 
 
+_write_alias: dict = {}
+
+
 def _connection(model):
-    return connections[router.db_for_write(model)]
+    # Routed once per model: the engine's writes give a router no hints to decide on, and the
+    # routers are fixed at start; asking them again cost as much as encoding a journal row.
+    alias = _write_alias.get(model)
+    if alias is None:
+        alias = _write_alias[model] = router.db_for_write(model)
+    return connections[alias]
 
 
 def _json_placeholder(connection) -> str:
@@ -38,10 +46,24 @@ def _json_placeholder(connection) -> str:
     return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
 
 
+# A str subclass (JSONText, a TextChoices member) as a plain str: the sqlite3 driver binds a plain
+# str as it is, but looks a subclass up among its adapters first, which fails through an
+# AttributeError raised, formatted and discarded: more work than binding the rest of the row.
+_plain = str.__str__
+_encode_json = DjangoJSONEncoder().encode  # one encoder for every call: it keeps no state between them
+
+
+def encoded_json(value) -> JSONText:
+    """`value` as JSON text (Django's encoder: datetimes, decimals, UUIDs), encoded once."""
+    return JSONText(_encode_json(value))
+
+
 def _json_text(value) -> str | None:
-    if value is None or isinstance(value, JSONText):
-        return value
-    return json.dumps(value, cls=DjangoJSONEncoder)
+    if value is None:
+        return None
+    if isinstance(value, JSONText):
+        return _plain(value)
+    return _encode_json(value)
 
 
 # Journal rows ---------------------------------------------------------------------------------
@@ -58,9 +80,10 @@ def step_row(*, run_id, seq: int, kind: str, name: str, status: str, input=None,
              tokens_out: int = 0, tokens_cached: int = 0, cost=Decimal(0), price=None) -> tuple:
     """The values of one journal row for `steps_insert`, every one encoded (JSON dumped once, to
     text). Payloads must already be packed into blobs where large (runs.journal.BlobWriter)."""
-    ops = _connection(Step).ops
+    connection = _connection(Step)
+    ops = connection.ops
     return (
-        _RUN_FIELD.get_db_prep_save(run_id, _connection(Step)), seq, kind, name[:200], status,
+        _RUN_FIELD.get_db_prep_save(run_id, connection), seq, _plain(kind), name[:200], _plain(status),
         _json_text(input), _json_text(output), _json_text(error), attempt, ops.adapt_datetimefield_value(started_at),
         ops.adapt_datetimefield_value(finished_at), model, tokens_in, tokens_out, tokens_cached,
         ops.adapt_decimalfield_value(cost, 14, 6), _json_text(price),

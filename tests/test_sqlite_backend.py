@@ -4,6 +4,8 @@ one that wrote returns after the write-ahead log is synced, which happens once t
 
 import fcntl
 import os
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.db import OperationalError, connection, transaction
@@ -137,3 +139,32 @@ def test_a_commit_whose_log_cannot_be_synced_fails_readably(wal, monkeypatch):
         with transaction.atomic():
             Tenant.objects.create(slug="j", name="J")
     assert lock_is_free()
+
+
+def test_the_log_is_synced_through_one_descriptor_kept_until_the_connection_closes(wal, wal_syncs):
+    Tenant.objects.create(slug="k", name="K")
+    descriptor = connection.wal_fd
+    Tenant.objects.filter(slug="k").update(name="K2")
+
+    assert wal_syncs == [wal, wal] and connection.wal_fd == descriptor
+    assert os.path.samefile(f"/proc/self/fd/{descriptor}", wal)
+    connection.close()
+    assert connection.wal_fd is None and not os.path.exists(f"/proc/self/fd/{descriptor}")
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2026, 12, 4, 1, 2, 3, 456789, tzinfo=dt_timezone.utc),
+    datetime(2026, 12, 4, 1, 2, 3, tzinfo=dt_timezone.utc),  # no microseconds: none written
+    datetime(2026, 12, 4, 2, 2, 3, 456789, tzinfo=dt_timezone(timedelta(hours=1))),  # another zone
+    datetime(2026, 12, 4, 1, 2, 3, 456789),  # naive
+])
+def test_timestamps_are_stored_as_djangos_sqlite_backend_writes_them(value):
+    from django.db.backends.sqlite3.operations import DatabaseOperations
+
+    assert connection.ops.adapt_datetimefield_value(value) == DatabaseOperations(connection).adapt_datetimefield_value(value)
+
+
+def test_none_is_bound_as_null():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s IS NULL, %s", [None, None])
+        assert cursor.fetchone() == (1, None)

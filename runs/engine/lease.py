@@ -8,7 +8,6 @@ run and that nobody asked to cancel it, renewing the lease when a third of it is
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -115,16 +114,19 @@ class Lease:
             raise LeaseLost()
         self.renewed_at = time.monotonic()
 
-    @contextlib.contextmanager
-    def keepalive(self):
-        """Keep the lease renewed while the body blocks (model or tool call)."""
+    def keepalive(self) -> "Lease":
+        """`with lease.keepalive():` keeps the lease renewed while the body blocks (a model,
+        tool or code call), and raises LeaseLost after it if the lease was lost meanwhile.
+        (The lease is its own context manager: entered once per step, a generator costs more.)"""
+        return self
+
+    def __enter__(self) -> None:
         self.lost = False
         _heartbeat.add(self)
-        try:
-            yield
-        finally:
-            _heartbeat.remove(self)
-        if self.lost:
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        _heartbeat.remove(self)
+        if self.lost and exc_type is None:
             raise LeaseLost()
 
 

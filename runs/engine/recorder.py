@@ -21,14 +21,15 @@ are written with as few statements as their semantics allow:
 from __future__ import annotations
 
 import time
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from .. import live, store
 from ..errors import NonDeterminismError, RunFailure
-from ..journal import BlobWriter, JournalEntry
+from ..journal import BlobWriter, JournalEntry, blob_threshold
 from ..models import Run, StepKind, StepStatus
 from . import parking
 from .lease import Lease
@@ -37,14 +38,27 @@ from .writes import NewStep, Release, StepsWrite, run_additions
 FINISHED = (StepStatus.COMPLETED, StepStatus.FAILED)
 
 
+def utc_now() -> datetime:
+    """timezone.now() as it is with USE_TZ, always on here, without reading the setting: a step
+    takes two timestamps, and a setting costs more to read than the clock."""
+    return datetime.now(dt_timezone.utc)
+
+
 class StepRecorder:
     def __init__(self, run: Run, *, lease: Lease, journal: dict[int, JournalEntry], started: float):
         self.run = run
+        self.run_id = run.pk
+        self.run_key = str(run.pk)  # for live notices
+        self.version = run.agent_version
         self.lease = lease
         self.recorded = journal
         self.seq = 0
         self.written = max(journal, default=0)  # the highest seq durably written
         self.started = started  # time.monotonic() when this execution began
+        # Read once per execution: every step checks them, and settings are slow to read.
+        self.defer_seconds = settings.RUN_DEFER_SECONDS
+        self.slice_ends = started + settings.RUN_SLICE_SECONDS
+        self.blob_threshold = blob_threshold()
         self.blobs_stored: set[str] = set()  # blobs this execution wrote (see BlobWriter)
         self.deferred: list[NewStep] = []  # repeatable steps not written yet
         self.deferred_since = 0.0
@@ -71,14 +85,15 @@ class StepRecorder:
 
     def _before_new_work(self, seq: int, recorded: JournalEntry | None) -> None:
         self.lease.check()
-        if self.deferred and time.monotonic() - self.deferred_since > settings.RUN_DEFER_SECONDS:
+        now = time.monotonic()
+        if self.deferred and now - self.deferred_since > self.defer_seconds:
             self.write_deferred()
-        if time.monotonic() - self.started > settings.RUN_SLICE_SECONDS:
+        if now > self.slice_ends:
             parking.requeue(self)
-        version = self.run.agent_version
+        version = self.version
         if recorded is None and seq > version.max_steps:
             raise RunFailure("max_steps_exceeded", f"the run reached its limit of {version.max_steps} steps")
-        if self.active_seconds() > version.timeout_seconds:
+        if self.run.active_seconds + (now - self.started) > version.timeout_seconds:
             raise RunFailure("deadline_exceeded",
                              f"the run executed for longer than its {version.timeout_seconds} s timeout")
 
@@ -87,7 +102,7 @@ class StepRecorder:
 
     def deadline(self) -> float:
         """The run's deadline as a time.monotonic() value, for per-call timeouts."""
-        return time.monotonic() + max(0.0, self.run.agent_version.timeout_seconds - self.active_seconds())
+        return time.monotonic() + max(0.0, self.version.timeout_seconds - self.active_seconds())
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -100,9 +115,9 @@ class StepRecorder:
                  usage=None, tool_error=False, **fields) -> NewStep:
         """A step ready to write: large payloads packed into blobs, every value encoded. A
         `tool_error` (a tool call that ended in an error) is counted on the run with it."""
-        blobs = blobs or BlobWriter(self.blobs_stored)
-        now = timezone.now()
-        row = store.step_row(run_id=self.run.pk, seq=seq, kind=kind, name=name, status=status,
+        blobs = blobs or BlobWriter(self.blobs_stored, threshold=self.blob_threshold)
+        now = utc_now()
+        row = store.step_row(run_id=self.run_id, seq=seq, kind=kind, name=name, status=status,
                              input=blobs.pack_column(input) if pack_input else input,
                              output=blobs.pack_column(output), error=error, started_at=started_at or now,
                              finished_at=now if finished else None, **fields)
@@ -113,7 +128,7 @@ class StepRecorder:
         """Write `new` after the deferred steps, in one transaction with them; or, if it is
         repeatable (`defer`), keep it for the next write."""
         self.recorded[new.entry.seq] = new.entry
-        if defer and settings.RUN_DEFER_SECONDS > 0:
+        if defer and self.defer_seconds > 0:
             if not self.deferred:
                 self.deferred_since = time.monotonic()
             self.deferred.append(new)
@@ -140,15 +155,15 @@ class StepRecorder:
 
     def update(self, step: JournalEntry, **fields) -> None:
         """Change a written step (after the deferred ones, in one transaction with them)."""
-        blobs = BlobWriter(self.blobs_stored)
-        fields.setdefault("finished_at", timezone.now())
+        blobs = BlobWriter(self.blobs_stored, threshold=self.blob_threshold)
+        fields.setdefault("finished_at", utc_now())
         unpacked = {key: fields[key] for key in ("input", "output") if key in fields}
         for key in unpacked:
             fields[key] = blobs.pack(fields[key])
         with transaction.atomic():
             self.write_deferred()
             blobs.flush()
-            store.step_update(run_id=self.run.pk, seq=step.seq, **fields)
+            store.step_update(run_id=self.run_id, seq=step.seq, **fields)
         for key, value in {**fields, **unpacked}.items():
             if key in JournalEntry.__slots__:
                 setattr(step, key, value)
@@ -160,12 +175,12 @@ class StepRecorder:
         prepared here, to `apply()` inside a transaction."""
         deferred = self._take_deferred()
         self.written = max(self.written, deferred[-1].entry.seq if deferred else 0)
-        release = store.run_release(run_id=self.run.pk, owner=self.lease.owner, step_count=self.written,
-                                    active_seconds=self.active_seconds(), updated_at=timezone.now(),
+        release = store.run_release(run_id=self.run_id, owner=self.lease.owner, step_count=self.written,
+                                    active_seconds=self.active_seconds(), updated_at=utc_now(),
                                     add=run_additions(deferred), **changes)
         return Release(release, StepsWrite(self.run, deferred, events=events, usage_on_run=False)
                        if deferred or events else None)
 
     def notify(self, seq: int) -> None:
         """Tell live viewers (after the step's transaction commits; a no-op without listeners)."""
-        live.notify_run_changed(self.run.pk, seq)
+        live.notify_run_changed(self.run_key, seq)

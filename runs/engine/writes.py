@@ -19,7 +19,7 @@ from ..journal import BlobWriter, JournalEntry
 from ..models import Run
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per step, and a frozen dataclass is slower to make
 class NewStep:
     row: tuple  # its values, from store.step_row
     entry: JournalEntry
