@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .models import Membership, Tenant
+from .models import ApiKey, Membership, Tenant
 
 
 def membership_get(*, user, tenant: Tenant) -> Membership | None:
@@ -18,3 +18,9 @@ def member_get_by_username(*, tenant: Tenant, username: str):
     an unknown username from a user of another tenant."""
     membership = Membership.objects.filter(tenant=tenant, user__username=username).select_related("user").first()
     return membership.user if membership else None
+
+
+def api_key_is_active(*, tenant: Tenant, raw_key: str) -> bool:
+    """Whether `raw_key` is an unrevoked key of `tenant` whose user is active (it would authenticate)."""
+    return ApiKey.objects.active().filter(tenant=tenant, key_hash=ApiKey.hash_key(raw_key),
+                                          user__is_active=True).exists()
