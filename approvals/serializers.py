@@ -1,8 +1,10 @@
 from rest_framework import serializers
 
-from agentops.api import StrictInputMixin
+from agentops.api import StrictCharField, StrictInputMixin
 
 from .models import COMMENT_MAX_LENGTH, ApprovalDecision, ApprovalRequest, ApprovalStatus
+
+SEEN_HASH_MAX_LENGTH = ApprovalDecision._meta.get_field("seen_hash").max_length
 
 
 class ApprovalVoteSerializer(serializers.ModelSerializer):
@@ -52,9 +54,12 @@ class ApprovalListFilterSerializer(serializers.Serializer):
     tool = serializers.CharField(required=False, allow_blank=True, help_text="Tool name.")
 
 
+SEEN_HASH_HELP = "The request's `seen_hash` as you read it; 409 `stale` if it changed."
+
+
 class ApprovalApproveInputSerializer(StrictInputMixin, serializers.Serializer):
-    seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it; 409 `stale` if it changed.")
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH)
+    seen_hash = StrictCharField(max_length=SEEN_HASH_MAX_LENGTH, help_text=SEEN_HASH_HELP)
+    comment = StrictCharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH)
     arguments = serializers.DictField(
         required=False, allow_null=True, default=None, child=serializers.JSONField(),
         help_text="Edited arguments; omit to approve them as shown. Validated against the tool's schema.",
@@ -62,8 +67,8 @@ class ApprovalApproveInputSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class ApprovalRejectInputSerializer(StrictInputMixin, serializers.Serializer):
-    seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it; 409 `stale` if it changed.")
-    comment = serializers.CharField(
+    seen_hash = StrictCharField(max_length=SEEN_HASH_MAX_LENGTH, help_text=SEEN_HASH_HELP)
+    comment = StrictCharField(
         required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH,
         help_text="Why: required (400 `comment_required` without it); the agent and the requester read it.",
     )

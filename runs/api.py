@@ -9,7 +9,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentops.api import ApiError, ApiErrorSerializer, query_params
+from agentops.api import ApiError, ApiErrorSerializer, list_filters, query_params
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
@@ -67,7 +67,7 @@ class RunListCreateApi(generics.ListAPIView):
 
     def get_queryset(self):
         return run_list(principal=request_principal(self.request),
-                        **query_params(RunListFilterSerializer, self.request))
+                        **list_filters(self, RunListFilterSerializer))
 
     @extend_schema(
         request=RunCreateSerializer,

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 
+from agentops.api import list_filters
 from agentops.tenancy.permissions import request_principal
 
 from .selectors import agent_list
@@ -14,6 +15,7 @@ class AgentListApi(generics.ListAPIView):
     serializer_class = AgentSerializer
 
     def get_queryset(self):
+        list_filters(self)
         return agent_list(tenant=request_principal(self.request).tenant)
 
 

@@ -8,7 +8,7 @@ class Agent(models.Model):
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="agents")
     slug = models.SlugField()
     name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=2000)
     current_version = models.ForeignKey(
         "agents.AgentVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -38,7 +38,7 @@ class AgentVersion(models.Model):
         help_text="default (OpenAI when configured, else the offline demo model), openai, demo or scripted.",
     )
     provider_config = models.JSONField(default=dict, blank=True)
-    system_prompt = models.TextField(blank=True)
+    system_prompt = models.TextField(blank=True, max_length=100_000)
     temperature = models.FloatField(null=True, blank=True)
     tools = models.JSONField(default=list, blank=True, help_text="Names of the tools this version may call.")
     workflow = models.CharField(max_length=100, default="agent_loop")
