@@ -81,7 +81,10 @@ ensure_port_free() {
     "$VENV_PY" - "$PORT" <<'PY' || die "port $PORT on 127.0.0.1 is in use (another make run?); stop it or choose another: PORT=8001 make run"
 import socket, sys
 with socket.socket() as sock:
-    sock.bind(("127.0.0.1", int(sys.argv[1])))
+    try:
+        sock.bind(("127.0.0.1", int(sys.argv[1])))
+    except OSError:
+        sys.exit(1)
 PY
 }
 
