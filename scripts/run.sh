@@ -81,6 +81,8 @@ ensure_port_free() {
     "$VENV_PY" - "$PORT" <<'PY' || die "port $PORT on 127.0.0.1 is in use (another make run?); stop it or choose another: PORT=8001 make run"
 import socket, sys
 with socket.socket() as sock:
+    # As the server binds: a port left in TIME_WAIT by the last run is free; a listening one is not.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", int(sys.argv[1])))
     except OSError:
