@@ -302,7 +302,10 @@ _STATUS_CODES = {400: "invalid", 401: "not_authenticated", 403: "permission_deni
 
 def _as_envelope(response, kept_headers) -> JsonResponse:
     status_code = response.status_code
-    phrase = HTTPStatus(status_code).phrase if status_code in HTTPStatus._value2member_map_ else "Error"
+    try:
+        phrase = HTTPStatus(status_code).phrase
+    except ValueError:  # a status with no standard name
+        phrase = "Error"
     envelope = error_response(_STATUS_CODES.get(status_code, "error"), f"{phrase}.", status=status_code)
     for header in kept_headers:
         if header in response:
