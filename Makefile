@@ -1,25 +1,24 @@
 # Everyday commands. `make` alone is `make run`: migrate, seed the demo, start web + worker.
 # The project lives in .venv, which every target below creates on first use.
 
-PYTHON ?= python3
+# PYTHON=python3.13 (a command or a path) picks the interpreter of .venv: Python 3.11, 3.12 or 3.13.
+# Unset, scripts/install.sh takes python3 if supported, else the newest supported python3.X.
 PORT ?= 8000
 # Extra arguments for pytest, e.g.  make test ARGS='-k approvals -x'
 ARGS ?=
 
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
-# Touched by scripts/install.sh after every successful check or install.
-STAMP := $(VENV)/.install-stamp
 
 export PYTHON
 
 .DEFAULT_GOAL := run
-.PHONY: run test install migrate worker web bench clean distclean help
+.PHONY: run test install install-run migrate worker web bench clean distclean help
 
 help:
 	@echo "make run        web server + worker on 127.0.0.1:$(PORT) with demo data (first run writes .env: DEBUG=1)"
 	@echo "make test       the whole test suite (ARGS='...' goes to pytest)"
-	@echo "make install    create .venv and install agentops with its dev extras"
+	@echo "make install    create .venv and install agentops with its test extras (PYTHON=python3.13 to choose)"
 	@echo "make migrate    apply database migrations"
 	@echo "make web        only the ASGI web server (daphne) on 127.0.0.1:$(PORT)"
 	@echo "make worker     only the task worker (django-q2 qcluster)"
@@ -33,20 +32,22 @@ run:
 test:
 	@scripts/test.sh $(ARGS)
 
-install: $(STAMP)
-
 # The script compares a fingerprint of pyproject.toml (and the interpreter) with the last install,
-# so a touched but unchanged pyproject.toml costs a hash, not a reinstall.
-$(STAMP): pyproject.toml
-	scripts/install.sh
+# so calling it costs a hash, not a reinstall, when nothing changed.
+install:
+	@scripts/install.sh test
 
-migrate: install
+# What running needs, without the test extras.
+install-run:
+	@scripts/install.sh run
+
+migrate: install-run
 	$(VENV_PY) manage.py migrate
 
-web: install
+web: install-run
 	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) agentops.asgi:application
 
-worker: install
+worker: install-run
 	$(VENV_PY) manage.py qcluster
 
 bench: install

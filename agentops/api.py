@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from http import HTTPStatus
 from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.db import models
 from rest_framework import exceptions, pagination, parsers, serializers, status
 from rest_framework.utils.urls import replace_query_param
 
@@ -151,13 +153,46 @@ def _contains_nul(value) -> bool:
     return False
 
 
+class StrictText:
+    """For the text fields a client writes: only a JSON string is text (DRF's CharField turns 42 and
+    true into "42" and "True"), and its size is bounded, so each must be given a `max_length`."""
+
+    default_error_messages = {"not_a_string": "Not a valid string."}
+
+    def __init__(self, **kwargs):
+        if kwargs.get("max_length") is None and not kwargs.get("read_only"):
+            raise TypeError(f"{type(self).__name__} needs a max_length: a client must not store unbounded text")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(StrictText, serializers.CharField):
+    pass
+
+
+class StrictSlugField(StrictText, serializers.SlugField):
+    pass
+
+
 class StrictInputMixin:
     """For the serializers of request bodies: what the endpoint would not use is refused, not ignored.
 
     A field the serializer cannot write (unknown, or read-only such as `tenant` or `status`) is a
-    400 `unknown_field` naming it; a string field given a number or a boolean is a 400 `invalid`
-    (DRF's CharField would turn 42 into "42").
+    400 `unknown_field` naming it. A ModelSerializer's text columns become strict text fields;
+    one declared by hand must be a StrictCharField or StrictSlugField (the test suite checks every
+    request body of the schema).
     """
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.SlugField: StrictSlugField,
+    }
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
@@ -166,25 +201,37 @@ class StrictInputMixin:
             if unknown:
                 raise ApiError("unknown_field", f"Unknown field(s): {', '.join(unknown)}.",
                                details={name: ["This field is not accepted here."] for name in unknown})
-            not_strings = {name: ["Not a valid string."] for name, field in self.fields.items()
-                           if isinstance(field, serializers.CharField) and _given_but_not_a_string(data, name)}
-            if not_strings:
-                raise serializers.ValidationError(not_strings)
         return super().to_internal_value(data)
-
-
-def _given_but_not_a_string(data: Mapping, name: str) -> bool:
-    return name in data and data[name] is not None and not isinstance(data[name], str)
 
 
 # -- query parameters --------------------------------------------------------------------------
 
 
-def query_params(serializer_class, request) -> dict:
-    """The request's query parameters validated by `serializer_class` (400 `invalid` otherwise)."""
+def query_params(serializer_class, request, *, also=()) -> dict:
+    """The request's query parameters validated by `serializer_class` (400 `invalid` otherwise).
+
+    A parameter that is neither one of its fields nor named in `also` is a 400 `unknown_parameter`:
+    a misspelt filter (`?stauts=failed`) must not silently list everything.
+    """
+    unknown = sorted(set(request.query_params) - set(serializer_class().fields) - set(also))
+    if unknown:
+        raise ApiError("unknown_parameter", f"Unknown query parameter(s): {', '.join(unknown)}.",
+                       details={name: ["This parameter is not accepted here."] for name in unknown})
     params = serializer_class(data=request.query_params)
     params.is_valid(raise_exception=True)
     return params.validated_data
+
+
+class NoFiltersSerializer(serializers.Serializer):
+    """The filters of a list that has none."""
+
+
+def list_filters(view, serializer_class=NoFiltersSerializer) -> dict:
+    """The filters of a list view, validated by `serializer_class` as `query_params` does; the
+    parameters of the view's paginator (limit and offset, say) are accepted besides."""
+    paginator = getattr(view, "paginator", None)
+    paging = [param["name"] for param in paginator.get_schema_operation_parameters(view)] if paginator else []
+    return query_params(serializer_class, view.request, also=paging)
 
 
 class PageParamsSerializer(serializers.Serializer):
@@ -201,7 +248,10 @@ class Pagination(pagination.LimitOffsetPagination):
     max_limit = 500
 
     def paginate_queryset(self, queryset, request, view=None):
-        self._params = query_params(PageParamsSerializer, request)
+        page = PageParamsSerializer(data={name: request.query_params[name] for name in ("limit", "offset")
+                                          if name in request.query_params})
+        page.is_valid(raise_exception=True)
+        self._params = page.validated_data
         return super().paginate_queryset(queryset, request, view)
 
     def get_limit(self, request):
@@ -217,6 +267,9 @@ class Pagination(pagination.LimitOffsetPagination):
                 for name, field in fields.items()]
 
 
+CURSOR_PARAMS = ("cursor", "limit")
+
+
 class CursorParamsSerializer(serializers.Serializer):
     cursor = serializers.CharField(required=False, allow_blank=True, max_length=1000,
                                    help_text="A `next` or `previous` cursor from the page before; none: the newest.")
@@ -226,8 +279,11 @@ class CursorParamsSerializer(serializers.Serializer):
 
 def cursor_page(query: KeysetQuery, request) -> tuple[Page, dict]:
     """The page of `query` that `?cursor=&limit=` ask for (400 `invalid_cursor` for a cursor this
-    list did not give out), and the `next`/`previous` links of the answer."""
-    params = query_params(CursorParamsSerializer, request)
+    list did not give out), and the `next`/`previous` links of the answer. The view's filters refuse
+    parameters no one knows (`query_params(..., also=CURSOR_PARAMS)`); here only the paging ones."""
+    paging = CursorParamsSerializer(data=request.query_params)
+    paging.is_valid(raise_exception=True)
+    params = paging.validated_data
     try:
         cursor = query.cursor(params["cursor"]) if params.get("cursor") else None
     except InvalidCursor as error:
@@ -243,22 +299,50 @@ def _cursor_link(request, cursor) -> str | None:
 
 
 class ApiRequestMiddleware:
-    """Under /api/, what must not reach an endpoint is answered here with the envelope.
+    """Under /api/, what must not reach an endpoint is answered here with the envelope, and no
+    error leaves in another format.
 
     - A NUL character in the path or the query string: 400 `invalid`. No database column stores
       one (PostgreSQL refuses it in any string), so it must not reach a filter or a lookup.
     - A body without Content-Length (chunked): 411 `length_required`. Django and DRF read only the
       declared length, so the body would silently count as empty.
+    - An error answered in anything but JSON (the OpenAPI views' YAML or HTML, Django's own pages)
+      is replaced by the envelope with the same status, its Allow and Retry-After headers kept.
     """
+
+    KEPT_HEADERS = ("Allow", "Retry-After")
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path.startswith(API_PREFIX):
-            if "\x00" in request.path or "\x00" in unquote_plus(request.META.get("QUERY_STRING", "")):
-                return error_response("invalid", "The path and the query may not contain NUL (%00).", status=400)
-            if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
-                return error_response("length_required", "Send the request body with a Content-Length header.",
-                                      status=411)
-        return self.get_response(request)
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        if "\x00" in request.path or "\x00" in unquote_plus(request.META.get("QUERY_STRING", "")):
+            return error_response("invalid", "The path and the query may not contain NUL (%00).", status=400)
+        if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
+            return error_response("length_required", "Send the request body with a Content-Length header.",
+                                  status=411)
+        response = self.get_response(request)
+        if response.status_code >= 400 and not response.get("Content-Type", "").startswith("application/json"):
+            return _as_envelope(response, self.KEPT_HEADERS)
+        return response
+
+
+# The codes of the statuses an error may have outside the endpoints' own handling.
+_STATUS_CODES = {400: "invalid", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
+                 405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
+                 415: "unsupported_media_type", 429: "rate_limited", 500: "server_error"}
+
+
+def _as_envelope(response, kept_headers) -> JsonResponse:
+    status_code = response.status_code
+    try:
+        phrase = HTTPStatus(status_code).phrase
+    except ValueError:  # a status with no standard name
+        phrase = "Error"
+    envelope = error_response(_STATUS_CODES.get(status_code, "error"), f"{phrase}.", status=status_code)
+    for header in kept_headers:
+        if header in response:
+            envelope[header] = response[header]
+    return envelope

@@ -17,7 +17,7 @@ from rest_framework.permissions import AllowAny
 from .api import ApiErrorSerializer, StrictInputMixin
 
 DESCRIPTIONS = {
-    "400": "invalid (see details), unknown_field, invalid_json, too_deep",
+    "400": "invalid (see details), unknown_field, unknown_parameter, invalid_json, too_deep",
     "401": "not_authenticated, authentication_failed: no valid API key or session",
     "403": "permission_denied: the role or the key's scopes do not allow it",
     "404": "not_found: nothing by that id in your tenant",

@@ -183,6 +183,11 @@ Q_CLUSTER = {
     "poll": env.float("QUEUE_POLL_SECONDS", default=0.02),
     "label": "Task queue",
 }
+# The database broker polls every QUEUE_IDLE_POLL_SECONDS instead once it found no task for
+# QUEUE_IDLE_AFTER_SECONDS (0: never slower), so an idle worker costs next to nothing; the first
+# task after a quiet spell waits up to that long (agentops.taskqueue).
+QUEUE_IDLE_AFTER_SECONDS = env.float("QUEUE_IDLE_AFTER_SECONDS", default=10)
+QUEUE_IDLE_POLL_SECONDS = env.float("QUEUE_IDLE_POLL_SECONDS", default=0.1)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

@@ -56,7 +56,9 @@ class ApprovalCursorPagination(pagination.BasePagination):
     default_limit = 50
 
     def paginate_queryset(self, queryset, request, view=None):
-        params = query_params(ApprovalPageParamsSerializer, request)
+        paging = ApprovalPageParamsSerializer(data=request.query_params)  # unknown ones: the view's filters
+        paging.is_valid(raise_exception=True)
+        params = paging.validated_data
         try:
             self.page = page_get(queryset, cursor=params.get("cursor"), size=params.get("limit", self.default_limit))
         except InvalidCursor as error:
@@ -92,9 +94,8 @@ class ApprovalListApi(generics.ListAPIView):
     pagination_class = ApprovalCursorPagination
 
     def get_queryset(self):
-        filters = ApprovalListFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return approval_list_for_user(principal=request_principal(self.request), **filters.validated_data)
+        filters = query_params(ApprovalListFilterSerializer, self.request, also=ApprovalPageParamsSerializer().fields)
+        return approval_list_for_user(principal=request_principal(self.request), **filters)
 
 
 @extend_schema(tags=["approvals"])

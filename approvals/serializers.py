@@ -1,9 +1,11 @@
 from rest_framework import serializers
 
-from agentops.api import MAX_QUERY_INT, StrictInputMixin
+from agentops.api import MAX_QUERY_INT, StrictCharField, StrictInputMixin
 
 from .models import COMMENT_MAX_LENGTH, ApprovalDecision, ApprovalRequest, ApprovalStatus
 from .services import BULK_MAX
+
+SEEN_HASH_MAX_LENGTH = ApprovalDecision._meta.get_field("seen_hash").max_length
 
 
 class ApprovalVoteSerializer(serializers.ModelSerializer):
@@ -64,9 +66,12 @@ class ApprovalPageParamsSerializer(serializers.Serializer):
         raise serializers.ValidationError("This list pages with cursors: follow `next` and `previous`.")
 
 
+SEEN_HASH_HELP = "The request's `seen_hash` as you read it; 409 `stale` if it changed."
+
+
 class ApprovalApproveInputSerializer(StrictInputMixin, serializers.Serializer):
-    seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it; 409 `stale` if it changed.")
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH)
+    seen_hash = StrictCharField(max_length=SEEN_HASH_MAX_LENGTH, help_text=SEEN_HASH_HELP)
+    comment = StrictCharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH)
     arguments = serializers.DictField(
         required=False, allow_null=True, default=None, child=serializers.JSONField(),
         help_text="Edited arguments; omit to approve them as shown. Validated against the tool's schema.",
@@ -74,8 +79,8 @@ class ApprovalApproveInputSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class ApprovalRejectInputSerializer(StrictInputMixin, serializers.Serializer):
-    seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it; 409 `stale` if it changed.")
-    comment = serializers.CharField(
+    seen_hash = StrictCharField(max_length=SEEN_HASH_MAX_LENGTH, help_text=SEEN_HASH_HELP)
+    comment = StrictCharField(
         required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH,
         help_text="Why: required (400 `comment_required` without it); the agent and the requester read it.",
     )
@@ -83,13 +88,13 @@ class ApprovalRejectInputSerializer(StrictInputMixin, serializers.Serializer):
 
 class ApprovalBulkItemSerializer(StrictInputMixin, serializers.Serializer):
     id = serializers.IntegerField(min_value=1, max_value=MAX_QUERY_INT)
-    seen_hash = serializers.CharField(help_text="The request's `seen_hash` as you read it.")
+    seen_hash = StrictCharField(max_length=64, help_text="The request's `seen_hash` as you read it.")
 
 
 class ApprovalBulkInputSerializer(StrictInputMixin, serializers.Serializer):
     verdict = serializers.ChoiceField(choices=["approve", "reject"])
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH,
-                                    help_text="One comment for every request; required to reject.")
+    comment = StrictCharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH,
+                              help_text="One comment for every request; required to reject.")
     requests = ApprovalBulkItemSerializer(many=True, allow_empty=False, max_length=BULK_MAX,
                                           help_text=f"Identical requests (same tool, arguments and policy), "
                                                     f"at most {BULK_MAX}.")

@@ -10,7 +10,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentops.api import ApiError, ApiErrorSerializer, CursorParamsSerializer, cursor_page, query_params
+from agentops.api import CURSOR_PARAMS, ApiError, ApiErrorSerializer, CursorParamsSerializer, cursor_page, query_params
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
@@ -74,7 +74,8 @@ class RunListCreateApi(APIView):
                        ApiErrorSerializer, description="invalid (an unknown filter value, see details), "
                                                        "invalid_cursor")})
     def get(self, request):
-        runs = run_list(principal=request_principal(request), **query_params(RunListFilterSerializer, request))
+        runs = run_list(principal=request_principal(request), **query_params(RunListFilterSerializer, request,
+                                                                              also=CURSOR_PARAMS))
         page, links = cursor_page(runs, request)
         return Response({**links, "results": RunSerializer(page.items, many=True).data})
 

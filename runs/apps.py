@@ -14,8 +14,11 @@ class RunsConfig(AppConfig):
 
         from django.conf import settings
 
+        from agentops.agents.validation import config_check
         from runs import workflows  # noqa: F401
+        from runs.registry import agent_workflow_errors
 
+        config_check(agent_workflow_errors)
         for module in settings.WORKFLOW_MODULES:
             import_module(module)
         if sys.argv[1:2] == ["qcluster"]:

@@ -20,3 +20,12 @@ def workflow(name: str):
 def get_workflow(name: str) -> Callable | None:
     return _WORKFLOWS.get(name)
 
+
+def agent_workflow_errors(*, tenant, config: dict) -> dict[str, list[str]]:
+    """An agent version's check (agentops.agents.validation): its workflow must be registered here."""
+    name = config.get("workflow")
+    if name in _WORKFLOWS:
+        return {}
+    return {"workflow": [f"No workflow named {name!r} is registered; known: {', '.join(sorted(_WORKFLOWS))}. "
+                         "A module defining workflows must be listed in WORKFLOW_MODULES."]}
+

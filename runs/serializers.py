@@ -1,7 +1,7 @@
 from django.urls import reverse
 from rest_framework import serializers
 
-from agentops.api import MAX_QUERY_INT, StrictInputMixin
+from agentops.api import MAX_QUERY_INT, StrictCharField, StrictInputMixin, StrictSlugField
 from agentops.tenancy.selectors import member_get_by_username
 
 from .journal_view import resolved
@@ -11,11 +11,11 @@ from .models import Run, RunOutcome, RunStatus, Step, StepKind, WaitingReason
 class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
     """A new run of the agent's current version, with either `input` or `message`."""
 
-    agent = serializers.SlugField(help_text="The agent's slug.")
+    agent = StrictSlugField(max_length=50, help_text="The agent's slug.")
     input = serializers.DictField(required=False, help_text="Structured input for the workflow.")
-    message = serializers.CharField(required=False, max_length=100_000, help_text="A user message (agent_loop).")
-    thread = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    on_behalf_of = serializers.CharField(required=False, max_length=150,
+    message = StrictCharField(required=False, max_length=100_000, help_text="A user message (agent_loop).")
+    thread = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    on_behalf_of = StrictCharField(required=False, max_length=150,
                                          help_text="Username of the end user the run acts for: a member of the tenant.")
     metadata = serializers.DictField(required=False, default=dict)
     version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_QUERY_INT,

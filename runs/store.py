@@ -12,7 +12,6 @@ writes to, and the generic statement helpers are agentops.db.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 

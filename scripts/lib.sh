@@ -15,6 +15,52 @@ die() {
     exit 1
 }
 
+# The Python versions AgentOps supports, oldest first (pyproject.toml's requires-python).
+SUPPORTED_PYTHONS=(3.11 3.12 3.13)
+
+# Prints the path of a working interpreter for $1 (a command or a path). A pyenv shim of a
+# version that is installed but not selected fails when run, so a `pythonX.Y` is also looked
+# for among pyenv's versions.
+python_resolve() {
+    local name="$1" found
+    if found="$(command -v "$name" 2>/dev/null)" && "$found" -c 'import sys' >/dev/null 2>&1; then
+        printf '%s\n' "$found"
+        return 0
+    fi
+    [[ "$name" =~ ^python(3\.[0-9]+)$ ]] || return 1
+    found="$(compgen -G "${PYENV_ROOT:-$HOME/.pyenv}/versions/${BASH_REMATCH[1]}.*/bin/$name" | sort -V | tail -n1)"
+    [[ -n "$found" ]] && "$found" -c 'import sys' >/dev/null 2>&1 && printf '%s\n' "$found"
+}
+
+python_version() { "$1" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")'; }
+
+python_supported() {
+    local version="$1" supported
+    for supported in "${SUPPORTED_PYTHONS[@]}"; do
+        [[ "$version" == "$supported" ]] && return 0
+    done
+    return 1
+}
+
+# Prints the interpreter to build .venv with: $PYTHON if set, else python3 when it is a supported
+# version, else the newest supported pythonX.Y found. Dies naming the versions accepted.
+python_choose() {
+    local hint="AgentOps needs Python 3.11, 3.12 or 3.13; choose one with PYTHON (a command or a path), e.g. PYTHON=python3.13 make run"
+    local candidate path version
+    if [[ -n "${PYTHON:-}" ]]; then
+        path="$(python_resolve "$PYTHON")" || die "PYTHON=$PYTHON does not run. $hint"
+        version="$(python_version "$path")"
+        python_supported "$version" || die "PYTHON=$PYTHON is Python $version. $hint"
+        printf '%s\n' "$path"
+        return 0
+    fi
+    for candidate in python3 python3.13 python3.12 python3.11; do
+        path="$(python_resolve "$candidate")" || continue
+        python_supported "$(python_version "$path")" && { printf '%s\n' "$path"; return 0; }
+    done
+    die "no supported Python found (python3: $(python3 --version 2>&1 || echo missing)). $hint"
+}
+
 # What the editable install depends on: pyproject.toml, the interpreter and the checkout path
 # (an editable install points at the source tree, so a moved checkout needs a new one).
 install_fingerprint() {
@@ -25,29 +71,31 @@ install_fingerprint() {
     } | sha256sum | cut -d' ' -f1
 }
 
-# Creates .venv if it is missing or its interpreter no longer runs, and installs the project
-# with its dev extras when the fingerprint changed. Cheap when nothing changed, so every entry
-# point calls it. The stamp is touched either way, which keeps make's timestamp rule satisfied.
+# Creates .venv when it is missing, no longer runs, or was made by another Python version than
+# a PYTHON the caller names, then installs what $1 needs: `run` the project alone, `test` also its
+# dev extras (pytest, Playwright, ...). Cheap when nothing changed, so every entry point calls it.
+# The stamp holds "<fingerprint> <what>"; a test install serves a run too. It is touched either
+# way, which keeps make's timestamp rule satisfied.
 venv_ensure() {
-    local python="${PYTHON:-python3}"
-    if ! "$VENV_PY" -c 'import sys' >/dev/null 2>&1; then
-        command -v "$python" >/dev/null || die "$python not found; install Python 3.11 or set PYTHON=/path/to/python3.11"
-        info "Creating $VENV_DIR with $("$python" --version 2>&1)"
+    local what="${1:-test}" python version
+    python="$(python_choose)"
+    version="$(python_version "$python")"
+    if ! "$VENV_PY" -c 'import sys' >/dev/null 2>&1 \
+        || { [[ -n "${PYTHON:-}" ]] && [[ "$(python_version "$VENV_PY")" != "$version" ]]; }; then
+        info "Creating $VENV_DIR with Python $version ($python)"
         rm -rf "$VENV_DIR"
         "$python" -m venv "$VENV_DIR"
     fi
     local want have=""
     want="$(install_fingerprint)"
     [[ -f "$INSTALL_STAMP" ]] && have="$(cat "$INSTALL_STAMP")"
-    if [[ "$want" != "$have" ]]; then
-        # pip's build output is long and mostly warnings: keep it in a log, show it on failure.
-        local log="$VENV_DIR/install.log"
-        info "Installing agentops with dev extras into $VENV_DIR (log: ${log#"$AGENTOPS_ROOT"/})"
-        if ! "$VENV_PY" -m pip install --disable-pip-version-check -e "${AGENTOPS_ROOT}[dev]" >"$log" 2>&1; then
-            tail -n 40 "$log" >&2
-            die "pip install failed; the whole log is in $log"
-        fi
-        printf '%s\n' "$want" >"$INSTALL_STAMP"
+    if [[ "$have" != "$want test" && "$have" != "$want $what" ]]; then
+        local target="$AGENTOPS_ROOT"
+        [[ "$what" == test ]] && target="${AGENTOPS_ROOT}[dev]"
+        info "Installing agentops$([[ "$what" == test ]] && printf ' with its test extras') into $VENV_DIR (Python $(python_version "$VENV_PY"))"
+        "$VENV_PY" -m pip install --disable-pip-version-check -e "$target" \
+            || die "pip install failed (its output is above)"
+        printf '%s %s\n' "$want" "$what" >"$INSTALL_STAMP"
     fi
     touch "$INSTALL_STAMP"
 }

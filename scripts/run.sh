@@ -55,33 +55,39 @@ prepare_database() {
     manage seed_demo
 }
 
-mint_api_key() {
-    local key
-    # create_api_key prints the key alone on its last line.
-    key="$(manage create_api_key --tenant "$DEMO_TENANT" --name "demo (make run)" | tail -n1)"
-    [[ -n "$key" ]] || die "create_api_key printed no key"
-    (umask 077 && printf '%s\n' "$key" >"$KEY_FILE")
-}
-
-# Status code of a GET (with the API key $2 if given), or 000 when nothing answers.
-http_status() {
-    local auth=()
-    [[ -n "${2:-}" ]] && auth=(-H "Authorization: Bearer $2")
-    curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${auth[@]}" "$BASE_URL$1" || true
-}
-
-# The saved key outlives the database it was made in (db.sqlite3 deleted, another DATABASE_URL):
-# ask the running server whether it still knows it, and mint a new one if not.
+# Keeps the key in .demo-api-key while this database knows it (a second `make run` must not
+# invalidate the key of the first); issues a new one when the file is missing, or the key was
+# revoked or made in another database (db.sqlite3 deleted, another DATABASE_URL).
 ensure_api_key() {
-    if [[ -s "$KEY_FILE" ]]; then
-        case "$(http_status /api/v1/agents/ "$(cat "$KEY_FILE")")" in
-            401) info "The saved demo API key is unknown to this database; minting a new one" ;;
-            *) return 0 ;;
-        esac
-    else
-        info "Minting a demo API key (kept in .demo-api-key)"
-    fi
-    mint_api_key
+    manage create_api_key --tenant "$DEMO_TENANT" --name "demo (make run)" --key-file "$KEY_FILE" >/dev/null
+}
+
+# Status code of GET $1, or 000 when nothing answers (Python's urllib: no curl needed).
+http_status() {
+    "$VENV_PY" - "$BASE_URL$1" <<'PY'
+import sys, urllib.error, urllib.request
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=5).status)
+except urllib.error.HTTPError as error:
+    print(error.code)
+except OSError:
+    print("000")
+PY
+}
+
+# A web server already on the port (another `make run`, say) would answer our readiness check
+# while ours fails to start: say so before starting anything.
+ensure_port_free() {
+    "$VENV_PY" - "$PORT" <<'PY' || die "port $PORT on 127.0.0.1 is in use (another make run?); stop it or choose another: PORT=8001 make run"
+import socket, sys
+with socket.socket() as sock:
+    # As the server binds: a port left in TIME_WAIT by the last run is free; a listening one is not.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", int(sys.argv[1])))
+    except OSError:
+        sys.exit(1)
+PY
 }
 
 # Each server runs in a process group of its own (job control is on), so stopping one stops
@@ -170,10 +176,11 @@ EOF
 
 main() {
     cd "$AGENTOPS_ROOT"
-    command -v curl >/dev/null || die "curl is needed to check the server; install it (apt-get install curl)"
-    venv_ensure
+    venv_ensure run
+    ensure_port_free
     write_env_file
     prepare_database
+    ensure_api_key
 
     trap 'on_signal 130' INT
     trap 'on_signal 143' TERM
@@ -183,7 +190,6 @@ main() {
         stop_servers
         die "the web server did not become ready on $BASE_URL"
     }
-    ensure_api_key
     print_banner
 
     # Returns when the first of the two exits; a signal interrupts it and runs the trap.

@@ -54,7 +54,7 @@ judge() {
 
 main() {
     cd "$AGENTOPS_ROOT"
-    venv_ensure
+    venv_ensure test
     # The browser tests launch Debian's Chromium (/usr/bin/chromium) through Playwright.
     "$AGENTOPS_ROOT/scripts/system-deps.sh" browser
 

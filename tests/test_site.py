@@ -223,3 +223,20 @@ def test_admin_lists_runs_with_a_link_to_their_trace(client, tenant, operator):
 
     assert page.status_code == 200 and f"/runs/{run.pk}/" in page.content.decode()
     assert client.get(f"/admin/runs/run/{run.pk}/change/").status_code == 200
+
+
+def test_favicon_ico_is_an_icon(client):
+    response = client.get("/favicon.ico")
+
+    body = b"".join(response.streaming_content)
+    assert response.status_code == 200 and response["Content-Type"] == "image/x-icon"
+    assert body[:4] == b"\x00\x00\x01\x00" and b"PNG" in body[:64]  # an ICO holding a PNG
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/", "/admin/agents/agent/"])
+def test_pages_and_the_admin_name_the_icon(admin_client, path):
+    response = admin_client.get(path)
+    icon = admin_client.get("/static/favicon.svg")
+
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in response.content.decode()
+    assert icon.status_code == 200 and b"<svg" in b"".join(icon.streaming_content)

@@ -1,6 +1,7 @@
 """The database task queue: tasks written in the caller's transaction, held until a given time if
 asked; its bookkeeping commits skip the fsync on SQLite, queueing stays durable."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -62,3 +63,34 @@ def test_a_task_queued_for_a_past_time_is_delivered_at_once():
 @pytest.mark.skipif(not settings.REDIS_URL, reason="the database broker is in use")
 def test_a_broker_that_cannot_hold_tasks_queues_nothing_for_later():
     assert not enqueue("runs.tasks.fire_timer", "later", at=timezone.now() + timedelta(minutes=5))
+
+
+@pytest.mark.skipif(bool(settings.REDIS_URL), reason="the Redis broker is in use")
+def test_an_empty_poll_is_one_plain_statement_not_the_orm_brokers_query():
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert get_broker().dequeue() is None
+
+    assert len(queries) == 1 and queries[0]["sql"].startswith("SELECT 1 FROM")
+
+
+def timed_empty_poll(broker) -> float:
+    started = time.monotonic()
+    assert broker.dequeue() is None
+    return time.monotonic() - started
+
+
+@pytest.mark.skipif(bool(settings.REDIS_URL), reason="the Redis broker is in use")
+def test_polls_slow_down_after_a_quiet_spell_and_speed_up_when_a_task_comes(settings):
+    settings.QUEUE_IDLE_AFTER_SECONDS, settings.QUEUE_IDLE_POLL_SECONDS = 0.5, 0.4
+    broker = get_broker()
+    broker.last_task_at = time.monotonic() - 1  # quiet for a second
+
+    quiet = timed_empty_poll(broker)
+    broker.enqueue("payload")
+    (task_id, _), = broker.dequeue()
+    broker.acknowledge(task_id)
+    busy = timed_empty_poll(broker)
+
+    assert quiet >= 0.4 and busy < 0.2

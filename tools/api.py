@@ -5,7 +5,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentops.api import ApiError, ApiErrorSerializer
+from agentops.api import ApiError, ApiErrorSerializer, list_filters
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
@@ -43,6 +43,7 @@ class ToolListApi(generics.ListAPIView):
     required_permissions = {"POST": WRITE}
 
     def get_queryset(self):
+        list_filters(self)
         return tool_list(tenant=request_principal(self.request).tenant)
 
     @extend_schema(request=ToolCreateSerializer, responses={201: ToolSerializer, 409: CONFLICT})

@@ -16,6 +16,10 @@ class ToolsConfig(AppConfig):
         # Modules whose @tool functions every process registers (an app may also import its own).
         for module in settings.AGENTOPS_TOOL_MODULES:
             importlib.import_module(module)
+        from agentops.agents.validation import config_check
+        from tools.selectors import agent_tools_errors
+
+        config_check(agent_tools_errors)
         post_migrate.connect(sync_after_migrate, sender=self, dispatch_uid="tools.sync_after_migrate")
 
 

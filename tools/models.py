@@ -24,6 +24,8 @@ from django.db import models
 # No double underscore inside a name, so the wire form (dots as "__", see `wire_name`) maps back.
 NAME_PATTERN = r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*(?:\.[a-z][a-z0-9]*(?:_[a-z0-9]+)*)*$"
 NAME_MAX_LENGTH = 64  # model APIs cap function names at 64 characters, and the wire form is longer
+# Read by the model on every call that offers the tool: a few paragraphs at most.
+DESCRIPTION_MAX_LENGTH = 8000
 WIRE_SEPARATOR = "__"
 
 
@@ -102,7 +104,8 @@ class Tool(models.Model):
         max_length=NAME_MAX_LENGTH,
         validators=[RegexValidator(NAME_PATTERN, "Use lower-case words joined by dots, e.g. crm.lookup_customer.")],
     )
-    description = models.TextField(help_text="What the tool does, for the model: when to use it and what it returns.")
+    description = models.TextField(max_length=DESCRIPTION_MAX_LENGTH,
+                                   help_text="What the tool does, for the model: when to use it and what it returns.")
     input_schema = models.JSONField(default=empty_object_schema, help_text="JSON Schema of the arguments (an object).")
     output_schema = models.JSONField(null=True, blank=True,
                                      help_text="Optional JSON Schema results are checked against.")

@@ -28,6 +28,18 @@ def tool_get(*, tenant: Tenant, name: str) -> Tool | None:
     return tool_list(tenant=tenant).filter(name=name_from_wire(name)).first()
 
 
+def agent_tools_errors(*, tenant: Tenant, config: dict) -> dict[str, list[str]]:
+    """An agent version's check (agentops.agents.validation): it grants tools `tenant` has."""
+    names = config.get("tools")
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        return {"tools": ['A list of tool names, e.g. ["orders.lookup", "billing.refund"].']}
+    known = tool_map(tenant=tenant, names=names)
+    unknown = [name for name in names if name_from_wire(name) not in known]
+    if not unknown:
+        return {}
+    return {"tools": [f"No tool named {', '.join(unknown)} in this tenant (its own tools and the global ones)."]}
+
+
 def tool_map(*, tenant: Tenant, names) -> dict[str, Tool]:
     """{registry name: tool} for those of `names` that `tenant` sees, in one query.
 

@@ -12,6 +12,7 @@ from .errors import AgentInvalid
 from .models import Agent, AgentVersion
 from .selectors import agent_access_get
 from .services import agent_access_set, agent_create, agent_update, agent_version_create, child_rule_errors
+from .validation import agent_config_errors
 
 
 class AgentAdminForm(forms.ModelForm):
@@ -61,11 +62,27 @@ class AgentAdminForm(forms.ModelForm):
             self.initial["access_groups"] = list(groups.filter(name__in=access["groups"]))
 
     def clean(self):
-        data = super().clean()
-        for field, problems in child_rule_errors({name: data[name] for name in ("child_workflows", "max_child_depth")
-                                                  if name in data}).items():
+        cleaned = super().clean()
+        for field, problems in child_rule_errors({name: cleaned[name] for name in ("child_workflows", "max_child_depth")
+                                                  if name in cleaned}).items():
             self.add_error(field, problems)
-        return data
+        tenant = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
+        # Checked when the settings change (they make a new version), so an agent whose tool was
+        # deleted can still be renamed. A field that failed its own validation is missing from
+        # cleaned_data and has its error already.
+        if tenant is not None and all(name in cleaned for name in AgentVersion.CONFIG_FIELDS) \
+                and not self._settings_unchanged():
+            for field, messages in agent_config_errors(tenant=tenant, config=self.version_config()).items():
+                for message in messages:
+                    self.add_error(field, message)
+        return cleaned
+
+    def _settings_unchanged(self) -> bool:
+        current = self.instance.current_version if self.instance.pk else None
+        # As agent_version_create compares them: max_cost 0.5 equals the stored 0.500000.
+        config = {name: AgentVersion._meta.get_field(name).to_python(value)
+                  for name, value in self.version_config().items()}
+        return current is not None and current.config() == config
 
     def version_config(self) -> dict:
         return {name: self.cleaned_data[name] for name in AgentVersion.CONFIG_FIELDS}

@@ -3,7 +3,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentops.api import ApiError, ApiErrorSerializer
+from agentops.api import ApiError, ApiErrorSerializer, list_filters
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 from agentops.tenancy.selectors import member_get_by_username, tenant_group_get
@@ -34,6 +34,7 @@ class AgentListApi(generics.ListAPIView):
     serializer_class = AgentSerializer
 
     def get_queryset(self):
+        list_filters(self)
         return agent_list(tenant=request_principal(self.request).tenant)
 
 

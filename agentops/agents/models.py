@@ -11,7 +11,7 @@ class Agent(models.Model):
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="agents")
     slug = models.SlugField()
     name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=2000)
     restricted = models.BooleanField(
         default=False,
         help_text="Only the users and groups given access may start runs of this agent (they still need a role "
@@ -47,7 +47,7 @@ class AgentVersion(models.Model):
         help_text="default (OpenAI when configured, else the offline demo model), openai, demo or scripted.",
     )
     provider_config = models.JSONField(default=dict, blank=True)
-    system_prompt = models.TextField(blank=True)
+    system_prompt = models.TextField(blank=True, max_length=100_000)
     temperature = models.FloatField(null=True, blank=True)
     tools = models.JSONField(default=list, blank=True, help_text="Names of the tools this version may call.")
     workflow = models.CharField(max_length=100, default="agent_loop")

@@ -7,7 +7,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentops.api import ApiError, ApiErrorSerializer
+from agentops.api import ApiError, ApiErrorSerializer, list_filters
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
@@ -32,6 +32,7 @@ class SecretListApi(generics.ListAPIView):
     required_permissions = {"GET": READ}
 
     def get_queryset(self):
+        list_filters(self)
         return secret_list(tenant=request_principal(self.request).tenant)
 
 

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from agentops.api import StrictInputMixin
+from agentops.api import StrictCharField, StrictInputMixin
 
 from .models import VALUE_MAX_BYTES, TenantSecret
 
@@ -18,5 +18,6 @@ class SecretSerializer(serializers.ModelSerializer):
 
 
 class SecretValueSerializer(StrictInputMixin, serializers.Serializer):
-    value = serializers.CharField(write_only=True, trim_whitespace=False,
+    # Characters bound the size before the service counts its bytes (a character is 1 to 4 of them).
+    value = StrictCharField(write_only=True, trim_whitespace=False, max_length=VALUE_MAX_BYTES,
                                   help_text=f"The value, at most {VALUE_MAX_BYTES} bytes of UTF-8. Never shown again.")

@@ -7,7 +7,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentops.api import ApiError, ApiErrorSerializer
+from agentops.api import ApiError, ApiErrorSerializer, list_filters
 from agentops.audit.services import Actor
 
 from .permissions import request_principal
@@ -35,6 +35,7 @@ class MemberListApi(generics.ListAPIView):
     required_permissions = {"GET": READ}
 
     def get_queryset(self):
+        list_filters(self)
         return membership_list_for_tenant(tenant=request_principal(self.request).tenant)
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .models import Membership, Tenant, TenantGroup
+from .models import ApiKey, Membership, Tenant, TenantGroup
 
 
 def membership_get(*, user, tenant: Tenant) -> Membership | None:
@@ -36,3 +36,9 @@ def tenant_group_get(*, tenant: Tenant, name: str):
     """The tenant's group called `name`, or None (another tenant's or the platform's is not found)."""
     link = TenantGroup.objects.filter(tenant=tenant, group__name=name).select_related("group").first()
     return link.group if link else None
+
+
+def api_key_is_active(*, tenant: Tenant, raw_key: str) -> bool:
+    """Whether `raw_key` is an unrevoked key of `tenant` whose user is active (it would authenticate)."""
+    return ApiKey.objects.active().filter(tenant=tenant, key_hash=ApiKey.hash_key(raw_key),
+                                          user__is_active=True).exists()

@@ -87,7 +87,8 @@ def test_another_tenants_key_sees_and_deletes_nothing_of_this_tenant(client_for,
 @pytest.mark.parametrize("name, body, code", [
     ("9LIVES", {"value": "x"}, "invalid_name"),
     ("a" * 101, {"value": "x"}, "invalid_name"),
-    ("CRM_TOKEN", {"value": "x" * (VALUE_MAX_BYTES + 1)}, "value_too_large"),
+    ("CRM_TOKEN", {"value": "x" * (VALUE_MAX_BYTES + 1)}, "invalid"),  # more characters than the bytes allowed
+    ("CRM_TOKEN", {"value": "é" * (VALUE_MAX_BYTES // 2 + 1)}, "value_too_large"),  # fewer, but more bytes
     ("CRM_TOKEN", {"value": ""}, "invalid"),
     ("CRM_TOKEN", {}, "invalid"),
     ("CRM_TOKEN", {"value": "x", "last_four": "abcd"}, "unknown_field"),

@@ -4,6 +4,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from agentops.tenancy.models import ApiKey
 from agentops.tenancy.roles import Role
@@ -72,3 +73,43 @@ def test_a_tenant_without_owner_or_operator_needs_a_named_user(approver, tenant)
         create_api_key("--tenant", "acme", "--name", "ci")
 
     assert not ApiKey.objects.exists()
+
+
+# -- --key-file: the key `make run` keeps in .demo-api-key ---------------------------------------
+
+
+def test_a_key_file_without_a_key_gets_a_new_key_readable_by_its_owner_only(operator, tenant, tmp_path, bearer):
+    key_file = tmp_path / ".demo-api-key"
+
+    printed = create_api_key("--tenant", "acme", "--name", "demo", "--key-file", str(key_file)).splitlines()[-1]
+
+    assert key_file.read_text() == printed + "\n" and key_file.stat().st_mode & 0o777 == 0o600
+    assert bearer(printed).get("/api/v1/agents/").status_code == 200
+
+
+def test_a_valid_key_in_the_file_is_kept_and_no_key_is_created(operator, tenant, tmp_path, bearer):
+    key_file = tmp_path / ".demo-api-key"
+    first = create_api_key("--tenant", "acme", "--name", "demo", "--key-file", str(key_file)).splitlines()[-1]
+
+    again = create_api_key("--tenant", "acme", "--name", "demo", "--key-file", str(key_file)).splitlines()[-1]
+
+    assert again == first and key_file.read_text() == first + "\n"
+    assert ApiKey.objects.count() == 1 and bearer(first).get("/api/v1/agents/").status_code == 200
+
+
+@pytest.mark.parametrize("stale", ["revoked", "unknown", "other tenant"])
+def test_a_key_file_whose_key_this_database_would_refuse_gets_a_new_key(operator, tenant, other_tenant, member,
+                                                                        tmp_path, stale):
+    key_file = tmp_path / ".demo-api-key"
+    member("olga", Role.OWNER, in_tenant=other_tenant)
+    slug = other_tenant.slug if stale == "other tenant" else "acme"
+    old = create_api_key("--tenant", slug, "--name", "demo", "--key-file", str(key_file)).splitlines()[-1]
+    if stale == "revoked":
+        ApiKey.objects.update(revoked_at=timezone.now())
+    elif stale == "unknown":
+        ApiKey.objects.all().delete()
+
+    new = create_api_key("--tenant", "acme", "--name", "demo", "--key-file", str(key_file)).splitlines()[-1]
+
+    assert new != old and key_file.read_text() == new + "\n"
+    assert ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).count() == 1
