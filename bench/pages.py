@@ -156,29 +156,32 @@ def measure(name: str, client, url: str, *, repeat: int, size_limited=False, **h
 
 
 CURSOR_HREF = re.compile(r'href="([^"]*[?&](?:cursor|after|before)=[^"]*)"')
+NEXT_HREF = re.compile(r'<a href="([^"]*)"[^>]*rel="next"')
 
 
-def next_link(response, *, api: bool) -> str | None:
+def next_link(response, *, api: bool, base: str) -> str | None:
     """Where the next page of a list is, when the list pages by cursor (the API's `next`, or
-    the first link of a page that carries a cursor); None otherwise."""
+    the first link of a page that carries a cursor, read relative to `base`); None otherwise."""
     import html
+    from urllib.parse import urljoin
 
     if api:
         body = response.json()
         return body.get("next") if isinstance(body, dict) else None
-    match = CURSOR_HREF.search(response.content.decode())
-    return html.unescape(match.group(1)) if match else None
+    page = response.content.decode()
+    match = NEXT_HREF.search(page) or CURSOR_HREF.search(page)
+    return urljoin(base, html.unescape(match.group(1))) if match else None
 
 
 def deep_page(client, url: str, *, api: bool, **headers) -> str:
     """The URL of page DEEP_PAGE of a list (its last page if it is shorter): through the `next`
     links when there are any, else by number (page=, or offset= in the API)."""
-    following = next_link(client.get(url, **headers), api=api)
+    following = next_link(client.get(url, **headers), api=api, base=url)
     if following is None:
         join = "&" if "?" in url else "?"
         return f"{url}{join}offset={(DEEP_PAGE - 1) * 50}" if api else f"{url}{join}page={DEEP_PAGE}"
     for _ in range(DEEP_PAGE - 2):
-        after = next_link(client.get(following, **headers), api=api)
+        after = next_link(client.get(following, **headers), api=api, base=following)
         if after is None:
             break
         following = after

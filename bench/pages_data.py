@@ -28,6 +28,7 @@ from agentops.tenancy.services import api_key_create
 from approvals.models import ApprovalRequest
 from runs import store
 from runs.models import DailyUsage, Run, RunRollup, RunStatus, StepKind, StepStatus, WaitingReason
+from runs.preview import input_preview, output_preview
 from runs.rollups import rollups_rebuild
 
 TENANT = "pages-bench"
@@ -157,7 +158,7 @@ def _run(tenant, agent, user, created, status, rng, **fields) -> Run:
     ended = status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
     finished = created + dt.timedelta(milliseconds=rng.lognormvariate(8, 1)) if ended else None
     tokens_in, tokens_out = rng.randrange(800, 3_000), rng.randrange(50, 400)
-    return Run(
+    run = Run(
         id=uuid.uuid4(), tenant=tenant, agent=agent, agent_version=agent.current_version, workflow="agent_loop",
         status=status, created_by=user, input={"message": rng.choice(MESSAGES).format(n=rng.randrange(1000, 99999))},
         output={"answer": "Done: the order is on its way."} if status == RunStatus.SUCCEEDED else None,
@@ -165,6 +166,9 @@ def _run(tenant, agent, user, created, status, rng, **fields) -> Run:
         started_at=created, finished_at=finished, created_at=created, updated_at=finished or created,
         tokens_in=tokens_in, tokens_out=tokens_out, cost=tokens_in * PRICE_IN + tokens_out * PRICE_OUT, **fields,
     )
+    # As the service writes them; the runs list shows and searches these, never the JSON.
+    run.input_preview, run.output_preview = input_preview(run.input), output_preview(run.output, run.error)
+    return run
 
 
 def _steps(run: Run, start, status, rng) -> list[tuple]:
@@ -242,7 +246,8 @@ def _waiting_for_approval(tenant, agent, users, rng, count: int) -> None:
                                  status=StepStatus.WAITING, started_at=created + dt.timedelta(seconds=1),
                                  input={"arguments": {"order_id": str(n), "amount": amount}})]
         requests.append(ApprovalRequest(
-            tenant=tenant, run=run, step_seq=2, tool_name="billing.refund", title=f"Refund ${amount} on order {n}",
+            tenant=tenant, run=run, agent_id=run.agent_id, step_seq=2, tool_name="billing.refund",
+            title=f"Refund ${amount} on order {n}",
             context={"request": run.input["message"], "reason": "the customer asked for a refund"},
             proposed_arguments={"order_id": str(n), "amount": amount}, proposed_hash=uuid.uuid4().hex * 2,
             requested_by=run.created_by, created_at=created))
