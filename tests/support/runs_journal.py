@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from runs.journal import BLOB_KEY, canonical_json
 from runs.models import Blob, Run, RunStatus, Step, StepKind, StepStatus
+from runs.preview import input_preview, output_preview
 
 STEP_SPACING = timedelta(milliseconds=100)
 PRICE = {"model": "gpt-4o-mini", "input_per_mtok": "0.15", "cached_input_per_mtok": "0.075", "output_per_mtok": "0.60"}
@@ -28,13 +29,17 @@ def cost_at(price: dict, tokens_in: int, tokens_out: int) -> Decimal:
 
 def make_run(agent, *, status=RunStatus.RUNNING, created_by=None, on_behalf_of=None, started_at=None,
              **fields) -> Run:
-    """A run of `agent`'s current version; `started_at` defaults to a minute ago for started runs."""
+    """A run of `agent`'s current version; `started_at` defaults to a minute ago for started runs.
+    Its previews are what the service would write, unless given."""
     if started_at is None and status != RunStatus.QUEUED:
         started_at = timezone.now() - timedelta(minutes=1)
+    run_input = fields.pop("input", {"message": "Where is my order 1042?"})
+    fields.setdefault("input_preview", input_preview(run_input))
+    fields.setdefault("output_preview", output_preview(fields.get("output"), fields.get("error")))
     return Run.objects.create(
         tenant=agent.tenant, agent=agent, agent_version=agent.current_version, workflow="agent_loop",
         status=status, created_by=created_by, on_behalf_of=on_behalf_of, started_at=started_at,
-        input=fields.pop("input", {"message": "Where is my order 1042?"}), **fields,
+        input=run_input, **fields,
     )
 
 
