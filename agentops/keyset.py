@@ -1,7 +1,7 @@
 """Keyset (cursor) pagination: a page costs the same at the 100,000th row as at the first.
 
-A list is ordered newest first by a key of fields (`("created_at", "pk")`: a time, then a unique
-tie-breaker) that an index serves in order. A page is the rows after (or before) a boundary row's
+A list is ordered by a key of fields (`("created_at", "pk")`: a time, then a unique tie-breaker),
+newest first or oldest first, that an index serves in order. A page is the rows after (or before) a boundary row's
 key, found with a range on that index and a LIMIT: no OFFSET to skip, no COUNT to take. The
 boundary travels as an opaque cursor, signed so that a tampered one is refused (`invalid_cursor`)
 rather than turned into a query.
@@ -34,7 +34,8 @@ class InvalidCursor(CodedError):
 
 @dataclass(frozen=True)
 class Cursor:
-    """A boundary row's key and which side of it the page lies: `before` for newer rows."""
+    """A boundary row's key and which side of it the page lies: `before` for the rows ahead of it
+    in the list's order (a `previous` page)."""
 
     key: tuple
     before: bool = False
@@ -53,16 +54,18 @@ def _plain(value):
 @dataclass(frozen=True)
 class Page:
     items: list
-    next: Cursor | None  # older rows
-    previous: Cursor | None  # newer rows
+    next: Cursor | None  # the rows after these in the list's order
+    previous: Cursor | None  # the rows before these
 
 
 @dataclass(frozen=True)
 class KeysetQuery:
-    """Rows of one or more `branches`, newest first by `fields` (each field descending)."""
+    """Rows of one or more `branches` by `fields`: newest first (each field descending), or oldest
+    first with `newest_first=False`."""
 
     branches: tuple[QuerySet, ...]
     fields: tuple[str, ...] = ("created_at", "pk")
+    newest_first: bool = True
 
     def cursor(self, text: str) -> Cursor:
         """The cursor `text` stands for; InvalidCursor if this list did not give it out."""
@@ -80,25 +83,32 @@ class KeysetQuery:
         return self.branches[0].model
 
     def page(self, *, cursor: Cursor | None = None, size: int) -> Page:
-        """One page: `size` rows past the cursor (from the newest without one). Each branch reads
-        `size + 1` rows; the extra one says whether there is more."""
+        """One page: `size` rows past the cursor (from the list's start without one). Each branch
+        reads `size + 1` rows; the extra one says whether there is more. An empty page past either
+        end still links back to where its cursor came from."""
         before = cursor is not None and cursor.before
-        rows = self._merged(self.reads(cursor=cursor, size=size), newest_first=not before)[: size + 1]
+        rows = self._merged(self.reads(cursor=cursor, size=size), descending=self._descending(before))[: size + 1]
         more, rows = len(rows) > size, rows[:size]
         if not rows:
-            return Page([], None, None)
+            return Page([], Cursor(cursor.key) if before else None,
+                        Cursor(cursor.key, before=True) if cursor is not None and not before else None)
         if before:
             rows.reverse()
-        # Came from newer rows (a `next` cursor): there are newer ones; from older: older ones.
-        older = True if before else more
-        newer = more if before else cursor is not None
-        return Page(rows, Cursor(self._key(rows[-1])) if older else None,
-                    Cursor(self._key(rows[0]), before=True) if newer else None)
+        # Came from a `previous` cursor: there are rows after this page; from `next`: rows before.
+        has_next = True if before else more
+        has_previous = more if before else cursor is not None
+        return Page(rows, Cursor(self._key(rows[-1])) if has_next else None,
+                    Cursor(self._key(rows[0]), before=True) if has_previous else None)
+
+    def _descending(self, before: bool) -> bool:
+        """Whether a page's read runs down the index: forward in a newest-first list, or back
+        (`before`) in an oldest-first one."""
+        return self.newest_first != before
 
     def reads(self, *, cursor: Cursor | None = None, size: int) -> list[QuerySet]:
         """The query of each branch for a page: `size + 1` rows past the cursor, in the page's order."""
-        before = cursor is not None and cursor.before
-        order = [field if before else f"-{field}" for field in self.fields]
+        descending = self._descending(cursor is not None and cursor.before)
+        order = [f"-{field}" if descending else field for field in self.fields]
         return [(branch.filter(self._beyond(cursor)) if cursor else branch).order_by(*order)[: size + 1]
                 for branch in self.branches]
 
@@ -106,7 +116,7 @@ class KeysetQuery:
         """Rows after the boundary in the page's direction, as `a <= x AND (a < x OR b < y)`: the
         first term is a plain range on the index's leading ordered column, which a planner uses."""
         first, rest = self.fields[0], self.fields[1:]
-        cmp, cmp_or_equal = ("gt", "gte") if cursor.before else ("lt", "lte")
+        cmp, cmp_or_equal = ("lt", "lte") if self._descending(cursor.before) else ("gt", "gte")
         strictly = Q(**{f"{first}__{cmp}": cursor.key[0]})
         tie = Q(**{first: cursor.key[0]})
         for index, field in enumerate(rest, start=1):
@@ -114,11 +124,11 @@ class KeysetQuery:
             tie &= Q(**{field: cursor.key[index]})
         return Q(**{f"{first}__{cmp_or_equal}": cursor.key[0]}) & strictly
 
-    def _merged(self, reads, *, newest_first: bool) -> list:
+    def _merged(self, reads, *, descending: bool) -> list:
         if len(reads) == 1:
             return list(reads[0])
         seen, merged = set(), []
-        for row in heapq.merge(*reads, key=self._key, reverse=newest_first):
+        for row in heapq.merge(*reads, key=self._key, reverse=descending):
             if row.pk not in seen:  # a row in two branches (started by and for the same user)
                 seen.add(row.pk)
                 merged.append(row)

@@ -153,3 +153,16 @@ def test_the_inbox_page_answers_a_tampered_cursor_readably(db, client, approver)
 
     assert response.status_code == 400
     assert "start again from the first page" in response.content.decode()
+
+
+def test_an_empty_page_past_the_end_links_back(queue):
+    ids = queue(4)
+    first = page_get(ApprovalRequest.objects.all(), cursor=None, size=2)
+    ApprovalRequest.objects.filter(pk__in=ids[2:]).delete()
+
+    empty = page_get(ApprovalRequest.objects.all(), cursor=first.next, size=2)
+    back = page_get(ApprovalRequest.objects.all(), cursor=empty.previous, size=2)
+
+    # Back from the boundary the empty page's cursor named: the rows before the first page's last
+    assert empty.items == [] and empty.next is None
+    assert [r.pk for r in back.items] == ids[:1]
