@@ -23,6 +23,7 @@ urlpatterns = [
     path("runs/", include("runs.urls")),
     path("dashboard/", runs_views.dashboard, name="dashboard"),
     path("evals/", include("evals.urls")),
+    path("memory/", include("agentops.memory.urls")),
 ]
 if apps.is_installed("demo"):
     urlpatterns.append(path("demo/", include("demo.urls")))

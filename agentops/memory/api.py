@@ -14,7 +14,7 @@ from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
 from .models import MemoryScope
-from .selectors import memory_get, memory_list, memory_search, visible_scopes
+from .selectors import memory_get, memory_list, memory_search, scopes_within, visible_scopes
 from .serializers import (
     MemoryBulkResultSerializer,
     MemoryBulkSerializer,
@@ -42,9 +42,7 @@ NOT_FOUND = {404: OpenApiResponse(ApiErrorSerializer, description="not_found: no
 
 
 def _scopes(request):
-    principal = request_principal(request)
-    return visible_scopes(username=principal.user.get_username(),
-                          sees_every_user=principal.membership.grants("manage_memory"))
+    return visible_scopes(request_principal(request))
 
 
 def _check_writable(request, scope: str, subject: str) -> None:
@@ -165,25 +163,11 @@ class MemorySearchApi(APIView):
     @extend_schema(parameters=[MemorySearchParamsSerializer], responses={200: MemorySearchSerializer, **ERRORS})
     def get(self, request):
         params = query_params(MemorySearchParamsSerializer, request)
-        scopes = _scopes(request)
-        if params.get("scope"):
-            scopes = _narrowed(scopes, params["scope"], params.get("subject"))
+        scopes = scopes_within(_scopes(request), params.get("scope"), params.get("subject"))
         results = memory_search(tenant=request_principal(request).tenant, query=params["q"], scopes=scopes,
                                 kind=params.get("kind"), metadata=params.get("metadata"), since=params.get("since"),
                                 limit=params["limit"])
         return Response({"results": [{**MemoryItemSerializer(r.item).data, "score": r.score} for r in results]})
-
-
-def _narrowed(visible, scope: str, subject: str | None):
-    """The visible pairs within `scope` (and `subject`)."""
-    if visible is None:
-        return [(scope, subject)]
-    pairs = []
-    for visible_scope, visible_subject in visible:
-        if visible_scope != scope or (subject is not None and visible_subject not in (None, subject)):
-            continue
-        pairs.append((scope, subject if subject is not None else visible_subject))
-    return pairs
 
 
 @extend_schema(tags=["memory"])

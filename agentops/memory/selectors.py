@@ -39,12 +39,21 @@ def memory_items(*, tenant, scopes: list[ScopePair] | None = None, now: dt.datet
     return visible
 
 
-def visible_scopes(*, username: str, sees_every_user: bool) -> list[ScopePair] | None:
-    """What a member may read: their own user items, every agent and tenant item; all of it for
-    one whose role manages memory."""
-    if sees_every_user:
+def visible_scopes(principal) -> list[ScopePair] | None:
+    """What a member may read: their own user items, every agent and tenant item; all of it (None)
+    for one whose role manages memory."""
+    if principal.membership.grants("manage_memory"):
         return None
-    return [(MemoryScope.USER, username), (MemoryScope.AGENT, None), (MemoryScope.TENANT, None)]
+    return [(MemoryScope.USER, principal.user.get_username()), (MemoryScope.AGENT, None), (MemoryScope.TENANT, None)]
+
+
+def scopes_within(visible: list[ScopePair] | None, scope: str | None, subject: str | None) -> list[ScopePair] | None:
+    """The `visible` pairs narrowed to a filter's `scope` (and `subject`, when given)."""
+    if not scope:
+        return visible
+    if visible is None:
+        return [(scope, subject or None)]
+    return [(s, subject or v) for s, v in visible if s == scope and (not subject or v in (None, subject))]
 
 
 def memory_search(*, tenant, query: str, scopes: list[ScopePair] | None = None, kind: str | None = None,
