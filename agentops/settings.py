@@ -342,6 +342,14 @@ SPECTACULAR_SETTINGS = {
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 
+# Evaluations (evals/, docs/evals.md): how many of an eval run's cases run at once on the workers,
+# and the judge of `llm-rubric` assertions (a provider name of agentops.llm.registry, its model,
+# and how many verdicts it is asked for; the majority decides).
+EVAL_CONCURRENCY = env.int("EVAL_CONCURRENCY", default=4)
+EVAL_JUDGE_PROVIDER = env.str("EVAL_JUDGE_PROVIDER", default="default")
+EVAL_JUDGE_MODEL = env.str("EVAL_JUDGE_MODEL", default="gpt-4o-mini")
+EVAL_JUDGE_SAMPLES = env.int("EVAL_JUDGE_SAMPLES", default=1)
+
 # Secret references {{ secret:NAME }} (agentops.secrets): a tenant's tools and webhooks resolve
 # them from the tenant's own encrypted secrets; global tools from AGENTOPS_SECRET_<NAME>
 # environment variables, then this file.
