@@ -7,5 +7,6 @@ def tenancy(request):
         return {}
     return {
         "principal": principal,
+        "can_view_audit": principal.can("view_audit"),
         "memberships": lambda: membership_list_for_user(user=request.user),
     }
