@@ -7,6 +7,7 @@ def tenancy(request):
         return {}
     return {
         "principal": principal,
-        "can_view_audit": principal.can("view_audit"),
+        # Lazy, like the principal: a superuser may have no membership in any tenant.
+        "can_view_audit": lambda: bool(principal) and principal.can("view_audit"),
         "memberships": lambda: membership_list_for_user(user=request.user),
     }
