@@ -50,7 +50,7 @@ def recall(ranked_turns: list[list[int]], questions, k: int) -> float:
     return hits / len(questions)
 
 
-def quality(tenant, embeddings: bool) -> dict:
+def quality(tenant, embeddings: bool, vector_weights: list[float]) -> dict:
     from rank_bm25 import BM25Okapi
 
     from agentops.memory.embeddings import memory_embed_pending
@@ -90,8 +90,11 @@ def quality(tenant, embeddings: bool) -> dict:
             settings.AGENTOPS_EMBEDDINGS_BASE_URL = server.base_url
             settings.AGENTOPS_EMBEDDINGS_API_KEY = "bench"
             memory_embed_pending()
-            ours(f"ours: hybrid (lexical {settings.AGENTOPS_MEMORY_LEXICAL_WEIGHT:g}, vector "
-                 f"{settings.AGENTOPS_MEMORY_VECTOR_WEIGHT:g}, k {settings.AGENTOPS_MEMORY_RRF_K})")
+            for weight in vector_weights:
+                settings.AGENTOPS_MEMORY_VECTOR_WEIGHT = weight
+                ours(f"ours: hybrid (lexical {settings.AGENTOPS_MEMORY_LEXICAL_WEIGHT:g}, vector {weight:g}, "
+                     f"k {settings.AGENTOPS_MEMORY_RRF_K})")
+            settings.AGENTOPS_MEMORY_VECTOR_WEIGHT = 1.0
             lexical = settings.AGENTOPS_MEMORY_LEXICAL_WEIGHT
             settings.AGENTOPS_MEMORY_LEXICAL_WEIGHT = 0.0
             ours("ours: vectors only")
@@ -114,7 +117,7 @@ def speed(tenant, total: int, ingest: int) -> dict:
     for start in range(0, ingest, INGEST_BATCH):
         memory_save_bulk(tenant=tenant, items=[{"scope": "user", "subject": f"user{n % 50}", "kind": "fact",
                                                 "content": text} for n, text in
-                                               enumerate(texts[start:start + INGEST_BATCH], start)])
+                                               enumerate(texts[start:min(start + INGEST_BATCH, ingest)], start)])
     ingest_seconds = time.perf_counter() - started
     ingest_load = load()
     with transaction.atomic():
@@ -140,7 +143,7 @@ def speed(tenant, total: int, ingest: int) -> dict:
     return figures
 
 
-def run_one(database_url: str, *, items: int, ingest: int, embeddings: bool) -> dict:
+def run_one(database_url: str, *, items: int, ingest: int, embeddings: bool, vector_weights: list[float]) -> dict:
     django_setup(database_url)
     from django.db import connection
 
@@ -149,7 +152,7 @@ def run_one(database_url: str, *, items: int, ingest: int, embeddings: bool) -> 
     figures = {"database": connection.vendor}
     if connection.vendor == "sqlite":
         figures["vector functions"] = connection.vector_functions if hasattr(connection, "vector_functions") else ""
-    figures["quality"] = quality(Tenant.objects.create(slug="quality", name="Quality"), embeddings)
+    figures["quality"] = quality(Tenant.objects.create(slug="quality", name="Quality"), embeddings, vector_weights)
     figures["speed"] = speed(Tenant.objects.create(slug="speed", name="Speed"), items, ingest)
     return figures
 
@@ -160,9 +163,12 @@ def child(db: str, args) -> dict:
     database = FreshDatabase(template, "memory")
     try:
         command = [sys.executable, __file__, "--child", database.url, "--items", str(args.items),
-                   "--ingest", str(args.ingest)] + (["--embeddings"] if args.embeddings else [])
-        output = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
-        return json.loads(output.strip().splitlines()[-1])
+                   "--ingest", str(args.ingest), "--vector-weights", args.vector_weights] + (
+                      ["--embeddings"] if args.embeddings else [])
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"the {db} measurement failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         database.drop()
 
@@ -190,10 +196,15 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000, help="items in the speed tenant")
     parser.add_argument("--ingest", type=int, default=10_000, help="of which saved through memory_save_bulk")
     parser.add_argument("--embeddings", action="store_true", help="also the hybrid search (local embeddings server)")
+    parser.add_argument("--vector-weights", default="1",
+                        help="with --embeddings: the vector ranking's fusion weights to try, comma-separated "
+                             "(the full-text one stays AGENTOPS_MEMORY_LEXICAL_WEIGHT)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(args.child, items=args.items, ingest=args.ingest, embeddings=args.embeddings)))
+        weights = [float(weight) for weight in args.vector_weights.split(",")]
+        print(json.dumps(run_one(args.child, items=args.items, ingest=args.ingest, embeddings=args.embeddings,
+                                 vector_weights=weights)))
         return
     databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     if "postgres" in databases and not args.pg_url:
