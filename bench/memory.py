@@ -50,6 +50,14 @@ def recall(ranked_turns: list[list[int]], questions, k: int) -> float:
     return hits / len(questions)
 
 
+def vectors_available() -> bool:
+    from django.db import connection
+
+    from agentops.memory.search import has_vector_column
+
+    return connection.vendor != "postgresql" or has_vector_column(connection)
+
+
 def quality(tenant, embeddings: bool, vector_weights: list[float]) -> dict:
     from rank_bm25 import BM25Okapi
 
@@ -82,7 +90,9 @@ def quality(tenant, embeddings: bool, vector_weights: list[float]) -> dict:
                           "ms_per_search": 1000 * (time.perf_counter() - started) / len(questions)}
 
     ours("ours: full-text")
-    if embeddings:
+    if embeddings and not vectors_available():
+        figures["vectors"] = "unavailable: PostgreSQL without pgvector"
+    elif embeddings:
         from tests.support.openai_server import OpenAIServer
 
         with OpenAIServer() as server:
@@ -125,7 +135,7 @@ def speed(tenant, total: int, ingest: int) -> dict:
             MemoryItem.objects.bulk_create([
                 MemoryItem(tenant=tenant, scope="user", subject=f"user{n % 50}", kind="fact", content=text,
                            content_hash=content_hash(text))
-                for n, text in enumerate(texts[start:start + 5000], start)])
+                for n, text in enumerate(texts[start:start + 5000], start)], batch_size=1000)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE memory_memoryitem")
@@ -176,7 +186,8 @@ def child(db: str, args) -> dict:
 def report(figures: dict) -> None:
     quality, speed = figures["quality"], figures["speed"]
     print(f"\n== {figures['database']} ==")
-    print(f"quality: {quality['turns']} turns → {quality['items']} items, {quality['questions']} questions ({quality['load']})")
+    print(f"quality: {quality['turns']} turns → {quality['items']} items, {quality['questions']} questions ({quality['load']})"
+          + (f"; vectors {quality['vectors']}" if "vectors" in quality else ""))
     for name, value in quality.items():
         if isinstance(value, dict):
             per = f"  {value['ms_per_search']:.1f} ms/search" if "ms_per_search" in value else ""
