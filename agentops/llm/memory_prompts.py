@@ -39,9 +39,12 @@ def memory_block(items: list[dict]) -> str:
     return f"{MEMORY_BLOCK_INTRO}\n<memory>\n{lines}\n</memory>"
 
 
+MEMORY_TAG = re.compile(r"<\s*/?\s*memory\s*>", re.IGNORECASE)
+
+
 def _one_line(text: str) -> str:
     # An item cannot close the block early or start lines of its own.
-    return " ".join(text.replace("<memory>", "").replace("</memory>", "").split())
+    return " ".join(MEMORY_TAG.sub("", text).split())
 
 
 def transcript(turns: list[dict]) -> str:

@@ -6,7 +6,7 @@ from agentops.memory.models import Thread
 from runs.models import RunStatus
 from tests.factories import AgentFactory
 
-from .threads_support import execute, model_messages, openai_server, principal_of, say  # noqa: F401
+from .threads_support import execute, model_messages
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from runs.services import recover, run_cancel
 from tests.factories import AgentFactory
 from tests.support.workers import running_worker, wait_for
 
-from .threads_support import execute, model_messages, openai_server, principal_of, say  # noqa: F401
+from .threads_support import execute, model_messages
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from agentops.memory.models import Thread
 from runs.models import RunStatus, StepKind
 from tests.factories import AgentFactory
 
-from .threads_support import execute, memory_steps, model_messages, openai_server, principal_of, say  # noqa: F401
+from .threads_support import execute, model_messages
 
 pytestmark = pytest.mark.django_db
 
