@@ -218,7 +218,7 @@ def all_subclasses(cls) -> list[type]:
 # -- query parameters --------------------------------------------------------------------------
 
 
-CURSOR_LISTS = {"/api/v1/runs/", "/api/v1/approvals/", "/api/v1/threads/"}  # paged by cursor: no offset
+CURSOR_LISTS = {"/api/v1/runs/", "/api/v1/approvals/", "/api/v1/memory/", "/api/v1/threads/"}  # by cursor: no offset
 
 
 def list_paths() -> list[str]:
