@@ -47,6 +47,8 @@ class AgentVersion(Model):
     timeout_seconds: int = 0
     child_workflows: List[str] = dataclasses.field(default_factory=list)
     max_child_depth: int = 0
+    context_budget_tokens: int = 0
+    memory: Any = None
     created_at: str = ""
 
 
