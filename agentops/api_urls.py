@@ -3,6 +3,7 @@
 from django.urls import path
 
 from agentops.agents.api import AgentAccessApi, AgentDetailApi, AgentListApi
+from agentops.memory.api import MemoryBulkApi, MemoryDetailApi, MemoryForgetApi, MemoryListCreateApi, MemorySearchApi
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
@@ -27,6 +28,11 @@ urlpatterns = [
     path("tools/<str:name>/", ToolDetailApi.as_view(), name="api-tool-detail"),
     path("secrets/", SecretListApi.as_view(), name="api-secret-list"),
     path("secrets/<str:name>/", SecretDetailApi.as_view(), name="api-secret-detail"),
+    path("memory/", MemoryListCreateApi.as_view(), name="api-memory-list"),
+    path("memory/bulk/", MemoryBulkApi.as_view(), name="api-memory-bulk"),
+    path("memory/search/", MemorySearchApi.as_view(), name="api-memory-search"),
+    path("memory/forget/", MemoryForgetApi.as_view(), name="api-memory-forget"),
+    path("memory/<int:pk>/", MemoryDetailApi.as_view(), name="api-memory-detail"),
     path("members/", MemberListApi.as_view(), name="api-member-list"),
     path("members/<str:username>/", MemberDetailApi.as_view(), name="api-member-detail"),
 ]

@@ -335,6 +335,8 @@ SPECTACULAR_SETTINGS = {
         "StepKindEnum": "runs.models.StepKind",
         "RunStatusEnum": "runs.models.RunStatus",
         "ToolKindEnum": "tools.models.ToolKind",
+        "MemoryScopeEnum": "agentops.memory.models.MemoryScope",
+        "MemoryKindEnum": "agentops.memory.models.MemoryKind",
     },
 }
 

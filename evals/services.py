@@ -212,7 +212,8 @@ def _eval_run_finish_if_done(eval_run: EvalRun) -> bool:
         return False
     summary = stats.summary(results)
     if eval_run.baseline is not None:
-        summary["comparison"] = stats.comparison(eval_run.baseline.summary, summary)
+        summary["comparison"] = stats.comparison(eval_run.baseline.summary, summary,
+                                                 baseline_id=eval_run.baseline_id)
         summary.update({key: summary["comparison"]["counts"][key] for key in ("regressed", "improved")})
     EvalRun.objects.filter(pk=eval_run.pk, status=EvalRunStatus.RUNNING).update(
         status=EvalRunStatus.SUCCEEDED, summary=summary, finished_at=timezone.now())
@@ -262,4 +263,4 @@ def compare_eval_runs(a: EvalRun, b: EvalRun) -> dict:
         raise EvalError("not_found", "No such eval run in this tenant.")
     if not (a.status == b.status == EvalRunStatus.SUCCEEDED):
         raise EvalError("not_finished", "Both eval runs must have finished.")
-    return {"baseline": a.pk, "eval_run": b.pk, **stats.comparison(a.summary, b.summary)}
+    return {"eval_run": b.pk, **stats.comparison(a.summary, b.summary, baseline_id=a.pk)}

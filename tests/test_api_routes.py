@@ -217,7 +217,7 @@ def all_subclasses(cls) -> list[type]:
 # -- query parameters --------------------------------------------------------------------------
 
 
-CURSOR_LISTS = {"/api/v1/runs/", "/api/v1/approvals/"}  # paged by cursor: no offset
+CURSOR_LISTS = {"/api/v1/runs/", "/api/v1/approvals/", "/api/v1/memory/"}  # paged by cursor: no offset
 
 
 def list_paths() -> list[str]:
