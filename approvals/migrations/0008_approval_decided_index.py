@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
         ('agents', '0004_agent_text_max_length'),
         ('approvals', '0007_approval_agent_required'),
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('runs', '0008_rollup_error_code'),
+        ('runs', '0009_rollup_error_code'),
         ('tenancy', '0004_membership_attributes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agents', '0004_agent_text_max_length'),
-        ('runs', '0007_backfill_rollups'),
+        ('runs', '0008_run_thread'),
         ('tenancy', '0004_membership_attributes'),
     ]
 
