@@ -6,7 +6,7 @@ from agentops.agents.api import AgentAccessApi, AgentDetailApi, AgentListApi
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
-from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
+from runs.api import BudgetsApi, RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
 from tools.api import ToolDetailApi, ToolListApi
 
 urlpatterns = [
@@ -29,4 +29,5 @@ urlpatterns = [
     path("secrets/<str:name>/", SecretDetailApi.as_view(), name="api-secret-detail"),
     path("members/", MemberListApi.as_view(), name="api-member-list"),
     path("members/<str:username>/", MemberDetailApi.as_view(), name="api-member-detail"),
+    path("budgets/", BudgetsApi.as_view(), name="api-budgets"),
 ]
