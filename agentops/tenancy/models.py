@@ -26,7 +26,8 @@ class Tenant(models.Model):
         help_text="USD the tenant's runs may spend per UTC calendar month; empty for no limit.",
     )
     budget_policy = models.CharField(
-        max_length=10, choices=BudgetPolicy.choices, default=BudgetPolicy.FAIL,
+        # db_default too: older code (a migration test's historical models) inserts tenants without it.
+        max_length=10, choices=BudgetPolicy.choices, default=BudgetPolicy.FAIL, db_default=BudgetPolicy.FAIL,
         help_text="What a run does when a budget is used up before a model call: fail, or pause until an owner "
                   "raises the budget and approves.",
     )

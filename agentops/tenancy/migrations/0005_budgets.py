@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='tenant',
             name='budget_policy',
-            field=models.CharField(choices=[('fail', 'Fail the run'), ('pause', "Pause the run for an owner's approval")], default='fail', help_text='What a run does when a budget is used up before a model call: fail, or pause until an owner raises the budget and approves.', max_length=10),
+            field=models.CharField(choices=[('fail', 'Fail the run'), ('pause', "Pause the run for an owner's approval")], db_default='fail', default='fail', help_text='What a run does when a budget is used up before a model call: fail, or pause until an owner raises the budget and approves.', max_length=10),
         ),
         migrations.AddField(
             model_name='tenant',
