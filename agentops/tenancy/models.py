@@ -84,6 +84,7 @@ class ApiKeyScope(models.TextChoices):
     AGENTS_WRITE = "agents:write", "Create and change agents"
     MEMBERS_WRITE = "members:write", "Change members' attributes (owners)"
     BUDGETS_WRITE = "budgets:write", "Change cost budgets (owners)"
+    MEMORY_WRITE = "memory:write", "Save, change and forget memory items"
 
 
 class ApiKeyQuerySet(models.QuerySet):

@@ -19,6 +19,7 @@ else (agentops.admin.TenantScopedAdminMixin).
 | manage_webhooks     | add, change and remove the tenant's webhooks                      |
 | view_audit          | read the audit log                                                |
 | manage_budgets      | set cost budgets, decide budget approvals                         |
+| manage_memory       | read and change every user's memory items, forget a user or thread |
 """
 
 from django.db import models
@@ -46,6 +47,8 @@ ALL_PERMISSIONS = frozenset(
         "manage_webhooks",
         "view_audit",
         "manage_budgets",
+
+        "manage_memory",
     }
 )
 

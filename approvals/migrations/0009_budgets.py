@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('approvals', '0007_approval_agent_required'),
+        ('approvals', '0008_approval_decided_index'),
     ]
 
     operations = [

@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents', '0005_budgets'),
-        ('runs', '0007_backfill_rollups'),
+        ('agents', '0006_budgets'),
+        ('runs', '0009_rollup_error_code'),
         ('tenancy', '0005_budgets'),
     ]
 

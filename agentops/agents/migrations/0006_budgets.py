@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents', '0004_agent_text_max_length'),
+        ('agents', '0005_memory_policy'),
     ]
 
     operations = [
