@@ -348,6 +348,8 @@ OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 # and the judge of `llm-rubric` assertions (a provider name of agentops.llm.registry, its model,
 # and how many verdicts it is asked for; the majority decides).
 EVAL_CONCURRENCY = env.int("EVAL_CONCURRENCY", default=4)
+# An eval run not ended this long after it started fails, its unfinished runs cancelled.
+EVAL_RUN_TIMEOUT_SECONDS = env.float("EVAL_RUN_TIMEOUT_SECONDS", default=3600)
 EVAL_JUDGE_PROVIDER = env.str("EVAL_JUDGE_PROVIDER", default="default")
 EVAL_JUDGE_MODEL = env.str("EVAL_JUDGE_MODEL", default="gpt-4o-mini")
 EVAL_JUDGE_SAMPLES = env.int("EVAL_JUDGE_SAMPLES", default=1)
