@@ -284,19 +284,21 @@ for _bucket in LATENCY_BUCKETS:
 
 
 class RunRollup(Rollup):
-    """Ended runs per tenant, agent, model, UTC day of creation and outcome (see
-    runs.rollups.run_outcome), added in the transaction that ends a run (and taken back by a
+    """Ended runs per tenant, agent, model, UTC day of creation, outcome (see
+    runs.rollups.run_outcome) and error code, added in the transaction that ends a run (and taken back by a
     retry). The dashboard reads these instead of the runs. Durations are creation to end."""
 
     model = models.CharField(max_length=100)
     outcome = models.CharField(max_length=30)
+    # A failed run's `error.code` (its first 100 characters); empty for every other outcome.
+    error_code = models.CharField(max_length=100, blank=True, default="")
     runs = models.IntegerField(default=0)
     steps = models.BigIntegerField(default=0)
     tokens_in = models.BigIntegerField(default=0)
     tokens_out = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "agent", "model", "day", "outcome"],
+        constraints = [models.UniqueConstraint(fields=["tenant", "agent", "model", "day", "outcome", "error_code"],
                                                name="run_rollup_unique")]
 
     def __str__(self):
