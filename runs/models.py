@@ -44,6 +44,10 @@ def run_outcome(status: str, tool_errors: int) -> str:
     return status
 
 
+# Runs an eval run started carry {"eval": {"eval_run": id, "case": id, "repeat": n}} in their
+# metadata (evals.runner); the runs list filters on it.
+EVAL_METADATA_KEY = "eval"
+
 # Input and output previews keep this many characters: enough for a list row and for search.
 PREVIEW_CHARS = 300
 

@@ -58,6 +58,8 @@ class RunListFilterSerializer(serializers.Serializer):
                                    help_text="Runs of this conversation thread.")
     q = serializers.CharField(required=False, allow_blank=True, max_length=200,
                               help_text="Words of the run's input or output (whole words, any case).")
+    eval_run = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_QUERY_INT,
+                                        help_text="Runs started by this eval run (evaluations).")
 
     def validate(self, data):
         if data.get("version") and not data.get("agent"):
