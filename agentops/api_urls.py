@@ -7,7 +7,8 @@ from agentops.memory.api import MemoryBulkApi, MemoryDetailApi, MemoryForgetApi,
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
-from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
+from runs.api import BudgetsApi, RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
+from runs.thread_api import ThreadDetailApi, ThreadListCreateApi
 from tools.api import ToolDetailApi, ToolListApi
 
 urlpatterns = [
@@ -19,6 +20,8 @@ urlpatterns = [
     path("runs/<uuid:run_id>/steps/", RunStepsApi.as_view(), name="api-run-steps"),
     path("runs/<uuid:run_id>/steps/<int:seq>/prompt/", StepPromptApi.as_view(), name="api-run-step-prompt"),
     path("runs/<uuid:run_id>/cancel/", RunCancelApi.as_view(), name="api-run-cancel"),
+    path("threads/", ThreadListCreateApi.as_view(), name="api-thread-list"),
+    path("threads/<str:thread_id>/", ThreadDetailApi.as_view(), name="api-thread-detail"),
     path("approvals/", ApprovalListApi.as_view(), name="api-approval-list"),
     path("approvals/bulk/", ApprovalBulkApi.as_view(), name="api-approval-bulk"),
     path("approvals/<int:pk>/", ApprovalDetailApi.as_view(), name="api-approval-detail"),
@@ -35,4 +38,5 @@ urlpatterns = [
     path("memory/<int:pk>/", MemoryDetailApi.as_view(), name="api-memory-detail"),
     path("members/", MemberListApi.as_view(), name="api-member-list"),
     path("members/<str:username>/", MemberDetailApi.as_view(), name="api-member-detail"),
+    path("budgets/", BudgetsApi.as_view(), name="api-budgets"),
 ]

@@ -11,13 +11,14 @@ drives them itself (`eval_run_wait`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from agentops.agents.models import AgentVersion
@@ -27,7 +28,7 @@ from agentops.taskqueue import enqueue
 from agentops.tenancy.models import Membership
 from agentops.tenancy.principal import Principal
 from runs.engine import execute_run
-from runs.models import Run, RunStatus, WaitingReason
+from runs.models import FINISHED_STATUSES, Run, RunStatus, WaitingReason
 from runs.services import run_cancel, run_create
 from runs.waits import wait_kind_required
 
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 MAX_REPEATS = 20
 PASS_INTERVAL_SECONDS = 1.0
+# An unfinished eval run no pass has touched for this long has lost its chain of tasks.
+STALE_AFTER = timedelta(minutes=2)
 
 
 def run_eval(*, principal: Principal, suite: EvalSuite, version: int | None = None, repeat: int = 1,
@@ -104,6 +107,7 @@ def eval_run_advance(*, eval_run_id, inline: bool = False) -> bool:
         return True
     EvalRun.objects.filter(pk=eval_run.pk, status=EvalRunStatus.QUEUED).update(
         status=EvalRunStatus.RUNNING, started_at=timezone.now())
+    EvalRun.objects.filter(pk=eval_run.pk).update(advanced_at=timezone.now())
     try:
         principal = _principal(eval_run)
     except EvalError as error:
@@ -112,7 +116,9 @@ def eval_run_advance(*, eval_run_id, inline: bool = False) -> bool:
     for result in running:
         _result_follow(result, inline=inline)
     _results_start(eval_run, principal, room=settings.EVAL_CONCURRENCY - len(running), inline=inline)
-    return _eval_run_finish_if_done(eval_run)
+    if _eval_run_finish_if_done(eval_run):
+        return True
+    return _eval_run_expire_if_late(eval_run)
 
 
 def _principal(eval_run: EvalRun) -> Principal:
@@ -220,6 +226,21 @@ def _eval_run_finish_if_done(eval_run: EvalRun) -> bool:
     return True
 
 
+def _eval_run_expire_if_late(eval_run: EvalRun) -> bool:
+    """An eval run still going EVAL_RUN_TIMEOUT_SECONDS after it started (a run waiting on a person,
+    say) fails with `timeout`, and its unfinished runs are cancelled."""
+    eval_run.refresh_from_db(fields=["started_at"])
+    if eval_run.started_at is None or timezone.now() - eval_run.started_at < timedelta(
+            seconds=settings.EVAL_RUN_TIMEOUT_SECONDS):
+        return False
+    for run in Run.objects.filter(pk__in=eval_run.results.exclude(run=None).values("run")).exclude(
+            status__in=FINISHED_STATUSES):
+        with contextlib.suppress(CodedError):  # it ended meanwhile
+            run_cancel(run=run, actor=Actor.system("eval runner"))
+    return _eval_run_fail(eval_run, EvalError(
+        "timeout", f"The eval run did not end within {settings.EVAL_RUN_TIMEOUT_SECONDS:g} s."))
+
+
 def _eval_run_fail(eval_run: EvalRun, error: EvalError) -> bool:
     EvalRun.objects.filter(pk=eval_run.pk, status__in=(EvalRunStatus.QUEUED, EvalRunStatus.RUNNING)).update(
         status=EvalRunStatus.FAILED, error=error.as_dict(), finished_at=timezone.now())
@@ -250,6 +271,19 @@ def eval_run_schedule_next(eval_run_id) -> None:
                    save=False):
         time.sleep(PASS_INTERVAL_SECONDS)  # a broker that cannot hold a task until then
         enqueue("evals.tasks.eval_run_advance", eval_run_id, task_name=f"eval run {eval_run_id}", save=False)
+
+
+def eval_runs_resume(*, now=None) -> list[int]:
+    """Queue a pass for every unfinished eval run that none has touched for STALE_AFTER (its chain
+    of tasks was lost: a broker that dropped it, a command stopped midway); returns their ids.
+    Run every minute by a django-q2 schedule (migration evals.0003)."""
+    now = now or timezone.now()
+    stale = EvalRun.objects.filter(status__in=(EvalRunStatus.QUEUED, EvalRunStatus.RUNNING)).filter(
+        Q(advanced_at__lt=now - STALE_AFTER) | Q(advanced_at=None, created_at__lt=now - STALE_AFTER))
+    ids = list(stale.values_list("pk", flat=True))
+    for eval_run_id in ids:
+        enqueue("evals.tasks.eval_run_advance", eval_run_id, task_name=f"eval run {eval_run_id}", save=False)
+    return ids
 
 
 # Comparing --------------------------------------------------------------------------------------------

@@ -44,6 +44,10 @@ def run_outcome(status: str, tool_errors: int) -> str:
     return status
 
 
+# Runs an eval run started carry {"eval": {"eval_run": id, "case": id, "repeat": n}} in their
+# metadata (evals.runner); the runs list filters on it.
+EVAL_METADATA_KEY = "eval"
+
 # Input and output previews keep this many characters: enough for a list row and for search.
 PREVIEW_CHARS = 300
 
@@ -53,6 +57,7 @@ class WaitingReason(models.TextChoices):
     TIMER = "timer", "Timer"
     CHILD = "child", "Child run"
     IN_DOUBT = "in_doubt", "In-doubt step"
+    THREAD = "thread", "Thread (another run of the thread is active)"
 
 
 class Run(models.Model):
@@ -75,6 +80,9 @@ class Run(models.Model):
     error = models.JSONField(null=True, blank=True, help_text='{"code": ..., "message": ...}')
     metadata = models.JSONField(default=dict, blank=True)
     thread = models.CharField(max_length=200, blank=True)
+    # The Thread row of `thread` (agentops.memory): its history, summary and concurrency policy.
+    thread_ref = models.ForeignKey("memory.Thread", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="runs", db_index=False)
     # Short texts of the input and of the output (or error), written with them (runs/preview.py):
     # the list shows and searches these, never the JSON.
     input_preview = models.CharField(max_length=PREVIEW_CHARS, blank=True)
@@ -131,6 +139,9 @@ class Run(models.Model):
             models.Index(fields=["tenant", "created_by", "created_at", "id"], name="run_list_created_by"),
             models.Index(fields=["tenant", "on_behalf_of", "created_at", "id"], name="run_list_on_behalf_of"),
             models.Index(fields=["tenant", "thread", "created_at", "id"], name="run_list_thread"),
+            # A thread's runs in order: its history, and whether one of them is active.
+            models.Index(fields=["thread_ref", "created_at"], name="run_thread_order",
+                         condition=models.Q(thread_ref__isnull=False)),
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["status", "lease_expires_at"]),
             models.Index(fields=["status", "wake_at"]),
@@ -248,6 +259,28 @@ class DailyUsage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "agent", "day"], name="daily_usage_unique")]
+        # Budgets sum a tenant's days of the month across its agents (runs.budgets).
+        indexes = [models.Index(fields=["tenant", "day"], name="daily_usage_tenant_day")]
+
+
+class BudgetWarning(models.Model):
+    """A `budget.warning` sent: one per tenant, budget and period, so the webhook fires once when
+    spend passes the warning threshold, not at every model call after it."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    budget = models.CharField(max_length=250, help_text='"tenant" or "agent:<slug>".')
+    period = models.CharField(max_length=10, help_text="daily or monthly")
+    period_start = models.DateField()
+    spent = models.DecimalField(max_digits=14, decimal_places=6)
+    limit = models.DecimalField(max_digits=12, decimal_places=4)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "budget", "period", "period_start"],
+                                               name="budget_warning_once_per_period")]
+
+    def __str__(self):
+        return f"{self.budget} {self.period} {self.period_start}"
 
 
 # Upper bounds (exclusive) of the latency buckets, in milliseconds: from a quick tool call to a
@@ -277,19 +310,21 @@ for _bucket in LATENCY_BUCKETS:
 
 
 class RunRollup(Rollup):
-    """Ended runs per tenant, agent, model, UTC day of creation and outcome (see
-    runs.rollups.run_outcome), added in the transaction that ends a run (and taken back by a
+    """Ended runs per tenant, agent, model, UTC day of creation, outcome (see
+    runs.rollups.run_outcome) and error code, added in the transaction that ends a run (and taken back by a
     retry). The dashboard reads these instead of the runs. Durations are creation to end."""
 
     model = models.CharField(max_length=100)
     outcome = models.CharField(max_length=30)
+    # A failed run's `error.code` (its first 100 characters); empty for every other outcome.
+    error_code = models.CharField(max_length=100, blank=True, default="")
     runs = models.IntegerField(default=0)
     steps = models.BigIntegerField(default=0)
     tokens_in = models.BigIntegerField(default=0)
     tokens_out = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "agent", "model", "day", "outcome"],
+        constraints = [models.UniqueConstraint(fields=["tenant", "agent", "model", "day", "outcome", "error_code"],
                                                name="run_rollup_unique")]
 
     def __str__(self):

@@ -20,6 +20,7 @@ from agentops.tenancy.models import Membership, Tenant, TenantGroup
 from .errors import AgentInvalid
 from .models import MAX_CHILD_DEPTH, Agent, AgentVersion
 from .selectors import agent_access_get, agent_start_grants
+from .validation import memory_errors
 
 START_PERMISSION = "agents.start_agent"
 WORKFLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
@@ -36,14 +37,21 @@ def agent_create(*, tenant: Tenant, slug: str, name: str, description: str = "",
         return agent
 
 
-def agent_update(*, agent: Agent, name: str, description: str, actor: Actor) -> Agent:
+# What may change on an agent without a new version: its budgets bound spend, not behaviour.
+AGENT_SETTINGS = ("name", "description", "daily_cost_limit", "monthly_cost_limit")
+
+
+def agent_update(*, agent: Agent, actor: Actor, **settings) -> Agent:
+    """Change some of AGENT_SETTINGS, audited (`agent.changed`) with what actually changed."""
+    unknown = set(settings) - set(AGENT_SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown agent settings: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         # The stored values, not `agent`'s: a ModelForm has already put the new ones on the instance.
         stored = Agent.objects.select_for_update().get(pk=agent.pk)
-        before = {"name": stored.name, "description": stored.description}
-        Agent.objects.filter(pk=agent.pk).update(name=name, description=description)
-        changes = audit_diff(before, {"name": name, "description": description})
+        changes = audit_diff({name: getattr(stored, name) for name in settings}, settings)
         if changes:
+            Agent.objects.filter(pk=agent.pk).update(**{name: settings[name] for name in changes})
             audit_record(tenant=agent.tenant, action="agent.changed", actor=actor, target=agent, changes=changes)
             config_cache.invalidate()
         agent.refresh_from_db()
@@ -61,7 +69,8 @@ def agent_version_create(*, agent: Agent, config: dict, actor: Actor, user=None)
         raise ValueError(f"unknown agent settings: {', '.join(sorted(unknown))}")
     # Compare values as the model holds them: max_cost 0.5 equals the stored 0.500000, max_steps "20" equals 20.
     config = {name: AgentVersion._meta.get_field(name).to_python(value) for name, value in config.items()}
-    errors = child_rule_errors(config)
+    errors = {**child_rule_errors(config), **(memory_errors(tenant=agent.tenant, config=config)
+                                                 if "memory" in config else {})}
     if errors:
         raise AgentInvalid(errors)
     with transaction.atomic():

@@ -34,7 +34,7 @@ def helper(tenant):
 @pytest.fixture
 def gatekeeper(tenant):
     """An agent whose workflow waits for an approval, then returns the decision."""
-    return AgentFactory(tenant=tenant, slug="gatekeeper", version__workflow="test_approval")
+    return AgentFactory(tenant=tenant, slug="gatekeeper", version__workflow="test_decision")
 
 
 @pytest.fixture
