@@ -21,6 +21,7 @@ The same conversation and tools always give the same response.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from . import demo_text as text
@@ -59,7 +60,7 @@ class Conversation:
 class DemoProvider(Provider):
     name = "demo"
 
-    def complete(self, *, model, messages, tools, temperature=None, timeout=60.0) -> LLMResponse:
+    def complete(self, *, model, messages, tools, temperature=None, timeout=60.0, on_delta=None) -> LLMResponse:
         conversation = read_conversation(messages)
         calls = plan_calls(conversation, tools) if conversation.rounds < MAX_TOOL_ROUNDS else []
         if calls:
@@ -68,7 +69,16 @@ class DemoProvider(Provider):
                 for i, (name, args) in enumerate(calls)
             )
             return _response(None, tool_calls, messages, tools)
-        return _response(write_answer(conversation), (), messages, tools)
+        answer = write_answer(conversation)
+        if on_delta is not None:
+            for chunk in text_chunks(answer):
+                on_delta(chunk)
+        return _response(answer, (), messages, tools)
+
+
+def text_chunks(answer: str) -> list[str]:
+    """The answer a word at a time (each with the space before it), as a streaming model sends it."""
+    return re.findall(r"\s*\S+(?:\s+$)?", answer) or [answer]
 
 
 def read_conversation(messages: list[dict]) -> Conversation:
