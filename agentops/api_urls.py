@@ -6,7 +6,7 @@ from agentops.agents.api import AgentAccessApi, AgentDetailApi, AgentListApi
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
-from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
+from runs.api import RunCancelApi, RunDetailApi, RunEventsApi, RunListCreateApi, RunStepsApi, StepPromptApi
 from tools.api import ToolDetailApi, ToolListApi
 
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
     path("runs/", RunListCreateApi.as_view(), name="api-run-list"),
     path("runs/<uuid:run_id>/", RunDetailApi.as_view(), name="api-run-detail"),
     path("runs/<uuid:run_id>/steps/", RunStepsApi.as_view(), name="api-run-steps"),
+    path("runs/<uuid:run_id>/events/", RunEventsApi.as_view(), name="api-run-events"),
     path("runs/<uuid:run_id>/steps/<int:seq>/prompt/", StepPromptApi.as_view(), name="api-run-step-prompt"),
     path("runs/<uuid:run_id>/cancel/", RunCancelApi.as_view(), name="api-run-cancel"),
     path("approvals/", ApprovalListApi.as_view(), name="api-approval-list"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from runs.waits import WaitView
 
 from .models import ApprovalRequest, ApprovalStatus
+from .selectors import approval_list_for_steps
+from .serializers import ApprovalRequestSerializer
 from .services import approval_cancel_for_run, approval_expire_due, approval_request_create
 
 
@@ -29,3 +31,8 @@ class ApprovalWaits:
 
     def open_count(self, *, tenant_id) -> int:
         return ApprovalRequest.objects.filter(tenant_id=tenant_id, status=ApprovalStatus.PENDING).count()
+
+    def api_objects(self, *, run, seqs: list[int]) -> dict[int, dict]:
+        requests = approval_list_for_steps(run=run, seqs=seqs)
+        return {request.step_seq: data for request, data in
+                zip(requests, ApprovalRequestSerializer(requests, many=True).data)}

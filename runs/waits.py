@@ -140,6 +140,9 @@ class WaitKind(Protocol):
     def open_count(self, *, tenant_id) -> int:
         """The tenant's waits of this kind still open."""
 
+    def api_objects(self, *, run: Run, seqs: list[int]) -> dict[int, dict]:
+        """{step seq: the API's object for the wait at that step} (the run event stream's)."""
+
 
 _KINDS: dict[str, WaitKind] = {}
 

@@ -52,3 +52,10 @@ def long_conversation(ctx, input):
         messages.append({"role": "assistant", "content": reply.content})
         ctx.read_step(f"read-{i}", len, reply.content or "")
     return {"rounds": input["rounds"]}
+
+
+@workflow("test_approval")
+def approval_then_step(ctx, input):
+    """Ask for an approval of `input["arguments"]`, then journal the decision."""
+    outcome = ctx.approval(input.get("title", "Go ahead?"), arguments=input.get("arguments", {}))
+    return {"approved": ctx.step("decided", lambda: outcome.approved)}
