@@ -11,13 +11,13 @@ reconnects after `retry` with its Last-Event-ID, which makes it a poll.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import takewhile
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections
@@ -121,6 +121,15 @@ def _read_and_release(state: StreamState) -> list[bytes]:
         close_old_connections()  # the pool thread's connection, if it is past its age
 
 
+async def in_pool(function, *args):
+    """`function(*args)` in the event loop's thread pool, outside the caller's context.
+
+    Not sync_to_async: Django's connections belong to the async context that calls, so every
+    stream would keep a connection of its own. Here each pool thread keeps one, reused by
+    whichever stream it serves next: a handful for any number of streams."""
+    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+
+
 async def event_stream(state: StreamState) -> AsyncIterator[bytes]:
     """The stream under ASGI: events as the run changes, deltas as they come, keepalives."""
     yield f"retry: {settings.RUN_EVENTS_RETRY_MS}\n\n".encode()
@@ -128,7 +137,7 @@ async def event_stream(state: StreamState) -> AsyncIterator[bytes]:
     try:
         while True:
             watcher.changed = False
-            for event in await sync_to_async(_read_and_release, thread_sensitive=False)(state):
+            for event in await in_pool(_read_and_release, state):
                 yield event
             if state.ended:
                 return

@@ -19,7 +19,6 @@ import logging
 from collections import defaultdict, deque
 from datetime import datetime
 
-from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
@@ -136,7 +135,7 @@ class RunFollower:
             if not self.watchers:
                 continue
             try:
-                changed = await sync_to_async(_changed, thread_sensitive=False)(self._seen())
+                changed = await asyncio.get_running_loop().run_in_executor(None, _changed, self._seen())
             except Exception:  # the database is away for a moment: the streams wait, the next poll retries
                 logger.warning("could not poll the followed runs", exc_info=True)
                 continue
@@ -175,6 +174,7 @@ class RunFollower:
 
 
 def _changed(seen) -> set[str]:
+    """In the loop's thread pool, outside any stream's context: see events.in_pool."""
     try:
         return runs_changed(seen=seen)
     finally:
