@@ -22,7 +22,9 @@ urlpatterns = [
     path("inbox/", include("approvals.urls")),
     path("runs/", include("runs.urls")),
     path("dashboard/", runs_views.dashboard, name="dashboard"),
+    path("audit/", include("agentops.audit.urls")),
     path("evals/", include("evals.urls")),
+    path("memory/", include("agentops.memory.urls")),
 ]
 if apps.is_installed("demo"):
     urlpatterns.append(path("demo/", include("demo.urls")))

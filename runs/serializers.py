@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from agentops.api import MAX_QUERY_INT, StrictCharField, StrictInputMixin, StrictSlugField
 from agentops.tenancy.selectors import member_get_by_username
+from tools.gateway import RECORDED_RESULTS_KEY
 
 from .journal_view import blobs_for, resolved
 from .models import Run, RunOutcome, RunStatus, Step, StepKind, WaitingReason
@@ -14,7 +15,9 @@ class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
     agent = StrictSlugField(max_length=50, help_text="The agent's slug.")
     input = serializers.DictField(required=False, help_text="Structured input for the workflow.")
     message = StrictCharField(required=False, max_length=100_000, help_text="A user message (agent_loop).")
-    thread = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    thread = StrictCharField(required=False, allow_blank=True, max_length=200, default="",
+                             help_text="A conversation thread's id (made if new): its runs start with its history "
+                                       "and run one at a time, as its concurrency policy says.")
     on_behalf_of = StrictCharField(required=False, max_length=150,
                                          help_text="Username of the end user the run acts for: a member of the tenant.")
     metadata = serializers.DictField(required=False, default=dict)
@@ -31,6 +34,11 @@ class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
         if user is None:
             raise serializers.ValidationError(f"No member of this tenant is called {value!r}.")
         return user
+
+    def validate_metadata(self, value):
+        if RECORDED_RESULTS_KEY in value:
+            raise serializers.ValidationError(f"{RECORDED_RESULTS_KEY!r} is set by evaluations only.")
+        return value
 
     def validate(self, data):
         if ("input" in data) == ("message" in data):

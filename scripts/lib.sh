@@ -61,11 +61,12 @@ python_choose() {
     die "no supported Python found (python3: $(python3 --version 2>&1 || echo missing)). $hint"
 }
 
-# What the editable install depends on: pyproject.toml, the interpreter and the checkout path
-# (an editable install points at the source tree, so a moved checkout needs a new one).
+# What the editable install depends on: pyproject.toml (the project's and the Python SDK's, which
+# the tests use), the interpreter and the checkout path (an editable install points at the source
+# tree, so a moved checkout needs a new one).
 install_fingerprint() {
     {
-        cat "$AGENTOPS_ROOT/pyproject.toml"
+        cat "$AGENTOPS_ROOT/pyproject.toml" "$AGENTOPS_ROOT/sdk/python/pyproject.toml"
         "$VENV_PY" -c 'import sys; print(sys.version)'
         printf '%s\n' "$AGENTOPS_ROOT"
     } | sha256sum | cut -d' ' -f1
@@ -90,14 +91,31 @@ venv_ensure() {
     want="$(install_fingerprint)"
     [[ -f "$INSTALL_STAMP" ]] && have="$(cat "$INSTALL_STAMP")"
     if [[ "$have" != "$want test" && "$have" != "$want $what" ]]; then
-        local target="$AGENTOPS_ROOT"
-        [[ "$what" == test ]] && target="${AGENTOPS_ROOT}[dev]"
-        info "Installing agentops$([[ "$what" == test ]] && printf ' with its test extras') into $VENV_DIR (Python $(python_version "$VENV_PY"))"
-        "$VENV_PY" -m pip install --disable-pip-version-check -e "$target" \
+        local targets=(-e "$AGENTOPS_ROOT")
+        # The test extras, and the Python SDK (sdk/python), which tests/sdk drives against the app.
+        [[ "$what" == test ]] && targets=(-e "${AGENTOPS_ROOT}[dev]" -e "$AGENTOPS_ROOT/sdk/python")
+        info "Installing agentops$([[ "$what" == test ]] && printf ' with its test extras and the SDK') into $VENV_DIR (Python $(python_version "$VENV_PY"))"
+        "$VENV_PY" -m pip install --disable-pip-version-check "${targets[@]}" \
             || die "pip install failed (its output is above)"
         printf '%s %s\n' "$want" "$what" >"$INSTALL_STAMP"
     fi
     touch "$INSTALL_STAMP"
+    [[ "$what" == test ]] && typescript_sdk_ensure
+    return 0
+}
+
+# The TypeScript client's dependencies (sdk/typescript/node_modules) for its tests, when npm is
+# installed: `npm ci` from the committed package-lock.json, again only when that file changed.
+# Without Node the tests that need it skip and say so.
+typescript_sdk_ensure() {
+    local dir="$AGENTOPS_ROOT/sdk/typescript" installed="$AGENTOPS_ROOT/sdk/typescript/node_modules/.package-lock.json"
+    if ! command -v npm >/dev/null; then
+        warn "npm not found: the TypeScript client's tests will be skipped (install Node.js 18 or later to run them)"
+        return 0
+    fi
+    [[ -f "$installed" && "$installed" -nt "$dir/package-lock.json" ]] && return 0
+    info "Installing the TypeScript client's dependencies (npm ci in sdk/typescript)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed (its output is above)"
 }
 
 # Prints "executed passed failed errors skipped" read from a pytest JUnit XML report.

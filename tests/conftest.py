@@ -164,17 +164,18 @@ def demo_api(db):
     owner = member_in(operator.tenant, "owen", Role.OWNER)
     principal = Principal(tenant=operator.tenant, user=operator.user, membership=operator)
     waiting, _ = run_create(principal=principal, agent_slug="support", input={"message": "Please refund order #1043"})
-    answered, _ = run_create(principal=principal, agent_slug="support", input={"message": "Where is order #1042?"})
+    answered, _ = run_create(principal=principal, agent_slug="support", input={"message": "Where is order #1042?"},
+                             thread="route-walk")
     for run in (waiting, answered):
         execute_run(run.pk)
     _, key = api_key_create(tenant=operator.tenant, user=owner, name="everything", actor=Actor.system("test"),
                             scopes=["read", "runs:write", "approvals:write", "tools:write", "agents:write",
-                                    "members:write"])
+                                    "members:write", "memory:write"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return {"key": key, "client": client, "run_id": str(waiting.pk), "answered_run_id": str(answered.pk),
             "id": ApprovalRequest.objects.get(run=waiting).pk, "name": "billing.refund", "slug": "support",
-            "username": "operator",
+            "username": "operator", "thread_id": "route-walk",
             "seq": Step.objects.filter(run=waiting, kind=StepKind.LLM).values_list("seq", flat=True).first()}
 
 

@@ -13,7 +13,10 @@ user message it:
 3. after the results come back, calls the relevant tools that were not called yet and can now
    be filled (look an order up, then refund the amount found), for at most `MAX_TOOL_ROUNDS` rounds;
 4. answers in plain English from the tool results, errors included, or directly from the
-   message when no tool applies.
+   message when no tool applies, adding what it remembers of the user (the recalled memory block).
+
+It also answers the engine's requests to summarise a thread and to pick out what to remember
+(see demo_memory).
 
 The same conversation and tools always give the same response.
 """
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from . import demo_text as text
 from .base import LLMResponse, Provider, ToolCall, ToolSpec, Usage, estimate_tokens
 from .demo_arguments import fill_arguments
+from .demo_memory import memory_answer, remembered, with_memory
 
 MODEL = "demo"
 RELEVANCE_THRESHOLD = 2
@@ -61,6 +65,9 @@ class DemoProvider(Provider):
     name = "demo"
 
     def complete(self, *, model, messages, tools, temperature=None, timeout=60.0, on_delta=None) -> LLMResponse:
+        answer = memory_answer(messages)
+        if answer is not None:
+            return _streamed_answer(answer, messages, tools, on_delta)
         conversation = read_conversation(messages)
         calls = plan_calls(conversation, tools) if conversation.rounds < MAX_TOOL_ROUNDS else []
         if calls:
@@ -69,11 +76,15 @@ class DemoProvider(Provider):
                 for i, (name, args) in enumerate(calls)
             )
             return _response(None, tool_calls, messages, tools)
-        answer = write_answer(conversation)
-        if on_delta is not None:
-            for chunk in text_chunks(answer):
-                on_delta(chunk)
-        return _response(answer, (), messages, tools)
+        answer = with_memory(write_answer(conversation), remembered(messages))
+        return _streamed_answer(answer, messages, tools, on_delta)
+
+
+def _streamed_answer(answer: str, messages, tools, on_delta) -> LLMResponse:
+    if on_delta is not None:
+        for chunk in text_chunks(answer):
+            on_delta(chunk)
+    return _response(answer, (), messages, tools)
 
 
 def text_chunks(answer: str) -> list[str]:

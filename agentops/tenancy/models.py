@@ -68,6 +68,7 @@ class ApiKeyScope(models.TextChoices):
     TOOLS_WRITE = "tools:write", "Register and change tools"
     AGENTS_WRITE = "agents:write", "Create and change agents"
     MEMBERS_WRITE = "members:write", "Change members' attributes (owners)"
+    MEMORY_WRITE = "memory:write", "Save, change and forget memory items"
 
 
 class ApiKeyQuerySet(models.QuerySet):

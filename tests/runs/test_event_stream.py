@@ -54,7 +54,7 @@ def stack(request, operator, tenant, api_key_for, allow_outbound, openai_server)
     AgentFactory(tenant=tenant, slug="chatty", version__provider="openai", version__model="gpt-test",
                  version__workflow="test_long_conversation",
                  version__provider_config={"base_url": openai_server.base_url, "timeout": 10})
-    AgentFactory(tenant=tenant, slug="asker", version__workflow="test_approval")
+    AgentFactory(tenant=tenant, slug="asker", version__workflow="test_decision")
     return Stack(redis_url, api_key_for(operator, tenant))
 
 
@@ -120,7 +120,7 @@ def test_a_waiting_run_streams_its_approval_and_goes_on_when_it_is_decided(stack
     statuses = [(event.data["status"], event.data["waiting_on"]) for event in asked + rest if event.name == "status"]
     assert ("waiting", "approval") in statuses and statuses[-1] == ("succeeded", None)
     assert [event.data["status"] for event in rest if event.name == "approval"] == ["approved"]
-    assert rest[-1].data["output"] == {"approved": True}
+    assert rest[-1].data["output"]["approved"] is True
 
 
 def test_another_tenants_run_is_404_on_the_live_server(stack, other_tenant, api_key_for):
