@@ -2,7 +2,6 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
 from django.http import StreamingHttpResponse
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -73,7 +72,17 @@ def get_run_or_404(request, run_id):
 
 
 EVENT_STREAM = "text/event-stream"
-EVENT_STREAM_RESPONSE = OpenApiResponse(OpenApiTypes.STR, description=(
+# One event of the stream, as its fields (`data` is one line of JSON; docs/streaming.md).
+EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["status", "step", "approval", "delta", "end"]},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The step's seq (step and end events)."},
+        "data": {"type": "string", "description": "JSON: the status, step, approval, delta or run."},
+        "retry": {"type": "integer", "description": "Milliseconds to wait before reconnecting."},
+    },
+}
+EVENT_STREAM_RESPONSE = OpenApiResponse(EVENT_SCHEMA, description=(
     "Server-sent events: `status`, `step` (id: its seq), `approval`, `delta`, then `end` (id: the last seq); "
     "see docs/streaming.md."))
 
@@ -137,8 +146,8 @@ class RunListCreateApi(APIView):
     @extend_schema(
         request=RunCreateSerializer,
         responses={201: RunSerializer, (200, "application/json"): RunSerializer, (200, EVENT_STREAM): OpenApiResponse(
-                       OpenApiTypes.STR, description="With `\"stream\": true`: the new run's event stream, its id "
-                                                     "in the Location header and the first `status` event."),
+                       EVENT_SCHEMA, description="With `\"stream\": true`: the new run's event stream, its id "
+                                                 "in the Location header and the first `status` event."),
                    400: OpenApiResponse(ApiErrorSerializer, description="invalid (see details; `on_behalf_of` "
                                         "names no member of the tenant), unknown_field, unknown_agent, "
                                         "unknown_version, invalid_json"),
