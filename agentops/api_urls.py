@@ -7,7 +7,7 @@ from agentops.memory.api import MemoryBulkApi, MemoryDetailApi, MemoryForgetApi,
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
-from runs.api import RunCancelApi, RunDetailApi, RunEventsApi, RunListCreateApi, RunStepsApi, StepPromptApi
+from runs.api import BudgetsApi, RunCancelApi, RunDetailApi, RunEventsApi, RunListCreateApi, RunStepsApi, StepPromptApi
 from runs.thread_api import ThreadDetailApi, ThreadListCreateApi
 from tools.api import ToolDetailApi, ToolListApi
 
@@ -39,4 +39,5 @@ urlpatterns = [
     path("memory/<int:pk>/", MemoryDetailApi.as_view(), name="api-memory-detail"),
     path("members/", MemberListApi.as_view(), name="api-member-list"),
     path("members/<str:username>/", MemberDetailApi.as_view(), name="api-member-detail"),
+    path("budgets/", BudgetsApi.as_view(), name="api-budgets"),
 ]

@@ -19,6 +19,7 @@ from django.utils import timezone
 from agentops import config_cache
 from agentops.agents.models import AgentVersion
 from agentops.audit.services import Actor, audit_prepare
+from agentops.logs import run_log_context
 from agentops.memory.threads import thread_lock
 from agentops.webhooks.services import webhook_emit
 from tools.errors import ToolError
@@ -79,6 +80,13 @@ def _execute(run: Run, owner: str) -> str:
     journal = load_journal(run.pk) if run.executions > 1 else {}
     ctx = RunContext(run, lease=Lease(run.pk, owner), journal=journal, started=started)
     workflow = get_workflow(run.workflow)
+    with run_log_context(run_id=run.pk, tenant=run.tenant.slug):
+        return _run_workflow(ctx, workflow)
+
+
+def _run_workflow(ctx: RunContext, workflow) -> str:
+    """Run the workflow to its end or its next wait; record how it ended."""
+    run = ctx.run
     try:
         if workflow is None:
             raise RunFailure("unknown_workflow", f"no workflow named {run.workflow!r} is registered in this worker")

@@ -188,6 +188,103 @@ export interface paths {
         patch: operations["v1_members_partial_update"];
         trace?: never;
     };
+    "/api/v1/memory/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The items you may see, newest first, a page at a time by cursor (filter by `scope`,
+         *     `subject`, `kind`, `since`), or save one (merged into an item that says the same thing).
+         */
+        get: operations["v1_memory_list"];
+        put?: never;
+        /**
+         * @description The items you may see, newest first, a page at a time by cursor (filter by `scope`,
+         *     `subject`, `kind`, `since`), or save one (merged into an item that says the same thing).
+         */
+        post: operations["v1_memory_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memory/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One item. PATCH changes its content, kind, metadata or expiry; DELETE removes it. */
+        get: operations["v1_memory_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description One item. PATCH changes its content, kind, metadata or expiry; DELETE removes it. */
+        delete: operations["v1_memory_destroy"];
+        options?: never;
+        head?: never;
+        /** @description One item. PATCH changes its content, kind, metadata or expiry; DELETE removes it. */
+        patch: operations["v1_memory_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/memory/bulk/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Save up to 1,000 items in one transaction: all or none. An error names the item's index. */
+        post: operations["v1_memory_bulk_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memory/forget/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Erase everything about a user (their items, the words of their runs) or a thread (its runs'
+         *     words and the items they wrote), in one transaction. Owners only. Answers with the counts.
+         */
+        post: operations["v1_memory_forget_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memory/search/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The items that best answer `q`, best first, among those you may see. */
+        get: operations["v1_memory_search_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/": {
         parameters: {
             query?: never;
@@ -606,6 +703,12 @@ export interface components {
          */
         EffectEnum: "read" | "write" | "destructive";
         /**
+         * @description * `pending` - Pending
+         *     * `ready` - Ready
+         * @enum {string}
+         */
+        EmbeddingStateEnum: "pending" | "ready";
+        /**
          * @description * `wait` - Wait indefinitely
          *     * `reject` - Reject
          *     * `escalate` - Escalate
@@ -619,6 +722,124 @@ export interface components {
             readonly attributes: unknown;
             /** Format: date-time */
             readonly created_at: string;
+        };
+        /**
+         * @description For the serializers of request bodies: what the endpoint would not use is refused, not ignored.
+         *
+         *     A field the serializer cannot write (unknown, or read-only such as `tenant` or `status`) is a
+         *     400 `unknown_field` naming it. A ModelSerializer's text columns become strict text fields;
+         *     one declared by hand must be a StrictCharField or StrictSlugField (the test suite checks every
+         *     request body of the schema).
+         */
+        MemoryBulkRequest: {
+            /** @description Up to 1000 items, each as for POST /api/v1/memory/. */
+            items: unknown[];
+        };
+        MemoryBulkResult: {
+            results: components["schemas"]["MemoryItem"][];
+        };
+        /**
+         * @description For the serializers of request bodies: what the endpoint would not use is refused, not ignored.
+         *
+         *     A field the serializer cannot write (unknown, or read-only such as `tenant` or `status`) is a
+         *     400 `unknown_field` naming it. A ModelSerializer's text columns become strict text fields;
+         *     one declared by hand must be a StrictCharField or StrictSlugField (the test suite checks every
+         *     request body of the schema).
+         */
+        MemoryForgetRequest: {
+            scope?: components["schemas"]["MemoryForgetScopeEnum"];
+            subject?: string;
+            thread?: string;
+        };
+        MemoryForgetResult: {
+            runs?: number;
+            steps?: number;
+            blobs?: number;
+            memory_items: number;
+        };
+        /**
+         * @description * `user` - user
+         * @enum {string}
+         */
+        MemoryForgetScopeEnum: "user";
+        MemoryItem: {
+            readonly id: number;
+            readonly scope: components["schemas"]["MemoryScopeEnum"];
+            /** @description Username, agent slug, or empty for the tenant. */
+            readonly subject: string;
+            readonly kind: components["schemas"]["MemoryKindEnum"];
+            /** @description At most AGENTOPS_MEMORY_MAX_CONTENT_CHARS characters. */
+            readonly content: string;
+            readonly metadata: unknown;
+            /** Format: uuid */
+            readonly source_run: string | null;
+            readonly source_step: number | null;
+            readonly created_by: string | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** Format: date-time */
+            readonly expires_at: string | null;
+            readonly embedding_state: components["schemas"]["EmbeddingStateEnum"];
+        };
+        /** @description The values of memory_save; size limits and the subject rule are checked by the service. */
+        MemoryItemCreateRequest: {
+            scope: components["schemas"]["MemoryScopeEnum"];
+            /**
+             * @description The username (scope user), the agent's slug (agent), empty (tenant).
+             * @default
+             */
+            subject?: string;
+            /** @default fact */
+            kind?: components["schemas"]["MemoryKindEnum"];
+            /** @description At most AGENTOPS_MEMORY_MAX_CONTENT_CHARS (4000) characters. */
+            content: string;
+            /** @description A JSON object; `key = value` filters read it. */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            expires_at?: string | null;
+        };
+        /**
+         * @description * `fact` - Fact
+         *     * `preference` - Preference
+         *     * `summary` - Summary
+         *     * `episode` - Episode
+         * @enum {string}
+         */
+        MemoryKindEnum: "fact" | "preference" | "summary" | "episode";
+        MemoryPage: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["MemoryItem"][];
+        };
+        /**
+         * @description * `user` - User
+         *     * `agent` - Agent
+         *     * `tenant` - Tenant
+         * @enum {string}
+         */
+        MemoryScopeEnum: "user" | "agent" | "tenant";
+        MemorySearch: {
+            results: components["schemas"]["MemorySearchResult"][];
+        };
+        MemorySearchResult: {
+            id: number;
+            content: string;
+            kind: string;
+            scope: string;
+            subject: string;
+            metadata: unknown;
+            /** Format: double */
+            score: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
         };
         /**
          * @description * `queued` - Queued
@@ -738,6 +959,23 @@ export interface components {
         PatchedMemberAttributesRequest: {
             /** @description Replaces the member's attributes, e.g. {"customer_id": "C-1001"}: what tool rules read as user.attributes. */
             attributes?: unknown;
+        };
+        /**
+         * @description For the serializers of request bodies: what the endpoint would not use is refused, not ignored.
+         *
+         *     A field the serializer cannot write (unknown, or read-only such as `tenant` or `status`) is a
+         *     400 `unknown_field` naming it. A ModelSerializer's text columns become strict text fields;
+         *     one declared by hand must be a StrictCharField or StrictSlugField (the test suite checks every
+         *     request body of the schema).
+         */
+        PatchedMemoryItemUpdateRequest: {
+            kind?: components["schemas"]["MemoryKindEnum"];
+            content?: string;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            expires_at?: string | null;
         };
         /** @description Changed fields of a tool (PATCH); the service checks the tool they make as a whole. */
         PatchedToolUpdateRequest: {
@@ -2229,6 +2467,717 @@ export interface operations {
             };
             /** @description unsupported_media_type: send application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_memory_list: {
+        parameters: {
+            query?: {
+                /** @description A `next` or `previous` cursor from the page before; none: the newest. */
+                cursor?: string;
+                /**
+                 * @description * `fact` - Fact
+                 *     * `preference` - Preference
+                 *     * `summary` - Summary
+                 *     * `episode` - Episode
+                 */
+                kind?: "fact" | "preference" | "summary" | "episode" | "";
+                /** @description Number of results to return per page (default 50). */
+                limit?: number;
+                /**
+                 * @description * `user` - User
+                 *     * `agent` - Agent
+                 *     * `tenant` - Tenant
+                 */
+                scope?: "user" | "agent" | "tenant" | "";
+                /** @description Items changed at or after this time. */
+                since?: string;
+                subject?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryPage"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_scope, invalid_subject, too_large, empty_content */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied, not_allowed (another user's items) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_memory_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemoryItemCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryItem"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_scope, invalid_subject, too_large, empty_content */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied, not_allowed (another user's items) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description length_required: a body sent without Content-Length (chunked) */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: the body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unsupported_media_type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_memory_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryItem"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_json, too_deep */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_found: no such item you may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_memory_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_json, too_deep */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_found: no such item you may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_memory_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedMemoryItemUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryItem"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_scope, invalid_subject, too_large, empty_content */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied, not_allowed (another user's items) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_found: no such item you may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description length_required: a body sent without Content-Length (chunked) */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: the body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unsupported_media_type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_memory_bulk_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemoryBulkRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryBulkResult"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_scope, invalid_subject, too_large, empty_content */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied, not_allowed (another user's items) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description length_required: a body sent without Content-Length (chunked) */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: the body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unsupported_media_type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_memory_forget_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["MemoryForgetRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryForgetResult"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_scope, invalid_subject, too_large, empty_content */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied, not_allowed (another user's items) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description length_required: a body sent without Content-Length (chunked) */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: the body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unsupported_media_type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_memory_search_retrieve: {
+        parameters: {
+            query: {
+                /**
+                 * @description * `fact` - Fact
+                 *     * `preference` - Preference
+                 *     * `summary` - Summary
+                 *     * `episode` - Episode
+                 */
+                kind?: "fact" | "preference" | "summary" | "episode" | "";
+                limit?: number;
+                /** @description `key=value`: only items whose metadata has that value. */
+                metadata?: string;
+                /** @description What to look for, in plain words. */
+                q: string;
+                /**
+                 * @description * `user` - User
+                 *     * `agent` - Agent
+                 *     * `tenant` - Tenant
+                 */
+                scope?: "user" | "agent" | "tenant" | "";
+                /** @description Items changed at or after this time. */
+                since?: string;
+                subject?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemorySearch"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_scope, invalid_subject, too_large, empty_content */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied, not_allowed (another user's items) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
                 headers: {
                     [name: string]: unknown;
                 };
