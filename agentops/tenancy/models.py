@@ -68,6 +68,7 @@ class ApiKeyScope(models.TextChoices):
     TOOLS_WRITE = "tools:write", "Register and change tools"
     AGENTS_WRITE = "agents:write", "Create and change agents"
     MEMBERS_WRITE = "members:write", "Change members' attributes (owners)"
+    EVALS_WRITE = "evals:write", "Create eval suites and cases, start eval runs"
 
 
 class ApiKeyQuerySet(models.QuerySet):
