@@ -59,3 +59,22 @@ class AgentFactory(factory.django.DjangoModelFactory):
         version = AgentVersion.objects.create(agent=obj, number=1, **config)
         Agent.objects.filter(pk=obj.pk).update(current_version=version)
         obj.current_version = version
+
+
+class EvalSuiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "evals.EvalSuite"
+
+    agent = factory.SubFactory(AgentFactory)
+    tenant = factory.SelfAttribute("agent.tenant")
+    name = factory.Sequence(lambda n: f"suite-{n}")
+
+
+class EvalCaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "evals.EvalCase"
+
+    suite = factory.SubFactory(EvalSuiteFactory)
+    name = factory.Sequence(lambda n: f"case-{n}")
+    position = factory.Sequence(lambda n: n)
+    message = "hello"
