@@ -156,3 +156,14 @@ def instance_from_row(model: type[Model], row, connection) -> Model:
 def concrete_columns(model: type[Model], connection) -> str:
     """The model's concrete columns, quoted, in field order (for instance_from_row)."""
     return ", ".join(connection.ops.quote_name(field.column) for field in model._meta.concrete_fields)
+
+
+def run_per_vendor(statements_by_vendor: dict[str, list[str]]):
+    """A RunPython function executing the statements listed for the migrating database's vendor
+    (none for another): for what Django's schema operations cannot say, such as full-text indexes."""
+
+    def run(apps, schema_editor):
+        for sql in statements_by_vendor.get(schema_editor.connection.vendor, []):
+            schema_editor.execute(sql)
+
+    return run

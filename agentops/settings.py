@@ -342,6 +342,21 @@ SPECTACULAR_SETTINGS = {
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 
+# Long-term memory (agentops.memory): size limits of an item; how alike two items' words must be
+# (token-set Jaccard) for a save to merge them; search's reciprocal rank fusion of the full-text
+# and vector rankings (weights, and k: larger flattens the difference between ranks).
+AGENTOPS_MEMORY_MAX_CONTENT_CHARS = env.int("AGENTOPS_MEMORY_MAX_CONTENT_CHARS", default=4000)
+AGENTOPS_MEMORY_MAX_METADATA_BYTES = env.int("AGENTOPS_MEMORY_MAX_METADATA_BYTES", default=4000)
+AGENTOPS_MEMORY_DEDUPE_SIMILARITY = env.float("AGENTOPS_MEMORY_DEDUPE_SIMILARITY", default=0.8)
+AGENTOPS_MEMORY_LEXICAL_WEIGHT = env.float("AGENTOPS_MEMORY_LEXICAL_WEIGHT", default=1.0)
+AGENTOPS_MEMORY_VECTOR_WEIGHT = env.float("AGENTOPS_MEMORY_VECTOR_WEIGHT", default=1.0)
+AGENTOPS_MEMORY_RRF_K = env.int("AGENTOPS_MEMORY_RRF_K", default=60)
+# Embeddings for memory search: any OpenAI-compatible /v1/embeddings. Empty model: full-text only.
+# Base URL and key default to the model gateway's.
+AGENTOPS_EMBEDDINGS_MODEL = env.str("AGENTOPS_EMBEDDINGS_MODEL", default="")
+AGENTOPS_EMBEDDINGS_BASE_URL = env.str("AGENTOPS_EMBEDDINGS_BASE_URL", default=OPENAI_BASE_URL)
+AGENTOPS_EMBEDDINGS_API_KEY = env.str("AGENTOPS_EMBEDDINGS_API_KEY", default=OPENAI_API_KEY)
+
 # Secret references {{ secret:NAME }} (agentops.secrets): a tenant's tools and webhooks resolve
 # them from the tenant's own encrypted secrets; global tools from AGENTOPS_SECRET_<NAME>
 # environment variables, then this file.

@@ -51,6 +51,12 @@ def get_provider(name: str, config: dict | None = None, *, tenant_id: int | None
     raise ValueError(f"Unknown model provider {name!r}; known providers: {', '.join(NAMES)}.")
 
 
+def embeddings_provider(timeout: float = 30) -> "OpenAIProvider":
+    """The platform's embeddings server (AGENTOPS_EMBEDDINGS_BASE_URL / _API_KEY)."""
+    return _openai(settings.AGENTOPS_EMBEDDINGS_API_KEY, settings.AGENTOPS_EMBEDDINGS_BASE_URL or None, timeout,
+                   guarded=False)
+
+
 def _tenant_key(config: dict, tenant_id: int | None) -> str:
     name = config.get("api_key_secret")
     if not name:

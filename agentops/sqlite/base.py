@@ -38,6 +38,8 @@ from datetime import datetime, timezone
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base, operations
 
+from .vectors import load_vector_functions
+
 WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 # The sqlite3 driver binds an int, float or str as it is, but looks any other value up among its
@@ -150,6 +152,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         purges = self.audit_purges  # the set, not self: the connection must not hold its wrapper
         connection.create_function("agentops_audit_purge_allowed", 1,
                                    lambda tenant_id: tenant_id in purges or ALL_TENANTS in purges)
+        self.vector_functions = load_vector_functions(connection)
         return connection
 
     @contextlib.contextmanager

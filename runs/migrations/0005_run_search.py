@@ -11,6 +11,8 @@ PostgreSQL: a GIN index on the previews' text search vector; the query repeats i
 
 from django.db import migrations
 
+from agentops.db import run_per_vendor
+
 SQLITE_FORWARD = [
     "CREATE VIRTUAL TABLE runs_run_search USING fts5(input, output, tokenize='unicode61 remove_diacritics 2')",
     """CREATE TRIGGER runs_run_search_insert AFTER INSERT ON runs_run BEGIN
@@ -37,13 +39,6 @@ POSTGRESQL_FORWARD = [
 POSTGRESQL_BACKWARD = ["DROP INDEX IF EXISTS run_search"]
 
 
-def _run(statements_by_vendor):
-    def run(apps, schema_editor):
-        for sql in statements_by_vendor.get(schema_editor.connection.vendor, []):
-            schema_editor.execute(sql)
-    return run
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -52,7 +47,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(
-            _run({"sqlite": SQLITE_FORWARD, "postgresql": POSTGRESQL_FORWARD}),
-            _run({"sqlite": SQLITE_BACKWARD, "postgresql": POSTGRESQL_BACKWARD}),
+            run_per_vendor({"sqlite": SQLITE_FORWARD, "postgresql": POSTGRESQL_FORWARD}),
+            run_per_vendor({"sqlite": SQLITE_BACKWARD, "postgresql": POSTGRESQL_BACKWARD}),
         ),
     ]

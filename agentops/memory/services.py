@@ -1,0 +1,142 @@
+"""The verbs that change memory items; each is one transaction and records an audit event.
+
+Audit events name the item, its scope and subject, never its words: the log is append-only, and
+forgetting a user must leave none of what they said.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from agentops.audit.services import Actor, audit_record
+from agentops.errors import CodedError
+from agentops.taskqueue import enqueue
+from agentops.tenancy.models import Tenant
+
+from .models import EmbeddingState, MemoryItem, MemoryKind, MemoryScope
+from .search import Filters, lexical_ranked
+from .text import content_hash, jaccard, query_terms
+
+# How many of the best full-text matches a save compares with for a near-duplicate.
+NEAR_DUPLICATE_CANDIDATES = 5
+
+
+class MemoryError(CodedError):
+    """A refused memory write: `code` says why (invalid_scope, too_large, ...)."""
+
+
+def memory_validate(*, scope: str, subject: str, kind: str, content: str, metadata: dict | None) -> None:
+    """Raises MemoryError when an item with these values may not be stored."""
+    if scope not in MemoryScope.values:
+        raise MemoryError("invalid_scope", f"scope must be one of {', '.join(MemoryScope.values)}, not {scope!r}.")
+    if (scope == MemoryScope.TENANT) != (subject == ""):
+        raise MemoryError("invalid_subject", "subject is empty for the tenant scope, and a username or an "
+                                             "agent's slug for the user and agent scopes.")
+    if kind not in MemoryKind.values:
+        raise MemoryError("invalid_kind", f"kind must be one of {', '.join(MemoryKind.values)}, not {kind!r}.")
+    if not content.strip():
+        raise MemoryError("empty_content", "content is empty.")
+    limit = settings.AGENTOPS_MEMORY_MAX_CONTENT_CHARS
+    if len(content) > limit:
+        raise MemoryError("too_large", f"content has {len(content)} characters; at most {limit} are kept.")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise MemoryError("invalid_metadata", "metadata must be a JSON object.")
+    size, limit = len(json.dumps(metadata or {})), settings.AGENTOPS_MEMORY_MAX_METADATA_BYTES
+    if size > limit:
+        raise MemoryError("too_large", f"metadata takes {size} bytes of JSON; at most {limit} are kept.")
+
+
+def _actor(actor, created_by, source_run) -> Actor:
+    if actor is not None:
+        return actor
+    if created_by is not None:
+        return Actor.for_user(created_by)
+    if source_run is not None:
+        return Actor("run", str(source_run), f"run {source_run}")
+    return Actor.system("memory")
+
+
+def memory_save(*, tenant, scope: str, subject: str, kind: str, content: str, metadata: dict | None = None,
+                source_run=None, source_step: int | None = None, created_by=None,
+                expires_at: dt.datetime | None = None, actor: Actor | None = None) -> MemoryItem:
+    """Store one item, or merge it into the item of the same (tenant, scope, subject) that says the
+    same thing: the same normalised words (content hash), or nearly the same words (token-set
+    Jaccard at least AGENTOPS_MEMORY_DEDUPE_SIMILARITY with one of the best full-text matches).
+    A merge takes the new content, kind, expiry and provenance and adds the new metadata keys.
+    Raises MemoryError for invalid values. The embedding is computed after commit (tasks.embed)."""
+    memory_validate(scope=scope, subject=subject, kind=kind, content=content, metadata=metadata)
+    values = {"kind": kind, "content": content, "metadata": metadata or {}, "content_hash": content_hash(content),
+              "source_run": source_run, "source_step": source_step, "created_by": created_by,
+              "expires_at": expires_at}
+    with transaction.atomic():
+        existing = _duplicate_of(tenant, scope, subject, content, values["content_hash"])
+        if existing is None:
+            item, merged = _insert_or_merge(tenant, scope, subject, values)
+        else:
+            item, merged = _merge(existing, values), True
+        audit_record(tenant=tenant, action="memory.merged" if merged else "memory.saved",
+                     actor=_actor(actor, created_by, source_run), target=item,
+                     data={"scope": scope, "subject": subject, "kind": kind, "chars": len(content)})
+        transaction.on_commit(lambda: _embed_later([item.pk]))
+    return item
+
+
+def _duplicate_of(tenant, scope, subject, content, digest) -> MemoryItem | None:
+    same = MemoryItem.objects.select_for_update().filter(tenant=tenant, scope=scope, subject=subject)
+    exact = same.filter(content_hash=digest).first()
+    if exact is not None:
+        return exact
+    filters = Filters(tenant_id=tenant.pk, now=timezone.now(), scopes=[(scope, subject)])
+    ranked = lexical_ranked(query_terms(content), filters, NEAR_DUPLICATE_CANDIDATES)
+    threshold = settings.AGENTOPS_MEMORY_DEDUPE_SIMILARITY
+    for candidate in same.filter(pk__in=[pk for pk, _ in ranked]):
+        if jaccard(candidate.content, content) >= threshold:
+            return candidate
+    return None
+
+
+def _insert_or_merge(tenant, scope, subject, values) -> tuple[MemoryItem, bool]:
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent save of the same words wins the insert
+            return MemoryItem.objects.create(tenant=tenant, scope=scope, subject=subject, **values), False
+    except IntegrityError:
+        existing = MemoryItem.objects.select_for_update().get(
+            tenant=tenant, scope=scope, subject=subject, content_hash=values["content_hash"])
+        return _merge(existing, values), True
+
+
+def _merge(item: MemoryItem, values: dict) -> MemoryItem:
+    content_changed = item.content != values["content"]
+    metadata = {**item.metadata, **values["metadata"]}
+    for name, value in values.items():
+        setattr(item, name, value)
+    item.metadata = metadata
+    if content_changed:
+        item.embedding_state, item.embedding, item.embedding_model = EmbeddingState.PENDING, None, ""
+    item.save()
+    return item
+
+
+def _embed_later(item_ids: list[int]) -> None:
+    if settings.AGENTOPS_EMBEDDINGS_MODEL:
+        enqueue("agentops.memory.tasks.embed", item_ids)
+
+
+def memory_purge_expired(*, now: dt.datetime | None = None) -> int:
+    """Delete every tenant's items whose expiry has passed, and only those; one audit event per
+    tenant with the count. Returns how many items went."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        expired = MemoryItem.objects.filter(expires_at__lte=now)
+        counts = {row["tenant"]: row["n"] for row in
+                  expired.values("tenant").annotate(n=models.Count("pk")).order_by("tenant")}
+        expired.delete()
+        for tenant in Tenant.objects.filter(pk__in=counts).order_by("pk"):
+            audit_record(tenant=tenant, action="memory.purged", actor=Actor.system("memory purge"),
+                         data={"items": counts[tenant.pk]})
+    return sum(counts.values())
