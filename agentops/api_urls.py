@@ -5,6 +5,7 @@ from django.urls import path
 from agentops.agents.api import AgentAccessApi, AgentDetailApi, AgentListApi
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
+from evals.api import EvalCasesApi, EvalRunDetailApi, EvalRunListApi, EvalSuiteDetailApi, EvalSuiteListApi
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
 from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
 from tools.api import ToolDetailApi, ToolListApi
@@ -29,4 +30,9 @@ urlpatterns = [
     path("secrets/<str:name>/", SecretDetailApi.as_view(), name="api-secret-detail"),
     path("members/", MemberListApi.as_view(), name="api-member-list"),
     path("members/<str:username>/", MemberDetailApi.as_view(), name="api-member-detail"),
+    path("evals/suites/", EvalSuiteListApi.as_view(), name="api-eval-suite-list"),
+    path("evals/suites/<int:suite_id>/", EvalSuiteDetailApi.as_view(), name="api-eval-suite-detail"),
+    path("evals/suites/<int:suite_id>/cases/", EvalCasesApi.as_view(), name="api-eval-cases"),
+    path("evals/runs/", EvalRunListApi.as_view(), name="api-eval-run-list"),
+    path("evals/runs/<int:eval_run_id>/", EvalRunDetailApi.as_view(), name="api-eval-run-detail"),
 ]
