@@ -344,6 +344,14 @@ SPECTACULAR_SETTINGS = {
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 
+# Evaluations (evals/, docs/evals.md): how many of an eval run's cases run at once on the workers,
+# and the judge of `llm-rubric` assertions (a provider name of agentops.llm.registry, its model,
+# and how many verdicts it is asked for; the majority decides).
+EVAL_CONCURRENCY = env.int("EVAL_CONCURRENCY", default=4)
+EVAL_JUDGE_PROVIDER = env.str("EVAL_JUDGE_PROVIDER", default="default")
+EVAL_JUDGE_MODEL = env.str("EVAL_JUDGE_MODEL", default="gpt-4o-mini")
+EVAL_JUDGE_SAMPLES = env.int("EVAL_JUDGE_SAMPLES", default=1)
+
 # Long-term memory (agentops.memory): size limits of an item; how alike two items' words must be
 # (token-set Jaccard) for a save to merge them; search's reciprocal rank fusion of the full-text
 # and vector rankings (weights, and k: larger flattens the difference between ranks).

@@ -22,6 +22,7 @@ urlpatterns = [
     path("inbox/", include("approvals.urls")),
     path("runs/", include("runs.urls")),
     path("dashboard/", runs_views.dashboard, name="dashboard"),
+    path("audit/", include("agentops.audit.urls")),
     path("evals/", include("evals.urls")),
 ]
 if apps.is_installed("demo"):

@@ -335,6 +335,38 @@ def _request_finish(*, request, status, user, comment, principal, approved_argum
     return request
 
 
+def approval_decide_scripted(*, run, seq: int, approve: bool, arguments: dict | None = None,
+                             comment: str = "") -> bool:
+    """Decide the run's pending request at step `seq` as scripted in advance (an eval case's
+    decisions), without a person: `decided_by` stays empty and the audit event's actor is the
+    system ("scripted decision"). Edited arguments are validated as an approver's are (raises
+    ApprovalError). Returns False, changing nothing, when no request is pending there. One
+    transaction, holding the request's row lock."""
+    with transaction.atomic():
+        request = (ApprovalRequest.objects.select_for_update(of=("self",)).select_related("run", "tenant")
+                   .filter(run=run, step_seq=seq, status=ApprovalStatus.PENDING).first())
+        if request is None:
+            return False
+        approved_arguments = None
+        if approve:
+            approved_arguments = (request.arguments_under_review if arguments is None
+                                  else _arguments_validate(request=request, arguments=arguments))
+        status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
+        comment = comment or f"{status.label} by the eval case's script."
+        now = timezone.now()
+        ApprovalRequest.objects.filter(pk=request.pk, status=ApprovalStatus.PENDING).update(
+            status=status, decided_at=now, comment=comment, approved_arguments=approved_arguments)
+        request.status, request.decided_at, request.comment = status, now, comment
+        request.approved_arguments = approved_arguments
+        audit_record(tenant=request.tenant, action=f"approval.{status}", actor=Actor.system("scripted decision"),
+                     target=request, data={"scripted": True, "comment": comment,
+                                           "proposed_arguments": request.proposed_arguments,
+                                           "approved_arguments": approved_arguments})
+        _outcome_deliver(request)
+        _notify(request, f"approval.{status}")
+        return True
+
+
 def _actor(principal) -> Actor:
     return Actor.for_api_key(principal.api_key) if principal.api_key is not None else Actor.for_user(principal.user)
 

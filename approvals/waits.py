@@ -5,7 +5,9 @@ from __future__ import annotations
 from runs.waits import WaitView
 
 from .models import ApprovalRequest, ApprovalStatus
-from .services import approval_cancel_for_run, approval_expire_due, approval_request_create
+from .services import (
+    approval_cancel_for_run, approval_decide_scripted, approval_expire_due, approval_request_create,
+)
 
 
 class ApprovalWaits:
@@ -29,3 +31,7 @@ class ApprovalWaits:
 
     def open_count(self, *, tenant_id) -> int:
         return ApprovalRequest.objects.filter(tenant_id=tenant_id, status=ApprovalStatus.PENDING).count()
+
+    def decide_scripted(self, *, run, seq: int, decision: dict) -> bool:
+        return approval_decide_scripted(run=run, seq=seq, approve=decision.get("decision") == "approve",
+                                        arguments=decision.get("arguments"), comment=decision.get("comment", ""))

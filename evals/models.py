@@ -42,6 +42,8 @@ class EvalCase(models.Model):
     expected = models.JSONField(null=True, blank=True, help_text="Expected output or criteria, for people.")
     assertions = models.JSONField(default=list, blank=True, help_text='[{"type", "value", "threshold", "weight"}]')
     tags = models.JSONField(default=list, blank=True)
+    threshold = models.FloatField(
+        null=True, blank=True, help_text="promptfoo's test threshold: the case passes when its weighted score reaches it.")
     approval_decisions = models.JSONField(
         default=list, blank=True,
         help_text='Decisions for the approvals the run reaches, in order: [{"decision": "approve"|"reject", '

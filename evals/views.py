@@ -91,7 +91,7 @@ def case_from_run(request, run_id):
                                          new_suite_name=form.cleaned_data["new_suite"].strip(),
                                          case=form.case(run=run), actor=Actor.for_user(request.user))
         except EvalError as error:
-            form.add_error("new_suite", error.message)
+            form.add_error("new_suite" if error.code == "suite_exists" else "assertions", error.message)
         else:
             messages.success(request, f"Case “{case.name}” added to {suite.name}.")
             return redirect("evals:suite", suite_id=suite.pk)

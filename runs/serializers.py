@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from agentops.api import MAX_QUERY_INT, StrictCharField, StrictInputMixin, StrictSlugField
 from agentops.tenancy.selectors import member_get_by_username
+from tools.gateway import RECORDED_RESULTS_KEY
 
 from .journal_view import resolved
 from .models import Run, RunOutcome, RunStatus, Step, StepKind, WaitingReason
@@ -28,6 +29,11 @@ class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
         if user is None:
             raise serializers.ValidationError(f"No member of this tenant is called {value!r}.")
         return user
+
+    def validate_metadata(self, value):
+        if RECORDED_RESULTS_KEY in value:
+            raise serializers.ValidationError(f"{RECORDED_RESULTS_KEY!r} is set by evaluations only.")
+        return value
 
     def validate(self, data):
         if ("input" in data) == ("message" in data):

@@ -140,6 +140,11 @@ class WaitKind(Protocol):
     def open_count(self, *, tenant_id) -> int:
         """The tenant's waits of this kind still open."""
 
+    def decide_scripted(self, *, run: Run, seq: int, decision: dict) -> bool:
+        """Resolve the open wait at step `seq` by a decision written in advance (an eval case's
+        `{"decision": "approve"|"reject", "arguments"?, "comment"?}`), with no person involved;
+        returns False when nothing is open there."""
+
 
 _KINDS: dict[str, WaitKind] = {}
 

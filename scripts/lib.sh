@@ -61,11 +61,12 @@ python_choose() {
     die "no supported Python found (python3: $(python3 --version 2>&1 || echo missing)). $hint"
 }
 
-# What the editable install depends on: pyproject.toml, the interpreter and the checkout path
-# (an editable install points at the source tree, so a moved checkout needs a new one).
+# What the editable install depends on: pyproject.toml (the project's and the Python SDK's, which
+# the tests use), the interpreter and the checkout path (an editable install points at the source
+# tree, so a moved checkout needs a new one).
 install_fingerprint() {
     {
-        cat "$AGENTOPS_ROOT/pyproject.toml"
+        cat "$AGENTOPS_ROOT/pyproject.toml" "$AGENTOPS_ROOT/sdk/python/pyproject.toml"
         "$VENV_PY" -c 'import sys; print(sys.version)'
         printf '%s\n' "$AGENTOPS_ROOT"
     } | sha256sum | cut -d' ' -f1
@@ -90,10 +91,11 @@ venv_ensure() {
     want="$(install_fingerprint)"
     [[ -f "$INSTALL_STAMP" ]] && have="$(cat "$INSTALL_STAMP")"
     if [[ "$have" != "$want test" && "$have" != "$want $what" ]]; then
-        local target="$AGENTOPS_ROOT"
-        [[ "$what" == test ]] && target="${AGENTOPS_ROOT}[dev]"
-        info "Installing agentops$([[ "$what" == test ]] && printf ' with its test extras') into $VENV_DIR (Python $(python_version "$VENV_PY"))"
-        "$VENV_PY" -m pip install --disable-pip-version-check -e "$target" \
+        local targets=(-e "$AGENTOPS_ROOT")
+        # The test extras, and the Python SDK (sdk/python), which tests/sdk drives against the app.
+        [[ "$what" == test ]] && targets=(-e "${AGENTOPS_ROOT}[dev]" -e "$AGENTOPS_ROOT/sdk/python")
+        info "Installing agentops$([[ "$what" == test ]] && printf ' with its test extras and the SDK') into $VENV_DIR (Python $(python_version "$VENV_PY"))"
+        "$VENV_PY" -m pip install --disable-pip-version-check "${targets[@]}" \
             || die "pip install failed (its output is above)"
         printf '%s %s\n' "$want" "$what" >"$INSTALL_STAMP"
     fi

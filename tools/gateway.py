@@ -57,9 +57,16 @@ from tools.selectors import tool_get, tool_map, user_may_use_tool
 
 logger = logging.getLogger(__name__)
 
+# A run's metadata may carry tool results recorded in advance, so that it runs offline (an eval
+# case's `tool_results`, put there by the eval runner; the runs API refuses the key):
+# [{"tool": name, "arguments": {subset}, "output": ...}]. A call that matches one is checked as any
+# call (grant, rights, schema, approval) and journaled as usual, but answered with the recorded
+# output instead of reaching the tool.
+RECORDED_RESULTS_KEY = "recorded_tool_results"
+
 # ToolRefused, ToolFailed and ToolOutcomeUnknown are what this module raises; they live in tools.errors.
 __all__ = [
-    "PreparedCall", "ToolFailed", "ToolOutcomeUnknown", "ToolRefused", "ToolSession", "tool_execute",
+    "RECORDED_RESULTS_KEY", "PreparedCall", "ToolFailed", "ToolOutcomeUnknown", "ToolRefused", "ToolSession", "tool_execute",
     "tool_refusal_audit", "tool_validate_arguments",
 ]
 
@@ -206,6 +213,9 @@ def tool_execute(
     Makes network calls: never call it inside an open transaction.
     """
     tool = prepared.tool
+    found, recorded = _recorded_output(prepared)
+    if found:
+        return recorded
     secrets = SecretResolver.for_tool(tool)
     try:
         adapter = _adapter(prepared, secrets)
@@ -233,6 +243,17 @@ def tool_execute(
     result = secrets.redact(result)
     _check_output(tool, result)
     return _truncated(result)
+
+
+def _recorded_output(prepared: PreparedCall) -> tuple[bool, Any]:
+    """(True, output) when the run carries a recorded result for this call: the first entry of
+    `metadata[RECORDED_RESULTS_KEY]` naming the tool whose `arguments` (if any) the call's hold."""
+    for entry in (prepared.run.metadata or {}).get(RECORDED_RESULTS_KEY) or ():
+        wanted = entry.get("arguments") or {}
+        if (name_from_wire(entry.get("tool", "")) == prepared.tool.name
+                and all(prepared.arguments.get(key) == value for key, value in wanted.items())):
+            return True, entry.get("output")
+    return False, None
 
 
 def _may_repeat(tool: Tool, error: AdapterError) -> bool:

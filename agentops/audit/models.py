@@ -49,7 +49,7 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    # No index of its own: (tenant, seq) and (tenant, created_at) lead with it.
+    # No index of its own: (tenant, seq) and (tenant, created_at, id) lead with it.
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="audit_events",
                                db_index=False)
     # The chain fields: NULL while the event is pending, set once by the sequencer.
@@ -79,7 +79,13 @@ class AuditEvent(models.Model):
         ordering = ["tenant_id", "id"]  # the order of insertion, which the sequencer follows
         constraints = [models.UniqueConstraint(fields=["tenant", "seq"], name="audit_seq_unique_per_tenant")]
         indexes = [
-            models.Index(fields=["tenant", "created_at"]), models.Index(fields=["target_type", "target_id"]),
+            # The audit page's list, newest first by (created_at, id), one index per filter
+            # (agentops/audit/selectors.py); the first also serves the admin's list.
+            models.Index(fields=["tenant", "created_at", "id"], name="audit_list"),
+            models.Index(fields=["tenant", "action", "created_at", "id"], name="audit_list_action"),
+            models.Index(fields=["tenant", "actor_label", "created_at", "id"], name="audit_list_actor"),
+            models.Index(fields=["tenant", "target_type", "target_id", "created_at", "id"], name="audit_list_target"),
+            models.Index(fields=["target_type", "target_id"]),
             # What the sequencer reads: each tenant's pending events, in order (a small index).
             models.Index(fields=["tenant", "id"], condition=models.Q(seq__isnull=True), name="audit_pending"),
         ]

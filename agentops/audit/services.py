@@ -36,7 +36,12 @@ class Actor:
 
     @classmethod
     def for_run(cls, run) -> "Actor":
-        return cls(ActorType.RUN, str(run.pk), f"run {run.pk}")
+        return cls(ActorType.RUN, str(run.pk), cls.run_label(run.pk))
+
+    @staticmethod
+    def run_label(run_id) -> str:
+        """The label of a run acting: what the audit page's run filter looks for."""
+        return f"run {run_id}"
 
     @classmethod
     def system(cls, label: str = "system") -> "Actor":

@@ -6,11 +6,13 @@ its signature, and those left pending too long: a sequencer that stopped.
 A chain starts at seq 1 after GENESIS_HASH or, once purged, after the base its latest
 `audit.purged` event records (the seq and hash of the last event deleted): that event is itself
 in the chain and signed, so a base cannot be forged without the key.
+
+An export (export.py) is verified from its lines alone (`audit_file_verify`), with the same checks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,6 +20,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from .anchors import Anchor
+from .export import read_export
 from .models import GENESIS_HASH, PURGE_ACTION, AuditEvent
 
 
@@ -150,3 +153,58 @@ def _purge_base(tenant) -> tuple[int, str]:
     if purge is None:
         return 0, GENESIS_HASH
     return int(purge.data.get("through_seq", 0)), str(purge.data.get("through_hash", GENESIS_HASH))
+
+
+@dataclass(frozen=True)
+class FileChain:
+    """What an export held of one tenant's chain."""
+
+    tenant_id: int
+    events: int = 0
+    pending: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    gaps: int = 0  # where the file skips events of the chain (allowed for a selective export)
+
+
+@dataclass(frozen=True)
+class FileBreak:
+    line: int
+    reason: str
+    event: AuditEvent | None = None
+
+    def __str__(self):
+        if self.event is None:
+            return f"line {self.line}: {self.reason}"
+        where = f"event #{self.event.seq}" if self.event.seq is not None else "pending event"
+        return f"line {self.line}: tenant {self.event.tenant_id} {where} (id {self.event.pk}): {self.reason}"
+
+
+def audit_file_verify(lines, *, allow_gaps: bool = False) -> tuple[list[FileChain], FileBreak | None]:
+    """Verify an export (export.py) from its lines alone and the configured audit keys: each
+    event's hash and signature, and each link between events that follow each other in a tenant's
+    chain. The chain is taken up from the first exported event's `prev_hash`, so a stretch of it
+    (a time range) verifies; an event missing from the file is a break unless `allow_gaps` (an
+    export filtered by actor, action, target or run). Returns (the chains read, the first break)."""
+    chains: dict[int, FileChain] = {}
+    expected: dict[int, tuple[int, str]] = {}  # tenant → (seq, prev_hash) of the next sealed event
+    for number, event in read_export(lines):
+        if isinstance(event, Exception):
+            return list(chains.values()), FileBreak(number, str(event))
+        chain = chains.get(event.tenant_id, FileChain(event.tenant_id))
+        if event.seq is None:
+            reason = _signature_problem(event, required=True)
+            chains[event.tenant_id] = replace(chain, events=chain.events + 1, pending=chain.pending + 1)
+        else:
+            seq, prev = expected.get(event.tenant_id, (event.seq, event.prev_hash))
+            gap = event.seq > seq and allow_gaps
+            if gap:  # a selective export: the chain is taken up again where the file does
+                seq, prev = event.seq, event.prev_hash
+            reason = _event_problem(event, seq, prev, None)
+            expected[event.tenant_id] = (event.seq + 1, event.hash)
+            chains[event.tenant_id] = replace(
+                chain, events=chain.events + 1, first_seq=chain.first_seq or event.seq, last_seq=event.seq,
+                gaps=chain.gaps + gap)
+        if reason:
+            return list(chains.values()), FileBreak(number, reason, event)
+    return list(chains.values()), None

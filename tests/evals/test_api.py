@@ -69,6 +69,11 @@ def test_suites_are_listed_by_name_a_page_at_a_time(writer, tenant, agent):
     ({"name": "s", "agent": "support", "cases": [{"name": "no question"}]}, 400, "invalid"),
     ({"name": "s", "agent": "support", "cases": [{"message": "x", "assertions": "icontains"}]}, 400, "invalid"),
     ({"agent": "support"}, 400, "invalid"),
+    ({"name": "s", "agent": "support", "cases": [{"message": "x", "assertions": [{"type": "javascript"}]}]}, 400,
+     "unsupported_assertion"),
+    ({"name": "s", "agent": "support", "default_assertions": [{"type": "icontains"}]}, 400, "invalid_assertion"),
+    ({"name": "s", "agent": "support", "cases": [{"message": "x", "assertions": [{"type": "sounds-right"}]}]}, 400,
+     "unknown_assertion"),
 ])
 def test_a_bad_suite_is_refused_with_the_reason(writer, agent, body, status, code):
     response = writer.post(SUITES, body, format="json")

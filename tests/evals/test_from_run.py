@@ -100,6 +100,7 @@ def test_saving_into_an_existing_suite_appends_the_case(client, operator, tenant
     ({"assertions": '{"type": "equals"}'}, "assertions", 'A JSON list of objects, each with a "type".'),
     ({"assertions": "[not json"}, "assertions", "Enter a valid JSON."),
     ({"message": "", "input": "null"}, "message", "Give the message, or a JSON object as the input."),
+    ({"assertions": '[{"type": "regex", "value": "("}]'}, "assertions", "regex"),
 ])
 def test_a_bad_form_is_shown_again_with_the_reason_and_saves_nothing(client, operator, tenant, agent_run,
                                                                      change, field, message):

@@ -14,7 +14,9 @@ from django.utils import timezone
 from agentops.agents.models import AgentVersion
 from agentops.tenancy.models import Membership
 from agentops.tenancy.principal import Principal
+from evals import stats
 from evals.models import EvalResult, EvalResultStatus, EvalRun, EvalRunStatus
+from evals.selectors import eval_results
 from runs.engine import execute_run
 from runs.services import run_create
 from tests.factories import AgentFactory, EvalCaseFactory, EvalSuiteFactory
@@ -38,8 +40,7 @@ def add_eval_run(suite, version, passes: dict, *, status=EvalRunStatus.SUCCEEDED
     finished = timezone.now() if status == EvalRunStatus.SUCCEEDED else None
     eval_run = EvalRun.objects.create(
         tenant=suite.tenant, suite=suite, agent_version=version, repeats=repeats, status=status, baseline=baseline,
-        total=sum(len(outcomes) for outcomes in passes.values()), done=len(scored), finished_at=finished,
-        summary=summary_of(passes) if finished else {})
+        total=sum(len(outcomes) for outcomes in passes.values()), done=len(scored), finished_at=finished)
     for case, outcomes in passes.items():
         for repeat, passed in enumerate(outcomes):
             EvalResult.objects.create(
@@ -48,13 +49,13 @@ def add_eval_run(suite, version, passes: dict, *, status=EvalRunStatus.SUCCEEDED
                 assertions=[] if passed is None else [
                     {"type": "icontains", "value": "ok", "passed": passed, "score": float(passed),
                      "explanation": "found 'ok'" if passed else "'ok' is not in the answer"}])
+    if finished:  # summed up as the runner does when an eval run ends
+        summary = stats.summary(eval_results(eval_run))
+        if baseline is not None:
+            summary["comparison"] = stats.comparison(baseline.summary, summary)
+        EvalRun.objects.filter(pk=eval_run.pk).update(summary=summary)
+        eval_run.refresh_from_db()
     return eval_run
-
-
-def summary_of(passes: dict) -> dict:
-    """The runner's figures: a case passes by the majority of its repeats."""
-    passed = sum(1 for outcomes in passes.values() if 2 * sum(map(bool, outcomes)) > len(outcomes))
-    return {"cases": len(passes), "passed_cases": passed, "pass_rate": round(passed / len(passes), 4)}
 
 
 def make_history(tenant, slug: str = "support") -> History:

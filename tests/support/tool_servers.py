@@ -53,6 +53,7 @@ class Reply:
     body: Any = None
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
+    missing: int = 0  # announce this many bytes more than are sent: the connection drops mid-body
 
 
 class _IPv6HTTPServer(ThreadingHTTPServer):
@@ -142,7 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", str(len(payload) + reply.missing))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()

@@ -52,3 +52,10 @@ def long_conversation(ctx, input):
         messages.append({"role": "assistant", "content": reply.content})
         ctx.read_step(f"read-{i}", len, reply.content or "")
     return {"rounds": input["rounds"]}
+
+
+@workflow("test_approval")
+def approval_then_answer(ctx, input):
+    """Ask a person to approve `input["arguments"]`, then return the decision."""
+    decision = ctx.approval(input.get("title", "Go ahead?"), arguments=input.get("arguments", {}))
+    return {"approved": decision.approved, "arguments": decision.arguments, "comment": decision.comment}

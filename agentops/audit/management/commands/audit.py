@@ -5,17 +5,21 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 
+from agentops.audit.export import FORMATS, audit_export_events, export_lines
+from agentops.audit.models import AuditEvent
+from agentops.audit.selectors import AuditFilters
 from agentops.audit.anchors import AnchorError, anchors_load, audit_anchor
 from agentops.audit.sequencer import audit_seal
 from agentops.audit.services import Actor, AuditPurgeError, audit_purge
-from agentops.audit.verify import audit_chain_report, audit_overdue
+from agentops.audit.verify import audit_chain_report, audit_file_verify, audit_overdue
 
 
 class Command(BaseCommand):
     help = ("Audit log tools. `audit verify [--tenant SLUG] [--anchors PATH]` checks every tenant's chain "
             "(and against its anchors); `audit seal` links the pending events into their chains now; "
             "`audit anchor [--to DIR|URL]` records every chain's signed head outside the database; "
-            "`audit purge --tenant SLUG --before DATE` deletes a tenant's oldest events.")
+            "`audit purge --tenant SLUG --before DATE` deletes a tenant's oldest events; "
+            "`audit export --format jsonl|csv` writes the events for offline verification (`audit verify --file`).")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -25,6 +29,18 @@ class Command(BaseCommand):
                                               "(default: AGENTOPS_AUDIT_ANCHOR_DIR).")
         verify.add_argument("--no-seal", action="store_true",
                             help="Verify pending events as they are, without sealing them first.")
+        verify.add_argument("--file", help="Verify an export (`audit export`) instead of the database, from the "
+                                           "file alone and the audit keys.")
+        verify.add_argument("--allow-gaps", action="store_true",
+                            help="With --file: an export filtered by actor, action, target or run, whose events "
+                                 "do not follow each other in the chain.")
+        export = sub.add_parser("export", help="Write the events, with their chain fields, as JSON Lines or CSV "
+                                               "(verifiable with `audit verify --file`).")
+        export.add_argument("--tenant", help="Only this tenant's events (slug).")
+        export.add_argument("--since", help="From this date (YYYY-MM-DD, midnight UTC) or ISO date-time.")
+        export.add_argument("--until", help="Up to (not including) this date or ISO date-time.")
+        export.add_argument("--format", required=True, choices=FORMATS)
+        export.add_argument("--output", help="A file to write (default: standard output).")
         sub.add_parser("seal", help="Link every pending event into its tenant's chain now (the workers do it every second).")
         anchor = sub.add_parser("anchor", help="Write every chain's signed head to a directory and/or POST it to a URL.")
         anchor.add_argument("--to", help="A directory, or an http(s):// URL (default: the configured targets).")
@@ -34,9 +50,12 @@ class Command(BaseCommand):
         purge.add_argument("--before", required=True, help="A date (YYYY-MM-DD, midnight UTC) or an ISO date-time.")
 
     def handle(self, *args, action, **options):
-        {"verify": self.verify, "seal": self.seal, "anchor": self.anchor, "purge": self.purge}[action](**options)
+        {"verify": self.verify, "seal": self.seal, "anchor": self.anchor, "purge": self.purge,
+         "export": self.export}[action](**options)
 
-    def verify(self, *, tenant=None, anchors=None, no_seal=False, **options):
+    def verify(self, *, tenant=None, anchors=None, no_seal=False, file=None, allow_gaps=False, **options):
+        if file:
+            return self.verify_file(file, allow_gaps=allow_gaps)
         tenants = list(_tenants(tenant))
         anchored, problems = self._load_anchors(anchors)
         for problem in problems:
@@ -52,6 +71,40 @@ class Command(BaseCommand):
                 self.stderr.write(self.style.ERROR(f"LATE   tenant {t.slug}: {overdue[t.pk]}"))
         if broken or overdue:
             raise CommandError("audit chain verification failed", returncode=1)
+
+    def verify_file(self, path: str, *, allow_gaps: bool):
+        try:
+            with open(path, encoding="utf-8", newline="") as lines:
+                chains, problem = audit_file_verify(lines, allow_gaps=allow_gaps)
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror}.") from exc
+        for chain in chains:
+            span = f" (#{chain.first_seq}–#{chain.last_seq})" if chain.first_seq is not None else ""
+            pending = f", {chain.pending} pending" if chain.pending else ""
+            gaps = f", {chain.gaps} gap{'' if chain.gaps == 1 else 's'} allowed" if chain.gaps else ""
+            self.stdout.write(f"{'read' if problem else 'ok'}     {path}: tenant {chain.tenant_id}: "
+                              f"{chain.events} events{span}{pending}{gaps}")
+        if problem:
+            self.stderr.write(self.style.ERROR(f"BROKEN {path}: {problem}"))
+            raise CommandError("audit export verification failed", returncode=1)
+        self.stdout.write(f"note   {path}: the file alone cannot show events cut from its start or end: "
+                          "compare its last event with an anchor")
+
+    def export(self, *, tenant=None, since=None, until=None, format, output=None, **options):
+        tenants = list(_tenants(tenant).values_list("pk", flat=True))
+        filters = AuditFilters(since=_moment(since, "--since") if since else None,
+                               until=_moment(until, "--until") if until else None)
+        audit_seal(tenant_ids=tenants, wait=True)  # so that every event has its place in the chain
+        lines = export_lines(audit_export_events(AuditEvent.objects.all(), tenant_ids=tenants, filters=filters), format)
+        if not output:
+            for line in lines:
+                self.stdout.write(line, ending="")
+            return
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as file:
+                file.writelines(lines)
+        except OSError as exc:
+            raise CommandError(f"Cannot write {output}: {exc.strerror}.") from exc
 
     def seal(self, **options):
         self.stdout.write(f"{audit_seal(wait=True)} events sealed")
@@ -104,7 +157,7 @@ class Command(BaseCommand):
     def purge(self, *, tenant, before, **options):
         [target] = _tenants(tenant)
         try:
-            event = audit_purge(tenant=target, before=_moment(before), actor=Actor.system("manage.py audit purge"))
+            event = audit_purge(tenant=target, before=_moment(before, "--before"), actor=Actor.system("manage.py audit purge"))
         except AuditPurgeError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"purged tenant {target.slug}: {event.data['count']} events through "
@@ -120,7 +173,7 @@ def _tenants(slug):
     return tenants
 
 
-def _moment(text: str) -> datetime:
+def _moment(text: str, option: str) -> datetime:
     """A date as midnight UTC, or an ISO date-time (UTC when it names no zone)."""
     try:
         moment = parse_datetime(text)
@@ -129,5 +182,5 @@ def _moment(text: str) -> datetime:
     except ValueError:
         moment = None
     if not moment:
-        raise CommandError(f"--before {text!r} is not a date (YYYY-MM-DD) or an ISO date-time.")
+        raise CommandError(f"{option} {text!r} is not a date (YYYY-MM-DD) or an ISO date-time.")
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

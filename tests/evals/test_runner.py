@@ -1,0 +1,67 @@
+"""The runner: each case × repeat is a real run of the engine, scored when it ends; scripted
+approval decisions are applied; a case that cannot finish is recorded, and the others go on."""
+
+import pytest
+
+from agentops.tenancy.principal import Principal
+from approvals.models import ApprovalRequest, ApprovalStatus
+from evals.errors import EvalError
+from evals.models import EvalResultStatus, EvalRunStatus
+from evals.services import eval_run_wait, run_eval
+from runs.models import Run, RunStatus
+from tests.factories import EvalCaseFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_each_case_runs_as_a_real_run_and_is_scored(principal, refund_suite):
+    eval_run = run_eval(principal=principal, suite=refund_suite, repeat=2, start=False)
+
+    eval_run = eval_run_wait(eval_run=eval_run, inline=True, timeout=60)
+
+    assert eval_run.status == EvalRunStatus.SUCCEEDED
+    assert (eval_run.done, eval_run.total) == (4, 4)
+    results = list(eval_run.results.select_related("run", "case"))
+    assert all(result.passed for result in results), [result.assertions for result in results]
+    assert {result.run.status for result in results} == {RunStatus.SUCCEEDED}
+    assert {result.run.metadata["eval"]["eval_run"] for result in results} == {eval_run.pk}
+    assert eval_run.summary["pass_rate"] == 1.0 and eval_run.summary["flaky"] == 0
+
+
+def test_scripted_decisions_decide_the_real_approval_requests(principal, refund_suite):
+    eval_run = eval_run_wait(eval_run=run_eval(principal=principal, suite=refund_suite, start=False), inline=True)
+
+    requests = {request.run.metadata["eval"]["case"]: request
+                for request in ApprovalRequest.objects.filter(run__in=Run.objects.filter(tenant=refund_suite.tenant))}
+    approved, rejected = (requests[case.pk] for case in refund_suite.cases.order_by("position"))
+    assert (approved.status, rejected.status) == (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED)
+    assert approved.decided_by is None and rejected.comment == "No refunds today."
+    assert eval_run.summary["passed_cases"] == 2
+
+
+def test_a_recorded_tool_result_is_served_instead_of_the_tool(principal, refund_suite):
+    eval_run = eval_run_wait(eval_run=run_eval(principal=principal, suite=refund_suite, start=False), inline=True)
+
+    result = eval_run.results.get(case__name="approved refund")
+    refund = result.run.steps.get(kind="tool")
+    assert refund.status == "completed" and refund.output == {"refund_id": "R-1"}  # nothing listens on port 9
+
+
+def test_a_case_that_cannot_finish_is_an_error_and_the_suite_goes_on(principal, refund_suite):
+    EvalCaseFactory(suite=refund_suite, name="no decision scripted", message="Refund order 1042", position=3)
+
+    eval_run = eval_run_wait(eval_run=run_eval(principal=principal, suite=refund_suite, start=False), inline=True)
+
+    stuck = eval_run.results.get(case__name="no decision scripted")
+    assert stuck.status == EvalResultStatus.ERROR and stuck.error["code"] == "approval_unscripted"
+    assert stuck.run.status == RunStatus.CANCELLED
+    assert eval_run.status == EvalRunStatus.SUCCEEDED
+    assert (eval_run.summary["passed_cases"], eval_run.summary["cases"]) == (2, 3)
+
+
+def test_a_second_tenant_cannot_run_the_suite(principal, refund_suite, other_tenant, member):
+    stranger = member("stranger", in_tenant=other_tenant)
+    outsider = Principal(tenant=other_tenant, user=stranger, membership=stranger.memberships.get())
+
+    with pytest.raises(EvalError):
+        run_eval(principal=outsider, suite=refund_suite)

@@ -1,0 +1,83 @@
+"""The Python SDK (sdk/python) against the real app: pytest-django's live server (the project's
+WSGI app in a thread of this process, on a real port) and, where runs must execute, a real
+django-q2 worker process on the test database."""
+
+import contextlib
+
+import pytest
+from agentops_client import AgentOps, AsyncAgentOps
+
+from agentops.tenancy.models import Membership
+from agentops.tenancy.principal import Principal
+from agentops.tenancy.roles import Role
+from runs.services import run_create
+from tests.factories import AgentFactory
+from tests.support.workers import running_worker
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker):
+    """One qcluster for the module's tests (each test's rows are its own: the database is emptied
+    between them)."""
+    with running_worker() as process:
+        yield process
+
+
+@pytest.fixture
+def helper(tenant):
+    """An agent on the offline demo model with no tools: it answers at once."""
+    return AgentFactory(tenant=tenant, slug="helper")
+
+
+@pytest.fixture
+def gatekeeper(tenant):
+    """An agent whose workflow waits for an approval, then returns the decision."""
+    return AgentFactory(tenant=tenant, slug="gatekeeper", version__workflow="test_approval")
+
+
+@pytest.fixture
+def key(operator, tenant, api_key_for):
+    return api_key_for(operator, tenant)
+
+
+@pytest.fixture
+def approver_key(approver, tenant, api_key_for):
+    return api_key_for(approver, tenant, scopes=("read", "approvals:write"))
+
+
+@pytest.fixture
+def sdk(live_server, key):
+    """sdk(key=..., base_url=..., **options) → an AgentOps client of the live server (the
+    operator's key by default); closed after the test."""
+    with contextlib.ExitStack() as stack:
+        def make(key=key, base_url=live_server.url, **options):
+            return stack.enter_context(AgentOps(api_key=key, base_url=base_url, **options))
+
+        yield make
+
+
+@pytest.fixture
+def async_sdk(live_server, key):
+    """The async twin of `sdk`; closed by `async with` in the test."""
+
+    def make(key=key, base_url=live_server.url, **options):
+        return AsyncAgentOps(api_key=key, base_url=base_url, **options)
+
+    return make
+
+
+@pytest.fixture
+def viewer_key(member, tenant, api_key_for):
+    return api_key_for(member("vera", Role.VIEWER), tenant, scopes=("read",))
+
+
+@pytest.fixture
+def start_runs(operator, tenant):
+    """start_runs(n, agent="helper", input=...) → the ids of n runs created one after the other."""
+    principal = Principal(tenant=tenant, user=operator, membership=Membership.objects.get(user=operator, tenant=tenant))
+
+    def make(n, agent="helper", input=None):
+        return [str(run_create(principal=principal, agent_slug=agent, input=input or {"message": f"run {i}"})[0].pk)
+                for i in range(n)]
+
+    return make
