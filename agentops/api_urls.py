@@ -5,7 +5,9 @@ from django.urls import path
 from agentops.agents.api import AgentAccessApi, AgentDetailApi, AgentListApi
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
-from evals.api import EvalCasesApi, EvalRunDetailApi, EvalRunListApi, EvalSuiteDetailApi, EvalSuiteListApi
+from evals.api import (
+    EvalCasesApi, EvalRunComparisonApi, EvalRunDetailApi, EvalRunListApi, EvalSuiteDetailApi, EvalSuiteListApi,
+)
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
 from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
 from tools.api import ToolDetailApi, ToolListApi
@@ -35,4 +37,6 @@ urlpatterns = [
     path("evals/suites/<int:suite_id>/cases/", EvalCasesApi.as_view(), name="api-eval-cases"),
     path("evals/runs/", EvalRunListApi.as_view(), name="api-eval-run-list"),
     path("evals/runs/<int:eval_run_id>/", EvalRunDetailApi.as_view(), name="api-eval-run-detail"),
+    path("evals/runs/<int:eval_run_id>/comparison/", EvalRunComparisonApi.as_view(),
+         name="api-eval-run-comparison"),
 ]

@@ -34,8 +34,7 @@ CASES = [
      "assertions": [{"type": "icontains", "value": "plan basic"},
                     {"type": "trajectory", "value": [CUSTOMER_TOOL]}]},
     {"name": "greeting", "message": "Hello",
-     "assertions": [{"type": "equals", "value": "Hello! How can I help you today?"},
-                    {"type": "trajectory", "value": []}]},
+     "assertions": [{"type": "equals", "value": "Hello! How can I help you today?"}]},
 ]
 
 

@@ -17,18 +17,21 @@ from agentops.tenancy.permissions import request_principal
 
 from .errors import EvalError
 from .selectors import (
-    eval_case_list, eval_result_list, eval_run_get_for_user, eval_run_list_for_user, eval_suite_get, eval_suite_list,
+    eval_run_find, eval_case_list, eval_result_list, eval_run_get_for_user, eval_run_list_for_user, eval_suite_get, eval_suite_list,
 )
 from .serializers import (
-    EvalCasesAddSerializer, EvalCaseSerializer, EvalRunDetailSerializer, EvalRunListFilterSerializer,
+    EvalCasesAddSerializer, EvalCaseSerializer, EvalComparisonParamsSerializer, EvalComparisonSerializer,
+    EvalRunCreateSerializer, EvalRunDetailSerializer, EvalRunListFilterSerializer,
     EvalRunPageSerializer, EvalRunSerializer, EvalSuiteCreateSerializer, EvalSuiteDetailSerializer, EvalSuitePageSerializer,
     EvalSuiteSerializer,
 )
-from .services import eval_cases_add, eval_suite_create
+from .services import compare_eval_runs, eval_cases_add, eval_suite_create, run_eval
 
 WRITE = ("run_agents", "evals:write")
 NOT_FOUND = OpenApiResponse(ApiErrorSerializer, description="not_found: no such suite or eval run in this tenant")
-ERROR_STATUS = {"suite_exists": status.HTTP_409_CONFLICT}
+ERROR_STATUS = {"suite_exists": status.HTTP_409_CONFLICT, "empty_suite": status.HTTP_409_CONFLICT,
+                "not_finished": status.HTTP_409_CONFLICT, "no_baseline": status.HTTP_404_NOT_FOUND,
+                "not_found": status.HTTP_404_NOT_FOUND}
 
 
 def api_error(error: EvalError) -> ApiError:
@@ -127,7 +130,10 @@ class EvalCasesApi(APIView):
 
 @extend_schema(tags=["evals"])
 class EvalRunListApi(APIView):
-    """The tenant's eval runs newest first (`?suite=` for one suite's), a page at a time by cursor."""
+    """The tenant's eval runs newest first (`?suite=` for one suite's), a page at a time by cursor;
+    or start one: queued, then executed by the workers case by case."""
+
+    required_permissions = {"POST": WRITE}
 
     @extend_schema(operation_id="v1_evals_runs_list", parameters=[EvalRunListFilterSerializer, CursorParamsSerializer],
                    responses={200: EvalRunPageSerializer, 404: NOT_FOUND,
@@ -139,6 +145,27 @@ class EvalRunListApi(APIView):
         runs = eval_run_list_for_user(principal=request_principal(request), suite=suite)
         page, links = cursor_page(runs, request)
         return Response({**links, "results": EvalRunSerializer(page.items, many=True).data})
+
+    @extend_schema(
+        request=EvalRunCreateSerializer,
+        responses={201: EvalRunSerializer, 404: NOT_FOUND,
+                   400: OpenApiResponse(ApiErrorSerializer, description="invalid, unknown_field, unknown_version "
+                                        "(no such version of the suite's agent), unknown_baseline, invalid_repeat"),
+                   409: OpenApiResponse(ApiErrorSerializer, description="empty_suite: the suite has no cases")},
+        examples=[OpenApiExample("Version 2 against the last eval run", request_only=True,
+                                 value={"suite": 1, "agent_version": 2, "repeat": 3, "baseline": "latest"})],
+    )
+    def post(self, request):
+        serializer = EvalRunCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        suite = suite_or_404(request, data["suite"])
+        try:
+            eval_run = run_eval(principal=request_principal(request), suite=suite, version=data.get("agent_version"),
+                                repeat=data["repeat"], baseline=data.get("baseline"), label=data["label"])
+        except EvalError as error:
+            raise api_error(error) from error
+        return Response(EvalRunSerializer(eval_run).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=["evals"])
@@ -152,3 +179,28 @@ class EvalRunDetailApi(APIView):
         page, links = cursor_page(eval_result_list(eval_run=eval_run), request)
         eval_run.results_page = page.items
         return Response({**EvalRunDetailSerializer(eval_run).data, **links})
+
+
+@extend_schema(tags=["evals"])
+class EvalRunComparisonApi(APIView):
+    """The eval run against its baseline (or `?baseline=`), case by case."""
+
+    @extend_schema(parameters=[EvalComparisonParamsSerializer],
+                   responses={200: EvalComparisonSerializer,
+                              404: OpenApiResponse(ApiErrorSerializer, description="not_found, no_baseline: the "
+                                                   "eval run has none and `?baseline=` names none"),
+                              409: OpenApiResponse(ApiErrorSerializer, description="not_finished: both eval runs "
+                                                   "must have finished")})
+    def get(self, request, eval_run_id: int):
+        reference = query_params(EvalComparisonParamsSerializer, request).get("baseline")
+        eval_run = eval_run_or_404(request, eval_run_id)
+        baseline = eval_run.baseline
+        if reference:
+            baseline = eval_run_find(tenant=eval_run.tenant, suite=eval_run.suite, reference=reference)
+        try:
+            if baseline is None:
+                raise EvalError("no_baseline", f"Eval run {eval_run.pk} has no baseline to compare with"
+                                               + (f" called {reference!r}." if reference else "."))
+            return Response(compare_eval_runs(baseline, eval_run))
+        except EvalError as error:
+            raise api_error(error) from error

@@ -12,7 +12,7 @@ from django.db.models import Count, OuterRef, Subquery
 from agentops.tenancy.principal import Principal
 
 from .models import EvalResult, EvalRun, EvalRunStatus, EvalSuite
-from .selectors import eval_case_list, tenant_suites
+from .selectors import eval_case_list, eval_results, tenant_suites
 
 # The suite page reads the latest eval runs up to this many, and shows this many versions.
 HISTORY_RUNS = 200
@@ -113,6 +113,7 @@ def suite_history(*, suite: EvalSuite, recent: int = 10) -> SuiteHistory:
 class CaseResults:
     case: object
     results: list  # one per repeat
+    change: str = ""  # against the baseline: regressed, improved, unchanged, flaky or new
 
     @property
     def state(self) -> str:
@@ -125,10 +126,11 @@ class CaseResults:
 
 
 def eval_run_results(*, eval_run: EvalRun) -> list[CaseResults]:
-    """The eval run's results grouped by case, in the suite's order. One query."""
-    results = (EvalResult.objects.filter(eval_run=eval_run).select_related("case")
-               .order_by("case__position", "case_id", "repeat_index"))
+    """The eval run's results grouped by case, in the suite's order, with each case's change
+    against the baseline (from the comparison the runner summed up at the end). One query."""
+    changes = {case["case"]: case["change"] for case in eval_run.summary.get("comparison", {}).get("cases", [])}
     grouped: dict[int, CaseResults] = {}
-    for result in results:
-        grouped.setdefault(result.case_id, CaseResults(result.case, [])).results.append(result)
+    for result in eval_results(eval_run):
+        grouped.setdefault(result.case_id, CaseResults(result.case, [], changes.get(result.case_id, ""))
+                           ).results.append(result)
     return list(grouped.values())

@@ -6,7 +6,8 @@ import json
 
 from django import forms
 
-from .models import EvalCase, EvalSuite
+from .models import EvalCase, EvalRun, EvalSuite
+from .services import MAX_REPEATS
 
 NAME_MAX = EvalSuite._meta.get_field("name").max_length
 
@@ -66,3 +67,27 @@ class CaseFromRunForm(forms.Form):
                 "input": None if data["message"] else data["input"], "expected": data["expected"] or None,
                 "assertions": data["assertions"], "tags": ["from-production"],
                 "description": f"From run {run.pk}"}
+
+
+RUN_FORM_BASELINES = 10  # the latest eval runs offered as a baseline
+
+
+class SuiteRunForm(forms.Form):
+    """Run suite: a version of the suite's agent, repeats, and an eval run to compare with."""
+
+    version = forms.TypedChoiceField(coerce=int, label="Version")
+    repeat = forms.IntegerField(min_value=1, max_value=MAX_REPEATS, initial=1, label="Repeats",
+                                widget=forms.NumberInput(attrs={"size": 3}))
+    baseline = forms.ChoiceField(required=False, label="Compare with")
+    label = forms.CharField(required=False, max_length=EvalRun._meta.get_field("label").max_length, label="Label",
+                            widget=forms.TextInput(attrs={"placeholder": "e.g. a release"}))
+
+    def __init__(self, *args, versions, baselines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].choices = [(v.number, f"v{v.number}") for v in versions]
+        if versions:
+            self.fields["version"].initial = versions[0].number
+        self.fields["baseline"].choices = [
+            ("latest", "the latest finished eval run"), ("", "nothing"),
+            *((str(run.pk), f"#{run.pk} on v{run.agent_version.number}{f' ({run.label})' if run.label else ''}")
+              for run in baselines)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from agentops.agents.models import AgentVersion
 from agentops.keyset import KeysetQuery
 from agentops.tenancy.principal import Principal
 
@@ -70,6 +71,11 @@ def eval_suite_get(*, principal: Principal, suite_id) -> EvalSuite | None:
     if not str(suite_id).isdigit():
         return None
     return tenant_suites(principal).filter(pk=suite_id).first()
+
+
+def suite_versions(*, suite: EvalSuite) -> list[AgentVersion]:
+    """The versions of the suite's agent, newest first. One query."""
+    return list(suite.agent.versions.order_by("-number"))
 
 
 def eval_case_list(*, suite: EvalSuite) -> list[EvalCase]:

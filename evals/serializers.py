@@ -4,9 +4,9 @@ from agentops.api import MAX_QUERY_INT, StrictCharField, StrictInputMixin, Stric
 from agentops.agents.models import Agent
 
 from .models import EvalCase, EvalResult, EvalRun, EvalSuite
+from .services import MAX_REPEATS
 
 MAX_CASES_PER_REQUEST = 500
-MAX_REPEATS = 20
 
 ASSERTIONS_HELP = ('Checks in promptfoo\'s shape, e.g. [{"type": "icontains", "value": "30 days"}, '
                    '{"type": "trajectory", "value": ["kb.search"]}] (docs/evals.md).')
@@ -109,12 +109,14 @@ class EvalRunCreateSerializer(StrictInputMixin, serializers.Serializer):
     suite = serializers.IntegerField(min_value=1, max_value=MAX_QUERY_INT, help_text="The suite's id.")
     agent_version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_QUERY_INT,
                                              help_text="A version number of the suite's agent (default: current).")
-    repeats = serializers.IntegerField(required=False, default=1, min_value=1, max_value=MAX_REPEATS,
-                                       help_text="How many times each case runs: repeats tell a flaky case from "
-                                                 "a regression.")
-    baseline = serializers.IntegerField(required=False, min_value=1, max_value=MAX_QUERY_INT,
-                                        help_text="The id of an eval run of the same suite to compare with.")
-    label = StrictCharField(required=False, default="", allow_blank=True, max_length=200)
+    repeat = serializers.IntegerField(required=False, default=1, min_value=1, max_value=MAX_REPEATS,
+                                      help_text="How many times each case runs: repeats tell a flaky case from a "
+                                                "regression.")
+    baseline = StrictCharField(required=False, max_length=200,
+                               help_text="An eval run of the same suite to compare with: its id, its label, or "
+                                         "`latest` (its last finished one, if any).")
+    label = StrictCharField(required=False, default="", allow_blank=True, max_length=200,
+                            help_text="A name to compare against later, e.g. a release.")
 
 
 class EvalRunListFilterSerializer(serializers.Serializer):
@@ -148,3 +150,34 @@ class EvalRunDetailSerializer(EvalRunSerializer):
     class Meta(EvalRunSerializer.Meta):
         fields = [*EvalRunSerializer.Meta.fields, "results", "next", "previous"]
         read_only_fields = fields
+
+
+class EvalComparisonParamsSerializer(serializers.Serializer):
+    baseline = serializers.CharField(required=False, max_length=200,
+                                     help_text="Compare with this eval run of the suite (id, label or `latest`) "
+                                               "instead of the eval run's own baseline.")
+
+
+class EvalCaseChangeSerializer(serializers.Serializer):
+    case = serializers.IntegerField()
+    name = serializers.CharField()
+    change = serializers.ChoiceField(choices=["regressed", "improved", "unchanged", "flaky", "new"])
+    before = serializers.CharField(allow_null=True, help_text="passed, failed or flaky; null for a new case.")
+    after = serializers.CharField(help_text="passed, failed or flaky.")
+    cost_delta = serializers.FloatField(allow_null=True)
+    latency_delta_ms = serializers.FloatField(allow_null=True)
+
+
+class EvalComparisonSerializer(serializers.Serializer):
+    """An eval run against a baseline, case by case. A case that passed (or failed) every repeat
+    on both sides regressed or improved when its verdict changed; one that was flaky on either
+    side is `flaky`, never a regression."""
+
+    baseline = serializers.IntegerField()
+    eval_run = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Cases per change.")
+    pass_rate_delta = serializers.FloatField(allow_null=True)
+    cost_delta = serializers.FloatField(allow_null=True)
+    latency_p50_delta_ms = serializers.FloatField(allow_null=True)
+    latency_p95_delta_ms = serializers.FloatField(allow_null=True)
+    cases = EvalCaseChangeSerializer(many=True)

@@ -12,18 +12,18 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agentops.audit.services import Actor
 from agentops.pages import page_login_required
 from runs.selectors import run_get_for_user
 
 from .dashboard import eval_run_results, suite_history, suite_overview
-from .forms import CaseFromRunForm
+from .forms import RUN_FORM_BASELINES, CaseFromRunForm, SuiteRunForm
 from .from_run import case_proposal, run_tool_names
-from .selectors import eval_run_get_for_user, eval_suite_get, tenant_suites
+from .selectors import eval_run_get_for_user, eval_suite_get, suite_versions, tenant_suites
 from .errors import EvalError
-from .services import eval_case_file
+from .services import eval_case_file, run_eval
 
 # Who may build suites and start eval runs: whoever may run agents (an eval run starts runs).
 WRITE_PERMISSION = "run_agents"
@@ -34,6 +34,11 @@ def _principal(request):
     if not principal:
         raise PermissionDenied("You are not a member of any tenant.")
     return principal
+
+
+def _require_write(principal) -> None:
+    if not principal.can(WRITE_PERMISSION):
+        raise PermissionDenied(f"Your role does not allow this ({WRITE_PERMISSION}).")
 
 
 def _suite_or_404(request, suite_id):
@@ -63,9 +68,34 @@ def index(request):
 def suite_page(request, suite_id: int):
     suite = _suite_or_404(request, suite_id)
     history = suite_history(suite=suite)
+    can_run = _principal(request).can(WRITE_PERMISSION)
     context = {"nav": "evals", "suite": suite, "history": history, "chart_points": history.chart_points(),
-               "can_run": _principal(request).can(WRITE_PERMISSION)}
+               "run_form": SuiteRunForm(versions=suite_versions(suite=suite), baselines=history.recent) if can_run
+               else None}
     return render(request, "evals/suite.html", context)
+
+
+@page_login_required
+@require_POST
+def suite_run(request, suite_id: int):
+    """Run suite: an eval run queued through the service the API uses, then its page."""
+    principal = _principal(request)
+    _require_write(principal)
+    suite = _suite_or_404(request, suite_id)
+    form = SuiteRunForm(request.POST, versions=suite_versions(suite=suite),
+                        baselines=suite.eval_runs.select_related("agent_version").order_by("-created_at", "-pk")[:RUN_FORM_BASELINES])
+    if not form.is_valid():
+        messages.error(request, "; ".join(error for errors in form.errors.values() for error in errors))
+        return redirect("evals:suite", suite_id=suite.pk)
+    data = form.cleaned_data
+    try:
+        eval_run = run_eval(principal=principal, suite=suite, version=data["version"], repeat=data["repeat"],
+                            baseline=data["baseline"] or None, label=data["label"])
+    except EvalError as error:
+        messages.error(request, error.message)
+        return redirect("evals:suite", suite_id=suite.pk)
+    messages.success(request, f"Eval run #{eval_run.pk} queued: {eval_run.total} run(s).")
+    return redirect("evals:run", eval_run_id=eval_run.pk)
 
 
 @page_login_required
@@ -74,8 +104,7 @@ def case_from_run(request, run_id):
     """The form that turns a finished run into a case, proposed from its journal and edited here;
     saved into a suite of the run's agent, or a new one, in one transaction."""
     principal = _principal(request)
-    if not principal.can(WRITE_PERMISSION):
-        raise PermissionDenied("Your role does not allow this (run_agents).")
+    _require_write(principal)
     run = run_get_for_user(principal=principal, run_id=run_id)
     if run is None:
         raise Http404("No such run.")
@@ -107,5 +136,6 @@ def eval_run_page(request, eval_run_id: int):
     eval_run = eval_run_get_for_user(principal=_principal(request), eval_run_id=eval_run_id)
     if eval_run is None:
         raise Http404("No such eval run.")
-    context = {"nav": "evals", "eval_run": eval_run, "results": eval_run_results(eval_run=eval_run)}
+    context = {"nav": "evals", "eval_run": eval_run, "results": eval_run_results(eval_run=eval_run),
+               "changes": eval_run.summary.get("comparison", {})}
     return _partial_or_page(request, "evals/_run_content.html", "evals/run.html", context)

@@ -15,7 +15,8 @@ from agentops.tenancy.roles import Role
 from agentops.tenancy.services import api_key_create
 from approvals.models import ApprovalRequest
 from demo.seed import seed_demo
-from evals.models import EvalRun, EvalSuite
+from evals.models import EvalSuite
+from evals.services import run_eval
 from runs.engine import execute_run
 from runs.services import run_create
 from runs.models import Step, StepKind
@@ -174,7 +175,7 @@ def demo_api(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     suite = EvalSuite.objects.get(tenant=operator.tenant, name="support-basics")
-    eval_run = EvalRun.objects.create(tenant=operator.tenant, suite=suite, agent_version=suite.agent.current_version)
+    eval_run = run_eval(principal=principal, suite=suite, start=False)
     return {"key": key, "client": client, "run_id": str(waiting.pk), "answered_run_id": str(answered.pk),
             "suite_id": suite.pk, "eval_run_id": eval_run.pk,
             "id": ApprovalRequest.objects.get(run=waiting).pk, "name": "billing.refund", "slug": "support",

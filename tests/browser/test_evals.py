@@ -45,7 +45,7 @@ def test_a_case_is_added_to_a_new_suite_from_a_runs_trace(logged_in_page, tenant
     page.fill("input[name=new_suite]", "greetings")
     page.fill("input[name=name]", "says hello")
     assertions = json.loads(page.input_value("textarea[name=assertions]"))
-    page.fill("textarea[name=assertions]", json.dumps(assertions + [{"type": "trajectory", "value": []}]))
+    page.fill("textarea[name=assertions]", json.dumps(assertions + [{"type": "icontains", "value": "help"}]))
     page.click("text=Save case")
     page.wait_for_selector(".evals-matrix")
 
@@ -53,5 +53,5 @@ def test_a_case_is_added_to_a_new_suite_from_a_runs_trace(logged_in_page, tenant
     case = EvalSuite.objects.get(tenant=tenant, name="greetings").cases.get()
     assert case.message == "Hello"
     assert case.assertions == [{"type": "equals", "value": "Hello! How can I help you today?"},
-                               {"type": "trajectory", "value": []}]
+                               {"type": "icontains", "value": "help"}]
     assert page.locator(".evals-matrix tbody td", has_text="says hello").count() == 1

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from agentops.audit.models import AuditEvent
 from agentops.tenancy.roles import Role
-from evals.models import EvalCase, EvalSuite
+from evals.models import EvalCase, EvalRun, EvalSuite
 from tests.factories import AgentFactory
 from tests.support.evals import make_history
 
@@ -154,3 +154,74 @@ def test_anonymous_requests_are_refused(eval_history):
     response = APIClient().get(SUITES)
 
     assert response.status_code in (401, 403) and "error" in response.json()
+
+
+def test_an_eval_run_is_started_queued_with_its_results_pending(writer, tenant, eval_history, audited):
+    response = writer.post(EVAL_RUNS, {"suite": eval_history.suite.pk, "agent_version": 2, "repeat": 3,
+                                       "baseline": "latest", "label": "candidate"}, format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["status"], body["agent_version"], body["repeats"], body["total"], body["label"]) == (
+        "queued", 2, 3, 9, "candidate")
+    assert body["baseline"] == eval_history.eval_runs[1].pk  # the latest finished one
+    assert EvalRun.objects.get(pk=body["id"]).results.filter(status="pending").count() == 9
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"agent_version": 9}, 400, "unknown_version"),
+    ({"baseline": "no-such-label"}, 400, "unknown_baseline"),
+    ({"repeat": 21}, 400, "invalid"),
+    ({"suite": 99999}, 404, "not_found"),
+    ({"repeats": 2}, 400, "unknown_field"),
+])
+def test_a_bad_eval_run_is_refused_and_starts_nothing(writer, eval_history, body, status, code):
+    response = writer.post(EVAL_RUNS, {"suite": eval_history.suite.pk, **body}, format="json")
+
+    assert response.status_code == status and error_of(response)["code"] == code
+    assert EvalRun.objects.count() == 3
+
+
+def test_a_suite_without_cases_cannot_run(writer, agent):
+    suite_id = writer.post(SUITES, {"name": "empty", "agent": "support"}, format="json").json()["id"]
+
+    response = writer.post(EVAL_RUNS, {"suite": suite_id}, format="json")
+
+    assert response.status_code == 409 and error_of(response)["code"] == "empty_suite"
+
+
+def test_starting_an_eval_run_needs_the_evals_scope(client_for, eval_history):
+    response = client_for(Role.OPERATOR, ("read", "runs:write")).post(
+        EVAL_RUNS, {"suite": eval_history.suite.pk}, format="json")
+
+    assert response.status_code == 403 and EvalRun.objects.count() == 3
+
+
+def test_the_comparison_marks_each_case_against_the_baseline(api, eval_history):
+    v2 = eval_history.eval_runs[1]
+
+    body = api.get(f"{EVAL_RUNS}{v2.pk}/comparison/").json()
+
+    assert (body["baseline"], body["eval_run"]) == (eval_history.eval_runs[0].pk, v2.pk)
+    assert {case["name"]: case["change"] for case in body["cases"]} == {
+        "refund policy": "unchanged", "order status": "regressed", "greeting": "flaky"}
+    assert body["counts"]["regressed"] == 1 and body["pass_rate_delta"] == pytest.approx(-2 / 3, abs=1e-3)
+
+
+def test_the_comparison_takes_another_baseline_by_reference(api, eval_history):
+    v1, v2, _ = eval_history.eval_runs
+
+    body = api.get(f"{EVAL_RUNS}{v1.pk}/comparison/", {"baseline": str(v2.pk)}).json()
+
+    assert {case["name"]: case["change"] for case in body["cases"]}["order status"] == "improved"
+
+
+@pytest.mark.parametrize("which, params, status, code", [
+    (0, {}, 404, "no_baseline"),  # v1 has none
+    (2, {}, 409, "not_finished"),  # v3 still runs
+    (1, {"baseline": "nope"}, 404, "no_baseline"),
+])
+def test_a_comparison_that_cannot_be_made_says_why(api, eval_history, which, params, status, code):
+    response = api.get(f"{EVAL_RUNS}{eval_history.eval_runs[which].pk}/comparison/", params)
+
+    assert response.status_code == status and error_of(response)["code"] == code

@@ -108,8 +108,12 @@ def test_the_eval_run_page_lists_each_case_with_its_assertions_and_traces(client
 
     html = main_of(client.get(reverse("evals:run", args=[v2.pk])))
 
-    rows = re.findall(r'<tr class="case-row (\w+)">.*?<td title="[^"]*">([^<]+)</td>', html, re.S)
-    assert rows == [("pass", "refund policy"), ("fail", "order status"), ("flaky", "greeting")]
+    rows = re.findall(r'<tr class="case-row ([\w ]+)">.*?<td title="[^"]*">([^<]+)</td>', html, re.S)
+    assert rows == [("pass unchanged", "refund policy"), ("fail regressed", "order status"),
+                    ("flaky flaky", "greeting")]
+    assert re.search(r'<span class="eval-change regressed">1 regressed</span>\s*'
+                     r'<span class="eval-change unchanged">1 unchanged</span>\s*'
+                     r'<span class="eval-change flaky">1 flaky</span>', html)
     assert "&#x27;ok&#x27; is not in the answer" in html  # the failed repeat's explanation
     assert "hx-trigger" not in html  # finished: no polling
 
@@ -166,3 +170,38 @@ def test_anonymous_visitors_are_sent_to_the_login_form(client):
 
     assert response.status_code == 302
     assert response.headers["Location"].startswith(reverse("login"))
+
+
+def test_run_suite_queues_an_eval_run_and_opens_its_page(client, operator, eval_history):
+    client.force_login(operator)
+    suite_page = client.get(reverse("evals:suite", args=[eval_history.suite.pk])).content.decode()
+    assert 'action="/evals/suites/%d/run/"' % eval_history.suite.pk in suite_page
+
+    response = client.post(reverse("evals:suite-run", args=[eval_history.suite.pk]),
+                           {"version": "2", "repeat": "2", "baseline": str(eval_history.eval_runs[0].pk), "label": ""})
+
+    eval_run = eval_history.suite.eval_runs.order_by("-pk").first()
+    assert response.status_code == 302 and response.headers["Location"] == reverse("evals:run", args=[eval_run.pk])
+    assert (eval_run.status, eval_run.agent_version.number, eval_run.repeats, eval_run.baseline_id) == (
+        "queued", 2, 2, eval_history.eval_runs[0].pk)
+    assert eval_run.created_by == operator
+
+
+def test_run_suite_with_a_bad_choice_says_why_and_starts_nothing(client, operator, eval_history):
+    client.force_login(operator)
+
+    response = client.post(reverse("evals:suite-run", args=[eval_history.suite.pk]),
+                           {"version": "7", "repeat": "1", "baseline": ""}, follow=True)
+
+    assert "Select a valid choice" in response.content.decode()
+    assert eval_history.suite.eval_runs.count() == 3
+
+
+def test_a_viewer_sees_no_run_button_and_may_not_run(client, member, eval_history):
+    client.force_login(member("vera", Role.VIEWER))
+
+    page = client.get(reverse("evals:suite", args=[eval_history.suite.pk])).content.decode()
+    response = client.post(reverse("evals:suite-run", args=[eval_history.suite.pk]), {"version": "1", "repeat": "1"})
+
+    assert "Run suite" not in page and response.status_code == 403
+    assert eval_history.suite.eval_runs.count() == 3
