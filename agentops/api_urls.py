@@ -3,6 +3,7 @@
 from django.urls import path
 
 from agentops.agents.api import AgentAccessApi, AgentDetailApi, AgentListApi
+from agentops.memory.api import MemoryBulkApi, MemoryDetailApi, MemoryForgetApi, MemoryListCreateApi, MemorySearchApi
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
 from evals.api import (
@@ -10,6 +11,7 @@ from evals.api import (
 )
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
 from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
+from runs.thread_api import ThreadDetailApi, ThreadListCreateApi
 from tools.api import ToolDetailApi, ToolListApi
 
 urlpatterns = [
@@ -21,6 +23,8 @@ urlpatterns = [
     path("runs/<uuid:run_id>/steps/", RunStepsApi.as_view(), name="api-run-steps"),
     path("runs/<uuid:run_id>/steps/<int:seq>/prompt/", StepPromptApi.as_view(), name="api-run-step-prompt"),
     path("runs/<uuid:run_id>/cancel/", RunCancelApi.as_view(), name="api-run-cancel"),
+    path("threads/", ThreadListCreateApi.as_view(), name="api-thread-list"),
+    path("threads/<str:thread_id>/", ThreadDetailApi.as_view(), name="api-thread-detail"),
     path("approvals/", ApprovalListApi.as_view(), name="api-approval-list"),
     path("approvals/bulk/", ApprovalBulkApi.as_view(), name="api-approval-bulk"),
     path("approvals/<int:pk>/", ApprovalDetailApi.as_view(), name="api-approval-detail"),
@@ -30,6 +34,11 @@ urlpatterns = [
     path("tools/<str:name>/", ToolDetailApi.as_view(), name="api-tool-detail"),
     path("secrets/", SecretListApi.as_view(), name="api-secret-list"),
     path("secrets/<str:name>/", SecretDetailApi.as_view(), name="api-secret-detail"),
+    path("memory/", MemoryListCreateApi.as_view(), name="api-memory-list"),
+    path("memory/bulk/", MemoryBulkApi.as_view(), name="api-memory-bulk"),
+    path("memory/search/", MemorySearchApi.as_view(), name="api-memory-search"),
+    path("memory/forget/", MemoryForgetApi.as_view(), name="api-memory-forget"),
+    path("memory/<int:pk>/", MemoryDetailApi.as_view(), name="api-memory-detail"),
     path("members/", MemberListApi.as_view(), name="api-member-list"),
     path("members/<str:username>/", MemberDetailApi.as_view(), name="api-member-detail"),
     path("evals/suites/", EvalSuiteListApi.as_view(), name="api-eval-suite-list"),

@@ -337,6 +337,8 @@ SPECTACULAR_SETTINGS = {
         "ToolKindEnum": "tools.models.ToolKind",
         "EvalRunStatusEnum": "evals.models.EvalRunStatus",
         "EvalResultStatusEnum": "evals.models.EvalResultStatus",
+        "MemoryScopeEnum": "agentops.memory.models.MemoryScope",
+        "MemoryKindEnum": "agentops.memory.models.MemoryKind",
     },
 }
 
@@ -348,6 +350,8 @@ OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 # and the judge of `llm-rubric` assertions (a provider name of agentops.llm.registry, its model,
 # and how many verdicts it is asked for; the majority decides).
 EVAL_CONCURRENCY = env.int("EVAL_CONCURRENCY", default=4)
+# An eval run not ended this long after it started fails, its unfinished runs cancelled.
+EVAL_RUN_TIMEOUT_SECONDS = env.float("EVAL_RUN_TIMEOUT_SECONDS", default=3600)
 EVAL_JUDGE_PROVIDER = env.str("EVAL_JUDGE_PROVIDER", default="default")
 EVAL_JUDGE_MODEL = env.str("EVAL_JUDGE_MODEL", default="gpt-4o-mini")
 EVAL_JUDGE_SAMPLES = env.int("EVAL_JUDGE_SAMPLES", default=1)
@@ -411,13 +415,22 @@ AGENTOPS_AUDIT_ANCHOR_URL = env.str("AGENTOPS_AUDIT_ANCHOR_URL", default="")
 AGENTOPS_AUDIT_SEAL_INTERVAL_SECONDS = env.float("AGENTOPS_AUDIT_SEAL_INTERVAL_SECONDS", default=1)
 AGENTOPS_AUDIT_SEAL_MAX_DELAY_SECONDS = env.float("AGENTOPS_AUDIT_SEAL_MAX_DELAY_SECONDS", default=60)
 
+# LOG_FORMAT=json: one JSON object a line; text (the default): readable lines. Either way an
+# engine line carries its run, tenant and step (agentops/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "agentops.logs.ContextFilter"}},
+    "formatters": {"text": {"()": "agentops.logs.TextFormatter"}, "json": {"()": "agentops.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # axes: failed logins and lockouts are warnings; each good login and logout would be a line.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    # django-q: a line per task processed and saved at INFO (Q_LOG_LEVEL=INFO brings them back).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"},
+                "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")}},
 }
 
 if not DEBUG:
@@ -431,3 +444,7 @@ if not DEBUG:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# /metrics (agentops/metrics.py): with a token, only `Authorization: Bearer <token>`; without one,
+# only clients on the loopback address.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

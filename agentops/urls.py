@@ -4,12 +4,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from agentops import views
+from agentops import metrics, views
 from runs import views as runs_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("tenant/switch/", views.tenant_switch, name="tenant-switch"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -24,6 +25,7 @@ urlpatterns = [
     path("dashboard/", runs_views.dashboard, name="dashboard"),
     path("audit/", include("agentops.audit.urls")),
     path("evals/", include("evals.urls")),
+    path("memory/", include("agentops.memory.urls")),
 ]
 if apps.is_installed("demo"):
     urlpatterns.append(path("demo/", include("demo.urls")))

@@ -82,6 +82,9 @@ class ApprovalRequest(models.Model):
         indexes = [
             models.Index(fields=["tenant", "status", "created_at", "id"], name="approval_status_order"),
             models.Index(fields=["tenant", "created_at", "id"], name="approval_order"),
+            # The dashboard's time to decision: the requests decided in a period.
+            models.Index(fields=["tenant", "decided_at"], name="approval_decided",
+                         condition=models.Q(decided_at__isnull=False)),
             models.Index(fields=["tenant", "status", "agent", "created_at", "id"], name="approval_agent_order"),
             models.Index(fields=["tenant", "status", "tool_name", "created_at", "id"], name="approval_tool_order"),
         ]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from runs.waits import WaitView
+import math
+from datetime import timedelta
+
+from django.db.models import Count, F, Min
+
+from runs.rollups import MillisBetween
+from runs.waits import ResolutionTimes, WaitAges, WaitView
 
 from .models import ApprovalRequest, ApprovalStatus
 from .services import (
@@ -32,6 +38,35 @@ class ApprovalWaits:
     def open_count(self, *, tenant_id) -> int:
         return ApprovalRequest.objects.filter(tenant_id=tenant_id, status=ApprovalStatus.PENDING).count()
 
+    def open_ages(self, *, tenant_id, now) -> WaitAges:
+        """Two queries on the (tenant, status, created_at, id) index: the count and the oldest,
+        then the median request, newest first."""
+        pending = ApprovalRequest.objects.filter(tenant_id=tenant_id, status=ApprovalStatus.PENDING)
+        summary = pending.aggregate(n=Count("pk"), oldest=Min("created_at"))
+        median = _at_rank(pending.order_by("-created_at").values_list("created_at", flat=True), 0.5, summary["n"])
+        if median is None:
+            return WaitAges(0, None, None)
+        return WaitAges(summary["n"], now - summary["oldest"], now - median)
+
+    def resolution_times(self, *, tenant_id, since) -> ResolutionTimes:
+        """Creation to decision of the requests approved or rejected since `since`: a count, then
+        the request at each quantile's rank ordered by that time, in the database (the
+        `approval_decided` index finds them)."""
+        decided = (ApprovalRequest.objects
+                   .filter(tenant_id=tenant_id, decided_at__gte=since,
+                           status__in=(ApprovalStatus.APPROVED, ApprovalStatus.REJECTED))
+                   .annotate(wait_ms=MillisBetween(F("decided_at"), F("created_at"))))
+        n = decided.count()
+        at = [_at_rank(decided.order_by("wait_ms").values_list("wait_ms", flat=True), q, n) for q in (0.5, 0.95)]
+        return ResolutionTimes(n, *(None if ms is None else timedelta(milliseconds=ms) for ms in at))
+
     def decide_scripted(self, *, run, seq: int, decision: dict) -> bool:
         return approval_decide_scripted(run=run, seq=seq, approve=decision.get("decision") == "approve",
                                         arguments=decision.get("arguments"), comment=decision.get("comment", ""))
+
+
+def _at_rank(values, q: float, n: int):
+    """The q-th quantile (nearest rank) of the n sorted `values`, read by the database with an
+    OFFSET; None when there are none. Always one query, so the dashboard's count is fixed."""
+    rank = max(math.ceil(q * n), 1) - 1
+    return next(iter(values[rank:rank + 1]), None)

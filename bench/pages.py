@@ -209,6 +209,10 @@ def targets(built, users: dict) -> list[tuple]:
         ("/dashboard/ 14 days", operator, "/dashboard/?days=14", {}),
         ("/dashboard/ 30 days", operator, "/dashboard/?days=30", {}),
         ("audit list (admin)", operator, "/admin/audit/auditevent/", {}),
+        ("/audit/", operator, "/audit/", {}),
+        ("/audit/ deep page", operator, "/audit/", {"deep": True}),
+        ("/audit/ by action", operator, "/audit/?action=run.failed", {}),
+        ("/audit/ by run", operator, f"/audit/?run={run}", {}),
     ]
 
 

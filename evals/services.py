@@ -11,6 +11,7 @@ drives them itself (`eval_run_wait`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from datetime import timedelta
@@ -27,7 +28,7 @@ from agentops.taskqueue import enqueue
 from agentops.tenancy.models import Membership
 from agentops.tenancy.principal import Principal
 from runs.engine import execute_run
-from runs.models import Run, RunStatus, WaitingReason
+from runs.models import FINISHED_STATUSES, Run, RunStatus, WaitingReason
 from runs.services import run_cancel, run_create
 from runs.waits import wait_kind_required
 
@@ -168,7 +169,9 @@ def eval_run_advance(*, eval_run_id, inline: bool = False) -> bool:
     for result in running:
         _result_follow(result, inline=inline)
     _results_start(eval_run, principal, room=settings.EVAL_CONCURRENCY - len(running), inline=inline)
-    return _eval_run_finish_if_done(eval_run)
+    if _eval_run_finish_if_done(eval_run):
+        return True
+    return _eval_run_expire_if_late(eval_run)
 
 
 def _principal(eval_run: EvalRun) -> Principal:
@@ -268,11 +271,27 @@ def _eval_run_finish_if_done(eval_run: EvalRun) -> bool:
         return False
     summary = stats.summary(results)
     if eval_run.baseline is not None:
-        summary["comparison"] = stats.comparison(eval_run.baseline.summary, summary)
+        summary["comparison"] = stats.comparison(eval_run.baseline.summary, summary,
+                                                 baseline_id=eval_run.baseline_id)
         summary.update({key: summary["comparison"]["counts"][key] for key in ("regressed", "improved")})
     EvalRun.objects.filter(pk=eval_run.pk, status=EvalRunStatus.RUNNING).update(
         status=EvalRunStatus.SUCCEEDED, summary=summary, finished_at=timezone.now())
     return True
+
+
+def _eval_run_expire_if_late(eval_run: EvalRun) -> bool:
+    """An eval run still going EVAL_RUN_TIMEOUT_SECONDS after it started (a run waiting on a person,
+    say) fails with `timeout`, and its unfinished runs are cancelled."""
+    eval_run.refresh_from_db(fields=["started_at"])
+    if eval_run.started_at is None or timezone.now() - eval_run.started_at < timedelta(
+            seconds=settings.EVAL_RUN_TIMEOUT_SECONDS):
+        return False
+    for run in Run.objects.filter(pk__in=eval_run.results.exclude(run=None).values("run")).exclude(
+            status__in=FINISHED_STATUSES):
+        with contextlib.suppress(CodedError):  # it ended meanwhile
+            run_cancel(run=run, actor=Actor.system("eval runner"))
+    return _eval_run_fail(eval_run, EvalError(
+        "timeout", f"The eval run did not end within {settings.EVAL_RUN_TIMEOUT_SECONDS:g} s."))
 
 
 def _eval_run_fail(eval_run: EvalRun, error: EvalError) -> bool:
@@ -318,4 +337,4 @@ def compare_eval_runs(a: EvalRun, b: EvalRun) -> dict:
         raise EvalError("not_found", "No such eval run in this tenant.")
     if not (a.status == b.status == EvalRunStatus.SUCCEEDED):
         raise EvalError("not_finished", "Both eval runs must have finished.")
-    return {"baseline": a.pk, "eval_run": b.pk, **stats.comparison(a.summary, b.summary)}
+    return {"eval_run": b.pk, **stats.comparison(a.summary, b.summary, baseline_id=a.pk)}

@@ -127,7 +127,7 @@ def case_change(baseline: dict | None, current: dict) -> str:
     return REGRESSED if current["verdict"] == FAILED else IMPROVED
 
 
-def comparison(baseline_summary: dict, current_summary: dict) -> dict:
+def comparison(baseline_summary: dict, current_summary: dict, *, baseline_id=None) -> dict:
     """Case by case (matched by case id) and overall deltas of `current` against `baseline`."""
     before = {case["case"]: case for case in baseline_summary.get("case_stats", [])}
     cases = [{"case": case["case"], "name": case["name"], "change": case_change(before.get(case["case"]), case),
@@ -138,6 +138,7 @@ def comparison(baseline_summary: dict, current_summary: dict) -> dict:
     counts = {change: sum(1 for case in cases if case["change"] == change)
               for change in (REGRESSED, IMPROVED, UNCHANGED, FLAKY, NEW)}
     return {
+        "baseline": baseline_id,
         "counts": counts,
         "pass_rate_delta": _delta(baseline_summary.get("pass_rate"), current_summary.get("pass_rate")),
         "cost_delta": _delta(_number(baseline_summary.get("cost")), _number(current_summary.get("cost"))),
@@ -155,3 +156,21 @@ def _delta(before, after) -> float | None:
     if before is None or after is None:
         return None
     return round(float(after) - float(before), 6)
+
+
+def gate(summary: dict, *, min_pass_rate: float | None, fail_on_regression: bool) -> list[str]:
+    """Why the CI gate fails for an eval run's summary (empty: it holds). Without `min_pass_rate`
+    every case must pass (by the majority of its repeats); with it, the pass rate must reach it.
+    With `fail_on_regression`, any case regressed against the baseline fails it (flaky ones never)."""
+    reasons = []
+    if min_pass_rate is None:
+        failed = [case["name"] for case in summary.get("case_stats", []) if not case["passed"]]
+        if failed:
+            reasons.append(f"{len(failed)} case(s) failed: {', '.join(failed)}")
+    elif summary.get("pass_rate", 0.0) < min_pass_rate:
+        reasons.append(f"pass rate {summary.get('pass_rate', 0.0):.2%} is below {min_pass_rate:.2%}")
+    if fail_on_regression and summary.get("regressed"):
+        regressed = [case["name"] for case in summary["comparison"]["cases"] if case["change"] == REGRESSED]
+        reasons.append(f"{len(regressed)} case(s) regressed against eval run {summary['comparison'].get('baseline')}: "
+                       + ", ".join(regressed))
+    return reasons

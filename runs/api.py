@@ -37,6 +37,7 @@ ERROR_STATUS = {
     "agent_restricted": status.HTTP_403_FORBIDDEN,
     "idempotency_conflict": status.HTTP_409_CONFLICT,
     "not_cancellable": status.HTTP_409_CONFLICT,
+    "thread_busy": status.HTTP_409_CONFLICT,
 }
 
 
@@ -89,7 +90,8 @@ class RunListCreateApi(APIView):
                                         "does not run agents), agent_restricted (the agent is restricted to "
                                         "other users and groups)"),
                    409: OpenApiResponse(ApiErrorSerializer, description="idempotency_conflict: the key was used "
-                                                                        "for a different request")},
+                                        "for a different request; thread_busy: the thread's policy is `reject` "
+                                        "and another of its runs is in progress")},
         parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
                                      OpenApiParameter.HEADER,
                                      description="Repeat a request safely: the same key returns the same run.")],

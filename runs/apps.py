@@ -15,10 +15,13 @@ class RunsConfig(AppConfig):
         from django.conf import settings
 
         from agentops.agents.validation import config_check
+        from agentops.memory.forgetting import register_forgetter
+        from runs.forgetting import runs_forget
         from runs import workflows  # noqa: F401
         from runs.registry import agent_workflow_errors
 
         config_check(agent_workflow_errors)
+        register_forgetter(runs_forget)
         for module in settings.WORKFLOW_MODULES:
             import_module(module)
         if sys.argv[1:2] == ["qcluster"]:

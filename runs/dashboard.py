@@ -8,10 +8,12 @@ from RunRollup and ToolRollup (runs.rollups), added when each run ends and dated
 the run was created; runs not yet ended are counted live, through the (tenant, status, created_at)
 index, as they are few.
 
-`dashboard_get` runs seven queries whatever the number of agents, runs or days: usage grouped by
-day, usage grouped by agent, run rollups grouped by agent, model and outcome, unfinished runs of
-the period grouped by agent and status, tool rollups grouped by tool, waiting runs grouped by
-reason, and the count of pending approval requests. Totals are sums of those rows, made here.
+`dashboard_get` runs eleven queries whatever the number of agents, runs or days: usage grouped by
+day, usage grouped by agent, run rollups grouped by agent, model, outcome and error code,
+unfinished runs of the period grouped by agent and status, tool rollups grouped by tool, waiting
+runs grouped by reason, and five on approval requests (pending: count and oldest, the median;
+decided in the period: count, p50, p95). Totals, the error codes and the charts' series are made
+here from those rows.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from agentops.tenancy.principal import Principal
 from .models import (LATENCY_BOUNDS_MS, LATENCY_BUCKETS, UNFINISHED_STATUSES, DailyUsage,
                      RunOutcome, RunRollup, RunStatus, ToolRollup, WaitingReason)
 from .selectors import tenant_runs
-from .waits import wait_kind
+from .waits import ResolutionTimes, WaitAges, wait_kind
 
 PERIODS = (7, 14, 30)
 DEFAULT_PERIOD = 14
@@ -179,6 +181,12 @@ class RunOutcomes:
         rate = self.success_rate
         return None if rate is None else rate * 100
 
+    @property
+    def error_percent(self) -> float | None:
+        """Failed runs ÷ runs that ended either way (as success_rate counts them), in percent."""
+        decided = self.succeeded + self.succeeded_with_errors + self.failed
+        return self.failed / decided * 100 if decided else None
+
 
 @dataclass
 class DayUsage:
@@ -230,6 +238,23 @@ class ToolStats:
         return self.errors / self.calls * 100 if self.calls else None
 
 
+@dataclass(frozen=True)
+class ErrorCount:
+    code: str
+    runs: int
+
+
+@dataclass(frozen=True)
+class ApprovalStats:
+    """Pending approval requests now, and the time decisions of the period took."""
+
+    pending: WaitAges
+    decisions: ResolutionTimes
+
+
+NO_APPROVALS = ApprovalStats(WaitAges(0, None, None), ResolutionTimes(0, None, None))
+
+
 @dataclass
 class WaitingGroup:
     reason: str
@@ -262,9 +287,31 @@ class Dashboard:
     tools: list[ToolStats]
     latency: Latency  # of every run of the period that has ended
     waiting: list[WaitingGroup]
-    pending_approvals: int
+    approvals: ApprovalStats
+    errors: list[ErrorCount]  # the codes of the period's failed runs, most frequent first
 
     periods = PERIODS
+
+    @property
+    def pending_approvals(self) -> int:
+        return self.approvals.pending.open
+
+    def charts(self) -> dict:
+        """What the page's charts draw (Chart.js, static/js/dashboard_charts.js), as plain JSON."""
+        outcomes = [("succeeded", "Succeeded"), ("succeeded_with_errors", "Succeeded with errors"),
+                    ("failed", "Failed"), ("cancelled", "Cancelled"), ("waiting", "Waiting"),
+                    ("active", "Queued or running")]
+        return {
+            "days": {"labels": [d.day.isoformat() for d in self.days],
+                     "cost": [float(d.usage.cost) for d in self.days],
+                     "tokens": [d.usage.tokens for d in self.days]},
+            "statuses": {"labels": [label for _, label in outcomes],
+                         "runs": [getattr(self.runs, name) for name, _ in outcomes]},
+            "agents": {"labels": [a.slug for a in self.agents], "cost": [float(a.usage.cost) for a in self.agents],
+                       "tokens": [a.usage.tokens for a in self.agents]},
+            "models": {"labels": [m.model or "—" for m in self.models], "cost": [float(m.cost) for m in self.models],
+                       "tokens": [m.tokens_in + m.tokens_out for m in self.models]},
+        }
 
     @property
     def waiting_now(self) -> int:
@@ -359,13 +406,13 @@ ROLLUP_SUMS = {name: Sum(name) for name in ("runs", "tokens_in", "tokens_out", "
 
 
 def run_rollup_list(*, principal: Principal, period: Period) -> list[dict]:
-    """The ended runs created in the period, summed per agent, model and outcome: one query over
-    at most days × agents × models × outcomes rollup rows. Groups left empty by a retry are dropped."""
+    """The ended runs created in the period, summed per agent, model, outcome and error code: one
+    query over at most days × agents × models × outcomes (× codes of failed runs) rollup rows. Groups left empty by a retry are dropped."""
     if not principal.can("view", "read"):
         return []
     rows = (
         RunRollup.objects.filter(tenant_id=principal.tenant.pk, day__gte=period.first, day__lte=period.last)
-        .values("agent_id", "agent__slug", "agent__name", "model", "outcome")
+        .values("agent_id", "agent__slug", "agent__name", "model", "outcome", "error_code")
         .annotate(**ROLLUP_SUMS)
         .order_by()
     )
@@ -446,16 +493,28 @@ def waiting_run_list(*, principal: Principal) -> list[WaitingGroup]:
     return groups
 
 
-def approval_pending_tenant_count(*, principal: Principal) -> int:
-    """Pending approval requests of the whole tenant (the nav badge counts only the user's). One query."""
+def error_code_list(rollups: list[dict]) -> list[ErrorCount]:
+    """The error codes of the failed runs among the rows of `run_rollup_list`, most frequent
+    first (no query)."""
+    counts: dict[str, int] = {}
+    for row in rollups:
+        if row["outcome"] == RunStatus.FAILED:
+            counts[row["error_code"] or "(none)"] = counts.get(row["error_code"] or "(none)", 0) + row["runs"]
+    return [ErrorCount(code, n) for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def approval_stats_get(*, principal: Principal, period: Period) -> ApprovalStats:
+    """The whole tenant's pending approval requests (the nav badge counts only the user's) and
+    their ages, and the time to decision of those decided in the period. Five queries."""
     approvals = wait_kind("approval")
     if approvals is None or not principal.can("view", "read"):
-        return 0
-    return approvals.open_count(tenant_id=principal.tenant.pk)
+        return NO_APPROVALS
+    return ApprovalStats(approvals.open_ages(tenant_id=principal.tenant.pk, now=timezone.now()),
+                         approvals.resolution_times(tenant_id=principal.tenant.pk, since=period.start))
 
 
 def dashboard_get(*, principal: Principal, days=None, today: dt.date | None = None) -> Dashboard:
-    """Everything the dashboard shows for the last `days` UTC days. Seven queries."""
+    """Everything the dashboard shows for the last `days` UTC days. Eleven queries."""
     period = period_for(days, today=today)
     day_list = usage_by_day_list(principal=principal, period=period)
     rollups = run_rollup_list(principal=principal, period=period)
@@ -478,7 +537,8 @@ def dashboard_get(*, principal: Principal, days=None, today: dt.date | None = No
         tools=tool_stats_list(principal=principal, period=period),
         latency=latency,
         waiting=waiting_run_list(principal=principal),
-        pending_approvals=approval_pending_tenant_count(principal=principal),
+        approvals=approval_stats_get(principal=principal, period=period),
+        errors=error_code_list(rollups),
     )
 
 

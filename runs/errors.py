@@ -57,3 +57,9 @@ class LeaseLost(BaseException):
 
 class CancelRequested(BaseException):
     """The run was asked to stop; the engine ends it as cancelled at a step boundary."""
+
+
+class MemoryRefused(RunFailure):
+    """`ctx.recall` or `ctx.remember` asked for a scope the agent version's memory policy does not
+    allow, or one the run has no subject for (the user scope of a run without a user); uncaught,
+    the run fails with the code `memory_scope_refused`."""

@@ -53,6 +53,7 @@ class WaitingReason(models.TextChoices):
     TIMER = "timer", "Timer"
     CHILD = "child", "Child run"
     IN_DOUBT = "in_doubt", "In-doubt step"
+    THREAD = "thread", "Thread (another run of the thread is active)"
 
 
 class Run(models.Model):
@@ -75,6 +76,9 @@ class Run(models.Model):
     error = models.JSONField(null=True, blank=True, help_text='{"code": ..., "message": ...}')
     metadata = models.JSONField(default=dict, blank=True)
     thread = models.CharField(max_length=200, blank=True)
+    # The Thread row of `thread` (agentops.memory): its history, summary and concurrency policy.
+    thread_ref = models.ForeignKey("memory.Thread", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="runs", db_index=False)
     # Short texts of the input and of the output (or error), written with them (runs/preview.py):
     # the list shows and searches these, never the JSON.
     input_preview = models.CharField(max_length=PREVIEW_CHARS, blank=True)
@@ -131,6 +135,9 @@ class Run(models.Model):
             models.Index(fields=["tenant", "created_by", "created_at", "id"], name="run_list_created_by"),
             models.Index(fields=["tenant", "on_behalf_of", "created_at", "id"], name="run_list_on_behalf_of"),
             models.Index(fields=["tenant", "thread", "created_at", "id"], name="run_list_thread"),
+            # A thread's runs in order: its history, and whether one of them is active.
+            models.Index(fields=["thread_ref", "created_at"], name="run_thread_order",
+                         condition=models.Q(thread_ref__isnull=False)),
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["status", "lease_expires_at"]),
             models.Index(fields=["status", "wake_at"]),
@@ -277,19 +284,21 @@ for _bucket in LATENCY_BUCKETS:
 
 
 class RunRollup(Rollup):
-    """Ended runs per tenant, agent, model, UTC day of creation and outcome (see
-    runs.rollups.run_outcome), added in the transaction that ends a run (and taken back by a
+    """Ended runs per tenant, agent, model, UTC day of creation, outcome (see
+    runs.rollups.run_outcome) and error code, added in the transaction that ends a run (and taken back by a
     retry). The dashboard reads these instead of the runs. Durations are creation to end."""
 
     model = models.CharField(max_length=100)
     outcome = models.CharField(max_length=30)
+    # A failed run's `error.code` (its first 100 characters); empty for every other outcome.
+    error_code = models.CharField(max_length=100, blank=True, default="")
     runs = models.IntegerField(default=0)
     steps = models.BigIntegerField(default=0)
     tokens_in = models.BigIntegerField(default=0)
     tokens_out = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "agent", "model", "day", "outcome"],
+        constraints = [models.UniqueConstraint(fields=["tenant", "agent", "model", "day", "outcome", "error_code"],
                                                name="run_rollup_unique")]
 
     def __str__(self):

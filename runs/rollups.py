@@ -1,7 +1,7 @@
 """Rollups of ended runs: what the dashboard reads instead of the runs and their steps.
 
 A run is counted once, when it ends, in the transaction that ends it: `run_rollups_add` adds it
-to its RunRollup row (tenant, agent, model, UTC day of creation, outcome) and its tool calls to
+to its RunRollup row (tenant, agent, model, UTC day of creation, outcome, error code) and its tool calls to
 their ToolRollup rows, with one INSERT … SELECT … ON CONFLICT DO UPDATE each, read from the
 run's own row and journal, so the figures are those of the database, never of a worker's memory.
 A retry takes the run back out (`sign=-1`) before it runs again. `rollups_rebuild` recomputes
@@ -17,7 +17,8 @@ import datetime as dt
 from django.apps import apps as global_apps
 from django.db import connections, router, transaction
 from django.db.models import Case, CharField, Count, DecimalField, F, FloatField, Func, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, Substr, TruncDate
 
 from agentops import db
 
@@ -31,6 +32,13 @@ def run_outcome():
     expression of `runs.models.run_outcome`)."""
     return Case(When(status=RunStatus.SUCCEEDED, tool_errors__gt=0, then=Value(RunOutcome.SUCCEEDED_WITH_ERRORS)),
                 default=F("status"), output_field=CharField())
+
+
+def run_error_code():
+    """A failed run's error code as an expression on Run (the first 100 characters, as
+    RunRollup.error_code keeps it); empty for any other status."""
+    code = Substr(Coalesce(KT("error__code"), Value("")), 1, 100)
+    return Case(When(status=RunStatus.FAILED, then=code), default=Value(""), output_field=CharField())
 
 
 class MillisBetween(Func):
@@ -92,7 +100,7 @@ def run_rollup_rows(runs: QuerySet, *, sign: int = 1) -> QuerySet:
         runs.filter(status__in=FINISHED_STATUSES)
         .annotate(_duration=MillisBetween(F("finished_at"), F("created_at")))
         .values("tenant_id", "agent_id", model=F("agent_version__model"), day=_utc_day("created_at"),
-                outcome=run_outcome())
+                outcome=run_outcome(), error_code=run_error_code())
         .annotate(**_measures(runs=Count("pk") * sign, steps=Sum("step_count") * sign, tokens_in=Sum("tokens_in") * sign,
                               tokens_out=Sum("tokens_out") * sign, cost=_money("cost") * sign, **_histogram(sign)))
         .order_by()

@@ -102,6 +102,17 @@ def _start_of_day(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
+THREAD_RUNS_SHOWN = 100
+
+
+def thread_runs(*, principal: Principal, thread) -> list[Run]:
+    """The thread's latest runs the principal may view, oldest first."""
+    runs = (tenant_runs(principal).filter(thread_ref=thread)
+            .select_related("agent", "agent_version", "created_by", "on_behalf_of")
+            .order_by("-created_at")[:THREAD_RUNS_SHOWN])
+    return list(runs)[::-1]
+
+
 def run_get_for_user(*, principal: Principal, run_id) -> Run | None:
     """The run `run_id` if it belongs to the principal's tenant and they may view it, else None.
 

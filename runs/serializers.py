@@ -15,7 +15,9 @@ class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
     agent = StrictSlugField(max_length=50, help_text="The agent's slug.")
     input = serializers.DictField(required=False, help_text="Structured input for the workflow.")
     message = StrictCharField(required=False, max_length=100_000, help_text="A user message (agent_loop).")
-    thread = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    thread = StrictCharField(required=False, allow_blank=True, max_length=200, default="",
+                             help_text="A conversation thread's id (made if new): its runs start with its history "
+                                       "and run one at a time, as its concurrency policy says.")
     on_behalf_of = StrictCharField(required=False, max_length=150,
                                          help_text="Username of the end user the run acts for: a member of the tenant.")
     metadata = serializers.DictField(required=False, default=dict)

@@ -12,6 +12,8 @@ from agentops.agents.errors import AgentRestricted
 from agentops.agents.models import Agent, AgentVersion
 from agentops.agents.selectors import user_may_start_agent
 from agentops.audit.services import Actor, audit_record
+from agentops.memory.models import Thread, ThreadConcurrency
+from agentops.memory.threads import thread_get_or_create_locked, thread_lock
 from agentops.tenancy.models import Membership
 from agentops.webhooks.services import webhook_sweep
 
@@ -21,6 +23,13 @@ from .errors import RunError
 from .models import FINISHED_STATUSES, Run, RunStatus, Step, StepKind, StepStatus, WaitingReason
 from .preview import input_preview, output_preview
 from .rollups import run_rollups_add
+from .threads import (
+    thread_active_runs,
+    thread_next_start,
+    thread_run_ended,
+    thread_waiting_runs,
+    threads_wake_stranded,
+)
 from .waits import run_enqueue, timer_fire, wait_deliver, wait_kinds
 
 logger = logging.getLogger(__name__)
@@ -34,6 +43,9 @@ def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, th
 
     With an `idempotency_key` already used in the tenant, returns that run instead (created False),
     or refuses with `idempotency_conflict` when the earlier request differed.
+
+    A `thread` (the client's string) is the tenant's Thread of that id, made if new. While another
+    run of the thread is active, the thread's policy decides (see `_thread_admit`).
     """
     tenant = principal.tenant
     agent = Agent.objects.select_related("current_version").filter(tenant=tenant, slug=agent_slug).first()
@@ -51,20 +63,25 @@ def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, th
             return existing, False
     try:
         with transaction.atomic():
+            actor = Actor.for_api_key(principal.api_key) if principal.api_key else Actor.for_user(principal.user)
+            thread_row = (thread_get_or_create_locked(tenant=tenant, external_id=thread, user=principal.user)
+                          if thread else None)
+            starts_now = thread_row is None or _thread_admit(thread_row, actor)
             run = Run.objects.create(
                 tenant=tenant, agent=agent, agent_version=agent_version,
                 workflow=agent_version.workflow, input=input, input_preview=input_preview(input),
-                thread=thread, metadata=metadata or {},
+                thread=thread, thread_ref=thread_row, metadata=metadata or {},
                 created_by=principal.user, api_key=principal.api_key, on_behalf_of=on_behalf_of,
                 idempotency_key=idempotency_key or None,
+                **({} if starts_now else {"status": RunStatus.WAITING, "waiting_reason": WaitingReason.THREAD}),
             )
-            actor = Actor.for_api_key(principal.api_key) if principal.api_key else Actor.for_user(principal.user)
             data = {"agent": agent.slug, "version": agent_version.number,
                     "on_behalf_of": on_behalf_of.get_username() if on_behalf_of else None}
             if "replay_of" in run.metadata:
                 data["replay_of"] = run.metadata["replay_of"]
             audit_record(tenant=tenant, action="run.created", actor=actor, target=run, data=data)
-            run_enqueue(run.pk)
+            if starts_now:
+                run_enqueue(run.pk)
     except IntegrityError:
         # A concurrent request with the same idempotency key won the insert.
         existing = (_run_for_idempotency_key(tenant, idempotency_key, agent, input, asked_version)
@@ -73,6 +90,29 @@ def run_create(*, principal, agent_slug: str, input: dict, on_behalf_of=None, th
             raise
         return existing, False
     return run, True
+
+
+def _thread_admit(thread: Thread, actor: Actor) -> bool:
+    """Whether a new run of the (locked) `thread` starts now; False: it waits its turn.
+
+    While a run of the thread is active: `queue` makes the new run wait; `reject` refuses it
+    (`thread_busy`); `interrupt` cancels the active run and those waiting, and the new run starts
+    now, or as soon as the active run stops at its next step boundary.
+    """
+    active = list(thread_active_runs(thread.pk))
+    if not active and not thread_waiting_runs(thread.pk).exists():
+        return True
+    if not active:  # runs wait behind a hand-off that was lost: the oldest goes first
+        thread_next_start(thread.pk)
+        return False
+    if thread.concurrency == ThreadConcurrency.REJECT:
+        raise RunError("thread_busy", f"thread {thread.external_id!r} has a run in progress ({active[0].pk}); "
+                                      "send the message again when it has ended")
+    if thread.concurrency == ThreadConcurrency.INTERRUPT:
+        for run in [*thread_waiting_runs(thread.pk), *active]:  # the waiting first: none may take the turn
+            run_cancel(run=run, actor=actor)
+        return not thread_active_runs(thread.pk).exists()
+    return False
 
 
 def _refuse_start(principal, agent: Agent) -> None:
@@ -122,6 +162,8 @@ def run_cancel(*, run: Run, actor: Actor) -> Run:
     parent waiting for it is told); a running one is asked to stop and ends at its next step
     boundary. Its children are cancelled too."""
     with transaction.atomic():
+        if run.thread_ref_id:
+            thread_lock(run.thread_ref_id)  # before the run's row, in the order run_create takes them
         now = timezone.now()
         error = {"code": "cancelled", "message": f"cancelled by {actor.label}"}
         ended = Run.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.WAITING]).update(
@@ -132,6 +174,8 @@ def run_cancel(*, run: Run, actor: Actor) -> Run:
             raise RunError("not_cancellable", f"run {run.pk} has already ended ({run.status})")
         if ended:
             run_rollups_add(run.pk)
+            if run.thread_ref_id:
+                thread_run_ended(run)
             for kind in wait_kinds():
                 kind.cancel(run=run)
             if run.parent_id:
@@ -163,15 +207,20 @@ def run_retry(*, run: Run, actor: Actor) -> Run:
         if last is not None and last.status == StepStatus.FAILED:
             removed = {"seq": last.seq, "kind": last.kind, "name": last.name, "error": last.error}
             last.delete()
+        # A run of a thread waits its turn again if another run of the thread is active now.
+        busy = bool(locked.thread_ref_id) and thread_lock(locked.thread_ref_id) is not None and \
+            thread_active_runs(locked.thread_ref_id, exclude=locked.pk).exists()
         Run.objects.filter(pk=locked.pk).update(
-            status=RunStatus.QUEUED, error=None, finished_at=None, cancel_requested=False,
-            active_seconds=0, updated_at=timezone.now(), output_preview="",
+            status=RunStatus.WAITING if busy else RunStatus.QUEUED,
+            waiting_reason=WaitingReason.THREAD if busy else "", error=None, finished_at=None,
+            cancel_requested=False, active_seconds=0, updated_at=timezone.now(), output_preview="",
         )
         if removed and removed["kind"] == StepKind.TOOL:
             store.run_tool_errors_add(run_id=locked.pk, count=-1)  # the call runs again: no longer an error
         audit_record(tenant=run.tenant, action="run.retried", actor=actor, target=run,
                      data={"previous_error": locked.error, "removed_step": removed})
-        run_enqueue(run.pk)
+        if not busy:
+            run_enqueue(run.pk)
     run.refresh_from_db()
     return run
 
@@ -226,7 +275,7 @@ def runs_recover_stranded(*, now=None) -> list:
 
 def recover(now=None) -> dict:
     """What must not wait for the minute's sweep: runs of dead workers, due timers, overdue
-    waits (approvals). Every worker process runs it every RUN_RECOVERY_INTERVAL_SECONDS
+    waits (approvals), runs of a thread left waiting their turn with nothing active before them. Every worker process runs it every RUN_RECOVERY_INTERVAL_SECONDS
     (runs.recovery): each part is a few indexed reads when there is nothing to do, and each
     action a compare-and-swap, so concurrent recoveries do no harm."""
     now = now or timezone.now()
@@ -237,7 +286,8 @@ def recover(now=None) -> dict:
     # broker cannot hold a task, or whose task was lost.
     fired = sum(timer_fire(run_id=run_id, now=now) for run_id in due)
     expired_waits = sum(kind.expire_due(now=now) for kind in wait_kinds())
-    result = {"expired_leases": len(stranded), "timers": fired, "approvals_expired": expired_waits}
+    result = {"expired_leases": len(stranded), "timers": fired, "approvals_expired": expired_waits,
+              "thread_turns": threads_wake_stranded()}
     if any(result.values()):
         logger.info("recover: %s", result)
     return result

@@ -307,7 +307,8 @@ def step_resolve(request, run_id, seq: int):
 def dashboard(request):
     """Usage, cost and outcomes of the tenant's runs over `?days=7|14|30` UTC days (default 14).
 
-    The period switch swaps only the content partial. Five queries besides the page's own.
+    The period switch swaps only the content partial; its charts are drawn again
+    (static/js/dashboard_charts.js). Eleven queries besides the page's own (runs/dashboard.py).
     """
     principal = _principal(request)
     _require(request, "view")

@@ -17,7 +17,7 @@ that app.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.db import transaction
@@ -122,6 +122,20 @@ class WaitView:
     status_label: str
 
 
+@dataclass(frozen=True)
+class WaitAges:
+    open: int
+    oldest: timedelta | None  # None when none is open
+    median: timedelta | None
+
+
+@dataclass(frozen=True)
+class ResolutionTimes:
+    resolved: int
+    p50: timedelta | None  # None when none was resolved
+    p95: timedelta | None
+
+
 class WaitKind(Protocol):
     """What an app that owns a kind of wait provides. Every method runs in the caller's transaction."""
 
@@ -139,6 +153,12 @@ class WaitKind(Protocol):
 
     def open_count(self, *, tenant_id) -> int:
         """The tenant's waits of this kind still open."""
+
+    def open_ages(self, *, tenant_id, now: datetime) -> WaitAges:
+        """How many of the tenant's waits of this kind are open and how long they have waited."""
+
+    def resolution_times(self, *, tenant_id, since: datetime) -> ResolutionTimes:
+        """How long the waits resolved by a person since `since` took (p50, p95)."""
 
     def decide_scripted(self, *, run: Run, seq: int, decision: dict) -> bool:
         """Resolve the open wait at step `seq` by a decision written in advance (an eval case's

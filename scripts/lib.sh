@@ -100,6 +100,22 @@ venv_ensure() {
         printf '%s %s\n' "$want" "$what" >"$INSTALL_STAMP"
     fi
     touch "$INSTALL_STAMP"
+    [[ "$what" == test ]] && typescript_sdk_ensure
+    return 0
+}
+
+# The TypeScript client's dependencies (sdk/typescript/node_modules) for its tests, when npm is
+# installed: `npm ci` from the committed package-lock.json, again only when that file changed.
+# Without Node the tests that need it skip and say so.
+typescript_sdk_ensure() {
+    local dir="$AGENTOPS_ROOT/sdk/typescript" installed="$AGENTOPS_ROOT/sdk/typescript/node_modules/.package-lock.json"
+    if ! command -v npm >/dev/null; then
+        warn "npm not found: the TypeScript client's tests will be skipped (install Node.js 18 or later to run them)"
+        return 0
+    fi
+    [[ -f "$installed" && "$installed" -nt "$dir/package-lock.json" ]] && return 0
+    info "Installing the TypeScript client's dependencies (npm ci in sdk/typescript)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed (its output is above)"
 }
 
 # Prints "executed passed failed errors skipped" read from a pytest JUnit XML report.

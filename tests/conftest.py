@@ -166,12 +166,13 @@ def demo_api(db):
     owner = member_in(operator.tenant, "owen", Role.OWNER)
     principal = Principal(tenant=operator.tenant, user=operator.user, membership=operator)
     waiting, _ = run_create(principal=principal, agent_slug="support", input={"message": "Please refund order #1043"})
-    answered, _ = run_create(principal=principal, agent_slug="support", input={"message": "Where is order #1042?"})
+    answered, _ = run_create(principal=principal, agent_slug="support", input={"message": "Where is order #1042?"},
+                             thread="route-walk")
     for run in (waiting, answered):
         execute_run(run.pk)
     _, key = api_key_create(tenant=operator.tenant, user=owner, name="everything", actor=Actor.system("test"),
                             scopes=["read", "runs:write", "approvals:write", "tools:write", "agents:write",
-                                    "members:write", "evals:write"])
+                                    "members:write", "memory:write", "evals:write"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     suite = EvalSuite.objects.get(tenant=operator.tenant, name="support-basics")
@@ -179,7 +180,7 @@ def demo_api(db):
     return {"key": key, "client": client, "run_id": str(waiting.pk), "answered_run_id": str(answered.pk),
             "suite_id": suite.pk, "eval_run_id": eval_run.pk,
             "id": ApprovalRequest.objects.get(run=waiting).pk, "name": "billing.refund", "slug": "support",
-            "username": "operator",
+            "username": "operator", "thread_id": "route-walk",
             "seq": Step.objects.filter(run=waiting, kind=StepKind.LLM).values_list("seq", flat=True).first()}
 
 

@@ -17,7 +17,7 @@ HTMX_GETS = ["/", "/runs/", "/runs/?status=failed", f"/runs/{RUN}/", f"/runs/{RU
 HTMX_POSTS = ["/inbox/7/decide/", f"/runs/{RUN}/cancel/", f"/runs/{RUN}/retry/", f"/runs/{RUN}/steps/3/resolve/",
               "/tenant/switch/"]
 # URL prefixes that are not pages: their own authentication (API keys, admin, the login form itself).
-NOT_PAGES = ("admin/", "api/", "healthz", "favicon.ico", "accounts/", "demo/billing/")
+NOT_PAGES = ("admin/", "api/", "healthz", "metrics", "favicon.ico", "accounts/", "demo/billing/")
 
 
 def login_url(next_page: str) -> str:

@@ -14,7 +14,7 @@ class ToolsConfig(AppConfig):
         # Imports and signal wiring only: the registry rows are written by `tool_sync`, after
         # migrations (below), from seed_demo and from the worker's start-up.
         # Modules whose @tool functions every process registers (an app may also import its own).
-        for module in settings.AGENTOPS_TOOL_MODULES:
+        for module in ["tools.memory_tools", *settings.AGENTOPS_TOOL_MODULES]:  # the built-in ones first
             importlib.import_module(module)
         from agentops.agents.validation import config_check
         from tools.selectors import agent_tools_errors

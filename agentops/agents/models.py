@@ -37,6 +37,7 @@ class AgentVersion(models.Model):
     CONFIG_FIELDS = (
         "model", "provider", "provider_config", "system_prompt", "temperature", "tools",
         "workflow", "max_steps", "max_cost", "timeout_seconds", "child_workflows", "max_child_depth",
+        "memory", "context_budget_tokens",
     )
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="versions")
@@ -66,6 +67,16 @@ class AgentVersion(models.Model):
         default=3, validators=[MaxValueValidator(MAX_CHILD_DEPTH)],
         help_text="How deep child runs may nest below a run of this version: 0 none, 1 children only, "
                   f"2 grandchildren too, up to {MAX_CHILD_DEPTH}.",
+    )
+    memory = models.JSONField(
+        default=dict, blank=True,
+        help_text='Long-term memory policy, e.g. {"read": ["user", "agent", "tenant"], "write": ["user"], '
+                  '"recall": 5, "extract": true}: scopes it may read and write, items recalled at the start '
+                  'of a run (0: none), and whether facts are extracted after each run. Empty: no memory.',
+    )
+    context_budget_tokens = models.PositiveIntegerField(
+        default=8000,
+        help_text="Prompt tokens a thread's history may fill; past it, older turns are summarised by the model.",
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

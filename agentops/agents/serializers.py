@@ -9,7 +9,8 @@ class AgentVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = AgentVersion
         fields = ["number", "model", "provider", "system_prompt", "temperature", "tools", "workflow",
-                  "max_steps", "max_cost", "timeout_seconds", "child_workflows", "max_child_depth", "created_at"]
+                  "max_steps", "max_cost", "timeout_seconds", "child_workflows", "max_child_depth", "memory",
+                  "context_budget_tokens", "created_at"]
 
 
 class AgentSerializer(serializers.ModelSerializer):

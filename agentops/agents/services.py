@@ -20,6 +20,7 @@ from agentops.tenancy.models import Membership, Tenant, TenantGroup
 from .errors import AgentInvalid
 from .models import MAX_CHILD_DEPTH, Agent, AgentVersion
 from .selectors import agent_access_get, agent_start_grants
+from .validation import memory_errors
 
 START_PERMISSION = "agents.start_agent"
 WORKFLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
@@ -61,7 +62,8 @@ def agent_version_create(*, agent: Agent, config: dict, actor: Actor, user=None)
         raise ValueError(f"unknown agent settings: {', '.join(sorted(unknown))}")
     # Compare values as the model holds them: max_cost 0.5 equals the stored 0.500000, max_steps "20" equals 20.
     config = {name: AgentVersion._meta.get_field(name).to_python(value) for name, value in config.items()}
-    errors = child_rule_errors(config)
+    errors = {**child_rule_errors(config), **(memory_errors(tenant=agent.tenant, config=config)
+                                                 if "memory" in config else {})}
     if errors:
         raise AgentInvalid(errors)
     with transaction.atomic():

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from agentops.llm.pricing import price_for
 from agentops.llm.registry import NAMES as PROVIDER_NAMES
+from agentops.memory.policy import memory_policy_errors
 from agentops.tenancy.models import Tenant
 
 ConfigCheck = Callable[..., dict[str, list[str]]]
@@ -45,3 +46,10 @@ def model_errors(*, tenant: Tenant, config: dict) -> dict[str, list[str]]:
         errors["model"] = [f"No price is known for {model}, so the max cost cannot be enforced: add one under "
                            "Model prices, or clear the max cost."]
     return errors
+
+
+@config_check
+def memory_errors(*, tenant: Tenant, config: dict) -> dict[str, list[str]]:
+    """The memory policy's shape (agentops.memory.policy)."""
+    errors = memory_policy_errors(config.get("memory", {}))
+    return {"memory": errors} if errors else {}

@@ -13,7 +13,10 @@ user message it:
 3. after the results come back, calls the relevant tools that were not called yet and can now
    be filled (look an order up, then refund the amount found), for at most `MAX_TOOL_ROUNDS` rounds;
 4. answers in plain English from the tool results, errors included, or directly from the
-   message when no tool applies.
+   message when no tool applies, adding what it remembers of the user (the recalled memory block).
+
+It also answers the engine's requests to summarise a thread and to pick out what to remember
+(see demo_memory).
 
 The same conversation and tools always give the same response.
 """
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from . import demo_text as text
 from .base import LLMResponse, Provider, ToolCall, ToolSpec, Usage, estimate_tokens
 from .demo_arguments import fill_arguments
+from .demo_memory import memory_answer, remembered, with_memory
 
 MODEL = "demo"
 RELEVANCE_THRESHOLD = 2
@@ -60,6 +64,9 @@ class DemoProvider(Provider):
     name = "demo"
 
     def complete(self, *, model, messages, tools, temperature=None, timeout=60.0) -> LLMResponse:
+        answer = memory_answer(messages)
+        if answer is not None:
+            return _response(answer, (), messages, tools)
         conversation = read_conversation(messages)
         calls = plan_calls(conversation, tools) if conversation.rounds < MAX_TOOL_ROUNDS else []
         if calls:
@@ -68,7 +75,7 @@ class DemoProvider(Provider):
                 for i, (name, args) in enumerate(calls)
             )
             return _response(None, tool_calls, messages, tools)
-        return _response(write_answer(conversation), (), messages, tools)
+        return _response(with_memory(write_answer(conversation), remembered(messages)), (), messages, tools)
 
 
 def read_conversation(messages: list[dict]) -> Conversation:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from agentops.keyset import KeysetQuery
+
 from .embeddings import query_vector, unpack
 from .models import MemoryItem, MemoryScope
 from .search import Filters, ScopePair, lexical_ranked, vector_ranked
@@ -37,12 +39,21 @@ def memory_items(*, tenant, scopes: list[ScopePair] | None = None, now: dt.datet
     return visible
 
 
-def visible_scopes(*, username: str, sees_every_user: bool) -> list[ScopePair] | None:
-    """What a member may read: their own user items, every agent and tenant item; all of it for
-    one whose role manages memory."""
-    if sees_every_user:
+def visible_scopes(principal) -> list[ScopePair] | None:
+    """What a member may read: their own user items, every agent and tenant item; all of it (None)
+    for one whose role manages memory."""
+    if principal.membership.grants("manage_memory"):
         return None
-    return [(MemoryScope.USER, username), (MemoryScope.AGENT, None), (MemoryScope.TENANT, None)]
+    return [(MemoryScope.USER, principal.user.get_username()), (MemoryScope.AGENT, None), (MemoryScope.TENANT, None)]
+
+
+def scopes_within(visible: list[ScopePair] | None, scope: str | None, subject: str | None) -> list[ScopePair] | None:
+    """The `visible` pairs narrowed to a filter's `scope` (and `subject`, when given)."""
+    if not scope:
+        return visible
+    if visible is None:
+        return [(scope, subject or None)]
+    return [(s, subject or v) for s, v in visible if s == scope and (not subject or v in (None, subject))]
 
 
 def memory_search(*, tenant, query: str, scopes: list[ScopePair] | None = None, kind: str | None = None,
@@ -70,3 +81,32 @@ def fuse(rankings: list[tuple[float, list[tuple[int, float]]]], k: int) -> list[
         for rank, (pk, _) in enumerate(ranking, start=1):
             fused[pk] = fused.get(pk, 0.0) + weight / (k + rank)
     return sorted(fused.items(), key=lambda pair: (-pair[1], -pair[0]))
+
+
+def memory_list(*, tenant, scopes: list[ScopePair] | None, scope: str | None = None, subject: str | None = None,
+                kind: str | None = None, since: dt.datetime | None = None) -> KeysetQuery:
+    """The visible items newest first, one keyset branch per visible scope pair (each served in
+    order by the (tenant, scope, subject, created_at) index)."""
+    now = timezone.now()
+    pairs = scopes if scopes is not None else [(None, None)]
+    branches = []
+    for visible_scope, visible_subject in pairs:
+        items = MemoryItem.objects.filter(tenant=tenant).exclude(expires_at__lte=now).select_related("created_by")
+        if visible_scope is not None:
+            items = items.filter(scope=visible_scope)
+        if visible_subject is not None:
+            items = items.filter(subject=visible_subject)
+        if scope:
+            items = items.filter(scope=scope)
+        if subject is not None:
+            items = items.filter(subject=subject)
+        if kind:
+            items = items.filter(kind=kind)
+        if since:
+            items = items.filter(updated_at__gte=since)
+        branches.append(items)
+    return KeysetQuery(tuple(branches))
+
+
+def memory_get(*, tenant, scopes: list[ScopePair] | None, item_id: int) -> MemoryItem | None:
+    return memory_items(tenant=tenant, scopes=scopes).select_related("created_by").filter(pk=item_id).first()

@@ -18,6 +18,7 @@ from agentops.errors import CodedError
 from agentops.taskqueue import enqueue
 from agentops.tenancy.models import Tenant
 
+from .forgetting import forgetters
 from .models import EmbeddingState, MemoryItem, MemoryKind, MemoryScope
 from .search import Filters, lexical_ranked
 from .text import content_hash, jaccard, query_terms
@@ -69,20 +70,43 @@ def memory_save(*, tenant, scope: str, subject: str, kind: str, content: str, me
     Jaccard at least AGENTOPS_MEMORY_DEDUPE_SIMILARITY with one of the best full-text matches).
     A merge takes the new content, kind, expiry and provenance and adds the new metadata keys.
     Raises MemoryError for invalid values. The embedding is computed after commit (tasks.embed)."""
+    with transaction.atomic():
+        item = _save(tenant=tenant, scope=scope, subject=subject, kind=kind, content=content, metadata=metadata,
+                     source_run=source_run, source_step=source_step, created_by=created_by,
+                     expires_at=expires_at, actor=actor)
+        transaction.on_commit(lambda: _embed_later([item.pk]))
+    return item
+
+
+def memory_save_bulk(*, tenant, items: list[dict], created_by=None, actor: Actor | None = None) -> list[MemoryItem]:
+    """memory_save for each of `items` (its keyword arguments but the tenant's), all or none: one
+    transaction. A MemoryError names the item's index in `details`."""
+    with transaction.atomic():
+        saved = []
+        for index, values in enumerate(items):
+            try:
+                saved.append(_save(tenant=tenant, created_by=created_by, actor=actor, **values))
+            except MemoryError as error:
+                raise MemoryError(error.code, f"item {index}: {error.message}", details={"index": index}) from None
+        ids = [item.pk for item in saved]
+        transaction.on_commit(lambda: _embed_later(ids))
+    return saved
+
+
+def _save(*, tenant, scope, subject, kind, content, metadata=None, source_run=None, source_step=None,
+          created_by=None, expires_at=None, actor=None) -> MemoryItem:
     memory_validate(scope=scope, subject=subject, kind=kind, content=content, metadata=metadata)
     values = {"kind": kind, "content": content, "metadata": metadata or {}, "content_hash": content_hash(content),
               "source_run": source_run, "source_step": source_step, "created_by": created_by,
               "expires_at": expires_at}
-    with transaction.atomic():
-        existing = _duplicate_of(tenant, scope, subject, content, values["content_hash"])
-        if existing is None:
-            item, merged = _insert_or_merge(tenant, scope, subject, values)
-        else:
-            item, merged = _merge(existing, values), True
-        audit_record(tenant=tenant, action="memory.merged" if merged else "memory.saved",
-                     actor=_actor(actor, created_by, source_run), target=item,
-                     data={"scope": scope, "subject": subject, "kind": kind, "chars": len(content)})
-        transaction.on_commit(lambda: _embed_later([item.pk]))
+    existing = _duplicate_of(tenant, scope, subject, content, values["content_hash"])
+    if existing is None:
+        item, merged = _insert_or_merge(tenant, scope, subject, values)
+    else:
+        item, merged = _merge(existing, values), True
+    audit_record(tenant=tenant, action="memory.merged" if merged else "memory.saved",
+                 actor=_actor(actor, created_by, source_run), target=item,
+                 data={"scope": scope, "subject": subject, "kind": kind, "chars": len(content)})
     return item
 
 
@@ -122,6 +146,37 @@ def _merge(item: MemoryItem, values: dict) -> MemoryItem:
     return item
 
 
+def memory_update(*, item: MemoryItem, actor: Actor, **changes) -> MemoryItem:
+    """Change an item's content, kind, metadata or expiry (those of `changes`). Raises MemoryError:
+    invalid values, or `duplicate` when the new content is another item's of the same subject."""
+    with transaction.atomic():
+        item = MemoryItem.objects.select_for_update().get(pk=item.pk, tenant=item.tenant)
+        before = {name: getattr(item, name) for name in changes}
+        merged = {name: changes.get(name, getattr(item, name)) for name in ("kind", "content", "metadata")}
+        memory_validate(scope=item.scope, subject=item.subject, **merged)
+        if "content" in changes and changes["content"] != item.content:
+            item.content_hash = content_hash(changes["content"])
+            item.embedding_state, item.embedding, item.embedding_model = EmbeddingState.PENDING, None, ""
+        for name, value in changes.items():
+            setattr(item, name, value)
+        try:
+            with transaction.atomic():
+                item.save()
+        except IntegrityError:
+            raise MemoryError("duplicate", "Another item of this subject already says this.") from None
+        changed = sorted(name for name in changes if before[name] != changes[name])
+        audit_record(tenant=item.tenant, action="memory.changed", actor=actor, target=item, data={"fields": changed})
+        transaction.on_commit(lambda: _embed_later([item.pk]))
+    return item
+
+
+def memory_delete(*, item: MemoryItem, actor: Actor) -> None:
+    with transaction.atomic():
+        audit_record(tenant=item.tenant, action="memory.deleted", actor=actor, target=item,
+                     data={"scope": item.scope, "subject": item.subject, "kind": item.kind})
+        MemoryItem.objects.filter(pk=item.pk, tenant=item.tenant).delete()
+
+
 def _embed_later(item_ids: list[int]) -> None:
     if settings.AGENTOPS_EMBEDDINGS_MODEL:
         enqueue("agentops.memory.tasks.embed", item_ids)
@@ -140,3 +195,30 @@ def memory_purge_expired(*, now: dt.datetime | None = None) -> int:
             audit_record(tenant=tenant, action="memory.purged", actor=Actor.system("memory purge"),
                          data={"items": counts[tenant.pk]})
     return sum(counts.values())
+
+
+def memory_forget(*, tenant, scope: str | None = None, subject: str | None = None, thread: str | None = None,
+                  actor: Actor) -> dict:
+    """Erase everything about a user (`scope="user"`, `subject=<username>`): their user items and,
+    through the registered forgetters (agentops.memory.forgetting), the words of the runs they
+    started or that acted for them; or about a thread (`thread=<id>`): its runs' words and the
+    items those runs wrote. One transaction; audited with the counts, never the words.
+    Returns the counts. Raises MemoryError when neither a user nor a thread is named."""
+    if thread is None and (scope != MemoryScope.USER or not subject):
+        raise MemoryError("invalid_forget", 'name a user ({"scope": "user", "subject": "<username>"}) or '
+                                            'a thread ({"thread": "<id>"}).')
+    username = subject if thread is None else None
+    with transaction.atomic():
+        counts: dict[str, int] = {}
+        run_ids: list = []
+        for forgetter in forgetters():
+            forgotten = forgetter(tenant=tenant, username=username, thread=thread, actor=actor)
+            counts.update(forgotten.counts)
+            run_ids += forgotten.run_ids
+        items = MemoryItem.objects.filter(tenant=tenant, source_run__in=run_ids)
+        if username is not None:
+            items = items | MemoryItem.objects.filter(tenant=tenant, scope=MemoryScope.USER, subject=username)
+        counts["memory_items"] = items.delete()[1].get(MemoryItem._meta.label, 0)
+        target = {"user": username} if username is not None else {"thread": thread}
+        audit_record(tenant=tenant, action="memory.forgotten", actor=actor, data={**target, **counts})
+    return counts

@@ -69,6 +69,7 @@ class ApiKeyScope(models.TextChoices):
     AGENTS_WRITE = "agents:write", "Create and change agents"
     MEMBERS_WRITE = "members:write", "Change members' attributes (owners)"
     EVALS_WRITE = "evals:write", "Create eval suites and cases, start eval runs"
+    MEMORY_WRITE = "memory:write", "Save, change and forget memory items"
 
 
 class ApiKeyQuerySet(models.QuerySet):

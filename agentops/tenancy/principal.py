@@ -22,6 +22,7 @@ PERMISSION_SCOPES = {
     "decide_approvals": "approvals:write",
     "manage_tools": "tools:write",
     "manage_agents": "agents:write",
+    "manage_memory": "memory:write",
 }
 
 

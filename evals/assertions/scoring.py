@@ -25,7 +25,10 @@ def assertion_validate(spec, *, where: str = "assertion") -> dict:
     """`spec` checked (known type, known keys, a value the type can use); raises EvalError."""
     if not isinstance(spec, dict):
         raise EvalError("invalid_assertion", f"{where}: an assertion is an object with a `type`")
-    assertion, _ = assertion_for(spec.get("type"))
+    try:
+        assertion, _ = assertion_for(spec.get("type"))
+    except EvalError as error:
+        raise EvalError(error.code, f"{where}: {error.message}", details=error.details) from None
     unknown = set(spec) - SPEC_KEYS
     problem = f"unknown keys {sorted(unknown)}" if unknown else None
     if problem is None:

@@ -3,7 +3,10 @@ steps are numbered, replayed and written, `parking` for waits, and `steps/` for 
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from agentops.llm.base import LLMResponse, ToolSpec
+from agentops.memory.policy import MemoryPolicy
 from tools.gateway import ToolSession
 
 from ..journal import JournalEntry
@@ -14,6 +17,7 @@ from .recorder import StepRecorder
 from .steps.approval import approval
 from .steps.child import child_run
 from .steps.code import code_step
+from .steps.memory import recall, remember
 from .steps.model import ModelCalls
 from .steps.timer import sleep
 from .steps.tool import tool_call
@@ -34,6 +38,15 @@ class RunContext:
     @property
     def input(self) -> dict:
         return self.run.input
+
+    @cached_property
+    def memory_policy(self) -> MemoryPolicy:
+        """What the agent version lets runs read and write of long-term memory."""
+        return MemoryPolicy.from_config(self.version.memory)
+
+    def main_prompt_tokens(self) -> int | None:
+        """Prompt tokens the latest call of the main conversation reported, if it made one."""
+        return self._models.prompt_tokens.get("main")
 
     @property
     def tool_session(self) -> ToolSession:
@@ -78,3 +91,14 @@ class RunContext:
     def agent(self, slug: str, input: dict):
         """Run another agent of the tenant as a child run and return its output (waits for it)."""
         return child_run(self, slug, input)
+
+    def recall(self, query: str, *, scopes: list[str] | None = None, kind: str | None = None,
+               limit: int | None = None) -> list[dict]:
+        """Long-term memory items that answer `query`, from the scopes the memory policy lets the
+        run read (or those of `scopes`), for the run's own user and agent; a journaled step."""
+        return recall(self, query, scopes=scopes, kind=kind, limit=limit)
+
+    def remember(self, content: str, *, kind: str = "fact", scope: str = "user", metadata: dict | None = None) -> dict:
+        """Store `content` in a scope the memory policy lets the run write, with this step as its
+        provenance; a journaled step."""
+        return remember(self, content, kind=kind, scope=scope, metadata=metadata)

@@ -19,6 +19,8 @@ from django.utils import timezone
 from agentops import config_cache
 from agentops.agents.models import AgentVersion
 from agentops.audit.services import Actor, audit_prepare
+from agentops.logs import run_log_context
+from agentops.memory.threads import thread_lock
 from agentops.webhooks.services import webhook_emit
 from tools.errors import ToolError
 
@@ -28,6 +30,7 @@ from ..models import Run, RunStatus, StepStatus
 from ..preview import output_preview
 from ..registry import get_workflow
 from ..rollups import run_rollups_add
+from ..threads import thread_run_ended
 from ..waits import wait_deliver
 from .context import RunContext
 from .lease import Lease, new_worker_id, run_claim, run_claim_next
@@ -77,6 +80,13 @@ def _execute(run: Run, owner: str) -> str:
     journal = load_journal(run.pk) if run.executions > 1 else {}
     ctx = RunContext(run, lease=Lease(run.pk, owner), journal=journal, started=started)
     workflow = get_workflow(run.workflow)
+    with run_log_context(run_id=run.pk, tenant=run.tenant.slug):
+        return _run_workflow(ctx, workflow)
+
+
+def _run_workflow(ctx: RunContext, workflow) -> str:
+    """Run the workflow to its end or its next wait; record how it ended."""
+    run = ctx.run
     try:
         if workflow is None:
             raise RunFailure("unknown_workflow", f"no workflow named {run.workflow!r} is registered in this worker")
@@ -122,7 +132,7 @@ def _json_output(output):
 
 def _finish(ctx: RunContext, status: str, *, output=None, error=None) -> None:
     """Record the end of the run (compare-and-swap on our lease), deliver it to a waiting parent,
-    send the run's webhooks, notify viewers: one transaction."""
+    hand its thread to the next run, send the run's webhooks, notify viewers: one transaction."""
     run = ctx.run
     now = timezone.now()
     run.status, run.output, run.error, run.waiting_reason = status, output, error, ""
@@ -131,11 +141,15 @@ def _finish(ctx: RunContext, status: str, *, output=None, error=None) -> None:
     release = ctx.journal.release(status=status, output=output, error=error, finished_at=now, waiting_reason="",
                                   output_preview=output_preview(output, error), events=[event])
     with transaction.atomic():
+        if run.thread_ref_id:
+            thread_lock(run.thread_ref_id)  # before the run's row, in the order run_create takes them
         if not release.apply():
             return  # the lease was lost meanwhile: the worker that holds it now records the end
         run_rollups_add(run.pk)
         if run.parent_id:
             child_end_deliver(run)
+        if run.thread_ref_id:
+            thread_run_ended(run, prompt_tokens=ctx.main_prompt_tokens())
         run_event_emit(run=run, event=f"run.{status}")
     ctx.journal.notify(ctx.journal.written)
 

@@ -27,6 +27,8 @@ from datetime import timezone as dt_timezone
 from django.conf import settings
 from django.db import transaction
 
+from agentops.logs import log_step
+
 from .. import live, store
 from ..errors import NonDeterminismError, RunFailure
 from ..journal import BlobWriter, JournalEntry, blob_threshold
@@ -70,6 +72,7 @@ class StepRecorder:
         matches. Before new work, limits and ownership are checked (replayed steps are free)."""
         self.seq += 1
         seq = self.seq
+        log_step(seq)
         recorded = self.recorded.get(seq)
         if recorded is not None:
             if (recorded.kind, recorded.name) != (kind, name):

@@ -118,3 +118,21 @@ def test_an_operator_sees_the_usage_and_switches_the_period_without_reload(logge
     assert page.locator(".dash-day").count() == 30
     assert stat(page, "Model calls") == f"{sum(c for c in SUPPORT + BILLING + NOTIFIER if c):,}"
     screenshot(page, "dashboard", docs=True)
+
+
+def test_the_charts_draw_and_draw_again_for_another_period(logged_in_page, usage):
+    page = logged_in_page("olivia", "pw")
+    page.goto("/dashboard/")
+    page.wait_for_function("document.querySelectorAll('canvas[data-chart]').length === 4 && "
+                           "[...document.querySelectorAll('canvas[data-chart]')].every(c => Chart.getChart(c))")
+
+    days = page.evaluate("Chart.getChart(document.querySelector('canvas[data-chart=days]')).data.labels.length")
+    statuses = page.evaluate("Chart.getChart(document.querySelector('canvas[data-chart=statuses]'))"
+                             ".data.datasets[0].data.reduce((a, b) => a + b, 0)")
+    assert days == 14
+    assert statuses == int(stat(page, "Runs started"))
+
+    page.locator(".dash-periods a", has_text="30 days").click()
+    page.wait_for_function("Chart.getChart(document.querySelector('canvas[data-chart=days]'))?.data.labels.length === 30")
+    assert page.evaluate("Chart.getChart(document.querySelector('canvas[data-chart=agents]')).data.labels") == [
+        "support", "billing", "notifier"]

@@ -31,7 +31,7 @@ def refund_tool(tenant):
 
 
 @pytest.fixture
-def refund_agent(tenant, refund_tool):
+def refund_agent(tenant, refund_tool, operator):  # the operator runs the cases
     return AgentFactory(tenant=tenant, slug="refunder", version__provider="scripted",
                         version__provider_config={"responses": REFUND_SCRIPT}, version__tools=["payments.refund"])
 

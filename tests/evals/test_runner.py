@@ -7,7 +7,7 @@ from agentops.tenancy.principal import Principal
 from approvals.models import ApprovalRequest, ApprovalStatus
 from evals.errors import EvalError
 from evals.models import EvalResultStatus, EvalRunStatus
-from evals.services import eval_run_wait, run_eval
+from evals.services import eval_run_advance, eval_run_wait, run_eval
 from runs.models import Run, RunStatus
 from tests.factories import EvalCaseFactory
 
@@ -65,3 +65,15 @@ def test_a_second_tenant_cannot_run_the_suite(principal, refund_suite, other_ten
 
     with pytest.raises(EvalError):
         run_eval(principal=outsider, suite=refund_suite)
+
+
+def test_an_eval_run_that_outlives_its_timeout_fails_and_cancels_its_runs(principal, refund_suite, settings):
+    settings.EVAL_RUN_TIMEOUT_SECONDS = 0
+    eval_run = run_eval(principal=principal, suite=refund_suite, start=False)
+
+    assert eval_run_advance(eval_run_id=eval_run.pk) is True  # no worker here: its runs stay queued
+
+    eval_run.refresh_from_db()
+    assert eval_run.status == EvalRunStatus.FAILED and eval_run.error["code"] == "timeout"
+    assert set(Run.objects.filter(tenant=refund_suite.tenant).values_list("status", flat=True)) == {
+        RunStatus.CANCELLED}

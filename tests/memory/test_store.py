@@ -2,8 +2,10 @@
 whichever database the suite runs on."""
 
 import datetime as dt
+import io
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from agentops.audit.models import AuditEvent
@@ -113,3 +115,19 @@ def test_audit_events_never_hold_the_words(tenant):
 
     event = AuditEvent.objects.get(action="memory.saved")
     assert "marmalade" not in str([event.data, event.target_label, event.changes])
+
+
+def test_the_purge_command_reports_what_it_deleted(tenant):
+    save(tenant, "Gone soon.", expires_at=timezone.now() - dt.timedelta(minutes=1))
+    out = io.StringIO()
+
+    call_command("memory", "purge", stdout=out)
+
+    assert out.getvalue().strip() == "1 expired memory items deleted." and not MemoryItem.objects.exists()
+
+
+def test_the_embed_command_needs_a_model(settings):
+    settings.AGENTOPS_EMBEDDINGS_MODEL = ""
+
+    with pytest.raises(CommandError, match="AGENTOPS_EMBEDDINGS_MODEL"):
+        call_command("memory", "embed")

@@ -332,11 +332,11 @@ def test_the_14_day_page_does_not_count_usage_20_days_old(browser, agent):
     assert browser.get(reverse("dashboard")).context["dash"].usage.cost == 0
 
 
-def test_dashboard_selectors_run_seven_queries(principal, agent, django_assert_num_queries):
+def test_dashboard_selectors_run_eleven_queries(principal, agent, django_assert_num_queries):
     usage(agent, TODAY)
     run_on(agent, TODAY)
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(11):
         dashboard_get(principal=principal, today=TODAY)
 
 

@@ -10,9 +10,11 @@ from agentops_client import AgentOps, AsyncAgentOps
 from agentops.tenancy.models import Membership
 from agentops.tenancy.principal import Principal
 from agentops.tenancy.roles import Role
+from agentops.webhooks.services import webhook_delivery_attempt, webhook_emit
 from runs.services import run_create
 from tests.factories import AgentFactory
 from tests.support.workers import running_worker
+from tests.webhooks.conftest import hook_for, receiver  # noqa: F401 (fixtures `delivered` uses)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def helper(tenant):
 @pytest.fixture
 def gatekeeper(tenant):
     """An agent whose workflow waits for an approval, then returns the decision."""
-    return AgentFactory(tenant=tenant, slug="gatekeeper", version__workflow="test_approval")
+    return AgentFactory(tenant=tenant, slug="gatekeeper", version__workflow="test_decision")
 
 
 @pytest.fixture
@@ -81,3 +83,13 @@ def start_runs(operator, tenant):
                 for i in range(n)]
 
     return make
+
+
+@pytest.fixture
+def delivered(tenant, hook_for, receiver):  # noqa: F811
+    """The request the receiver got for one `approval.requested` event."""
+    hook_for(receiver.url)
+    [delivery] = webhook_emit(tenant=tenant, event="approval.requested", payload={"id": 7, "title": "Refund €80"})
+    webhook_delivery_attempt(delivery_id=delivery.pk)
+    [request] = receiver.requests
+    return request

@@ -6,20 +6,9 @@ import json
 import pytest
 from agentops_client import WebhookVerificationError, webhooks
 
-from agentops.webhooks.services import webhook_delivery_attempt, webhook_emit
-from tests.webhooks.conftest import SECRET, hook_for, receiver  # noqa: F401 (fixtures)
+from tests.webhooks.conftest import SECRET
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def delivered(tenant, hook_for, receiver):  # noqa: F811
-    """The request the receiver got for one `approval.requested` event."""
-    hook_for(receiver.url)
-    [delivery] = webhook_emit(tenant=tenant, event="approval.requested", payload={"id": 7, "title": "Refund €80"})
-    webhook_delivery_attempt(delivery_id=delivery.pk)
-    [request] = receiver.requests
-    return request
 
 
 def signed_at(request) -> int:

@@ -1,4 +1,4 @@
-"""A local OpenAI-compatible chat completions server, for tests and benchmarks.
+"""A local OpenAI-compatible chat completions and embeddings server, for tests and benchmarks.
 
 A real HTTP server on 127.0.0.1 (ephemeral port by default), so the official `openai` client
 is exercised end to end. Replies are queued; each request to POST /v1/chat/completions takes
@@ -24,6 +24,10 @@ In a test:
         ...
         assert len(server.requests) == 2
 
+POST /v1/embeddings answers every input with a deterministic vector (`embedding_of`: hashed
+character trigrams of its words, EMBEDDING_DIMENSIONS long, unit length), so texts sharing word
+parts ("allergic", "allergies") are near although no stemmer makes them the same word.
+
 From another process (workers of the crash tests, benchmarks):
 
     python -m tests.support.openai_server --port 0 --script replies.json
@@ -36,7 +40,10 @@ as JSON and POST /_replies queues more replies (one dict or a list).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
+import re
 import threading
 import time
 from collections import deque
@@ -45,6 +52,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_CONTENT = "done"
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
+EMBEDDING_PATHS = ("/v1/embeddings", "/embeddings")
+EMBEDDING_DIMENSIONS = 256
+
+
+def embedding_of(text: str) -> list[float]:
+    """A hashed bag of the character trigrams of `text`'s words, normalised to unit length."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in re.findall(r"[^\W_]+", text.lower()):
+        padded = f"#{word}#"
+        for start in range(len(padded) - 2):
+            digest = hashlib.blake2b(padded[start:start + 3].encode(), digest_size=4).digest()
+            number = int.from_bytes(digest, "little")
+            vector[number % EMBEDDING_DIMENSIONS] += 1.0 if number & 1 << 31 else -1.0
+    norm = math.sqrt(sum(value * value for value in vector)) or 1.0
+    return [value / norm for value in vector]
+
+
+def embeddings_reply(body: dict) -> dict:
+    texts = body.get("input") or []
+    texts = [texts] if isinstance(texts, str) else texts
+    return {"object": "list", "model": body.get("model", ""),
+            "data": [{"object": "embedding", "index": index, "embedding": embedding_of(text)}
+                     for index, text in enumerate(texts)],
+            "usage": {"prompt_tokens": sum(len(text.split()) for text in texts), "total_tokens": 0}}
 
 
 @dataclass(frozen=True)
@@ -211,6 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
         number = self.server.owner._record(RecordedRequest("POST", self.path, self._headers(), body))
         if self.path in CHAT_PATHS:
             self._chat(number, body if isinstance(body, dict) else {})
+        elif self.path in EMBEDDING_PATHS:
+            self._send(200, embeddings_reply(body if isinstance(body, dict) else {}))
         elif self.path == "/_replies":
             self.server.owner.enqueue(*(body if isinstance(body, list) else [body]))
             self._send(204, None)

@@ -54,8 +54,8 @@ def long_conversation(ctx, input):
     return {"rounds": input["rounds"]}
 
 
-@workflow("test_approval")
-def approval_then_answer(ctx, input):
+@workflow("test_decision")
+def approval_then_decision(ctx, input):
     """Ask a person to approve `input["arguments"]`, then return the decision."""
     decision = ctx.approval(input.get("title", "Go ahead?"), arguments=input.get("arguments", {}))
     return {"approved": decision.approved, "arguments": decision.arguments, "comment": decision.comment}

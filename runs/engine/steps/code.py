@@ -16,11 +16,12 @@ from ..recorder import utc_now
 _decode = json.JSONDecoder().raw_decode
 
 
-def code_step(ctx, name: str, fn, args, kwargs, *, repeatable: bool):
+def code_step(ctx, name: str, fn, args, kwargs, *, repeatable: bool, kind: str = StepKind.CODE):
     """Run `fn(*args, **kwargs)` once. A `repeatable` step (no side effects) is written with the
-    run's next write; any other is written at once, after what it may depend on."""
+    run's next write; any other is written at once, after what it may depend on. `kind` is the
+    journal's kind of step (memory accesses are code with a kind of their own)."""
     journal = ctx.journal
-    seq, recorded = journal.next(StepKind.CODE, name)
+    seq, recorded = journal.next(kind, name)
     if recorded is not None:
         if recorded.status == StepStatus.FAILED:
             raise StepFailed(name, recorded.error or {})
@@ -34,10 +35,10 @@ def code_step(ctx, name: str, fn, args, kwargs, *, repeatable: bool):
     except Exception as exc:
         error = {"type": type(exc).__name__, "message": str(exc)[:2000],
                  "traceback": traceback.format_exc(limit=8)[-4000:]}
-        journal.insert(seq, StepKind.CODE, name, StepStatus.FAILED, error=error, started_at=started_at)
+        journal.insert(seq, kind, name, StepStatus.FAILED, error=error, started_at=started_at)
         raise StepFailed(name, error) from exc
     text = encoded_json(result)  # encoded once, for the row and for replay
-    entry = journal.insert(seq, StepKind.CODE, name, StepStatus.COMPLETED, output=text, started_at=started_at,
+    entry = journal.insert(seq, kind, name, StepStatus.COMPLETED, output=text, started_at=started_at,
                            defer=repeatable)
     entry.output = _decode(text)[0]  # exactly what a replay will return
     return entry.output

@@ -35,6 +35,7 @@ class ModelCalls:
         self.ctx = ctx
         self.conversations: dict[str, tuple[int, list]] = {}
         self.last_tools: tuple[list, list[dict]] | None = None
+        self.prompt_tokens: dict[str, int] = {}  # conversation -> prompt tokens its latest call reported
 
     def call(self, messages: list[dict], *, tools: list[ToolSpec] | None, model: str | None,
              temperature: float | None, conversation: str) -> LLMResponse:
@@ -52,6 +53,7 @@ class ModelCalls:
             budgets_check(ctx)
             response = self._call(seq, model, messages, tools or [], temperature, conversation)
         self.conversations[conversation] = (seq, [*messages, response.to_message()])
+        self.prompt_tokens[conversation] = response.usage.input_tokens
         ctx.last_reason = response.content or ""
         return response
 

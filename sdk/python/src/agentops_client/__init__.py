@@ -27,7 +27,19 @@ from .errors import (
     RunWaitTimeout,
     WebhookVerificationError,
 )
-from .models import Agent, AgentVersion, ApprovalRequest, ApprovalVote, Delta, Run, StatusChange, Step, Tool
+from .models import (
+    Agent,
+    AgentVersion,
+    ApprovalRequest,
+    ApprovalVote,
+    Delta,
+    MemoryItem,
+    MemorySearchResult,
+    Run,
+    StatusChange,
+    Step,
+    Tool,
+)
 from .pagination import AsyncPager, Pager
 from .streaming import RunEvent
 
@@ -36,5 +48,6 @@ __all__ = [
     "AgentOpsError", "APIError", "APIConnectionError", "APITimeoutError", "AuthenticationError", "BadRequestError",
     "ConflictError", "InternalServerError", "NotFoundError", "PermissionDeniedError", "RateLimitError",
     "RunWaitTimeout", "WebhookVerificationError",
-    "Agent", "AgentVersion", "ApprovalRequest", "ApprovalVote", "Delta", "Run", "StatusChange", "Step", "Tool",
+    "Agent", "AgentVersion", "ApprovalRequest", "ApprovalVote", "Delta", "MemoryItem", "MemorySearchResult", "Run",
+    "StatusChange", "Step", "Tool",
 ]

@@ -9,7 +9,7 @@ import httpx
 from ._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Call, Retries
 from .errors import RunWaitTimeout
 from .pagination import AsyncPager
-from .resources import Agents, Approvals, Runs, Tools
+from .resources import Agents, Approvals, Memory, Runs, Tools
 from .streaming import EventStream, RunEvent
 
 
@@ -23,7 +23,7 @@ class AsyncAgentOps(BaseClient):
         super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
         self._http = http_client or httpx.AsyncClient(**self._http_options())
         self.runs, self.approvals = Runs(self), Approvals(self)
-        self.agents, self.tools = Agents(self), Tools(self)
+        self.agents, self.tools, self.memory = Agents(self), Tools(self), Memory(self)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -38,7 +38,7 @@ class AsyncAgentOps(BaseClient):
         retries = Retries(call, self.max_retries)
         while (delay := retries.after(await self._attempt(call))) is not None:
             await asyncio.sleep(delay)
-        return retries.result if call.stream else call.parse(retries.result.json())
+        return self._result(call, retries.result)
 
     async def _attempt(self, call: Call) -> Union[httpx.Response, httpx.TransportError]:
         try:

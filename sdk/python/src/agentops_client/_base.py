@@ -131,6 +131,13 @@ class BaseClient:
         return {"base_url": self.base_url, "headers": headers, "timeout": self.timeout}
 
     @staticmethod
+    def _result(call: Call, response: httpx.Response) -> Any:
+        """What a call returns: the open response of a stream, None for 204, else the parsed body."""
+        if call.stream:
+            return response
+        return None if response.status_code == 204 else call.parse(response.json())
+
+    @staticmethod
     def _request(http: Union[httpx.Client, httpx.AsyncClient], call: Call) -> httpx.Request:
         path = call.path if call.path.startswith("/api/") else f"/api/v1{call.path}"
         return http.build_request(call.method, path, params=call.params, json=call.json, headers=call.headers)

@@ -8,7 +8,7 @@ import httpx
 from ._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Call, Retries
 from .errors import RunWaitTimeout
 from .pagination import Pager
-from .resources import Agents, Approvals, Runs, Tools
+from .resources import Agents, Approvals, Memory, Runs, Tools
 from .streaming import EventStream, RunEvent
 
 
@@ -22,7 +22,7 @@ class AgentOps(BaseClient):
         super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
         self._http = http_client or httpx.Client(**self._http_options())
         self.runs, self.approvals = Runs(self), Approvals(self)
-        self.agents, self.tools = Agents(self), Tools(self)
+        self.agents, self.tools, self.memory = Agents(self), Tools(self), Memory(self)
 
     def close(self) -> None:
         self._http.close()
@@ -37,7 +37,7 @@ class AgentOps(BaseClient):
         retries = Retries(call, self.max_retries)
         while (delay := retries.after(self._attempt(call))) is not None:
             time.sleep(delay)
-        return retries.result if call.stream else call.parse(retries.result.json())
+        return self._result(call, retries.result)
 
     def _attempt(self, call: Call) -> Union[httpx.Response, httpx.TransportError]:
         try:

@@ -47,6 +47,8 @@ class AgentVersion(Model):
     timeout_seconds: int = 0
     child_workflows: List[str] = dataclasses.field(default_factory=list)
     max_child_depth: int = 0
+    context_budget_tokens: int = 0
+    memory: Any = None
     created_at: str = ""
 
 
@@ -190,6 +192,40 @@ class Tool(Model):
 
 
 @dataclasses.dataclass
+class MemoryItem(Model):
+    """A long-term memory item: `scope` user (its `subject` a username), agent (a slug) or tenant."""
+
+    id: int = 0
+    scope: str = ""
+    subject: str = ""
+    kind: str = ""
+    content: str = ""
+    metadata: Any = None
+    source_run: Optional[str] = None
+    source_step: Optional[int] = None
+    created_by: Optional[str] = None
+    created_at: str = ""
+    updated_at: str = ""
+    expires_at: Optional[str] = None
+    embedding_state: str = ""
+
+
+@dataclasses.dataclass
+class MemorySearchResult(Model):
+    """A memory item that answers a search, with its `score` (higher is better)."""
+
+    id: int = 0
+    content: str = ""
+    kind: str = ""
+    scope: str = ""
+    subject: str = ""
+    metadata: Any = None
+    score: float = 0.0
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclasses.dataclass
 class StatusChange(Model):
     """The data of a stream's `status` event."""
 
@@ -208,4 +244,4 @@ class Delta(Model):
 
 
 # The models checked against the schema's components of the same name.
-SCHEMA_MODELS = (Agent, AgentVersion, Run, Step, ApprovalRequest, ApprovalVote, Tool)
+SCHEMA_MODELS = (Agent, AgentVersion, Run, Step, ApprovalRequest, ApprovalVote, Tool, MemoryItem, MemorySearchResult)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from ._base import Call, Page, drop_none, new_idempotency_key, relative
-from .models import Agent, ApprovalRequest, Run, Step, Tool
+from .models import Agent, ApprovalRequest, MemoryItem, MemorySearchResult, Run, Step, Tool
 from .streaming import EventStream, events_call
 
 
@@ -119,3 +119,45 @@ class Agents(Resource):
 class Tools(Resource):
     def list(self, *, limit: Optional[int] = None):
         return self._list("/tools/", Tool, {"limit": limit})
+
+
+class Memory(Resource):
+    """Long-term memory items (scopes `user`, `agent`, `tenant`) you may see and write."""
+
+    def list(self, *, scope: Optional[str] = None, subject: Optional[str] = None, kind: Optional[str] = None,
+             since: Optional[str] = None, limit: Optional[int] = None):
+        """Newest first, every page as you iterate."""
+        return self._list("/memory/", MemoryItem, {"scope": scope, "subject": subject, "kind": kind, "since": since,
+                                                   "limit": limit})
+
+    def get(self, item_id: int):
+        return self._client._send(Call("GET", f"/memory/{item_id}/", parse=MemoryItem.from_dict))
+
+    def create(self, *, scope: str, content: str, subject: Optional[str] = None, kind: Optional[str] = None,
+               metadata: Optional[Dict[str, Any]] = None, expires_at: Optional[str] = None):
+        """Save an item; one that says the same thing as an existing item is merged into it."""
+        body = drop_none({"scope": scope, "subject": subject, "kind": kind, "content": content,
+                          "metadata": metadata, "expires_at": expires_at})
+        return self._client._send(Call("POST", "/memory/", json=body, parse=MemoryItem.from_dict, replayable=False))
+
+    def update(self, item_id: int, *, content: Optional[str] = None, kind: Optional[str] = None,
+               metadata: Optional[Dict[str, Any]] = None, expires_at: Optional[str] = None):
+        body = drop_none({"content": content, "kind": kind, "metadata": metadata, "expires_at": expires_at})
+        return self._client._send(Call("PATCH", f"/memory/{item_id}/", json=body, parse=MemoryItem.from_dict))
+
+    def delete(self, item_id: int):
+        return self._client._send(Call("DELETE", f"/memory/{item_id}/", replayable=False))
+
+    def search(self, q: str, *, scope: Optional[str] = None, subject: Optional[str] = None,
+               kind: Optional[str] = None, metadata: Optional[str] = None, since: Optional[str] = None,
+               limit: Optional[int] = None):
+        """The items that best answer `q`, best first (`metadata`: "key=value")."""
+        params = drop_none({"q": q, "scope": scope, "subject": subject, "kind": kind, "metadata": metadata,
+                            "since": since, "limit": limit})
+        return self._client._send(Call("GET", "/memory/search/", params=params, parse=lambda body: [
+            MemorySearchResult.from_dict(item) for item in body["results"]]))
+
+    def forget(self, *, user: Optional[str] = None, thread: Optional[str] = None):
+        """Erase everything about a user or a thread (owners); the counts of what was erased."""
+        body = {"scope": "user", "subject": user} if user is not None else {"thread": thread}
+        return self._client._send(Call("POST", "/memory/forget/", json=body, replayable=False))

@@ -1,0 +1,70 @@
+"""Forgetting a user or a thread in the runs: the words of their runs go, the runs stay.
+
+Registered with agentops.memory.forgetting (runs.apps), so `memory_forget` erases these in its own
+transaction. A run keeps its status, timing, tokens and cost (the dashboards and budgets count
+them); its input, output, previews and metadata, and its steps' inputs, outputs and error
+messages are emptied, and the blobs only those steps referred to are deleted. A run still going
+is cancelled first, so that nothing more is written about it.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+
+from agentops.memory.forgetting import Forgotten
+
+from .journal import collect_refs, load_blobs
+from .models import UNFINISHED_STATUSES, Blob, Run, Step
+from .services import run_cancel
+
+FORGOTTEN = "[forgotten]"
+
+
+def runs_forget(*, tenant, username: str | None, thread: str | None, actor) -> Forgotten:
+    """Call inside a transaction (memory_forget's)."""
+    runs = Run.objects.filter(tenant=tenant)
+    if username is not None:
+        runs = runs.filter(Q(created_by__username=username) | Q(on_behalf_of__username=username))
+    else:
+        runs = runs.filter(thread=thread)
+    run_ids = list(runs.values_list("pk", flat=True))
+    for run in Run.objects.filter(pk__in=run_ids, status__in=UNFINISHED_STATUSES):
+        run_cancel(run=run, actor=actor)
+    steps = Step.objects.filter(run__in=run_ids)
+    digests = _blob_digests(steps)
+    step_count = steps.update(input=None, output=None, error=None)
+    blob_count = _delete_unshared_blobs(digests, run_ids)
+    Run.objects.filter(pk__in=run_ids).update(input={}, output=None, metadata={}, input_preview=FORGOTTEN,
+                                              output_preview=FORGOTTEN)
+    return Forgotten(counts={"runs": len(run_ids), "steps": step_count, "blobs": blob_count}, run_ids=run_ids)
+
+
+def _blob_digests(steps) -> set[str]:
+    """Every blob the steps refer to, directly or through another blob."""
+    digests: set[str] = set()
+    for payloads in steps.values_list("input", "output"):
+        collect_refs(list(payloads), digests)
+    unread = set(digests)
+    while unread:
+        found: set[str] = set()
+        collect_refs(list(load_blobs(unread).values()), found)
+        unread = found - digests
+        digests |= found
+    return digests
+
+
+def _delete_unshared_blobs(digests: set[str], run_ids: list) -> int:
+    """Blobs are shared by content across runs and tenants (the same tool list, say): one that a
+    step of another run names stays. References nest anywhere in a payload, so the other steps'
+    JSON text is searched for the digests: a scan of the steps, acceptable for a rare erasure."""
+    if not digests:
+        return 0
+    mentions = Q()
+    for digest in digests:
+        mentions |= Q(input_text__contains=digest) | Q(output_text__contains=digest)
+    others = (Step.objects.exclude(run__in=run_ids)
+              .annotate(input_text=Cast("input", TextField()), output_text=Cast("output", TextField()))
+              .filter(mentions).values_list("input_text", "output_text"))
+    shared = {digest for texts in others for digest in digests if digest in f"{texts[0]}{texts[1]}"}
+    return Blob.objects.filter(sha256__in=digests - shared).delete()[0]

@@ -1,0 +1,42 @@
+// Against the real app, when the Python suite runs this (tests/sdk/test_typescript.py) with a live
+// server, a key of an operator and a webhook delivery the app's sender made.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { AgentOpsError, createClient, verifyWebhook } from "../src/index.js";
+
+const { AGENTOPS_TEST_BASE_URL: baseUrl, AGENTOPS_TEST_API_KEY: apiKey, AGENTOPS_TEST_WEBHOOK: webhook } = process.env;
+const live = { skip: baseUrl && apiKey ? false : "no live server (run through tests/sdk/test_typescript.py)" };
+
+test("create runs, read one back, list them a page of one at a time", live, async () => {
+  const client = createClient({ apiKey, baseUrl });
+  const run = await client.runs.create({ agent: "helper", message: "from TypeScript", metadata: { via: "ts" } });
+  const newer = await client.runs.create({ agent: "helper", message: "and again" });
+  assert.equal(run.status, "queued");
+  assert.deepEqual((await client.runs.get(run.id)).metadata, { via: "ts" });
+  const listed = [];
+  for await (const item of client.runs.list({ agent: "helper", limit: 1 })) listed.push(item.id);
+  assert.deepEqual(listed.slice(0, 2), [newer.id, run.id]);
+});
+
+test("the same idempotency key returns the same run", live, async () => {
+  const client = createClient({ apiKey, baseUrl });
+  const first = await client.runs.create({ agent: "helper", message: "once" }, { idempotencyKey: "ts-once" });
+  const again = await client.runs.create({ agent: "helper", message: "once" }, { idempotencyKey: "ts-once" });
+  assert.equal(first.id, again.id);
+});
+
+test("an API error is thrown with its code, status and details", live, async () => {
+  const client = createClient({ apiKey, baseUrl });
+  await assert.rejects(client.runs.create({ agent: "nobody", message: "hi" }),
+    (error: unknown) => error instanceof AgentOpsError && error.code === "unknown_agent" && error.status === 400);
+  await assert.rejects(createClient({ apiKey: "ak_wrong", baseUrl }).runs.get("3f2b8c1e-0000-4000-8000-000000000001"),
+    (error: unknown) => error instanceof AgentOpsError && error.status === 401);
+});
+
+test("a delivery signed by the app verifies; tampered, it does not", { skip: webhook ? false : live.skip || "no delivery" },
+  async () => {
+    const { body, headers, secret } = JSON.parse(webhook!) as { body: string; headers: Record<string, string>; secret: string };
+    assert.equal(((await verifyWebhook(body, headers, secret)) as { event: string }).event, "approval.requested");
+    await assert.rejects(verifyWebhook(body.replace("approval.requested", "approval.decided"), headers, secret));
+  });
