@@ -78,7 +78,7 @@ class SuiteRunForm(forms.Form):
     version = forms.TypedChoiceField(coerce=int, label="Version")
     repeat = forms.IntegerField(min_value=1, max_value=MAX_REPEATS, initial=1, label="Repeats",
                                 widget=forms.NumberInput(attrs={"size": 3}))
-    baseline = forms.ChoiceField(required=False, label="Compare with")
+    baseline = forms.ChoiceField(required=False, label="Compare with", initial="latest")
     label = forms.CharField(required=False, max_length=EvalRun._meta.get_field("label").max_length, label="Label",
                             widget=forms.TextInput(attrs={"placeholder": "e.g. a release"}))
 
