@@ -10,7 +10,7 @@ from evals.api import (
     EvalCasesApi, EvalRunComparisonApi, EvalRunDetailApi, EvalRunListApi, EvalSuiteDetailApi, EvalSuiteListApi,
 )
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
-from runs.api import RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
+from runs.api import BudgetsApi, RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
 from runs.thread_api import ThreadDetailApi, ThreadListCreateApi
 from tools.api import ToolDetailApi, ToolListApi
 
@@ -48,4 +48,5 @@ urlpatterns = [
     path("evals/runs/<int:eval_run_id>/", EvalRunDetailApi.as_view(), name="api-eval-run-detail"),
     path("evals/runs/<int:eval_run_id>/comparison/", EvalRunComparisonApi.as_view(),
          name="api-eval-run-comparison"),
+    path("budgets/", BudgetsApi.as_view(), name="api-budgets"),
 ]

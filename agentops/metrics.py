@@ -1,7 +1,7 @@
 """`/metrics`: the platform's figures in the Prometheus text format (prometheus-client).
 
 Computed at each scrape from the database, not counted in a process's memory: every web and
-worker process answers the same figures, whichever a scraper reaches. Seven queries, each cheap
+worker process answers the same figures, whichever a scraper reaches. Six queries, each cheap
 whatever the number of runs: the unfinished runs through the (status, created_at) index, and
 sums of the rollups the engine writes as runs end (runs.rollups) and of the daily usage
 counters; the pending approval requests through their (tenant, status, ...) index; the task

@@ -112,6 +112,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "agentops.tenancy.context_processors.tenancy",
+                "runs.context_processors.budgets",
             ],
         },
     },

@@ -32,6 +32,7 @@ ERROR_STATUS = {
     "stale": status.HTTP_409_CONFLICT,
     "already_decided": status.HTTP_409_CONFLICT,
     "not_pending": status.HTTP_409_CONFLICT,
+    "budget_exceeded": status.HTTP_409_CONFLICT,
     "comment_required": status.HTTP_400_BAD_REQUEST,
     "comment_too_long": status.HTTP_400_BAD_REQUEST,
     "invalid_arguments": status.HTTP_400_BAD_REQUEST,

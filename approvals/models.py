@@ -31,6 +31,11 @@ class ApprovalStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class ApprovalKind(models.TextChoices):
+    ACTION = "action", "Action"  # a gated tool call or a workflow's ctx.approval
+    BUDGET = "budget", "Budget"  # a run paused by a used-up budget, before a model call
+
+
 class ApprovalRequest(models.Model):
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="approval_requests")
     run = models.ForeignKey("runs.Run", on_delete=models.CASCADE, related_name="approval_requests")
@@ -38,6 +43,7 @@ class ApprovalRequest(models.Model):
     # filter is served by an index instead of a join through every run.
     agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, related_name="+")
     step_seq = models.PositiveIntegerField(help_text="The approval step of the run that waits for this.")
+    kind = models.CharField(max_length=10, choices=ApprovalKind.choices, default=ApprovalKind.ACTION)
     tool_name = models.CharField(max_length=200, blank=True, help_text="Empty for a generic ctx.approval.")
     title = models.CharField(max_length=300)
     context = models.JSONField(default=dict, blank=True, help_text="request, findings, reason")

@@ -15,10 +15,11 @@ from runs.models import Step, StepKind
 from tools.schemas import summary_argument_names
 from tools.selectors import tool_get, tool_map
 
-from .models import ApprovalRequest, ApprovalStatus
+from .models import ApprovalKind, ApprovalRequest, ApprovalStatus
 
 DECIDE_PERMISSION = "decide_approvals"
 DECIDE_SCOPE = "approvals:write"
+BUDGET_PERMISSION = ("manage_budgets", "budgets:write")
 KEY_ARGUMENTS = 3  # shown per inbox row when the tool's schema marks none as summary
 KEY_VALUE_LENGTH = 40
 
@@ -136,6 +137,11 @@ def approval_decide_refusal(*, principal, request, user=None) -> tuple[str, str]
     user = user or principal.user
     if request.tenant_id != principal.tenant.pk or user.pk != principal.user.pk:
         return "not_allowed", "You cannot decide requests of another tenant or for another user."
+    if request.kind == ApprovalKind.BUDGET:
+        # Approving means the budget was raised: those who set budgets decide, their own runs too.
+        if principal.can(*BUDGET_PERMISSION):
+            return None
+        return "not_allowed", "Only owners decide budget approvals (they raise the budget, then approve)."
     if not principal.can(DECIDE_PERMISSION, DECIDE_SCOPE):
         return "not_allowed", _permission_refusal(principal)
     if request.approver_group_id and not user.groups.filter(pk=request.approver_group_id).exists():
@@ -180,6 +186,7 @@ def approval_event_payload(request) -> dict:
         "id": request.pk,
         "status": request.status,
         "title": request.title,
+        "kind": request.kind,
         "tool": request.tool_name,
         "run": str(request.run_id),
         "step_seq": request.step_seq,

@@ -19,6 +19,8 @@ from django.utils import timezone
 from agentops.audit.services import Actor, audit_diff, audit_record
 from agentops.errors import CodedError
 from agentops.webhooks.services import webhook_emit
+from agentops.agents.models import Agent
+from runs.budgets import budget_uses
 from runs.live import notify_inbox_changed
 from runs.waits import ApprovalOutcome, wait_deliver
 from tools.errors import ToolRefused
@@ -26,7 +28,7 @@ from tools.gateway import tool_validate_arguments
 from tools.models import ExpiryAction, Risk
 from tools.schemas import instance_errors
 
-from .models import COMMENT_MAX_LENGTH, ApprovalDecision, ApprovalRequest, ApprovalStatus, arguments_hash
+from .models import COMMENT_MAX_LENGTH, ApprovalDecision, ApprovalKind, ApprovalRequest, ApprovalStatus, arguments_hash
 from .selectors import approval_decide_refusal, approval_event_payload, tool_for_request
 
 __all__ = [
@@ -73,6 +75,7 @@ def approval_request_create(
     escalation_group_id=None,
     expires_in_seconds: int | None = None,
     expiry_action: str = ExpiryAction.WAIT,
+    kind: str = ApprovalKind.ACTION,
 ) -> ApprovalRequest:
     """The request the run's step `step_seq` waits for.
 
@@ -91,7 +94,7 @@ def approval_request_create(
     try:
         with transaction.atomic():
             request = ApprovalRequest.objects.create(
-                tenant_id=run.tenant_id, run=run, agent_id=run.agent_id, step_seq=step_seq, title=title[:300],
+                tenant_id=run.tenant_id, run=run, agent_id=run.agent_id, step_seq=step_seq, title=title[:300], kind=kind,
                 tool_name=tool_name, context=context or {}, proposed_arguments=proposed_arguments,
                 proposed_hash=proposed_hash,
                 current_hash=proposed_hash, risk=risk, required_approvals=required_approvals,
@@ -99,7 +102,7 @@ def approval_request_create(
                 expires_at=expires_at, expiry_action=expiry_action, requested_by=run.end_user,
             )
             audit_record(tenant=run.tenant, action="approval.requested", actor=Actor.for_run(run), target=request,
-                         data={"run": str(run.pk), "step_seq": step_seq, "tool": tool_name,
+                         data={"run": str(run.pk), "step_seq": step_seq, "tool": tool_name, "kind": kind,
                                "arguments": proposed_arguments, "risk": risk})
             _notify(request, "approval.requested")
     except IntegrityError:
@@ -240,6 +243,8 @@ def _not_pending_error(request) -> ApprovalError:
 
 
 def _approve(*, request, user, seen_hash, comment, arguments, principal) -> ApprovalRequest:
+    if request.kind == ApprovalKind.BUDGET:
+        _budget_raised_check(request)
     if arguments is not None and not isinstance(arguments, dict):
         raise ApprovalError("invalid_arguments", "The arguments must be a JSON object.")
     reviewed, approved_hash = request.arguments_under_review, request.current_hash
@@ -259,6 +264,16 @@ def _approve(*, request, user, seen_hash, comment, arguments, principal) -> Appr
                        "required": request.required_approvals, "changes": changes})
     notify_inbox_changed(request.tenant_id)
     return request
+
+
+def _budget_raised_check(request) -> None:
+    """A budget approval lets the run spend again: refused while a budget is still used up (the
+    engine checks again on resume, so a budget lowered meanwhile pauses the run once more)."""
+    agent = Agent.objects.get(pk=request.agent_id)
+    exceeded = [use for use in budget_uses(tenant=request.tenant, agent=agent) if use.exceeded]
+    if exceeded:
+        raise ApprovalError("budget_exceeded", f"{exceeded[0].describe(request.tenant.slug)}: raise the budget "
+                                               "(PUT /api/v1/budgets/ or the admin) before approving.")
 
 
 def _arguments_validate(*, request, arguments: dict) -> dict:

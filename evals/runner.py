@@ -7,15 +7,12 @@ and metadata, and how an ended run becomes an `Outcome`.
 from __future__ import annotations
 
 from runs.journal import collect_refs, load_blobs, resolve
-from runs.models import Run, RunStatus, Step, StepKind, StepStatus
+from runs.models import EVAL_METADATA_KEY, Run, RunStatus, Step, StepKind, StepStatus
 from tools.gateway import RECORDED_RESULTS_KEY
 
 from .assertions import Outcome, ToolCallMade, answer_text
 from .models import EvalCase, EvalResult
 from .templating import render
-
-EVAL_METADATA_KEY = "eval"
-
 
 def case_vars(case: EvalCase) -> dict:
     return {**(case.suite.default_vars or {}), **(case.vars or {})}

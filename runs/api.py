@@ -14,10 +14,13 @@ from agentops.api import CURSOR_PARAMS, ApiError, ApiErrorSerializer, CursorPara
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
+from .budgets import budgets_summary
 from .journal_view import blobs_for, prompt_for_step
 from .models import Run
 from .selectors import run_get_for_user, run_list, step_list
 from .serializers import (
+    BudgetsSerializer,
+    BudgetsUpdateSerializer,
     RunCreateSerializer,
     RunListFilterSerializer,
     RunPageSerializer,
@@ -28,7 +31,7 @@ from .serializers import (
     StepSerializer,
 )
 from .errors import RunError
-from .services import run_cancel, run_create
+from .services import budgets_set, run_cancel, run_create
 
 ERROR_STATUS = {
     "unknown_agent": status.HTTP_400_BAD_REQUEST,
@@ -195,3 +198,36 @@ class RunCancelApi(APIView):
         except RunError as error:
             raise api_error(error) from error
         return Response(RunSerializer(run).data)
+
+
+BUDGETS_READ = ("manage_budgets", "read")
+BUDGETS_WRITE = ("manage_budgets", "budgets:write")
+# The API's names of the budget fields, and the columns they set.
+BUDGET_FIELDS = {"daily_limit": "daily_cost_limit", "monthly_limit": "monthly_cost_limit", "policy": "budget_policy"}
+
+
+class BudgetsApi(APIView):
+    """The tenant's cost budgets (owners): daily and monthly, the tenant's and each agent's, with
+    what they have spent; the policy at 100% (fail or pause). PUT changes the fields it names."""
+
+    required_permissions = {"GET": BUDGETS_READ, "PUT": BUDGETS_WRITE}
+
+    @extend_schema(tags=["budgets"], responses={200: BudgetsSerializer})
+    def get(self, request):
+        return Response(BudgetsSerializer(budgets_summary(tenant=request_principal(request).tenant)).data)
+
+    @extend_schema(tags=["budgets"], request=BudgetsUpdateSerializer, responses={
+        200: BudgetsSerializer, 400: OpenApiResponse(ApiErrorSerializer, description="invalid, unknown_agent")})
+    def put(self, request):
+        serializer = BudgetsUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data, tenant = serializer.validated_data, request_principal(request).tenant
+        agents = [{BUDGET_FIELDS.get(name, name): value for name, value in item.items()}
+                  for item in data.get("agents", [])]
+        try:
+            budgets_set(tenant=tenant, actor=Actor.from_request(request), agents=agents,
+                        **{BUDGET_FIELDS[name]: value for name, value in data.items() if name != "agents"})
+        except RunError as error:
+            raise api_error(error) from error
+        tenant.refresh_from_db()
+        return Response(BudgetsSerializer(budgets_summary(tenant=tenant)).data)

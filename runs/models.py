@@ -44,6 +44,10 @@ def run_outcome(status: str, tool_errors: int) -> str:
     return status
 
 
+# Runs an eval run started carry {"eval": {"eval_run": id, "case": id, "repeat": n}} in their
+# metadata (evals.runner); the runs list filters on it.
+EVAL_METADATA_KEY = "eval"
+
 # Input and output previews keep this many characters: enough for a list row and for search.
 PREVIEW_CHARS = 300
 
@@ -255,6 +259,28 @@ class DailyUsage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "agent", "day"], name="daily_usage_unique")]
+        # Budgets sum a tenant's days of the month across its agents (runs.budgets).
+        indexes = [models.Index(fields=["tenant", "day"], name="daily_usage_tenant_day")]
+
+
+class BudgetWarning(models.Model):
+    """A `budget.warning` sent: one per tenant, budget and period, so the webhook fires once when
+    spend passes the warning threshold, not at every model call after it."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    budget = models.CharField(max_length=250, help_text='"tenant" or "agent:<slug>".')
+    period = models.CharField(max_length=10, help_text="daily or monthly")
+    period_start = models.DateField()
+    spent = models.DecimalField(max_digits=14, decimal_places=6)
+    limit = models.DecimalField(max_digits=12, decimal_places=4)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "budget", "period", "period_start"],
+                                               name="budget_warning_once_per_period")]
+
+    def __str__(self):
+        return f"{self.budget} {self.period} {self.period_start}"
 
 
 # Upper bounds (exclusive) of the latency buckets, in milliseconds: from a quick tool call to a

@@ -19,7 +19,9 @@ from agentops.agents.models import Agent, AgentVersion
 from agentops.keyset import KeysetQuery
 from agentops.tenancy.principal import Principal
 
-from .models import FINISHED_STATUSES, Run, RunOutcome, RunStatus, Step, StepKind, StepStatus, WaitingReason
+from .models import (
+    EVAL_METADATA_KEY, FINISHED_STATUSES, Run, RunOutcome, RunStatus, Step, StepKind, StepStatus, WaitingReason,
+)
 from .search import run_search_condition, search_words
 from .waits import WaitView, wait_kind
 
@@ -43,6 +45,7 @@ def run_list(
     version: int | None = None,
     status: str | None = None,
     thread: str | None = None,
+    eval_run: int | None = None,
     user=None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
@@ -53,7 +56,7 @@ def run_list(
 
     `agent` is an Agent, its pk or its slug, and `version` its version number; `status` a RunOutcome
     (`succeeded_with_errors`: succeeded runs with a failed tool call); `thread` a conversation
-    thread; `user` (a user or pk) matches who started the run or on whose behalf it acts;
+    thread; `eval_run` the id of the eval run that started them; `user` (a user or pk) matches who started the run or on whose behalf it acts;
     `date_from`/`date_to` are inclusive days of `created_at` in the current time zone; `q` words
     of the input or output previews (runs/search.py).
     """
@@ -72,6 +75,10 @@ def run_list(
         runs = runs.filter(status=status)
     if thread:
         runs = runs.filter(thread=thread)
+    if eval_run:
+        # No index of its own: an eval run's runs were created together, so the newest-first walk
+        # of the tenant's runs reaches them in one stretch.
+        runs = runs.filter(**{f"metadata__{EVAL_METADATA_KEY}__eval_run": eval_run})
     if date_from:
         runs = runs.filter(created_at__gte=_start_of_day(date_from))
     if date_to:

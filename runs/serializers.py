@@ -2,6 +2,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from agentops.api import MAX_QUERY_INT, StrictCharField, StrictInputMixin, StrictSlugField
+from agentops.tenancy.models import BudgetPolicy
 from agentops.tenancy.selectors import member_get_by_username
 from tools.gateway import RECORDED_RESULTS_KEY
 
@@ -58,6 +59,8 @@ class RunListFilterSerializer(serializers.Serializer):
                                    help_text="Runs of this conversation thread.")
     q = serializers.CharField(required=False, allow_blank=True, max_length=200,
                               help_text="Words of the run's input or output (whole words, any case).")
+    eval_run = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_QUERY_INT,
+                                        help_text="Runs started by this eval run (evaluations).")
 
     def validate(self, data):
         if data.get("version") and not data.get("agent"):
@@ -159,3 +162,59 @@ class StepPromptSerializer(serializers.Serializer):
     seq = serializers.IntegerField()
     prompt = serializers.ListField(child=serializers.DictField())
     added = serializers.IntegerField(help_text="How many of the last messages were new in this call.")
+
+
+# Budgets --------------------------------------------------------------------------------------
+
+class StrictDecimalField(serializers.DecimalField):
+    """A decimal given as a JSON string, as the schema says ("12.50"): a JSON number would pass
+    through a binary float on its way in."""
+
+    default_error_messages = {"not_a_string": 'Give the amount as a string, e.g. "12.50".'}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+def budget_amount(**kwargs):
+    """USD, up to the column's precision; null for no limit."""
+    return StrictDecimalField(max_digits=12, decimal_places=4, min_value=0, allow_null=True, **kwargs)
+
+
+class BudgetLimitsSerializer(serializers.Serializer):
+    daily_limit = budget_amount(required=False, help_text="USD per UTC day; null for no limit.")
+    monthly_limit = budget_amount(required=False, help_text="USD per UTC calendar month; null for no limit.")
+
+
+class AgentBudgetInputSerializer(StrictInputMixin, BudgetLimitsSerializer):
+    agent = StrictSlugField(max_length=50, help_text="The agent's slug.")
+
+
+class BudgetsUpdateSerializer(StrictInputMixin, BudgetLimitsSerializer):
+    """The budgets to change: a field left out stays as it is."""
+
+    policy = serializers.ChoiceField(choices=BudgetPolicy.choices, required=False,
+                                     help_text="At 100%: fail the run, or pause it for an owner's approval.")
+    agents = AgentBudgetInputSerializer(many=True, required=False, max_length=500)
+
+
+class BudgetSpendSerializer(serializers.Serializer):
+    daily_limit = budget_amount(read_only=True)
+    monthly_limit = budget_amount(read_only=True)
+    daily_spent = serializers.DecimalField(max_digits=14, decimal_places=6, read_only=True)
+    monthly_spent = serializers.DecimalField(max_digits=14, decimal_places=6, read_only=True)
+
+
+class AgentBudgetSerializer(BudgetSpendSerializer):
+    agent = serializers.SlugField(read_only=True)
+
+
+class BudgetsSerializer(serializers.Serializer):
+    """The tenant's budgets and the agents' that have one, with what this UTC day and month have spent."""
+
+    policy = serializers.ChoiceField(choices=BudgetPolicy.choices, read_only=True)
+    warn_at_percent = serializers.IntegerField(read_only=True)
+    tenant = BudgetSpendSerializer(read_only=True)
+    agents = AgentBudgetSerializer(many=True, read_only=True)

@@ -10,11 +10,13 @@ from django.utils import timezone
 
 from agentops.agents.errors import AgentRestricted
 from agentops.agents.models import Agent, AgentVersion
+from agentops.agents.services import agent_update
 from agentops.agents.selectors import user_may_start_agent
 from agentops.audit.services import Actor, audit_record
 from agentops.memory.models import Thread, ThreadConcurrency
 from agentops.memory.threads import thread_get_or_create_locked, thread_lock
 from agentops.tenancy.models import Membership
+from agentops.tenancy.services import tenant_update
 from agentops.webhooks.services import webhook_sweep
 
 from . import store
@@ -311,3 +313,21 @@ def sweep(now=None) -> dict:
     if result["requeued"] or result["webhooks_queued"]:
         logger.info("sweep: %s", result)
     return result
+
+
+def budgets_set(*, tenant, actor: Actor, agents: list[dict] | None = None, **tenant_budgets) -> None:
+    """Change the tenant's budgets (`daily_cost_limit`, `monthly_cost_limit`, `budget_policy`) and
+    agents' limits (`agents`: [{"agent": slug, "daily_cost_limit"?, "monthly_cost_limit"?}]), in
+    one transaction; each change audited with its before and after. Runs see the new budgets at
+    their next model call (the services invalidate the configuration cache on commit)."""
+    agents = agents or []
+    with transaction.atomic():
+        if tenant_budgets:
+            tenant_update(tenant=tenant, actor=actor, **tenant_budgets)
+        found = {agent.slug: agent for agent in Agent.objects.select_related("tenant").filter(
+            tenant=tenant, slug__in=[item["agent"] for item in agents])}
+        for item in agents:
+            agent = found.get(item["agent"])
+            if agent is None:
+                raise RunError("unknown_agent", f"no agent {item['agent']!r} in tenant {tenant.slug}")
+            agent_update(agent=agent, actor=actor, **{name: value for name, value in item.items() if name != "agent"})

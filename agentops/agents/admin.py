@@ -11,7 +11,7 @@ from agentops.audit.services import Actor
 from .errors import AgentInvalid
 from .models import Agent, AgentVersion
 from .selectors import agent_access_get
-from .services import agent_access_set, agent_create, agent_update, agent_version_create, child_rule_errors
+from .services import AGENT_SETTINGS, agent_access_set, agent_create, agent_update, agent_version_create, child_rule_errors
 from .validation import agent_config_errors
 
 
@@ -32,7 +32,7 @@ class AgentAdminForm(forms.ModelForm):
 
     class Meta:
         model = Agent
-        fields = ["tenant", "slug", "name", "description", "restricted"]
+        fields = ["tenant", "slug", "name", "description", "restricted", "daily_cost_limit", "monthly_cost_limit"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -118,6 +118,7 @@ class AgentAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["tenant", "slug", "name", "description"]}),
         ("Who may start it", {"fields": ["restricted", "access_users", "access_groups"]}),
+        ("Budget (within the tenant's; see docs/costs.md)", {"fields": ["daily_cost_limit", "monthly_cost_limit"]}),
         ("Current version (saving a change creates a new version)", {"fields": list(AgentVersion.CONFIG_FIELDS)}),
     ]
 
@@ -133,7 +134,7 @@ class AgentAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
         actor = Actor.for_user(request.user)
         data = form.cleaned_data
         if change:
-            agent_update(agent=obj, name=data["name"], description=data["description"], actor=actor)
+            agent_update(agent=obj, actor=actor, **{name: data[name] for name in AGENT_SETTINGS})
             agent_version_create(agent=obj, config=form.version_config(), actor=actor, user=request.user)
         else:
             created = agent_create(

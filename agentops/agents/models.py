@@ -20,6 +20,14 @@ class Agent(models.Model):
     current_version = models.ForeignKey(
         "agents.AgentVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    daily_cost_limit = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True,
+        help_text="USD this agent's runs may spend per UTC day, within the tenant's budget; empty for no limit.",
+    )
+    monthly_cost_limit = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True,
+        help_text="USD this agent's runs may spend per UTC calendar month; empty for no limit.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -37,14 +37,21 @@ def agent_create(*, tenant: Tenant, slug: str, name: str, description: str = "",
         return agent
 
 
-def agent_update(*, agent: Agent, name: str, description: str, actor: Actor) -> Agent:
+# What may change on an agent without a new version: its budgets bound spend, not behaviour.
+AGENT_SETTINGS = ("name", "description", "daily_cost_limit", "monthly_cost_limit")
+
+
+def agent_update(*, agent: Agent, actor: Actor, **settings) -> Agent:
+    """Change some of AGENT_SETTINGS, audited (`agent.changed`) with what actually changed."""
+    unknown = set(settings) - set(AGENT_SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown agent settings: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         # The stored values, not `agent`'s: a ModelForm has already put the new ones on the instance.
         stored = Agent.objects.select_for_update().get(pk=agent.pk)
-        before = {"name": stored.name, "description": stored.description}
-        Agent.objects.filter(pk=agent.pk).update(name=name, description=description)
-        changes = audit_diff(before, {"name": name, "description": description})
+        changes = audit_diff({name: getattr(stored, name) for name in settings}, settings)
         if changes:
+            Agent.objects.filter(pk=agent.pk).update(**{name: settings[name] for name in changes})
             audit_record(tenant=agent.tenant, action="agent.changed", actor=actor, target=agent, changes=changes)
             config_cache.invalidate()
         agent.refresh_from_db()

@@ -13,6 +13,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
@@ -128,8 +129,13 @@ def event_links(event: AuditEvent) -> list[tuple[str, str]]:
     if event.target_type in TARGET_PAGES and event.target_id:
         name, argument = TARGET_PAGES[event.target_type]
         links.append(_link(event.target_type.split(".")[-1].removesuffix("request"), name, **{argument: event.target_id}))
-    if isinstance(event.data, dict) and event.data.get("run") and event.target_type != RUN_TARGET_TYPE:
-        links.append(_link("run", "runs:trace", run_id=event.data["run"]))
+    data = event.data if isinstance(event.data, dict) else {}
+    if data.get("run") and event.target_type != RUN_TARGET_TYPE:
+        links.append(_link("run", "runs:trace", run_id=data["run"]))
+    if isinstance(data.get("tool"), str) and event.target_type != "tools.tool":
+        # A call names its tool, not its row: the tools' admin list searched by that name.
+        tools = _link("tool", "admin:tools_tool_changelist")
+        links.append(tools and ("tool", f"{tools[1]}?{urlencode({'q': data['tool']})}"))
     return list(dict.fromkeys(link for link in links if link))
 
 

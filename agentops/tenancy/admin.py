@@ -43,7 +43,8 @@ class TenantAdmin(ConfigAdminMixin, TenantScopedAdminMixin, GuardedModelAdmin):
     """A tenant's staff see their own tenants here, read-only; platform admins manage them all."""
 
     tenant_field = "pk"
-    list_display = ["slug", "name", "daily_cost_limit", "allow_self_approval", "created_at"]
+    list_display = ["slug", "name", "daily_cost_limit", "monthly_cost_limit", "budget_policy", "allow_self_approval",
+                    "created_at"]
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]

@@ -7,6 +7,11 @@ from django.db import models
 from .roles import Role, role_grants
 
 
+class BudgetPolicy(models.TextChoices):
+    FAIL = "fail", "Fail the run"
+    PAUSE = "pause", "Pause the run for an owner's approval"
+
+
 class Tenant(models.Model):
     """An isolated customer of the platform: every row of every app belongs to exactly one."""
 
@@ -15,6 +20,16 @@ class Tenant(models.Model):
     daily_cost_limit = models.DecimalField(
         max_digits=12, decimal_places=4, null=True, blank=True,
         help_text="USD the tenant's runs may spend per UTC day; empty for no limit.",
+    )
+    monthly_cost_limit = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True,
+        help_text="USD the tenant's runs may spend per UTC calendar month; empty for no limit.",
+    )
+    budget_policy = models.CharField(
+        # db_default too: older code (a migration test's historical models) inserts tenants without it.
+        max_length=10, choices=BudgetPolicy.choices, default=BudgetPolicy.FAIL, db_default=BudgetPolicy.FAIL,
+        help_text="What a run does when a budget is used up before a model call: fail, or pause until an owner "
+                  "raises the budget and approves.",
     )
     allow_self_approval = models.BooleanField(
         default=False, help_text="Let a user approve requests of runs they started."
@@ -69,6 +84,7 @@ class ApiKeyScope(models.TextChoices):
     AGENTS_WRITE = "agents:write", "Create and change agents"
     MEMBERS_WRITE = "members:write", "Change members' attributes (owners)"
     EVALS_WRITE = "evals:write", "Create eval suites and cases, start eval runs"
+    BUDGETS_WRITE = "budgets:write", "Change cost budgets (owners)"
     MEMORY_WRITE = "memory:write", "Save, change and forget memory items"
 
 

@@ -18,6 +18,7 @@ else (agentops.admin.TenantScopedAdminMixin).
 | manage_api_keys     | create and revoke API keys                                        |
 | manage_webhooks     | add, change and remove the tenant's webhooks                      |
 | view_audit          | read the audit log                                                |
+| manage_budgets      | set cost budgets, decide budget approvals                         |
 | manage_memory       | read and change every user's memory items, forget a user or thread |
 """
 
@@ -45,6 +46,8 @@ ALL_PERMISSIONS = frozenset(
         "manage_api_keys",
         "manage_webhooks",
         "view_audit",
+        "manage_budgets",
+
         "manage_memory",
     }
 )

@@ -103,7 +103,7 @@ def test_a_saved_version_refuses_to_be_saved_again(support):
 
 
 def test_renaming_an_agent_records_before_and_after(support, tenant):
-    agent_update(agent=support, name="Customer support", description="", actor=ACTOR)
+    agent_update(agent=support, actor=ACTOR, name="Customer support", description="")
 
     event = AuditEvent.objects.get(tenant=tenant, action="agent.changed")
     assert event.changes == {"name": ["Support", "Customer support"]}
@@ -113,7 +113,7 @@ def test_renaming_an_agent_records_before_and_after(support, tenant):
 def test_an_agent_renamed_in_memory_first_still_records_the_stored_name_as_before(support, tenant):
     support.name = "Customer support"  # as a ModelForm does before the service is called
 
-    agent_update(agent=support, name="Customer support", description="", actor=ACTOR)
+    agent_update(agent=support, actor=ACTOR, name="Customer support", description="")
 
     event = AuditEvent.objects.get(tenant=tenant, action="agent.changed")
     assert event.changes == {"name": ["Support", "Customer support"]}

@@ -8,6 +8,7 @@ import pytest
 
 from agentops.audit.services import Actor, audit_record
 from agentops.tenancy.roles import Role
+from approvals.models import ApprovalRequest
 from tests.support.runs_journal import make_run
 
 pytestmark = pytest.mark.django_db
@@ -127,11 +128,18 @@ def test_pending_and_sealed_events_are_told_apart(browse, record, tenant):
     assert 'title="sealed into the chain">#1<' in page and ">pending<" in page
 
 
-def test_events_link_to_their_run_and_approval(browse, tenant, agent):
+def test_events_link_to_their_run_approval_and_tool(browse, tenant, agent):
     run = make_run(agent)
-    audit_record(tenant=tenant, action="tool.called", actor=Actor.for_run(run), target=run)
+    audit_record(tenant=tenant, action="tool.called", actor=Actor.for_run(run), target=run,
+                 data={"tool": "orders.refund"})
+    request = ApprovalRequest.objects.create(tenant=tenant, run=run, agent=agent, step_seq=1, title="Refund",
+                                             proposed_hash="-")
+    audit_record(tenant=tenant, action="approval.approved", actor=Actor.system(), target=request,
+                 data={"run": str(run.pk)})
     page = browse().get("/audit/").content.decode()
-    assert f'href="/runs/{run.pk}/">run</a>' in page
+    assert page.count(f'href="/runs/{run.pk}/">run</a>') == 2
+    assert f'href="/inbox/{request.pk}/">approval</a>' in page
+    assert 'href="/admin/tools/tool/?q=orders.refund">tool</a>' in page
 
 
 def test_the_export_link_carries_the_filters(browse, record, tenant):

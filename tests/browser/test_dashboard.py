@@ -120,7 +120,7 @@ def test_an_operator_sees_the_usage_and_switches_the_period_without_reload(logge
     screenshot(page, "dashboard", docs=True)
 
 
-def test_the_charts_draw_and_draw_again_for_another_period(logged_in_page, usage):
+def test_the_charts_draw_and_draw_again_for_another_period(logged_in_page, screenshot, usage):
     page = logged_in_page("olivia", "pw")
     page.goto("/dashboard/")
     page.wait_for_function("document.querySelectorAll('canvas[data-chart]').length === 4 && "
@@ -136,3 +136,4 @@ def test_the_charts_draw_and_draw_again_for_another_period(logged_in_page, usage
     page.wait_for_function("Chart.getChart(document.querySelector('canvas[data-chart=days]'))?.data.labels.length === 30")
     assert page.evaluate("Chart.getChart(document.querySelector('canvas[data-chart=agents]')).data.labels") == [
         "support", "billing", "notifier"]
+    screenshot(page, "dashboard-charts", full_page=True)

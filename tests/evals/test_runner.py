@@ -77,3 +77,16 @@ def test_an_eval_run_that_outlives_its_timeout_fails_and_cancels_its_runs(princi
     assert eval_run.status == EvalRunStatus.FAILED and eval_run.error["code"] == "timeout"
     assert set(Run.objects.filter(tenant=refund_suite.tenant).values_list("status", flat=True)) == {
         RunStatus.CANCELLED}
+
+
+def test_the_runs_list_filters_an_eval_runs_runs_and_only_in_its_tenant(principal, refund_suite, api, client_for,
+                                                                         other_tenant):
+    first = eval_run_wait(eval_run=run_eval(principal=principal, suite=refund_suite, start=False), inline=True)
+    eval_run_wait(eval_run=run_eval(principal=principal, suite=refund_suite, start=False), inline=True)
+
+    listed = api.get(f"/api/v1/runs/?eval_run={first.pk}").json()["results"]
+    foreign = client_for(scopes=("read",), in_tenant=other_tenant).get(f"/api/v1/runs/?eval_run={first.pk}")
+
+    assert sorted(run["id"] for run in listed) == sorted(str(r.run_id) for r in first.results.all())
+    assert foreign.status_code == 200 and foreign.json()["results"] == []
+    assert api.get("/api/v1/runs/?eval_run=zero").json()["error"]["code"] == "invalid"

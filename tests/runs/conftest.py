@@ -6,11 +6,21 @@ from runs.engine import execute_run
 from runs.models import Run
 from runs.services import run_create
 from tests.factories import AgentFactory
+from tests.support.openai_server import OpenAIServer
 
 
 @pytest.fixture
 def principal(operator, tenant):
     return Principal(tenant=tenant, user=operator, membership=Membership.objects.get(user=operator, tenant=tenant))
+
+
+@pytest.fixture
+def openai_server(settings):
+    """A local OpenAI-compatible server that runs of provider "openai" call (and that records them)."""
+    with OpenAIServer() as server:
+        settings.OPENAI_BASE_URL = server.base_url
+        settings.OPENAI_API_KEY = "sk-local-test"
+        yield server
 
 
 @pytest.fixture

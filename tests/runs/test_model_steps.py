@@ -10,7 +10,6 @@ from runs.journal import is_blob_ref
 from runs.models import DailyUsage, RunStatus, Step, StepKind
 from runs.registry import workflow
 from runs.waits import run_resume
-from tests.support.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +31,6 @@ def chat_loop(ctx, input):
         response = ctx.llm(messages)
         messages += [response.to_message(), {"role": "user", "content": f"turn {i}"}]
     return {}
-
-
-@pytest.fixture
-def openai_server(settings):
-    with OpenAIServer() as server:
-        settings.OPENAI_BASE_URL = server.base_url
-        settings.OPENAI_API_KEY = "sk-local-test"
-        yield server
 
 
 def wake(run):

@@ -65,7 +65,8 @@ def test_events_are_typed_and_the_stream_stops_at_end(server, client):
 
 
 def test_a_dropped_connection_resumes_after_the_last_step(server, client):
-    server.reply(stream(sse("step", step(1, "a"), id=1) + sse("step", step(2, "b"), id=2) + "event: st", dropped=True),
+    half_sent = 'id: 3\nevent: step\ndata: {"seq": 3,\n'  # an event cut short: the next connection must not finish it
+    server.reply(stream(sse("step", step(1, "a"), id=1) + sse("step", step(2, "b"), id=2) + half_sent, dropped=True),
                 stream(sse("step", step(3, "c"), id=3) + END))
 
     steps = [event.data.seq for event in client.runs.stream(RUN) if event.type == "step"]

@@ -112,7 +112,8 @@ def test_adding_a_tenant_in_the_admin_starts_its_audit_chain(admin_client, db):
     audit_seal(tenant_ids=[tenant.pk])
     [event] = AuditEvent.objects.filter(tenant=tenant)
     assert (event.seq, event.action) == (1, "tenant.created")
-    assert event.data == {"name": "Initech", "daily_cost_limit": "25", "allow_self_approval": False,
+    assert event.data == {"name": "Initech", "daily_cost_limit": "25", "monthly_cost_limit": None,
+                          "budget_policy": "fail", "allow_self_approval": False,
                           "api_rate_read_per_minute": None, "api_rate_write_per_minute": None}
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from tools.errors import ToolError
 
+from ...budgets import BudgetUse
+from ...errors import RunFailure
+from ...journal import JournalEntry
 from ...models import StepKind, StepStatus, WaitingReason
 from ...waits import ApprovalOutcome, wait_kind_required
 from ..parking import suspend, wait_begin
@@ -45,6 +48,41 @@ def tool_approval(ctx, name: str, prepared) -> dict:
         who = f" by {outcome.decided_by}" if outcome.decided_by else ""
         raise ToolError(f"{name} was {outcome.status}{who}: {outcome.comment or 'no comment'}", code="approval_rejected")
     return outcome.arguments
+
+
+# The steps a run paused by a used-up budget waits on, just before the model call it has not made:
+# "budget:tenant" or "budget:agent", after whose budget it was.
+BUDGET_STEP_PREFIX = "budget:"
+
+
+def budget_approval_open(ctx, use: BudgetUse):
+    """Park the run on an approval of kind budget (owners decide it once they have raised the
+    budget); the model call waits. Suspends."""
+    name = BUDGET_STEP_PREFIX + ("agent" if use.agent else "tenant")
+    seq, _ = ctx.journal.next(StepKind.APPROVAL, name)
+    message = use.describe(ctx.tenant.slug)
+    _open(ctx, seq, name, input={"code": use.code, "message": message, "budget": use.as_dict()}, request={
+        "kind": "budget", "title": f"Budget used up: {message}", "proposed_arguments": {},
+        "context": {**approval_context(ctx, ""), "budget": use.as_dict(),
+                    "reason": f"{message}. Raise the budget, then approve to let the run go on; reject to fail it."},
+        "risk": "high", "required_approvals": 1, "expires_in_seconds": None, "expiry_action": "wait",
+    })
+
+
+def is_budget_step(step: JournalEntry | None) -> bool:
+    return step is not None and step.kind == StepKind.APPROVAL and step.name.startswith(BUDGET_STEP_PREFIX)
+
+
+def budget_approval_replay(ctx) -> None:
+    """Take the budget approval recorded next: still pending, the run parks again; rejected, it
+    fails with the budget's code."""
+    name = ctx.journal.upcoming().name
+    seq, _ = ctx.journal.next(StepKind.APPROVAL, name)
+    outcome = _outcome(ctx, seq)
+    if not outcome.approved:
+        code = "agent_budget_exceeded" if name == BUDGET_STEP_PREFIX + "agent" else "tenant_budget_exceeded"
+        who = f" by {outcome.decided_by}" if outcome.decided_by else ""
+        raise RunFailure(code, f"the budget approval was {outcome.status}{who}: {outcome.comment or 'no comment'}")
 
 
 def approval_context(ctx, policy_reason: str) -> dict:

@@ -8,9 +8,6 @@ the same on every call of a run, is stored once as a blob.
 from __future__ import annotations
 
 from dataclasses import asdict
-from decimal import Decimal
-
-from django.db.models import Sum
 from django.utils import timezone
 
 from agentops import config_cache
@@ -20,9 +17,14 @@ from agentops.llm.pricing import cost_of, price_for, price_snapshot
 from agentops.llm.registry import get_provider
 from agentops.retry import RetryPolicy
 
+from agentops.agents.models import Agent
+from agentops.tenancy.models import BudgetPolicy, Tenant
+
+from ...budgets import budget_uses, budget_warn
 from ...errors import RunFailure
 from ...journal import BlobWriter
-from ...models import DailyUsage, StepKind, StepStatus
+from ...models import StepKind, StepStatus
+from .approval import budget_approval_open, budget_approval_replay, is_budget_step
 
 DEFAULT_LLM_RETRY = {"max_attempts": 4, "base_delay": 1.0, "max_delay": 30.0}
 
@@ -42,15 +44,13 @@ class ModelCalls:
         ctx, journal = self.ctx, self.ctx.journal
         model = model or ctx.version.model
         temperature = ctx.version.temperature if temperature is None else temperature
+        budget_gate(ctx)
         seq, recorded = journal.next(StepKind.LLM, model)
         if recorded is not None:
             if recorded.status == StepStatus.FAILED:
                 raise RunFailure("model_error", (recorded.error or {}).get("message", "the model call failed"))
             response = LLMResponse.from_dict(recorded.output)
         else:
-            if journal.defers_model_call():
-                journal.write_deferred()  # at most one model call is ever unwritten: budgets see every cost
-            budgets_check(ctx)
             response = self._call(seq, model, messages, tools or [], temperature, conversation)
         self.conversations[conversation] = (seq, [*messages, response.to_message()])
         self.prompt_tokens[conversation] = response.usage.input_tokens
@@ -118,15 +118,40 @@ class ModelCalls:
         self.ctx.run.cost += cost
 
 
-def budgets_check(ctx) -> None:
-    """The run's cost limit and its tenant's daily budget, before a model call spends more."""
+def budget_gate(ctx) -> None:
+    """Before a new model call: the budget approvals recorded at this point are replayed (a
+    rejected one fails the run), then the budgets are checked again. A replayed model call passed
+    its check when it was made."""
+    journal, approved = ctx.journal, False
+    while is_budget_step(journal.upcoming()):
+        budget_approval_replay(ctx)
+        approved = True
+    if journal.upcoming() is not None:
+        return
+    if journal.defers_model_call():
+        journal.write_deferred()  # at most one model call is ever unwritten: budgets see every cost
+    budgets_check(ctx, fresh=approved)
+
+
+def budgets_check(ctx, *, fresh: bool = False) -> None:
+    """The run's cost limit, then its tenant's and agent's budgets, before a model call spends
+    more: a used-up budget fails the run or, under the tenant's `pause` policy, parks it on a budget
+    approval (the call is not made until an owner raises the budget and approves). `fresh`: read
+    the budgets from the database, not the configuration cache, which may not have seen the raise
+    an approval was just given for."""
     max_cost = ctx.version.max_cost
     if max_cost is not None and ctx.run.cost >= max_cost:
         raise RunFailure("max_cost_exceeded", f"the run has spent ${ctx.run.cost} of its ${max_cost} limit")
-    limit = ctx.tenant.daily_cost_limit
-    if limit is not None:
-        spent = DailyUsage.objects.filter(tenant_id=ctx.tenant.pk, day=timezone.now().date()).aggregate(
-            total=Sum("cost"))["total"] or Decimal(0)
-        if spent >= limit:
-            raise RunFailure("tenant_budget_exceeded",
-                             f"tenant {ctx.tenant.slug} has spent ${spent} of its ${limit} daily budget")
+    tenant, agent = ctx.tenant, ctx.run.agent
+    if fresh:
+        tenant, agent = Tenant.objects.get(pk=tenant.pk), Agent.objects.get(pk=agent.pk)
+    uses = budget_uses(tenant=tenant, agent=agent)
+    if not uses:
+        return
+    budget_warn(tenant=tenant, uses=uses)
+    exceeded = next((use for use in uses if use.exceeded), None)
+    if exceeded is None:
+        return
+    if tenant.budget_policy == BudgetPolicy.PAUSE:
+        budget_approval_open(ctx, exceeded)
+    raise RunFailure(exceeded.code, exceeded.describe(tenant.slug), details=exceeded.as_dict())

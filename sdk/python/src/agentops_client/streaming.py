@@ -37,8 +37,12 @@ class SSEDecoder:
     `:` starts a comment such as the server's keepalives)."""
 
     def __init__(self) -> None:
-        self._event, self._data, self._id = "", [], None
+        self.reset()
         self.retry_ms: Optional[int] = None
+
+    def reset(self) -> None:
+        """Forget a half-received event: a new connection starts with a fresh one."""
+        self._event, self._data, self._id = "", [], None
 
     def feed(self, line: str) -> Optional[RunEvent]:
         if not line:
@@ -59,7 +63,7 @@ class SSEDecoder:
 
     def _dispatch(self) -> Optional[RunEvent]:
         kind, data, event_id = self._event or "message", self._data, self._id
-        self._event, self._data, self._id = "", [], None
+        self.reset()
         if not data:
             return None
         payload = json.loads("\n".join(data))
@@ -89,7 +93,9 @@ class EventStream:
         return call
 
     def opened(self, response: httpx.Response) -> None:
-        """Learn the run's id from the answer's Location, when the server gives one."""
+        """A new connection: drop what the last one left half-sent, and learn the run's id from the
+        answer's Location (a create with `"stream": true` has one)."""
+        self.decoder.reset()
         location = response.headers.get("location", "")
         if self.run_id is None and "/runs/" in location:
             self.run_id = location.rstrip("/").rsplit("/", 1)[-1]
@@ -120,9 +126,12 @@ class EventStream:
 
 
 def run_of(event: RunEvent) -> Optional[str]:
-    data = event.data
-    return (data.run or None) if isinstance(data, (StatusChange, ApprovalRequest)) else (
-        data.id or None) if isinstance(data, Run) else None
+    """The run an event names, if it names one (a step does not)."""
+    if isinstance(event.data, (StatusChange, ApprovalRequest)):
+        return event.data.run or None
+    if isinstance(event.data, Run):
+        return event.data.id or None
+    return None
 
 
 def events_call(run_id: str) -> Call:
