@@ -15,11 +15,8 @@ from agentops.audit.services import Actor
 from evals.models import EvalSuite
 from evals.services import eval_suite_create
 
-from . import DEMO_TOOL_NAMES
-
 SUITE_NAME = "support-basics"
 CUSTOMER_TOOL = "crm.lookup_customer"
-LEAN_TOOLS = [name for name in DEMO_TOOL_NAMES if name != CUSTOMER_TOOL]
 
 CASES = [
     {"name": "refund policy", "message": "What is your refund policy?",
@@ -41,8 +38,9 @@ CASES = [
 def seed_support_evals(*, agent: Agent, config: dict, owner, actor: Actor, report: list[str]) -> None:
     """The lean version of `agent` (whose current `config` is the full one) and the suite, each
     made once."""
-    if not any(version.tools == LEAN_TOOLS for version in agent.versions.all()):
-        lean = agent_version_create(agent=agent, config={**config, "tools": LEAN_TOOLS}, actor=actor, user=owner)
+    lean_tools = [name for name in config["tools"] if name != CUSTOMER_TOOL]
+    if not any(version.tools == lean_tools for version in agent.versions.all()):
+        lean = agent_version_create(agent=agent, config={**config, "tools": lean_tools}, actor=actor, user=owner)
         restored = agent_version_create(agent=agent, config=config, actor=actor, user=owner)
         report.append(f"created support v{lean.number} without {CUSTOMER_TOOL} and v{restored.number} with it again")
     if not EvalSuite.objects.filter(tenant=agent.tenant, name=SUITE_NAME).exists():
