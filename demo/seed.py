@@ -210,29 +210,27 @@ def support_agent_config() -> dict:
 
 
 SUPPORT_MEMORY = {"read": ["user", "agent"], "write": ["user"], "recall": 3, "extract": True}
-# A customer's conversation in a thread: she states a preference in the first run, and the second
-# run, in the same thread, has it from the thread's history and from her long-term memory.
-MEMORY_THREAD = "ada-order-updates"
+# A conversation in a thread, by the operator (whom the demo API key acts as): a preference stated
+# in the first run is in the second run's thread history and long-term memory, and in later threads.
+MEMORY_THREAD = "order-updates"
 MEMORY_CONVERSATION = (
-    "Hi, I prefer email for updates about my orders. Where is order #1042?",
-    "Thanks! How will you keep me updated about it?",
+    "Hi, I prefer email for updates.",
+    "Where is order #1042? How will you keep me updated?",
 )
 
 
 def seed_memory_conversation() -> list[str]:
-    """Start the demo thread's two runs on behalf of the customer ada, once (the workers run them
-    one after the other: the thread queues the second). Returns what it did."""
+    """Start the demo thread's two runs, once (the workers run them one after the other: the
+    thread queues the second). Returns what it did."""
     tenant = Tenant.objects.get(slug="demo")
     if Thread.objects.filter(tenant=tenant, external_id=MEMORY_THREAD).exists():
         return []
     membership = Membership.objects.select_related("user").get(tenant=tenant, user__username="operator")
     principal = Principal(tenant=tenant, user=membership.user, membership=membership)
-    ada = get_user_model().objects.get(username="ada")
     with transaction.atomic():
         for message in MEMORY_CONVERSATION:
-            run_create(principal=principal, agent_slug="support", input={"message": message}, thread=MEMORY_THREAD,
-                       on_behalf_of=ada)
-    return [f"started the thread {MEMORY_THREAD} (2 runs on behalf of ada)"]
+            run_create(principal=principal, agent_slug="support", input={"message": message}, thread=MEMORY_THREAD)
+    return [f"started the thread {MEMORY_THREAD} (2 runs of the support agent)"]
 
 
 def _support_agent(tenant, owner, report):

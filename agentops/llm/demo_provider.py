@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from . import demo_text as text
 from .base import LLMResponse, Provider, ToolCall, ToolSpec, Usage, estimate_tokens
 from .demo_arguments import fill_arguments
-from .demo_memory import memory_answer, remembered, with_memory
+from .demo_memory import memory_answer, preference_noted, remembered, with_memory
 
 MODEL = "demo"
 RELEVANCE_THRESHOLD = 2
@@ -151,6 +151,9 @@ def _direct_answer(request: str) -> str:
     said = text.words(request)
     if not said or said <= GREETINGS:
         return "Hello! How can I help you today?"
+    noted = preference_noted(request)
+    if noted:
+        return noted
     return (
         f'I am the offline demo model and none of my tools fits your request ("{text.first_sentence(request, 200)}"), '
         "so I cannot answer it properly. Connect a real model for a full answer."
