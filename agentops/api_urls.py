@@ -7,7 +7,7 @@ from agentops.memory.api import MemoryBulkApi, MemoryDetailApi, MemoryForgetApi,
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
-from runs.api import BudgetsApi, RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
+from runs.api import BudgetsApi, RunCancelApi, RunDetailApi, RunEventsApi, RunListCreateApi, RunStepsApi, StepPromptApi
 from runs.thread_api import ThreadDetailApi, ThreadListCreateApi
 from tools.api import ToolDetailApi, ToolListApi
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("runs/", RunListCreateApi.as_view(), name="api-run-list"),
     path("runs/<uuid:run_id>/", RunDetailApi.as_view(), name="api-run-detail"),
     path("runs/<uuid:run_id>/steps/", RunStepsApi.as_view(), name="api-run-steps"),
+    path("runs/<uuid:run_id>/events/", RunEventsApi.as_view(), name="api-run-events"),
     path("runs/<uuid:run_id>/steps/<int:seq>/prompt/", StepPromptApi.as_view(), name="api-run-step-prompt"),
     path("runs/<uuid:run_id>/cancel/", RunCancelApi.as_view(), name="api-run-cancel"),
     path("threads/", ThreadListCreateApi.as_view(), name="api-thread-list"),
