@@ -59,6 +59,13 @@ def assert_envelope(response, status: int | None = None) -> dict:
     return error
 
 
+@pytest.fixture(autouse=True)
+def unthrottled(settings):
+    """The walks send every method to every route with one key: more than a minute's budget of
+    writes (agentops.ratelimit, tested in tests/test_ratelimit.py)."""
+    settings.API_RATE_READ_PER_MINUTE = settings.API_RATE_WRITE_PER_MINUTE = 100_000
+
+
 @pytest.fixture
 def demo_api_with_secret(demo_api):
     demo_api["client"].put(f"/api/v1/secrets/{SECRET_NAME}/", {"value": "s3cret"}, format="json")
