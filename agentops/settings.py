@@ -356,6 +356,8 @@ SPECTACULAR_SETTINGS = {
         "StepKindEnum": "runs.models.StepKind",
         "RunStatusEnum": "runs.models.RunStatus",
         "ToolKindEnum": "tools.models.ToolKind",
+        "EvalRunStatusEnum": "evals.models.EvalRunStatus",
+        "EvalResultStatusEnum": "evals.models.EvalResultStatus",
         "MemoryScopeEnum": "agentops.memory.models.MemoryScope",
         "MemoryKindEnum": "agentops.memory.models.MemoryKind",
     },

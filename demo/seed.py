@@ -5,7 +5,8 @@ demo database, see demo.routers); the orders.lookup SQL tool over that database 
 platform tools may name a database); the billing.refund HTTP tool and its token, a secret of the
 tenant; the restricted user's tool permissions. And a customer-facing agent, `shop`, that only the
 storefront group may start, whose orders.customer_lookup tool has a rule binding its customer to
-the customer the run acts for (ada, whose membership carries customer_id C-1001). A second run
+the customer the run acts for (ada, whose membership carries customer_id C-1001). The support
+agent's eval suite and a version that regresses it (demo.eval_suite). A second run
 changes nothing (it only brings the billing URL up to date when AGENTOPS_PUBLIC_URL changed).
 """
 
@@ -36,6 +37,7 @@ from tools.services import tool_create, tool_delete, tool_sync, tool_update, too
 
 from . import DEMO_TOOL_NAMES
 from .billing import TOKEN_NAME, configured_token
+from .eval_suite import seed_support_evals
 from .models import DemoArticle, DemoCustomer, DemoOrder
 from .routers import DEMO_ALIAS
 
@@ -151,7 +153,9 @@ def seed_demo() -> list[str]:
         tenant = _tenant(report)
         users = _users(tenant, report)
         seed_demo_tools(tenant=tenant, restricted_user=users["sam"], actor=ACTOR, report=report)
-        _support_agent(tenant, users["operator"], report)
+        agent = _support_agent(tenant, users["operator"], report)
+        seed_support_evals(agent=agent, config=support_agent_config(), owner=users["operator"], actor=ACTOR,
+                           report=report)
         _shop_agent(tenant, users, report)
     return report
 
@@ -233,15 +237,16 @@ def seed_memory_conversation() -> list[str]:
     return [f"started the thread {MEMORY_THREAD} (2 runs of the support agent)"]
 
 
-def _support_agent(tenant, owner, report):
+def _support_agent(tenant, owner, report) -> Agent:
     agent = Agent.objects.filter(tenant=tenant, slug="support").first()
     if agent is None:
-        agent_create(tenant=tenant, slug="support", name="Customer support",
-                     description="Answers customer questions about orders, refunds and accounts.",
-                     config=support_agent_config(), actor=ACTOR, user=owner)
+        agent = agent_create(tenant=tenant, slug="support", name="Customer support",
+                             description="Answers customer questions about orders, refunds and accounts.",
+                             config=support_agent_config(), actor=ACTOR, user=owner)
         report.append("created agent support")
     else:
         agent_version_create(agent=agent, config=support_agent_config(), actor=ACTOR, user=owner)
+    return agent
 
 
 def seed_demo_tools(*, tenant: Tenant, restricted_user, actor: Actor, report: list[str]) -> None:
