@@ -233,6 +233,15 @@ RUN_EVENTS_RETRY_MS = env.int("RUN_EVENTS_RETRY_MS", default=3000)
 RUN_DELTAS_FLUSH_SECONDS = env.float("RUN_DELTAS_FLUSH_SECONDS", default=0.1)
 RUN_DELTAS_SOCKET_DIR = env.str("RUN_DELTAS_SOCKET_DIR", default="")
 
+# OpenTelemetry: with an OTLP/HTTP endpoint set (the standard variables), each ended run is sent
+# as a trace by a task, off the run's path (runs/telemetry.py, docs/observability.md). Prompts,
+# answers, tool arguments and results go only with AGENTOPS_OTEL_CAPTURE_CONTENT=true.
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="agentops")
+AGENTOPS_OTEL_CAPTURE_CONTENT = env.bool("AGENTOPS_OTEL_CAPTURE_CONTENT", default=False)
+AGENTOPS_OTEL_EXPORT_TIMEOUT_SECONDS = env.float("AGENTOPS_OTEL_EXPORT_TIMEOUT_SECONDS", default=10)
+
 CHANNEL_LAYERS = {
     "default": (
         {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}

@@ -5,6 +5,7 @@ from django.conf import settings
 from .engine import execute_queued, execute_run as _execute_run
 from .engine.lease import new_worker_id
 from .services import sweep as _sweep
+from .telemetry import run_trace_export
 from .waits import timer_fire
 
 
@@ -23,3 +24,8 @@ def fire_timer(run_id: str) -> str:
 
 def sweep() -> dict:
     return _sweep()
+
+
+def export_run_trace(run_id: str) -> str:
+    """The ended run's trace to the OpenTelemetry collector (runs/telemetry.py)."""
+    return "exported" if run_trace_export(run_id=run_id) else "not exported"
