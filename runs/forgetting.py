@@ -37,7 +37,9 @@ def runs_forget(*, tenant, username: str | None, thread: str | None, actor) -> F
     blob_count = _delete_unshared_blobs(digests, run_ids)
     Run.objects.filter(pk__in=run_ids).update(input={}, output=None, metadata={}, input_preview=FORGOTTEN,
                                               output_preview=FORGOTTEN)
-    return Forgotten(counts={"runs": len(run_ids), "steps": step_count, "blobs": blob_count}, run_ids=run_ids)
+    threads = set(Run.objects.filter(pk__in=run_ids).exclude(thread="").values_list("thread", flat=True))
+    return Forgotten(counts={"runs": len(run_ids), "steps": step_count, "blobs": blob_count}, run_ids=run_ids,
+                     threads=threads)
 
 
 def _blob_digests(steps) -> set[str]:

@@ -17,6 +17,7 @@ class Forgotten:
 
     counts: dict[str, int] = field(default_factory=dict)
     run_ids: list = field(default_factory=list)
+    threads: set[str] = field(default_factory=set)  # the threads of those runs: their summaries go too
 
 
 class Forgetter(Protocol):

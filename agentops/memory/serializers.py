@@ -115,6 +115,7 @@ class MemoryForgetSerializer(StrictInputMixin, serializers.Serializer):
 
 class MemoryForgetResultSerializer(serializers.Serializer):
     runs = serializers.IntegerField(required=False)
+    thread_summaries = serializers.IntegerField(required=False)
     steps = serializers.IntegerField(required=False)
     blobs = serializers.IntegerField(required=False)
     memory_items = serializers.IntegerField()

@@ -19,7 +19,7 @@ from agentops.taskqueue import enqueue
 from agentops.tenancy.models import Tenant
 
 from .forgetting import forgetters
-from .models import EmbeddingState, MemoryItem, MemoryKind, MemoryScope
+from .models import EmbeddingState, MemoryItem, MemoryKind, MemoryScope, Thread
 from .search import Filters, lexical_ranked
 from .text import content_hash, jaccard, query_terms
 
@@ -205,7 +205,7 @@ def memory_forget(*, tenant, scope: str | None = None, subject: str | None = Non
     """Erase everything about a user (`scope="user"`, `subject=<username>`): their user items and,
     through the registered forgetters (agentops.memory.forgetting), the words of the runs they
     started or that acted for them; or about a thread (`thread=<id>`): its runs' words and the
-    items those runs wrote. One transaction; audited with the counts, never the words.
+    items those runs wrote. The summaries and titles of the threads concerned are emptied too. One transaction; audited with the counts, never the words.
     Returns the counts. Raises MemoryError when neither a user nor a thread is named."""
     if thread is None and (scope != MemoryScope.USER or not subject):
         raise MemoryError("invalid_forget", 'name a user ({"scope": "user", "subject": "<username>"}) or '
@@ -214,10 +214,18 @@ def memory_forget(*, tenant, scope: str | None = None, subject: str | None = Non
     with transaction.atomic():
         counts: dict[str, int] = {}
         run_ids: list = []
+        threads = {thread} if thread is not None else set()
         for forgetter in forgetters():
             forgotten = forgetter(tenant=tenant, username=username, thread=thread, actor=actor)
             counts.update(forgotten.counts)
             run_ids += forgotten.run_ids
+            threads |= forgotten.threads
+        summarised = Thread.objects.filter(tenant=tenant, external_id__in=threads)
+        if username is not None:
+            summarised = summarised | Thread.objects.filter(tenant=tenant, created_by__username=username)
+        # A thread's summary and title are its turns' words; the thread itself (its id, policy) stays.
+        counts["thread_summaries"] = Thread.objects.filter(pk__in=summarised.values("pk")).update(
+            summary="", title="", summary_turns=0, summary_through_run=None)
         items = MemoryItem.objects.filter(tenant=tenant, source_run__in=run_ids)
         if username is not None:
             items = items | MemoryItem.objects.filter(tenant=tenant, scope=MemoryScope.USER, subject=username)

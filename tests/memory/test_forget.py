@@ -6,7 +6,7 @@ import pytest
 
 from agentops.audit.models import AuditEvent
 from agentops.audit.services import Actor
-from agentops.memory.models import MemoryItem
+from agentops.memory.models import MemoryItem, Thread
 from agentops.memory.services import MemoryError, memory_forget, memory_save
 from agentops.tenancy.models import Membership
 from agentops.tenancy.principal import Principal
@@ -39,6 +39,7 @@ def words_anywhere(word: str) -> list[str]:
                                                                                r.output_preview, r.metadata])]
     places += [f"step {s.pk}" for s in Step.objects.all() if word in json.dumps([s.input, s.output, s.error])]
     places += [f"blob {b.pk}" for b in Blob.objects.all() if word in json.dumps(b.data)]
+    places += [f"thread {t.pk}" for t in Thread.objects.all() if word in t.summary + t.title]
     return places
 
 
@@ -63,6 +64,7 @@ def test_forgetting_a_user_leaves_none_of_their_words_and_keeps_everyone_elses(t
 def test_forgetting_a_thread_erases_its_runs_and_the_items_they_wrote(tenant, member, owner, run_for):
     alice = member("alice")
     in_thread = run_for(alice, f"Ship it to {SECRET} please, order 1042", thread="t-1")
+    Thread.objects.update_or_create(tenant=tenant, external_id="t-1", defaults={"summary": f"Ships to {SECRET}."})
     run_for(alice, "Where is order 1043? Kiwi asks.", thread="t-2")
     memory_save(tenant=tenant, scope="user", subject="alice", kind="fact", content=f"Ships to {SECRET}.",
                 source_run=in_thread.pk, source_step=1)
@@ -72,7 +74,8 @@ def test_forgetting_a_thread_erases_its_runs_and_the_items_they_wrote(tenant, me
 
     assert words_anywhere(SECRET) == []
     assert list(MemoryItem.objects.all()) == [kept]
-    assert counts["runs"] == 1 and counts["memory_items"] == 1
+    assert counts["runs"] == 1 and counts["memory_items"] == 1 and counts["thread_summaries"] == 1
+    assert Thread.objects.filter(external_id="t-1").exists()  # the thread stays, without its words
 
 
 def test_forgetting_another_tenants_user_erases_nothing_here(tenant, other_tenant, member, owner, run_for):
@@ -81,7 +84,7 @@ def test_forgetting_another_tenants_user_erases_nothing_here(tenant, other_tenan
 
     counts = memory_forget(tenant=other_tenant, scope="user", subject="alice", actor=Actor.for_user(owner))
 
-    assert counts == {"runs": 0, "steps": 0, "blobs": 0, "memory_items": 0}
+    assert counts == {"runs": 0, "steps": 0, "blobs": 0, "thread_summaries": 0, "memory_items": 0}
     assert words_anywhere(SECRET) != []
 
 
