@@ -39,6 +39,7 @@ ERROR_STATUS = {
     "invalid_on_behalf_of": status.HTTP_400_BAD_REQUEST,
     "agent_restricted": status.HTTP_403_FORBIDDEN,
     "idempotency_conflict": status.HTTP_409_CONFLICT,
+    "agent_version_drained": status.HTTP_409_CONFLICT,
     "not_cancellable": status.HTTP_409_CONFLICT,
     "thread_busy": status.HTTP_409_CONFLICT,
 }
@@ -94,7 +95,8 @@ class RunListCreateApi(APIView):
                                         "other users and groups)"),
                    409: OpenApiResponse(ApiErrorSerializer, description="idempotency_conflict: the key was used "
                                         "for a different request; thread_busy: the thread's policy is `reject` "
-                                        "and another of its runs is in progress")},
+                                        "and another of its runs is in progress; agent_version_drained: the "
+                                        "`version` asked for is drained (see docs/costs.md)")},
         parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
                                      OpenApiParameter.HEADER,
                                      description="Repeat a request safely: the same key returns the same run.")],
