@@ -7,7 +7,7 @@ from agentops.memory.api import MemoryBulkApi, MemoryDetailApi, MemoryForgetApi,
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
-from runs.api import BudgetsApi, RunCancelApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
+from runs.api import BudgetsApi, RunCancelApi, RunHoldApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
 from runs.thread_api import ThreadDetailApi, ThreadListCreateApi
 from tools.api import ToolDetailApi, ToolListApi
 
@@ -20,6 +20,7 @@ urlpatterns = [
     path("runs/<uuid:run_id>/steps/", RunStepsApi.as_view(), name="api-run-steps"),
     path("runs/<uuid:run_id>/steps/<int:seq>/prompt/", StepPromptApi.as_view(), name="api-run-step-prompt"),
     path("runs/<uuid:run_id>/cancel/", RunCancelApi.as_view(), name="api-run-cancel"),
+    path("runs/<uuid:run_id>/hold/", RunHoldApi.as_view(), name="api-run-hold"),
     path("threads/", ThreadListCreateApi.as_view(), name="api-thread-list"),
     path("threads/<str:thread_id>/", ThreadDetailApi.as_view(), name="api-thread-detail"),
     path("approvals/", ApprovalListApi.as_view(), name="api-approval-list"),

@@ -15,6 +15,7 @@ from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
 from .budgets import budgets_summary
+from .retention import run_hold_set
 from .journal_view import blobs_for, prompt_for_step
 from .models import Run
 from .selectors import run_get_for_user, run_list, step_list
@@ -202,6 +203,7 @@ class RunCancelApi(APIView):
         return Response(RunSerializer(run).data)
 
 
+HOLD = ("hold_runs", "runs:hold")
 BUDGETS_READ = ("manage_budgets", "read")
 BUDGETS_WRITE = ("manage_budgets", "budgets:write")
 # The API's names of the budget fields, and the columns they set.
@@ -233,3 +235,22 @@ class BudgetsApi(APIView):
             raise api_error(error) from error
         tenant.refresh_from_db()
         return Response(BudgetsSerializer(budgets_summary(tenant=tenant)).data)
+
+
+class RunHoldApi(APIView):
+    """A legal hold on the run (owners): retention keeps it whole while it holds. POST sets it,
+    DELETE clears it; both audited."""
+
+    required_permissions = {"POST": HOLD, "DELETE": HOLD}
+
+    @extend_schema(tags=["runs"], request=None, responses={200: RunSerializer, 404: ApiErrorSerializer})
+    def post(self, request, run_id):
+        return self._hold(request, run_id, held=True)
+
+    @extend_schema(tags=["runs"], request=None, responses={200: RunSerializer, 404: ApiErrorSerializer})
+    def delete(self, request, run_id):
+        return self._hold(request, run_id, held=False)
+
+    def _hold(self, request, run_id, *, held: bool):
+        run = run_hold_set(run=get_run_or_404(request, run_id), held=held, actor=Actor.from_request(request))
+        return Response(RunSerializer(run).data)

@@ -4,6 +4,7 @@ from django.conf import settings
 
 from .engine import execute_queued, execute_run as _execute_run
 from .engine.lease import new_worker_id
+from .retention import payloads_purge
 from .services import sweep as _sweep
 from .waits import timer_fire
 
@@ -23,3 +24,8 @@ def fire_timer(run_id: str) -> str:
 
 def sweep() -> dict:
     return _sweep()
+
+
+def purge_payloads() -> dict:
+    """The daily retention purge (schedule `agentops.payload-purge`)."""
+    return payloads_purge()

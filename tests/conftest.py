@@ -170,7 +170,7 @@ def demo_api(db):
         execute_run(run.pk)
     _, key = api_key_create(tenant=operator.tenant, user=owner, name="everything", actor=Actor.system("test"),
                             scopes=["read", "runs:write", "approvals:write", "tools:write", "agents:write",
-                                    "members:write", "memory:write", "budgets:write"])
+                                    "members:write", "memory:write", "budgets:write", "runs:hold"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return {"key": key, "client": client, "run_id": str(waiting.pk), "answered_run_id": str(answered.pk),

@@ -105,13 +105,13 @@ def test_a_run_in_flight_finishes_on_the_version_it_started_with(api, tenant):
     Schedule.objects.all().delete()
     with running_worker(RUN_INLINE_SLEEP_SECONDS="0.2", RUN_RECOVERY_INTERVAL_SECONDS="0") as worker:
         run_id = api.post("/api/v1/runs/", {"agent": "support", "input": {"seconds": 2}}, format="json").json()["id"]
-        wait_for(lambda: Run.objects.get(pk=run_id).waiting_reason == WaitingReason.TIMER, timeout=20,
+        wait_for(lambda: Run.objects.get(pk=run_id).waiting_reason == WaitingReason.TIMER, timeout=60,
                  message=f"the run to park on its timer\n{worker.output()}")
         # A deploy: version 2 becomes current and version 1 is drained while the run sleeps.
         agent_version_create(agent=agent, config={**agent.current_version.config(), "workflow": "agent_loop"},
                              actor=ACTOR)
         agents("drain", "support", "--version", "1")
-        wait_for(lambda: Run.objects.get(pk=run_id).status == RunStatus.SUCCEEDED, timeout=20,
+        wait_for(lambda: Run.objects.get(pk=run_id).status == RunStatus.SUCCEEDED, timeout=60,
                  message=f"the run to finish\n{worker.output()}")
 
     run = Run.objects.select_related("agent_version").get(pk=run_id)
