@@ -27,8 +27,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from approvals.models import ApprovalRequest, ApprovalStatus
-from runs.models import (LATENCY_BOUNDS_MS, LATENCY_BUCKETS, UNFINISHED_STATUSES, DailyUsage, Run, RunRollup,
-                         RunStatus, ToolRollup)
+from runs.models import (LATENCY_BOUNDS_MS, LATENCY_BUCKETS, UNFINISHED_STATUSES, DailyUsage, ModelCallRollup, Run,
+                         RunRollup, RunStatus, ToolRollup)
 
 SUMMED = ("duration_ms", *LATENCY_BUCKETS)
 
@@ -49,6 +49,7 @@ class PlatformCollector:
         yield from self._unfinished_runs()
         yield from self._ended_runs()
         yield from self._tool_calls()
+        yield from self._model_calls()
         yield from self._usage()
         yield from self._approvals()
         yield self._task_queue()
@@ -103,6 +104,19 @@ class PlatformCollector:
             errors.add_metric(labels, row["errors"])
             duration.add_metric(labels, *_histogram(row))
         return calls, errors, duration
+
+    def _model_calls(self):
+        errors = CounterMetricFamily("agentops_model_call_errors", "Model calls of ended runs that failed.",
+                                     labels=["tenant", "model"])
+        duration = HistogramMetricFamily("agentops_model_call_duration_seconds",
+                                         "Model steps of ended runs, start to end.", labels=["tenant", "model"])
+        rows = (ModelCallRollup.objects.values("tenant__slug", "model")
+                .annotate(errors=Sum("errors"), **{name: Sum(name) for name in SUMMED}).order_by())
+        for row in rows:
+            labels = [row["tenant__slug"], row["model"]]
+            errors.add_metric(labels, row["errors"])
+            duration.add_metric(labels, *_histogram(row))
+        return errors, duration
 
     def _usage(self):
         model_calls = CounterMetricFamily("agentops_model_calls", "Model calls.", labels=["tenant", "agent"])

@@ -213,6 +213,7 @@ def targets(built, users: dict) -> list[tuple]:
         ("/audit/ deep page", operator, "/audit/", {"deep": True}),
         ("/audit/ by action", operator, "/audit/?action=run.failed", {}),
         ("/audit/ by run", operator, f"/audit/?run={run}", {}),
+        ("/metrics (from loopback)", operator, "/metrics", {}),
     ]
 
 

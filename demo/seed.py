@@ -24,11 +24,14 @@ from agentops.agents.services import agent_access_set, agent_create, agent_versi
 from agentops.audit.services import Actor
 from agentops.secrets.resolver import SecretError, SecretResolver
 from agentops.secrets.services import secret_set
+from agentops.memory.models import Thread
 from agentops.tenancy.models import Membership, Tenant, TenantGroup
+from agentops.tenancy.principal import Principal
 from agentops.tenancy.roles import Role
 from agentops.tenancy.services import membership_set, tenant_create
 from tools.models import ApprovalPolicy, Effect, ExpiryAction, Tool, ToolKind
 from tools.selectors import tool_get, tool_map
+from runs.services import run_create
 from tools.services import tool_create, tool_delete, tool_sync, tool_update, tool_use_grant
 
 from . import DEMO_TOOL_NAMES
@@ -201,7 +204,35 @@ def support_agent_config() -> dict:
         "workflow": "agent_loop",
         "max_steps": 20,
         "timeout_seconds": 300,
+        # Recalls what it knows of the customer it acts for, and remembers what they tell it.
+        "memory": SUPPORT_MEMORY,
     }
+
+
+SUPPORT_MEMORY = {"read": ["user", "agent"], "write": ["user"], "recall": 3, "extract": True}
+# A customer's conversation in a thread: she states a preference in the first run, and the second
+# run, in the same thread, has it from the thread's history and from her long-term memory.
+MEMORY_THREAD = "ada-order-updates"
+MEMORY_CONVERSATION = (
+    "Hi, I prefer email for updates about my orders. Where is order #1042?",
+    "Thanks! How will you keep me updated about it?",
+)
+
+
+def seed_memory_conversation() -> list[str]:
+    """Start the demo thread's two runs on behalf of the customer ada, once (the workers run them
+    one after the other: the thread queues the second). Returns what it did."""
+    tenant = Tenant.objects.get(slug="demo")
+    if Thread.objects.filter(tenant=tenant, external_id=MEMORY_THREAD).exists():
+        return []
+    membership = Membership.objects.select_related("user").get(tenant=tenant, user__username="operator")
+    principal = Principal(tenant=tenant, user=membership.user, membership=membership)
+    ada = get_user_model().objects.get(username="ada")
+    with transaction.atomic():
+        for message in MEMORY_CONVERSATION:
+            run_create(principal=principal, agent_slug="support", input={"message": message}, thread=MEMORY_THREAD,
+                       on_behalf_of=ada)
+    return [f"started the thread {MEMORY_THREAD} (2 runs on behalf of ada)"]
 
 
 def _support_agent(tenant, owner, report):
@@ -402,7 +433,8 @@ def _restricted_user_grants(tenant: Tenant, user, actor: Actor, report: list[str
 
 
 def shop_agent_config() -> dict:
-    return {**support_agent_config(), "system_prompt": SHOP_PROMPT, "tools": list(SHOP_TOOLS), "max_child_depth": 0}
+    return {**support_agent_config(), "system_prompt": SHOP_PROMPT, "tools": list(SHOP_TOOLS), "max_child_depth": 0,
+            "memory": {}}
 
 
 def _shop_agent(tenant: Tenant, users: dict, report: list[str]) -> None:

@@ -93,6 +93,7 @@ class EvalRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    advanced_at = models.DateTimeField(null=True, blank=True, help_text="The last pass over it (evals.services).")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from agentops.agents.models import AgentVersion
@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 MAX_REPEATS = 20
 PASS_INTERVAL_SECONDS = 1.0
+# An unfinished eval run no pass has touched for this long has lost its chain of tasks.
+STALE_AFTER = timedelta(minutes=2)
 
 
 def run_eval(*, principal: Principal, suite: EvalSuite, version: int | None = None, repeat: int = 1,
@@ -105,6 +107,7 @@ def eval_run_advance(*, eval_run_id, inline: bool = False) -> bool:
         return True
     EvalRun.objects.filter(pk=eval_run.pk, status=EvalRunStatus.QUEUED).update(
         status=EvalRunStatus.RUNNING, started_at=timezone.now())
+    EvalRun.objects.filter(pk=eval_run.pk).update(advanced_at=timezone.now())
     try:
         principal = _principal(eval_run)
     except EvalError as error:
@@ -268,6 +271,19 @@ def eval_run_schedule_next(eval_run_id) -> None:
                    save=False):
         time.sleep(PASS_INTERVAL_SECONDS)  # a broker that cannot hold a task until then
         enqueue("evals.tasks.eval_run_advance", eval_run_id, task_name=f"eval run {eval_run_id}", save=False)
+
+
+def eval_runs_resume(*, now=None) -> list[int]:
+    """Queue a pass for every unfinished eval run that none has touched for STALE_AFTER (its chain
+    of tasks was lost: a broker that dropped it, a command stopped midway); returns their ids.
+    Run every minute by a django-q2 schedule (migration evals.0003)."""
+    now = now or timezone.now()
+    stale = EvalRun.objects.filter(status__in=(EvalRunStatus.QUEUED, EvalRunStatus.RUNNING)).filter(
+        Q(advanced_at__lt=now - STALE_AFTER) | Q(advanced_at=None, created_at__lt=now - STALE_AFTER))
+    ids = list(stale.values_list("pk", flat=True))
+    for eval_run_id in ids:
+        enqueue("evals.tasks.eval_run_advance", eval_run_id, task_name=f"eval run {eval_run_id}", save=False)
+    return ids
 
 
 # Comparing --------------------------------------------------------------------------------------------

@@ -352,3 +352,19 @@ class ToolRollup(Rollup):
 
     def __str__(self):
         return f"{self.day} {self.tool}: {self.calls} calls"
+
+
+class ModelCallRollup(Rollup):
+    """Model calls of ended runs per tenant, agent, model and UTC day the run was created, added
+    with the run's RunRollup (/metrics reads their latency). An error is a call that failed."""
+
+    model = models.CharField(max_length=100)
+    calls = models.IntegerField(default=0)
+    errors = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "agent", "model", "day"],
+                                               name="model_call_rollup_unique")]
+
+    def __str__(self):
+        return f"{self.day} {self.model}: {self.calls} calls"

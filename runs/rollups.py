@@ -1,9 +1,9 @@
 """Rollups of ended runs: what the dashboard reads instead of the runs and their steps.
 
 A run is counted once, when it ends, in the transaction that ends it: `run_rollups_add` adds it
-to its RunRollup row (tenant, agent, model, UTC day of creation, outcome, error code) and its tool calls to
-their ToolRollup rows, with one INSERT … SELECT … ON CONFLICT DO UPDATE each, read from the
-run's own row and journal, so the figures are those of the database, never of a worker's memory.
+to its RunRollup row (tenant, agent, model, UTC day of creation, outcome, error code), its tool
+calls to their ToolRollup rows and its model calls to their ModelCallRollup rows, with one
+INSERT … SELECT … ON CONFLICT DO UPDATE each, read from the run's own row and journal, so the figures are those of the database, never of a worker's memory.
 A retry takes the run back out (`sign=-1`) before it runs again. `rollups_rebuild` recomputes
 every rollup from the runs (the migration's back-fill, and a repair after a restore).
 
@@ -22,8 +22,8 @@ from django.db.models.functions import Coalesce, Substr, TruncDate
 
 from agentops import db
 
-from .models import (FINISHED_STATUSES, LATENCY_BOUNDS_MS, LATENCY_BUCKETS, Run, RunOutcome, RunRollup, RunStatus,
-                     Step, StepKind, StepStatus, ToolRollup)
+from .models import (FINISHED_STATUSES, LATENCY_BOUNDS_MS, LATENCY_BUCKETS, ModelCallRollup, Run, RunOutcome,
+                     RunRollup, RunStatus, Step, StepKind, StepStatus, ToolRollup)
 
 
 def run_outcome():
@@ -81,8 +81,8 @@ MEASURE_PREFIX = "m_"
 
 
 def _measures(**expressions) -> dict:
-    """Aggregates named after their RunRollup/ToolRollup columns, prefixed: an annotation may not
-    take the name of a field of the model it reads (Run.tokens_in, Step.cost)."""
+    """Aggregates named after their rollup's columns, prefixed: an annotation may not take the
+    name of a field of the model it reads (Run.tokens_in, Step.cost)."""
     return {MEASURE_PREFIX + name: expression for name, expression in expressions.items()}
 
 
@@ -109,10 +109,21 @@ def run_rollup_rows(runs: QuerySet, *, sign: int = 1) -> QuerySet:
 
 def tool_rollup_rows(steps: QuerySet, *, sign: int = 1) -> QuerySet:
     """ToolRollup rows (as values) of the tool calls among `steps` (of ended runs), times `sign`."""
+    return _step_rollup_rows(steps, kind=StepKind.TOOL, name="tool", sign=sign)
+
+
+def model_call_rollup_rows(steps: QuerySet, *, sign: int = 1) -> QuerySet:
+    """ModelCallRollup rows (as values) of the model calls among `steps` (of ended runs), times `sign`."""
+    return _step_rollup_rows(steps, kind=StepKind.LLM, name="model", sign=sign)
+
+
+def _step_rollup_rows(steps: QuerySet, *, kind: str, name: str, sign: int) -> QuerySet:
+    """Rollup rows of the steps of `kind`, keyed by the step's name as the column `name` (prefixed
+    like the measures: Step has a `model` field of its own)."""
     return (
-        steps.filter(kind=StepKind.TOOL)
+        steps.filter(kind=kind)
         .annotate(_duration=MillisBetween(F("finished_at"), F("started_at")))
-        .values(tenant_id=F("run__tenant_id"), agent_id=F("run__agent_id"), tool=F("name"),
+        .values(tenant_id=F("run__tenant_id"), agent_id=F("run__agent_id"), **{MEASURE_PREFIX + name: F("name")},
                 day=_utc_day("run__created_at"))
         .annotate(**_measures(
             calls=Count("pk") * sign,
@@ -138,7 +149,7 @@ def _upsert(model, rows: QuerySet, connection) -> tuple[str, list]:
 
 
 class _RunStatements:
-    """The two upserts of one run, compiled once per database and sign with a stand-in id."""
+    """The three upserts of one run, compiled once per database and sign with a stand-in id."""
 
     STAND_IN = "00000000-0000-0000-0000-00000000beef"
 
@@ -146,7 +157,9 @@ class _RunStatements:
         stand_in = Run._meta.pk.get_db_prep_value(Run._meta.pk.to_python(self.STAND_IN), connection)
         self.statements = []
         for model, rows in ((RunRollup, run_rollup_rows(Run.objects.filter(pk=self.STAND_IN), sign=sign)),
-                            (ToolRollup, tool_rollup_rows(Step.objects.filter(run_id=self.STAND_IN), sign=sign))):
+                            (ToolRollup, tool_rollup_rows(Step.objects.filter(run_id=self.STAND_IN), sign=sign)),
+                            (ModelCallRollup, model_call_rollup_rows(Step.objects.filter(run_id=self.STAND_IN),
+                                                                     sign=sign))):
             sql, params = _upsert(model, rows, connection)
             self.statements.append((sql, params, [i for i, p in enumerate(params) if p == stand_in]))
 
@@ -181,13 +194,13 @@ def rollups_rebuild(*, tenant_ids=None, apps=global_apps, using: str | None = No
     writers first; SQLite has one writer), then add themselves: none is counted twice or lost.
     """
     run_model, step_model = apps.get_model("runs", "Run"), apps.get_model("runs", "Step")
-    rollup_models = apps.get_model("runs", "RunRollup"), apps.get_model("runs", "ToolRollup")
+    rollup_models = tuple(apps.get_model("runs", name) for name in ("RunRollup", "ToolRollup", "ModelCallRollup"))
     using = using or router.db_for_write(run_model)
     runs = run_model.objects.using(using).all()
     if tenant_ids is not None:
         runs = runs.filter(tenant_id__in=tenant_ids)
-    sources = (run_rollup_rows(runs), tool_rollup_rows(step_model.objects.using(using).filter(
-        run__in=runs.filter(status__in=FINISHED_STATUSES))))
+    ended_steps = step_model.objects.using(using).filter(run__in=runs.filter(status__in=FINISHED_STATUSES))
+    sources = (run_rollup_rows(runs), tool_rollup_rows(ended_steps), model_call_rollup_rows(ended_steps))
     connection = connections[using]
     with transaction.atomic(using=using):
         if connection.vendor == "postgresql":

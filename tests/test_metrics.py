@@ -12,7 +12,7 @@ from runs.models import Run, RunStatus, StepStatus, WaitingReason
 from runs.rollups import run_rollups_add
 from tests.factories import AgentFactory
 from tests.runs.test_dashboard import usage
-from tests.support.runs_journal import add_tool_call, make_run
+from tests.support.runs_journal import add_model_call, add_tool_call, make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -32,11 +32,13 @@ def labels(**values) -> frozenset:
     return frozenset(values.items())
 
 
-def ended(agent, status, *, seconds: float, error=None, tools=()):
-    """A run that ended `seconds` after its creation, with tool calls `(name, ms, ok)`, rolled up
-    as the engine does when a run ends."""
+def ended(agent, status, *, seconds: float, error=None, tools=(), model_calls=()):
+    """A run that ended `seconds` after its creation, with model calls `(ms, ok)` then tool calls
+    `(name, ms, ok)`, rolled up as the engine does when a run ends."""
     run = make_run(agent, status=status, error=error, tool_errors=sum(not ok for _, _, ok in tools))
-    for seq, (name, ms, ok) in enumerate(tools, start=1):
+    for seq, (ms, ok) in enumerate(model_calls, start=1):
+        add_model_call(run, seq, [], duration_ms=ms, status=StepStatus.COMPLETED if ok else StepStatus.FAILED)
+    for seq, (name, ms, ok) in enumerate(tools, start=len(model_calls) + 1):
         add_tool_call(run, seq, name, duration_ms=ms, status=StepStatus.COMPLETED if ok else StepStatus.FAILED)
     now = timezone.now()
     Run.objects.filter(pk=run.pk).update(created_at=now - dt.timedelta(seconds=seconds), finished_at=now)
@@ -49,8 +51,9 @@ def seeded(tenant, other_tenant, agent):
     billing = AgentFactory(tenant=tenant, slug="billing")
     foreign = AgentFactory(tenant=other_tenant, slug="support")
     ended(agent, RunStatus.SUCCEEDED, seconds=0.2, tools=[("lookup", 40, True), ("refund", 700, False)])
-    ended(agent, RunStatus.SUCCEEDED, seconds=3, tools=[("lookup", 60, True)])
-    ended(agent, RunStatus.FAILED, seconds=40, error={"code": "model_error", "message": "503"})
+    ended(agent, RunStatus.SUCCEEDED, seconds=3, tools=[("lookup", 60, True)], model_calls=[(800, True), (1200, True)])
+    ended(agent, RunStatus.FAILED, seconds=40, error={"code": "model_error", "message": "503"},
+          model_calls=[(30_000, False)])
     ended(billing, RunStatus.FAILED, seconds=1, error={"code": "tool_failed"}, tools=[("refund", 2000, False)])
     ended(foreign, RunStatus.FAILED, seconds=1, error={"code": "model_error"})
     queued = [make_run(agent, status=RunStatus.QUEUED) for _ in range(2)]
@@ -96,6 +99,16 @@ def test_tool_calls_errors_and_latency(client, seeded):
     assert m["agentops_tool_call_duration_seconds_bucket", labels(tenant="acme", tool="lookup", le="0.05")] == 1
     assert m["agentops_tool_call_duration_seconds_bucket", labels(tenant="acme", tool="lookup", le="0.1")] == 2
     assert m["agentops_tool_call_duration_seconds_sum", refund] == pytest.approx(2.7)
+
+
+def test_model_call_latency_and_errors(client, seeded):
+    m = scrape(client)
+    model = labels(tenant="acme", model="gpt-4o-mini")
+    assert m["agentops_model_call_duration_seconds_count", model] == 3
+    assert m["agentops_model_call_duration_seconds_bucket", labels(**dict(model), le="1.0")] == 1
+    assert m["agentops_model_call_duration_seconds_bucket", labels(**dict(model), le="2.5")] == 2
+    assert m["agentops_model_call_duration_seconds_sum", model] == pytest.approx(32.0)
+    assert m["agentops_model_call_errors_total", model] == 1
 
 
 def test_cost_tokens_and_model_calls_sum_every_day(client, seeded):

@@ -180,3 +180,12 @@ def test_a_selective_export_from_the_page_verifies_with_gaps_allowed(tmp_path, c
 
     assert f"tenant {tenant.pk}: 3 events (#1–#4), 1 gap allowed" in out
     assert "expected #3: an event is missing" in verify_file_failure(str(path))
+
+
+def test_options_that_do_not_apply_to_a_file_are_refused(tmp_path, record, tenant):
+    record(tenant, 1)
+    path = export(tmp_path)
+    with pytest.raises(CommandError, match="--file verifies the export alone"):
+        audit("verify", "--file", path, "--tenant", tenant.slug)
+    with pytest.raises(CommandError, match="--allow-gaps applies to an export"):
+        audit("verify", "--allow-gaps")

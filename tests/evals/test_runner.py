@@ -1,13 +1,16 @@
 """The runner: each case × repeat is a real run of the engine, scored when it ends; scripted
 approval decisions are applied; a case that cannot finish is recorded, and the others go on."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from agentops.tenancy.principal import Principal
 from approvals.models import ApprovalRequest, ApprovalStatus
 from evals.errors import EvalError
-from evals.models import EvalResultStatus, EvalRunStatus
-from evals.services import eval_run_advance, eval_run_wait, run_eval
+from evals.models import EvalResultStatus, EvalRun, EvalRunStatus
+from evals.services import eval_run_advance, eval_run_wait, eval_runs_resume, run_eval
 from runs.models import Run, RunStatus
 from tests.factories import EvalCaseFactory
 
@@ -90,3 +93,12 @@ def test_the_runs_list_filters_an_eval_runs_runs_and_only_in_its_tenant(principa
     assert sorted(run["id"] for run in listed) == sorted(str(r.run_id) for r in first.results.all())
     assert foreign.status_code == 200 and foreign.json()["results"] == []
     assert api.get("/api/v1/runs/?eval_run=zero").json()["error"]["code"] == "invalid"
+
+
+def test_an_eval_run_whose_passes_stopped_is_resumed_and_a_moving_one_is_left_alone(principal, refund_suite):
+    stalled = run_eval(principal=principal, suite=refund_suite, start=False)
+    moving = run_eval(principal=principal, suite=refund_suite, start=False)
+    eval_run_advance(eval_run_id=moving.pk)
+    EvalRun.objects.filter(pk=stalled.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+
+    assert eval_runs_resume() == [stalled.pk]

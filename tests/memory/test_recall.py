@@ -163,3 +163,19 @@ def test_without_a_policy_a_run_neither_recalls_nor_extracts(tenant, operator, s
     run = execute(say(agent, "How will you send me order updates?", thread=""))
 
     assert memory_steps(run) == [] and len(openai_server.chat_requests) == 1
+
+
+def test_the_policy_is_set_by_patching_the_agent_and_checked(remembering_agent, client_for):
+    developer = client_for("developer", scopes=("read", "agents:write"))
+
+    refused = developer.patch("/api/v1/agents/chat/", {"memory": {"read": ["everyone"], "recall": 500}},
+                              format="json")
+    accepted = developer.patch("/api/v1/agents/chat/", {"memory": {"read": ["user"], "recall": 2},
+                                                        "context_budget_tokens": 4000}, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"]["memory"] == [
+        "'read' is a list of scopes among user, agent, tenant.", "'recall' is a whole number of items from 0 to 50."]
+    assert accepted.status_code == 200
+    assert accepted.json()["current_version"]["memory"] == {"read": ["user"], "recall": 2}
+    assert accepted.json()["current_version"]["context_budget_tokens"] == 4000

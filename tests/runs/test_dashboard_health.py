@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from approvals.models import ApprovalRequest, ApprovalStatus
 from runs.dashboard import dashboard_get
-from runs.models import RunRollup, RunStatus, WaitingReason
-from runs.rollups import rollups_rebuild
+from runs.models import ModelCallRollup, RunRollup, RunStatus, StepStatus, WaitingReason
+from runs.rollups import rollups_rebuild, run_rollups_add
 from tests.factories import AgentFactory
 from tests.runs.test_dashboard import days_ago, principal_of, run_on, usage
+from tests.support.runs_journal import add_model_call, make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +133,20 @@ def test_the_page_shows_the_charts_and_the_figures_in_tables(client, operator, p
     assert "vendor/chart.umd.min.js" in page
     assert '<td class="mono">model_timeout</td><td class="num">3</td>' in page
     assert "62.5 %" in page  # 5 of 8 ended runs failed
+
+
+def test_model_calls_are_rolled_up_at_the_run_end_and_rebuilt_alike(agent, tenant):
+    run = make_run(agent, status=RunStatus.SUCCEEDED, finished_at=timezone.now())
+    add_model_call(run, 1, [], duration_ms=900)
+    add_model_call(run, 2, [], duration_ms=3000, status=StepStatus.FAILED)
+    run_rollups_add(run.pk)
+    rows = lambda: sorted(ModelCallRollup.objects.filter(tenant=tenant).values_list(  # noqa: E731
+        "model", "calls", "errors", "lt_1000ms", "lt_5000ms", "duration_ms"))
+
+    added = rows()
+    rollups_rebuild(tenant_ids=[tenant.pk])
+
+    assert added == [("gpt-4o-mini", 2, 1, 1, 1, pytest.approx(3900))]
+    assert rows() == added
+    run_rollups_add(run.pk, sign=-1)  # a retry takes the run back out
+    assert rows() == [("gpt-4o-mini", 0, 0, 0, 0, 0)]

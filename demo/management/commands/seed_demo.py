@@ -2,7 +2,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from demo.routers import DEMO_ALIAS
-from demo.seed import DEMO_PASSWORD, PLATFORM_ADMIN, seed_demo
+from demo.seed import DEMO_PASSWORD, PLATFORM_ADMIN, seed_demo, seed_memory_conversation
 
 
 class Command(BaseCommand):
@@ -10,7 +10,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         call_command("migrate", database=DEMO_ALIAS, interactive=False, verbosity=0)  # creates the file too
-        done = seed_demo()
+        done = seed_demo() + seed_memory_conversation()
         for line in done:
             self.stdout.write(line)
         self.stdout.write(f"demo tenant ready ({len(done)} changes). Users: operator, approver, sam; "

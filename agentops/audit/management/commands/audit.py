@@ -54,6 +54,10 @@ class Command(BaseCommand):
          "export": self.export}[action](**options)
 
     def verify(self, *, tenant=None, anchors=None, no_seal=False, file=None, allow_gaps=False, **options):
+        if file and (tenant or anchors or no_seal):
+            raise CommandError("--file verifies the export alone: --tenant, --anchors and --no-seal do not apply.")
+        if allow_gaps and not file:
+            raise CommandError("--allow-gaps applies to an export (--file) only.")
         if file:
             return self.verify_file(file, allow_gaps=allow_gaps)
         tenants = list(_tenants(tenant))

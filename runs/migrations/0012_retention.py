@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         ('django_q', '0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more'),
         ('agents', '0007_agent_version_drained'),
         ('memory', '0002_thread'),
-        ('runs', '0010_budgets'),
+        ('runs', '0011_model_call_rollup'),
         ('tenancy', '0006_retention'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
