@@ -17,7 +17,7 @@ from agentops.tenancy.models import Membership
 from agentops.tenancy.principal import Principal
 from agentops.tenancy.roles import Role
 from runs.engine import execute_run
-from runs.models import DailyUsage, Run, RunRollup, Step, StepKind
+from runs.models import DailyUsage, ModelCallRollup, Run, RunRollup, Step, StepKind
 from runs.rollups import rollups_rebuild
 from runs.services import run_create
 from tests.conftest import member_in
@@ -79,13 +79,18 @@ def test_a_correction_reprices_the_steps_and_every_total_that_holds_them(correct
     assert "acme: 2 model calls priced again, 2 changed in 2 runs, cost +0.400000 USD" in output
 
 
+def rollups():
+    return (sorted(RunRollup.objects.values_list("tenant_id", "agent_id", "outcome", "cost")),
+            sorted(ModelCallRollup.objects.values_list("tenant_id", "agent_id", "model", "calls", "cost")))
+
+
 def test_the_rollups_after_a_recompute_equal_a_rebuild_from_the_runs(corrected, tenant):
     recompute()
-    incremental = sorted(RunRollup.objects.values_list("tenant_id", "agent_id", "outcome", "cost"))
+    incremental = rollups()
 
     rollups_rebuild()
 
-    assert sorted(RunRollup.objects.values_list("tenant_id", "agent_id", "outcome", "cost")) == incremental
+    assert rollups() == incremental
 
 
 def test_a_recompute_is_audited_once_per_tenant_with_its_counts_and_difference(corrected, tenant, other_tenant):
