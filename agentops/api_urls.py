@@ -6,8 +6,12 @@ from agentops.agents.api import AgentAccessApi, AgentDetailApi, AgentListApi
 from agentops.memory.api import MemoryBulkApi, MemoryDetailApi, MemoryForgetApi, MemoryListCreateApi, MemorySearchApi
 from agentops.secrets.api import SecretDetailApi, SecretListApi
 from agentops.tenancy.api import MemberDetailApi, MemberListApi
+from evals.api import (
+    EvalCasesApi, EvalRunComparisonApi, EvalRunDetailApi, EvalRunListApi, EvalSuiteDetailApi, EvalSuiteListApi,
+)
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
-from runs.api import BudgetsApi, RunCancelApi, RunHoldApi, RunDetailApi, RunListCreateApi, RunStepsApi, StepPromptApi
+from runs.api import (BudgetsApi, RunCancelApi, RunDetailApi, RunEventsApi, RunHoldApi, RunListCreateApi,
+                      RunStepsApi, StepPromptApi)
 from runs.thread_api import ThreadDetailApi, ThreadListCreateApi
 from tools.api import ToolDetailApi, ToolListApi
 
@@ -18,6 +22,7 @@ urlpatterns = [
     path("runs/", RunListCreateApi.as_view(), name="api-run-list"),
     path("runs/<uuid:run_id>/", RunDetailApi.as_view(), name="api-run-detail"),
     path("runs/<uuid:run_id>/steps/", RunStepsApi.as_view(), name="api-run-steps"),
+    path("runs/<uuid:run_id>/events/", RunEventsApi.as_view(), name="api-run-events"),
     path("runs/<uuid:run_id>/steps/<int:seq>/prompt/", StepPromptApi.as_view(), name="api-run-step-prompt"),
     path("runs/<uuid:run_id>/cancel/", RunCancelApi.as_view(), name="api-run-cancel"),
     path("runs/<uuid:run_id>/hold/", RunHoldApi.as_view(), name="api-run-hold"),
@@ -39,5 +44,12 @@ urlpatterns = [
     path("memory/<int:pk>/", MemoryDetailApi.as_view(), name="api-memory-detail"),
     path("members/", MemberListApi.as_view(), name="api-member-list"),
     path("members/<str:username>/", MemberDetailApi.as_view(), name="api-member-detail"),
+    path("evals/suites/", EvalSuiteListApi.as_view(), name="api-eval-suite-list"),
+    path("evals/suites/<int:suite_id>/", EvalSuiteDetailApi.as_view(), name="api-eval-suite-detail"),
+    path("evals/suites/<int:suite_id>/cases/", EvalCasesApi.as_view(), name="api-eval-cases"),
+    path("evals/runs/", EvalRunListApi.as_view(), name="api-eval-run-list"),
+    path("evals/runs/<int:eval_run_id>/", EvalRunDetailApi.as_view(), name="api-eval-run-detail"),
+    path("evals/runs/<int:eval_run_id>/comparison/", EvalRunComparisonApi.as_view(),
+         name="api-eval-run-comparison"),
     path("budgets/", BudgetsApi.as_view(), name="api-budgets"),
 ]

@@ -221,6 +221,26 @@ JOURNAL_BLOB_THRESHOLD = env.int("JOURNAL_BLOB_THRESHOLD", default=8192)
 # The most JSON one page of `GET /api/v1/runs/{id}/steps/` holds (a single larger step comes alone).
 STEPS_PAGE_MAX_BYTES = env.int("STEPS_PAGE_MAX_BYTES", default=1_000_000)
 WORKFLOW_MODULES = env.list("WORKFLOW_MODULES", default=[])
+# The run event stream (`GET /api/v1/runs/{id}/events/`, docs/streaming.md): a keepalive comment
+# after this long without an event; each web process asks the database which followed runs
+# changed this often (with Redis the worker's notices wake streams at once, the poll only catches
+# a lost notice); the worker hands the model's text on every RUN_DELTAS_FLUSH_SECONDS. Without
+# Redis the text goes to the web processes of this machine through the datagram sockets in
+# RUN_DELTAS_SOCKET_DIR (default: a directory in the temp dir named after the database).
+RUN_EVENTS_KEEPALIVE_SECONDS = env.float("RUN_EVENTS_KEEPALIVE_SECONDS", default=15)
+RUN_EVENTS_POLL_SECONDS = env.float("RUN_EVENTS_POLL_SECONDS", default=2 if REDIS_URL else 0.25)
+RUN_EVENTS_RETRY_MS = env.int("RUN_EVENTS_RETRY_MS", default=3000)
+RUN_DELTAS_FLUSH_SECONDS = env.float("RUN_DELTAS_FLUSH_SECONDS", default=0.1)
+RUN_DELTAS_SOCKET_DIR = env.str("RUN_DELTAS_SOCKET_DIR", default="")
+
+# OpenTelemetry: with an OTLP/HTTP endpoint set (the standard variables), each ended run is sent
+# as a trace by a task, off the run's path (runs/telemetry.py, docs/observability.md). Prompts,
+# answers, tool arguments and results go only with AGENTOPS_OTEL_CAPTURE_CONTENT=true.
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="agentops")
+AGENTOPS_OTEL_CAPTURE_CONTENT = env.bool("AGENTOPS_OTEL_CAPTURE_CONTENT", default=False)
+AGENTOPS_OTEL_EXPORT_TIMEOUT_SECONDS = env.float("AGENTOPS_OTEL_EXPORT_TIMEOUT_SECONDS", default=10)
 
 CHANNEL_LAYERS = {
     "default": (
@@ -336,6 +356,8 @@ SPECTACULAR_SETTINGS = {
         "StepKindEnum": "runs.models.StepKind",
         "RunStatusEnum": "runs.models.RunStatus",
         "ToolKindEnum": "tools.models.ToolKind",
+        "EvalRunStatusEnum": "evals.models.EvalRunStatus",
+        "EvalResultStatusEnum": "evals.models.EvalResultStatus",
         "MemoryScopeEnum": "agentops.memory.models.MemoryScope",
         "MemoryKindEnum": "agentops.memory.models.MemoryKind",
     },

@@ -128,6 +128,11 @@ def approval_get_for_user(*, principal, request_id) -> ApprovalRequest | None:
     return _with_relations(ApprovalRequest.objects.filter(tenant_id=principal.tenant.pk, pk=request_id)).first()
 
 
+def approval_list_for_steps(*, run, seqs: list[int]) -> list[ApprovalRequest]:
+    """The run's requests opened by its steps `seqs`, as the API shows them (its tenant only)."""
+    return list(_listed(ApprovalRequest.objects.filter(tenant_id=run.tenant_id, run=run, step_seq__in=seqs)))
+
+
 def approval_decide_refusal(*, principal, request, user=None) -> tuple[str, str] | None:
     """Why `user` may not decide `request` as (code, message), or None when they may.
 

@@ -11,6 +11,8 @@ from runs.rollups import MillisBetween
 from runs.waits import ResolutionTimes, WaitAges, WaitView
 
 from .models import ApprovalRequest, ApprovalStatus
+from .selectors import approval_list_for_steps
+from .serializers import ApprovalRequestSerializer
 from .services import (
     approval_cancel_for_run, approval_decide_scripted, approval_expire_due, approval_request_create,
 )
@@ -63,6 +65,11 @@ class ApprovalWaits:
     def decide_scripted(self, *, run, seq: int, decision: dict) -> bool:
         return approval_decide_scripted(run=run, seq=seq, approve=decision.get("decision") == "approve",
                                         arguments=decision.get("arguments"), comment=decision.get("comment", ""))
+
+    def api_objects(self, *, run, seqs: list[int]) -> dict[int, dict]:
+        requests = approval_list_for_steps(run=run, seqs=seqs)
+        return {request.step_seq: data for request, data in
+                zip(requests, ApprovalRequestSerializer(requests, many=True).data)}
 
 
 def _at_rank(values, q: float, n: int):

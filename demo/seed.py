@@ -5,7 +5,8 @@ demo database, see demo.routers); the orders.lookup SQL tool over that database 
 platform tools may name a database); the billing.refund HTTP tool and its token, a secret of the
 tenant; the restricted user's tool permissions. And a customer-facing agent, `shop`, that only the
 storefront group may start, whose orders.customer_lookup tool has a rule binding its customer to
-the customer the run acts for (ada, whose membership carries customer_id C-1001). A second run
+the customer the run acts for (ada, whose membership carries customer_id C-1001). The support
+agent's eval suite and a version that regresses it (demo.eval_suite). A second run
 changes nothing (it only brings the billing URL up to date when AGENTOPS_PUBLIC_URL changed).
 """
 
@@ -36,6 +37,7 @@ from tools.services import tool_create, tool_delete, tool_sync, tool_update, too
 
 from . import DEMO_TOOL_NAMES
 from .billing import TOKEN_NAME, configured_token
+from .eval_suite import seed_support_evals
 from .models import DemoArticle, DemoCustomer, DemoOrder
 from .routers import DEMO_ALIAS
 
@@ -151,7 +153,9 @@ def seed_demo() -> list[str]:
         tenant = _tenant(report)
         users = _users(tenant, report)
         seed_demo_tools(tenant=tenant, restricted_user=users["sam"], actor=ACTOR, report=report)
-        _support_agent(tenant, users["operator"], report)
+        agent = _support_agent(tenant, users["operator"], report)
+        seed_support_evals(agent=agent, config=support_agent_config(), owner=users["operator"], actor=ACTOR,
+                           report=report)
         _shop_agent(tenant, users, report)
     return report
 
@@ -210,40 +214,39 @@ def support_agent_config() -> dict:
 
 
 SUPPORT_MEMORY = {"read": ["user", "agent"], "write": ["user"], "recall": 3, "extract": True}
-# A customer's conversation in a thread: she states a preference in the first run, and the second
-# run, in the same thread, has it from the thread's history and from her long-term memory.
-MEMORY_THREAD = "ada-order-updates"
+# A conversation in a thread, by the operator (whom the demo API key acts as): a preference stated
+# in the first run is in the second run's thread history and long-term memory, and in later threads.
+MEMORY_THREAD = "order-updates"
 MEMORY_CONVERSATION = (
-    "Hi, I prefer email for updates about my orders. Where is order #1042?",
-    "Thanks! How will you keep me updated about it?",
+    "Hi, I prefer email for updates.",
+    "Where is order #1042? How will you keep me updated?",
 )
 
 
 def seed_memory_conversation() -> list[str]:
-    """Start the demo thread's two runs on behalf of the customer ada, once (the workers run them
-    one after the other: the thread queues the second). Returns what it did."""
+    """Start the demo thread's two runs, once (the workers run them one after the other: the
+    thread queues the second). Returns what it did."""
     tenant = Tenant.objects.get(slug="demo")
     if Thread.objects.filter(tenant=tenant, external_id=MEMORY_THREAD).exists():
         return []
     membership = Membership.objects.select_related("user").get(tenant=tenant, user__username="operator")
     principal = Principal(tenant=tenant, user=membership.user, membership=membership)
-    ada = get_user_model().objects.get(username="ada")
     with transaction.atomic():
         for message in MEMORY_CONVERSATION:
-            run_create(principal=principal, agent_slug="support", input={"message": message}, thread=MEMORY_THREAD,
-                       on_behalf_of=ada)
-    return [f"started the thread {MEMORY_THREAD} (2 runs on behalf of ada)"]
+            run_create(principal=principal, agent_slug="support", input={"message": message}, thread=MEMORY_THREAD)
+    return [f"started the thread {MEMORY_THREAD} (2 runs of the support agent)"]
 
 
-def _support_agent(tenant, owner, report):
+def _support_agent(tenant, owner, report) -> Agent:
     agent = Agent.objects.filter(tenant=tenant, slug="support").first()
     if agent is None:
-        agent_create(tenant=tenant, slug="support", name="Customer support",
-                     description="Answers customer questions about orders, refunds and accounts.",
-                     config=support_agent_config(), actor=ACTOR, user=owner)
+        agent = agent_create(tenant=tenant, slug="support", name="Customer support",
+                             description="Answers customer questions about orders, refunds and accounts.",
+                             config=support_agent_config(), actor=ACTOR, user=owner)
         report.append("created agent support")
     else:
         agent_version_create(agent=agent, config=support_agent_config(), actor=ACTOR, user=owner)
+    return agent
 
 
 def seed_demo_tools(*, tenant: Tenant, restricted_user, actor: Actor, report: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""The verbs of evaluations: start an eval run, advance it, compare two.
+"""The verbs of evaluations: create suites and add cases, start an eval run, advance it, compare two.
 
 An eval run advances by passes (`eval_run_advance`), each safe to run twice or in two processes at
 once: results move pending → running (a compare-and-swap, with the run created in the same
@@ -17,12 +17,12 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from agentops.agents.models import AgentVersion
-from agentops.audit.services import Actor
+from agentops.audit.services import Actor, audit_record
 from agentops.errors import CodedError
 from agentops.taskqueue import enqueue
 from agentops.tenancy.models import Membership
@@ -33,9 +33,9 @@ from runs.services import run_cancel, run_create
 from runs.waits import wait_kind_required
 
 from . import stats
-from .assertions import assertion_grade, case_grade
+from .assertions import assertion_grade, assertions_validate, case_grade
 from .errors import EvalError
-from .models import EvalResult, EvalResultStatus, EvalRun, EvalRunStatus, EvalSuite
+from .models import EvalCase, EvalResult, EvalResultStatus, EvalRun, EvalRunStatus, EvalSuite
 from .runner import case_assertions, case_input, case_metadata, run_outcome, waiting_approval_seq
 from .selectors import eval_run_find
 
@@ -45,6 +45,62 @@ MAX_REPEATS = 20
 PASS_INTERVAL_SECONDS = 1.0
 # An unfinished eval run no pass has touched for this long has lost its chain of tasks.
 STALE_AFTER = timedelta(minutes=2)
+
+
+# Suites and cases ----------------------------------------------------------------------------------
+
+CASE_FIELDS = ("name", "description", "message", "input", "vars", "expected", "assertions", "tags", "threshold",
+               "approval_decisions", "tool_results")
+
+
+def eval_suite_create(*, tenant, agent, name: str, actor: Actor, description: str = "",
+                      default_assertions=(), default_vars=None, cases=()) -> EvalSuite:
+    """A new suite of `agent` (an agent of `tenant`) with `cases` (see eval_cases_add), in one
+    transaction; `suite_exists` if the tenant has a suite of that name."""
+    default_assertions = assertions_validate(list(default_assertions), where="default_assertions")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                suite = EvalSuite.objects.create(
+                    tenant=tenant, agent=agent, name=name, description=description,
+                    default_assertions=default_assertions, default_vars=default_vars or {})
+        except IntegrityError:
+            raise EvalError("suite_exists", f"This tenant already has a suite called {name!r}.") from None
+        audit_record(tenant=tenant, action="eval_suite.created", actor=actor, target=suite,
+                     data={"name": name, "agent": agent.slug})
+        if cases:
+            eval_cases_add(suite=suite, cases=list(cases), actor=actor)
+    return suite
+
+
+def eval_cases_add(*, suite: EvalSuite, cases: list[dict], actor: Actor) -> list[EvalCase]:
+    """Append `cases` (dicts of CASE_FIELDS) to the suite, after its last case, in their order.
+    The suite row is locked so that two writers get consecutive positions."""
+    unknown = {name for case in cases for name in case} - set(CASE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown case fields: {', '.join(sorted(unknown))}")
+    for index, case in enumerate(cases):
+        assertions_validate(case.get("assertions", []), where=f"cases[{index}].assertions")
+    with transaction.atomic():
+        EvalSuite.objects.select_for_update().filter(pk=suite.pk).first()
+        last = suite.cases.aggregate(last=Max("position"))["last"]
+        start = 0 if last is None else last + 1
+        added = EvalCase.objects.bulk_create(
+            [EvalCase(suite=suite, position=start + offset, **case) for offset, case in enumerate(cases)])
+        audit_record(tenant=suite.tenant, action="eval_case.added", actor=actor, target=suite,
+                     data={"suite": suite.name, "cases": [case.name for case in added]})
+    return added
+
+
+def eval_case_file(*, tenant, agent, suite: EvalSuite | None, new_suite_name: str, case: dict,
+                   actor: Actor) -> tuple[EvalSuite, EvalCase]:
+    """Add `case` to `suite`, or to a new suite of `agent` called `new_suite_name`: one transaction,
+    so a refused case leaves no empty suite behind."""
+    with transaction.atomic():
+        if suite is None:
+            suite = eval_suite_create(tenant=tenant, agent=agent, name=new_suite_name, actor=actor)
+        [added] = eval_cases_add(suite=suite, cases=[case], actor=actor)
+    return suite, added
 
 
 def run_eval(*, principal: Principal, suite: EvalSuite, version: int | None = None, repeat: int = 1,

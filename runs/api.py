@@ -1,3 +1,7 @@
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
+from django.http import StreamingHttpResponse
+from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -6,30 +10,34 @@ from drf_spectacular.utils import (
 )
 from django.conf import settings
 from rest_framework import status
+from rest_framework.exceptions import NotAcceptable
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentops.api import CURSOR_PARAMS, ApiError, ApiErrorSerializer, CursorParamsSerializer, cursor_page, query_params
+from agentops.api import CURSOR_PARAMS, MAX_QUERY_INT, ApiError, ApiErrorSerializer, CursorParamsSerializer, cursor_page, query_params
 from agentops.audit.services import Actor
 from agentops.tenancy.permissions import request_principal
 
 from .budgets import budgets_summary
+from .events import StreamState, event_snapshot, event_stream
+from .journal_view import prompt_for_step
 from .retention import run_hold_set
-from .journal_view import blobs_for, prompt_for_step
 from .models import Run
 from .selectors import run_get_for_user, run_list, step_list
 from .serializers import (
     BudgetsSerializer,
     BudgetsUpdateSerializer,
     RunCreateSerializer,
+    RunEventsParamsSerializer,
     RunListFilterSerializer,
     RunPageSerializer,
     RunSerializer,
     RunStepsSerializer,
     StepPageParamsSerializer,
     StepPromptSerializer,
-    StepSerializer,
+    steps_data,
 )
 from .errors import RunError
 from .services import budgets_set, run_cancel, run_create
@@ -68,12 +76,67 @@ def get_run_or_404(request, run_id):
     return run
 
 
+EVENT_STREAM = "text/event-stream"
+# One event of the stream, as its fields (`data` is one line of JSON; docs/streaming.md).
+EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["status", "step", "approval", "delta", "end"]},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The step's seq (step and end events)."},
+        "data": {"type": "string", "description": "JSON: the status, step, approval, delta or run."},
+        "retry": {"type": "integer", "description": "Milliseconds to wait before reconnecting."},
+    },
+}
+EVENT_STREAM_RESPONSE = OpenApiResponse(EVENT_SCHEMA, description=(
+    "Server-sent events: `status`, `step` (id: its seq), `approval`, `delta`, then `end` (id: the last seq); "
+    "see docs/streaming.md."))
+
+
+class EventStreamNegotiation(DefaultContentNegotiation):
+    """A client that accepts only text/event-stream still gets the API's errors, in JSON: the
+    stream itself is no DRF response to render."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except NotAcceptable:
+            return renderers[0], renderers[0].media_type
+
+
+def last_event_id(request, after: int) -> int:
+    """Where the stream resumes: the Last-Event-ID header (an EventSource reconnecting), else `after`."""
+    header = request.headers.get("Last-Event-ID")
+    if header is None:
+        return after
+    if not header.isascii() or not header.isdigit() or int(header) > MAX_QUERY_INT:
+        message = "Last-Event-ID must be the seq of a step, a whole number."
+        raise ApiError("invalid", message, details={"Last-Event-ID": [message]})
+    return int(header)
+
+
+def event_stream_response(request, run, *, after: int) -> StreamingHttpResponse:
+    state = StreamState(principal=request_principal(request), run_id=str(run.pk), after=after)
+    if isinstance(request._request, ASGIRequest):
+        content = event_stream(state)
+        # The stream reads through a shared pool of threads; the connection this request's own
+        # thread opened would otherwise sit idle for as long as the stream stays open.
+        if not connection.in_atomic_block:
+            connection.close()
+    else:
+        content = event_snapshot(state)
+    response = StreamingHttpResponse(content, content_type=EVENT_STREAM)
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
+
+
 @extend_schema(tags=["runs"])
 class RunListCreateApi(APIView):
     """List the tenant's runs newest first, a page at a time by cursor (filter by `agent` slug and
     `version`, `status`, `thread`, words `q`), or start one."""
 
     required_permissions = {"GET": ("view", "read"), "POST": ("run_agents", "runs:write")}
+    content_negotiation_class = EventStreamNegotiation
 
     @extend_schema(operation_id="v1_runs_list", parameters=[RunListFilterSerializer, CursorParamsSerializer],
                    responses={200: RunPageSerializer, 400: OpenApiResponse(
@@ -87,7 +150,9 @@ class RunListCreateApi(APIView):
 
     @extend_schema(
         request=RunCreateSerializer,
-        responses={201: RunSerializer, 200: RunSerializer,
+        responses={201: RunSerializer, (200, "application/json"): RunSerializer, (200, EVENT_STREAM): OpenApiResponse(
+                       EVENT_SCHEMA, description="With `\"stream\": true`: the new run's event stream, its id "
+                                                 "in the Location header and the first `status` event."),
                    400: OpenApiResponse(ApiErrorSerializer, description="invalid (see details; `on_behalf_of` "
                                         "names no member of the tenant), unknown_field, unknown_agent, "
                                         "unknown_version, invalid_json"),
@@ -116,6 +181,10 @@ class RunListCreateApi(APIView):
             )
         except RunError as error:
             raise api_error(error) from error
+        if data["stream"]:
+            response = event_stream_response(request, run, after=0)
+            response["Location"] = reverse("api-run-detail", args=[run.pk])
+            return response
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -124,6 +193,26 @@ class RunDetailApi(APIView):
     @extend_schema(responses=RunSerializer)
     def get(self, request, run_id):
         return Response(RunSerializer(get_run_or_404(request, run_id)).data)
+
+
+@extend_schema(tags=["runs"])
+class RunEventsApi(APIView):
+    """The run as server-sent events, live until it ends: status, steps, approvals, the model's
+    text (docs/streaming.md). Resume with the header `Last-Event-ID` (or `after`)."""
+
+    content_negotiation_class = EventStreamNegotiation
+
+    @extend_schema(operation_id="v1_runs_events", parameters=[
+        RunEventsParamsSerializer,
+        OpenApiParameter("Last-Event-ID", {"type": "string", "pattern": "^[0-9]+$"}, OpenApiParameter.HEADER,
+                         description="Resume after this step seq (sent by EventSource on reconnecting).")],
+        responses={(200, EVENT_STREAM): EVENT_STREAM_RESPONSE,
+                   400: OpenApiResponse(ApiErrorSerializer, description="invalid: a bad `after` or Last-Event-ID"),
+                   404: OpenApiResponse(ApiErrorSerializer, description="not_found: no such run here")})
+    def get(self, request, run_id):
+        run = get_run_or_404(request, run_id)
+        after = last_event_id(request, query_params(RunEventsParamsSerializer, request)["after"])
+        return event_stream_response(request, run, after=after)
 
 
 STEP_CHUNK = 100  # steps read per query while a page fills
@@ -138,8 +227,7 @@ def steps_within_budget(*, run, after: int, limit: int, max_bytes: int) -> tuple
     while True:
         wanted = min(STEP_CHUNK, limit - len(page) + 1)  # one more than fits tells whether more follow
         chunk = step_list(run=run, after_seq=cursor, limit=wanted)
-        blobs = blobs_for([value for step in chunk for value in (step.input, step.output)])
-        for step, data in zip(chunk, StepSerializer(chunk, many=True, context={"blobs": blobs}).data):
+        for step, data in zip(chunk, steps_data(chunk)):
             if len(page) == limit:
                 return page, cursor
             step_size = len(renderer.render(data)) + 1  # and its comma

@@ -42,15 +42,17 @@ def notify_run_changed(run_id, seq: int | None = None) -> None:
     so a viewer never asks before the data is visible). Never raises and never waits for Redis:
     a notice must not slow down or fail the step that caused it.
     """
-    _publish(run_group(run_id), {"type": RUN_CHANGED, "run": str(run_id), "seq": seq})
+    publish(run_group(run_id), {"type": RUN_CHANGED, "run": str(run_id), "seq": seq})
 
 
 def notify_inbox_changed(tenant_id) -> None:
     """Tell the tenant's open inbox pages that an approval request appeared or was decided."""
-    _publish(inbox_group(tenant_id), {"type": INBOX_CHANGED, "tenant": tenant_id})
+    publish(inbox_group(tenant_id), {"type": INBOX_CHANGED, "tenant": tenant_id})
 
 
-def _publish(group: str, message: dict) -> None:
+def publish(group: str, message: dict) -> None:
+    """`message` to the consumers in `group`: now, or when the open transaction commits; never
+    raises, never waits (see notify_run_changed)."""
     layer = get_channel_layer()
     if layer is None or _nobody_listens(layer, group):
         return

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from functools import reduce
+from operator import or_
 
 from django.contrib.auth import get_user_model
 from django.db.models import BooleanField, Q, QuerySet, Subquery
@@ -151,6 +153,25 @@ def step_list(*, run: Run, after_seq: int = 0, limit: int = STEP_PAGE_SIZE, also
     # One statement: the window of newer steps as a subquery, or'ed with the steps to re-read.
     window = newer.values("seq")[:limit]
     return list(Step.objects.filter(Q(seq__in=window) | Q(seq__in=list(also_seqs)), run=run).order_by("seq"))
+
+
+def runs_changed(*, seen: dict[str, tuple[int, int, dt.datetime | None]]) -> set[str]:
+    """Which of the runs `seen` ({run id: (tenant id, seq, updated_at)}) changed since: its row is
+    newer than `updated_at` (status, waits), or it has a step after `seq` that is no longer
+    started. Two queries for any number of runs: the event streams' poll (runs/follower.py).
+
+    The ids come from streams that were allowed to follow them; the tenant is checked anyway.
+    """
+    rows = Run.objects.filter(reduce(or_, (Q(pk=run_id, tenant_id=tenant) for run_id, (tenant, _, _) in seen.items())))
+    changed = {str(pk) for pk, updated_at in rows.values_list("pk", "updated_at")
+               if seen[str(pk)][2] is None or updated_at > seen[str(pk)][2]}
+    rest = [run_id for run_id in seen if run_id not in changed]
+    if rest:
+        newer = reduce(or_, (Q(run_id=run_id, run__tenant_id=seen[run_id][0], seq__gt=seen[run_id][1])
+                             for run_id in rest))
+        changed |= {str(pk) for pk in Step.objects.filter(newer).exclude(status=StepStatus.STARTED)
+                    .values_list("run_id", flat=True).distinct()}
+    return changed
 
 
 def child_runs_for_steps(*, run: Run, steps) -> dict[int, Run]:

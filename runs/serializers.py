@@ -6,7 +6,7 @@ from agentops.tenancy.models import BudgetPolicy
 from agentops.tenancy.selectors import member_get_by_username
 from tools.gateway import RECORDED_RESULTS_KEY
 
-from .journal_view import resolved
+from .journal_view import blobs_for, resolved
 from .models import Run, RunOutcome, RunStatus, Step, StepKind, WaitingReason
 
 
@@ -24,6 +24,9 @@ class RunCreateSerializer(StrictInputMixin, serializers.Serializer):
     metadata = serializers.DictField(required=False, default=dict)
     version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_QUERY_INT,
                                        help_text="A version number of the agent to run (default: its current one).")
+    stream = serializers.BooleanField(required=False, default=False,
+                                      help_text="Answer with the run's event stream (text/event-stream, "
+                                                "docs/streaming.md) instead of the run.")
 
     def validate_on_behalf_of(self, value):
         # A member of the caller's tenant (given in the context). One answer for an unknown username
@@ -133,6 +136,12 @@ class StepSerializer(serializers.ModelSerializer):
         return reverse("api-run-step-prompt", args=[step.run_id, step.seq])
 
 
+def steps_data(steps: list[Step]) -> list[dict]:
+    """`steps` as the API gives them, their blobs loaded in one query."""
+    blobs = blobs_for([value for step in steps for value in (step.input, step.output)])
+    return StepSerializer(steps, many=True, context={"blobs": blobs}).data
+
+
 class StepPageParamsSerializer(serializers.Serializer):
     after = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_QUERY_INT,
                                      help_text="Only steps with a greater seq: the `next` of the previous page.")
@@ -143,6 +152,11 @@ class StepPageParamsSerializer(serializers.Serializer):
         help_text="At most about this many bytes of JSON (default and ceiling: the server's budget, 1 MB "
                   "unless configured). The page ends early when the next step would pass it; a single "
                   "larger step comes alone.")
+
+
+class RunEventsParamsSerializer(serializers.Serializer):
+    after = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_QUERY_INT,
+                                     help_text="Resume after this step seq (the header Last-Event-ID wins).")
 
 
 class RunStepsSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from .engine import execute_queued, execute_run as _execute_run
 from .engine.lease import new_worker_id
 from .retention import payloads_purge
 from .services import sweep as _sweep
+from .telemetry import run_trace_export
 from .waits import timer_fire
 
 
@@ -29,3 +30,8 @@ def sweep() -> dict:
 def purge_payloads() -> dict:
     """The daily retention purge (schedule `agentops.payload-purge`)."""
     return payloads_purge()
+
+
+def export_run_trace(run_id: str) -> str:
+    """The ended run's trace to the OpenTelemetry collector (runs/telemetry.py)."""
+    return "exported" if run_trace_export(run_id=run_id) else "not exported"

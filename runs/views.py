@@ -140,6 +140,8 @@ def _header(request, run: Run) -> dict:
         "waiting": run_waiting_on(run=run),
         "can_cancel": principal.can("run_agents") and run.status in CANCELLABLE,
         "can_replay": principal.can("run_agents"),
+        # A finished run can become an eval case (the form lives in evals, linked by URL name).
+        "can_add_to_eval": principal.can("run_agents") and run.is_finished,
         "replay_key": uuid.uuid4().hex,
         "can_retry": principal.can("resolve_runs") and run.status == RunStatus.FAILED,
         "can_resolve": principal.can("resolve_runs"),

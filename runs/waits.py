@@ -165,6 +165,9 @@ class WaitKind(Protocol):
         `{"decision": "approve"|"reject", "arguments"?, "comment"?}`), with no person involved;
         returns False when nothing is open there."""
 
+    def api_objects(self, *, run: Run, seqs: list[int]) -> dict[int, dict]:
+        """{step seq: the API's object for the wait at that step} (the run event stream's)."""
+
 
 _KINDS: dict[str, WaitKind] = {}
 

@@ -15,6 +15,8 @@ from agentops.tenancy.roles import Role
 from agentops.tenancy.services import api_key_create
 from approvals.models import ApprovalRequest
 from demo.seed import seed_demo
+from evals.models import EvalSuite
+from evals.services import run_eval
 from runs.engine import execute_run
 from runs.services import run_create
 from runs.models import Step, StepKind
@@ -157,7 +159,7 @@ def api(operator, tenant, api_key_for):
 @pytest.fixture
 def demo_api(db):
     """The demo tenant with a refund run waiting for approval (asked for by `operator`), an answered
-    run, and the key of an owner with every scope. Returns {"key", "client" (authenticated with
+    run, a queued eval run of its suite, and the key of an owner with every scope. Returns {"key", "client" (authenticated with
     it), and for each path parameter of the API an existing object's id}."""
     seed_demo()
     operator = Membership.objects.select_related("tenant", "user").get(tenant__slug="demo", user__username="operator")
@@ -170,10 +172,13 @@ def demo_api(db):
         execute_run(run.pk)
     _, key = api_key_create(tenant=operator.tenant, user=owner, name="everything", actor=Actor.system("test"),
                             scopes=["read", "runs:write", "approvals:write", "tools:write", "agents:write",
-                                    "members:write", "memory:write", "budgets:write", "runs:hold"])
+                                    "members:write", "memory:write", "evals:write", "budgets:write", "runs:hold"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    suite = EvalSuite.objects.get(tenant=operator.tenant, name="support-basics")
+    eval_run = run_eval(principal=principal, suite=suite, start=False)
     return {"key": key, "client": client, "run_id": str(waiting.pk), "answered_run_id": str(answered.pk),
+            "suite_id": suite.pk, "eval_run_id": eval_run.pk,
             "id": ApprovalRequest.objects.get(run=waiting).pk, "name": "billing.refund", "slug": "support",
             "username": "operator", "thread_id": "route-walk",
             "seq": Step.objects.filter(run=waiting, kind=StepKind.LLM).values_list("seq", flat=True).first()}

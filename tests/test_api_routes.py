@@ -33,7 +33,8 @@ def api_routes(resolver=None, prefix="") -> list[tuple[str, URLPattern]]:
 def concrete(route: str, demo_api) -> str:
     values = {"run_id": demo_api["run_id"], "pk": str(demo_api["id"]), "slug": demo_api["slug"],
               "name": SECRET_NAME if route.startswith("api/v1/secrets/") else demo_api["name"],
-              "seq": str(demo_api["seq"]), "username": demo_api["username"], "thread_id": demo_api["thread_id"]}
+              "seq": str(demo_api["seq"]), "username": demo_api["username"], "thread_id": demo_api["thread_id"],
+              "suite_id": str(demo_api["suite_id"]), "eval_run_id": str(demo_api["eval_run_id"])}
     path = "/" + route
     for name, value in values.items():
         for converter in ("uuid", "int", "slug", "str"):
@@ -56,6 +57,13 @@ def assert_envelope(response, status: int | None = None) -> dict:
     error = response.json()["error"]
     assert set(error) == {"code", "message", "details"} and error["code"] and error["message"]
     return error
+
+
+@pytest.fixture(autouse=True)
+def unthrottled(settings):
+    """The walks send every method to every route with one key: more than a minute's budget of
+    writes (agentops.ratelimit, tested in tests/test_ratelimit.py)."""
+    settings.API_RATE_READ_PER_MINUTE = settings.API_RATE_WRITE_PER_MINUTE = 100_000
 
 
 @pytest.fixture
@@ -103,7 +111,8 @@ def test_a_malformed_or_unknown_id_in_every_route_is_a_json_404(demo_api_with_se
             for value in (demo_api_with_secret["run_id"], str(demo_api_with_secret["id"]), SECRET_NAME,
                           demo_api_with_secret["name"], demo_api_with_secret["slug"],
                           demo_api_with_secret["username"], str(demo_api_with_secret["seq"]),
-                          demo_api_with_secret["thread_id"]):
+                          demo_api_with_secret["thread_id"], str(demo_api_with_secret["suite_id"]),
+                          str(demo_api_with_secret["eval_run_id"])):
                 path = path.replace(f"/{value}/", f"/{bad}/")
             method = "post" if path.endswith(("/cancel/", "/approve/", "/reject/")) else "get"
 
@@ -133,6 +142,7 @@ def body_operations(demo_api) -> list[tuple[str, str, dict]]:
                 path = route.replace("{run_id}", demo_api["run_id"]).replace("{id}", str(demo_api["id"]))
                 name = SECRET_NAME if route.startswith("/api/v1/secrets/") else demo_api["name"]
                 path = path.replace("{slug}", demo_api["slug"]).replace("{username}", demo_api["username"])
+                path = path.replace("{suite_id}", str(demo_api["suite_id"]))
                 found.append((method, path.replace("{name}", name), document["components"]["schemas"][ref]))
     return found
 
@@ -218,7 +228,8 @@ def all_subclasses(cls) -> list[type]:
 # -- query parameters --------------------------------------------------------------------------
 
 
-CURSOR_LISTS = {"/api/v1/runs/", "/api/v1/approvals/", "/api/v1/memory/", "/api/v1/threads/"}  # by cursor: no offset
+CURSOR_LISTS = {"/api/v1/runs/", "/api/v1/approvals/", "/api/v1/memory/", "/api/v1/threads/",  # by cursor: no offset
+                "/api/v1/evals/suites/", "/api/v1/evals/runs/"}
 
 
 def list_paths() -> list[str]:

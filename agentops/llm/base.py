@@ -8,7 +8,12 @@ A provider raises only `ProviderError`, which says whether trying again can help
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+
+# Receives the text a model generates, piece by piece, while the call is in flight (for live
+# viewers). Best effort: the returned LLMResponse is the record, whatever was relayed.
+DeltaSink = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,10 @@ class Provider(ABC):
         tools: list[ToolSpec],
         temperature: float | None = None,
         timeout: float = 60.0,
+        on_delta: DeltaSink | None = None,
     ) -> LLMResponse:
-        """One model call. Raises `ProviderError` and nothing else on failure."""
+        """One model call. Raises `ProviderError` and nothing else on failure. A provider that
+        can stream passes the response's text to `on_delta` as it is generated."""
 
 
 def estimate_tokens(text: str) -> int:

@@ -44,6 +44,12 @@ def memories_in(transcript: str) -> list[dict]:
     return found
 
 
+def preference_noted(request: str) -> str | None:
+    """The answer to a message that only states a preference."""
+    stated = [match.group(1).strip() for match in PREFERENCE.finditer(request)]
+    return f"Noted: you prefer {' and '.join(stated)}. I will keep it in mind." if stated else None
+
+
 def remembered(messages: list[dict]) -> list[str]:
     """The contents of the items in the prompt's recalled-memory block."""
     for message in messages:

@@ -24,12 +24,13 @@ The same conversation and tools always give the same response.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from . import demo_text as text
 from .base import LLMResponse, Provider, ToolCall, ToolSpec, Usage, estimate_tokens
 from .demo_arguments import fill_arguments
-from .demo_memory import memory_answer, remembered, with_memory
+from .demo_memory import memory_answer, preference_noted, remembered, with_memory
 
 MODEL = "demo"
 RELEVANCE_THRESHOLD = 2
@@ -63,10 +64,10 @@ class Conversation:
 class DemoProvider(Provider):
     name = "demo"
 
-    def complete(self, *, model, messages, tools, temperature=None, timeout=60.0) -> LLMResponse:
+    def complete(self, *, model, messages, tools, temperature=None, timeout=60.0, on_delta=None) -> LLMResponse:
         answer = memory_answer(messages)
         if answer is not None:
-            return _response(answer, (), messages, tools)
+            return _streamed_answer(answer, messages, tools, on_delta)
         conversation = read_conversation(messages)
         calls = plan_calls(conversation, tools) if conversation.rounds < MAX_TOOL_ROUNDS else []
         if calls:
@@ -75,7 +76,20 @@ class DemoProvider(Provider):
                 for i, (name, args) in enumerate(calls)
             )
             return _response(None, tool_calls, messages, tools)
-        return _response(with_memory(write_answer(conversation), remembered(messages)), (), messages, tools)
+        answer = with_memory(write_answer(conversation), remembered(messages))
+        return _streamed_answer(answer, messages, tools, on_delta)
+
+
+def _streamed_answer(answer: str, messages, tools, on_delta) -> LLMResponse:
+    if on_delta is not None:
+        for chunk in text_chunks(answer):
+            on_delta(chunk)
+    return _response(answer, (), messages, tools)
+
+
+def text_chunks(answer: str) -> list[str]:
+    """The answer a word at a time (each with the space before it), as a streaming model sends it."""
+    return re.findall(r"\s*\S+(?:\s+$)?", answer) or [answer]
 
 
 def read_conversation(messages: list[dict]) -> Conversation:
@@ -151,6 +165,9 @@ def _direct_answer(request: str) -> str:
     said = text.words(request)
     if not said or said <= GREETINGS:
         return "Hello! How can I help you today?"
+    noted = preference_noted(request)
+    if noted:
+        return noted
     return (
         f'I am the offline demo model and none of my tools fits your request ("{text.first_sentence(request, 200)}"), '
         "so I cannot answer it properly. Connect a real model for a full answer."

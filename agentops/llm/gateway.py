@@ -7,7 +7,7 @@ from typing import Callable
 
 from agentops.retry import RetryPolicy, call_with_retries
 
-from .base import LLMResponse, Provider, ProviderError, ToolSpec
+from .base import DeltaSink, LLMResponse, Provider, ProviderError, ToolSpec
 
 
 def complete_with_retries(
@@ -18,6 +18,7 @@ def complete_with_retries(
     tools: list[ToolSpec],
     temperature: float | None = None,
     timeout: float = 60.0,
+    on_delta: DeltaSink | None = None,
     policy: RetryPolicy,
     deadline: float | None = None,
     on_retry: Callable[[int, BaseException, float], None] | None = None,
@@ -39,6 +40,7 @@ def complete_with_retries(
             tools=tools,
             temperature=temperature,
             timeout=_time_left(timeout, deadline),
+            on_delta=on_delta,
         )
 
     return call_with_retries(

@@ -46,36 +46,32 @@ class OpenAIProvider(Provider):
     def __repr__(self) -> str:
         return f"OpenAIProvider(base_url={self.base_url!r})"  # never the key
 
-    def complete(self, *, model, messages, tools, temperature=None, timeout=60.0) -> LLMResponse:
-        """One chat completion. The provider's own `timeout` caps the call's."""
-        kwargs: dict = {"model": model, "messages": messages, "timeout": min(timeout, self.timeout)}
+    def complete(self, *, model, messages, tools, temperature=None, timeout=60.0, on_delta=None) -> LLMResponse:
+        """One chat completion, streamed: the text goes to `on_delta` as it comes, and the same
+        LLMResponse as a plain call is assembled from the chunks. Streaming costs nothing more
+        (the same tokens, usage in the last chunk), so every call streams, listened to or not.
+        The provider's own `timeout` caps the call's, for the whole stream, not only each read."""
+        timeout = min(timeout, self.timeout)
+        kwargs: dict = {"model": model, "messages": messages, "timeout": timeout, "stream": True,
+                        "stream_options": {"include_usage": True}}
         if tools:  # the API rejects an empty tools list
             kwargs["tools"] = [tool.to_openai() for tool in tools]
         if temperature is not None:
             kwargs["temperature"] = temperature
         try:
-            completion = self._client.chat.completions.create(**kwargs)
+            stream = self._client.chat.completions.create(**kwargs)
+            with stream:
+                return _assemble(stream, on_delta=on_delta, deadline=time.monotonic() + timeout)
         except openai.OpenAIError as exc:
             # `from None`: the client's own exception could carry what the server echoed back.
             raise self._provider_error(exc) from None
+        except httpx.HTTPError as exc:  # the connection failed between two chunks
+            raise ProviderError(f"The stream broke off: {type(exc).__name__}", retryable=True) from None
         except OutboundRefused as exc:  # a tenant's server at an address tenants may not reach
             raise ProviderError(exc.message, retryable=False) from None
-        try:
-            return _parse_completion(completion)
         except (AttributeError, IndexError, TypeError) as exc:
             # A server that only claims to speak the API; the contract is "ProviderError only".
             raise ProviderError(f"Unreadable completion: {type(exc).__name__}", retryable=False) from None
-
-    def embed(self, *, model: str, texts: list[str], timeout: float = 30.0) -> list[list[float]]:
-        """One vector per text, in order, from `/v1/embeddings`."""
-        try:
-            reply = self._client.embeddings.create(model=model, input=texts, timeout=min(timeout, self.timeout))
-        except openai.OpenAIError as exc:
-            raise self._provider_error(exc) from None
-        vectors = [row.embedding for row in sorted(reply.data, key=lambda row: row.index)]
-        if len(vectors) != len(texts):
-            raise ProviderError(f"{len(vectors)} embeddings for {len(texts)} texts.", retryable=False)
-        return vectors
 
     def _provider_error(self, exc: openai.OpenAIError) -> ProviderError:
         message = self._redact(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}")
@@ -94,23 +90,54 @@ class OpenAIProvider(Provider):
         return KEY_PATTERN.sub("[redacted]", text)
 
 
-def _parse_completion(completion) -> LLMResponse:
-    if not completion.choices:
-        raise ProviderError("The model returned no choices.", retryable=False)
-    choice = completion.choices[0]
-    message = choice.message
-    tool_calls = tuple(
-        ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments or "")
-        for call in message.tool_calls or ()
-        if call.type == "function"
-    )
-    return LLMResponse(
-        content=message.content,
-        tool_calls=tool_calls,
-        usage=_parse_usage(completion.usage),
-        model=completion.model,
-        finish_reason=choice.finish_reason or "",
-    )
+class _Completion:
+    """A streamed completion's first choice, put together chunk by chunk."""
+
+    def __init__(self):
+        self.text: list[str] = []
+        self.calls: dict[int, dict] = {}  # tool calls by index: id, name, argument fragments
+        self.model = ""
+        self.finish_reason = ""
+        self.usage = None
+        self.chosen = False
+
+    def add(self, chunk, on_delta) -> None:
+        self.model = chunk.model or self.model
+        self.usage = chunk.usage or self.usage
+        for choice in chunk.choices:
+            if choice.index == 0:
+                self.chosen = True
+                self.finish_reason = choice.finish_reason or self.finish_reason
+                self._add_delta(choice.delta, on_delta)
+
+    def _add_delta(self, delta, on_delta) -> None:
+        if delta.content:
+            self.text.append(delta.content)
+            if on_delta is not None:
+                on_delta(delta.content)
+        for call in delta.tool_calls or ():
+            entry = self.calls.setdefault(call.index, {"id": "", "name": "", "arguments": []})
+            entry["id"] = call.id or entry["id"]
+            if call.function is not None:
+                entry["name"] += call.function.name or ""
+                entry["arguments"].append(call.function.arguments or "")
+
+    def response(self) -> LLMResponse:
+        if not self.chosen:
+            raise ProviderError("The model returned no choices.", retryable=False)
+        tool_calls = tuple(ToolCall(id=entry["id"], name=entry["name"], arguments="".join(entry["arguments"]))
+                           for _, entry in sorted(self.calls.items()))
+        return LLMResponse(content="".join(self.text) if self.text else None, tool_calls=tool_calls,
+                           usage=_parse_usage(self.usage), model=self.model, finish_reason=self.finish_reason)
+
+
+def _assemble(stream, *, on_delta, deadline: float) -> LLMResponse:
+    completion = _Completion()
+    for chunk in stream:
+        completion.add(chunk, on_delta)
+        if time.monotonic() > deadline:
+            raise ProviderError("The model call timed out while streaming.", retryable=True)
+    return completion.response()
 
 
 def _parse_usage(usage) -> Usage:

@@ -36,8 +36,7 @@ def get_provider(name: str, config: dict | None = None, *, tenant_id: int | None
     Raises ValueError for any other name.
     """
     config = config or {}
-    if name == "default":
-        name = "openai" if settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL else "demo"
+    name = provider_name(name)
     if name == "openai":
         timeout = float(config.get("timeout", 60))
         if config.get("base_url"):
@@ -49,6 +48,13 @@ def get_provider(name: str, config: dict | None = None, *, tenant_id: int | None
     if name == "scripted":
         return ScriptedProvider(config.get("responses") or [])
     raise ValueError(f"Unknown model provider {name!r}; known providers: {', '.join(NAMES)}.")
+
+
+def provider_name(name: str) -> str:
+    """The provider an agent version's `provider` stands for: "default" resolved."""
+    if name == "default":
+        return "openai" if settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL else "demo"
+    return name
 
 
 def embeddings_provider(timeout: float = 30) -> "OpenAIProvider":

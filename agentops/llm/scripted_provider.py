@@ -41,7 +41,7 @@ class ScriptedProvider(Provider):
         self._failures = Counter()  # position -> errors raised there so far
         self._lock = threading.Lock()
 
-    def complete(self, *, model, messages, tools, temperature=None, timeout=60.0) -> LLMResponse:
+    def complete(self, *, model, messages, tools, temperature=None, timeout=60.0, on_delta=None) -> LLMResponse:
         index = sum(1 for message in messages if message.get("role") == "assistant")
         if index >= len(self.responses):
             return LLMResponse(EXHAUSTED, (), Usage(), model, "stop")

@@ -3,7 +3,7 @@ from django.contrib import admin
 from agentops.admin import TenantScopedAdminMixin
 from agentops.audit.services import Actor
 
-from .models import MemoryItem
+from .models import MemoryItem, Thread
 from .services import memory_delete, memory_save, memory_update
 
 
@@ -48,3 +48,16 @@ class MemoryItemAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for item in queryset:
             self.delete_model(request, item)
+
+
+@admin.register(Thread)
+class ThreadAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """Threads, read-only: runs make them, the API sets a new thread's policy; the summary is the
+    model's."""
+
+    list_display = ["external_id", "tenant", "title", "concurrency", "summary_turns", "last_prompt_tokens",
+                    "created_by", "updated_at"]
+    list_filter = ["concurrency"]
+    search_fields = ["external_id", "title"]
+    list_select_related = ["tenant", "created_by"]
+    raw_id_fields = ["created_by"]

@@ -88,6 +88,7 @@ class ApiKeyScope(models.TextChoices):
     TOOLS_WRITE = "tools:write", "Register and change tools"
     AGENTS_WRITE = "agents:write", "Create and change agents"
     MEMBERS_WRITE = "members:write", "Change members' attributes (owners)"
+    EVALS_WRITE = "evals:write", "Create eval suites and cases, start eval runs"
     BUDGETS_WRITE = "budgets:write", "Change cost budgets (owners)"
     RUNS_HOLD = "runs:hold", "Put runs on legal hold and take them off (owners)"
     MEMORY_WRITE = "memory:write", "Save, change and forget memory items"

@@ -21,6 +21,7 @@ from agentops.agents.models import AgentVersion
 from agentops.audit.services import Actor, audit_prepare
 from agentops.logs import run_log_context
 from agentops.memory.threads import thread_lock
+from agentops.taskqueue import enqueue
 from agentops.webhooks.services import webhook_emit
 from tools.errors import ToolError
 
@@ -30,6 +31,7 @@ from ..models import Run, RunStatus, StepStatus
 from ..preview import output_preview
 from ..registry import get_workflow
 from ..rollups import run_rollups_add
+from ..telemetry import otel_traces_endpoint
 from ..threads import thread_run_ended
 from ..waits import wait_deliver
 from .context import RunContext
@@ -151,6 +153,8 @@ def _finish(ctx: RunContext, status: str, *, output=None, error=None) -> None:
         if run.thread_ref_id:
             thread_run_ended(run, prompt_tokens=ctx.main_prompt_tokens())
         run_event_emit(run=run, event=f"run.{status}")
+        if otel_traces_endpoint():  # built from the journal by a task: a slow collector never slows a run
+            enqueue("runs.tasks.export_run_trace", str(run.pk), task_name=f"trace {run.pk}", save=False)
     ctx.journal.notify(ctx.journal.written)
 
 

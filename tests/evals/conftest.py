@@ -1,10 +1,11 @@
 """An agent that asks to refund an order (a tool that needs approval) and then answers, and a
-suite of cases for it."""
+suite of cases for it; a suite with a history (tests/support/evals.py); a finished run."""
 
 import pytest
 
 from agentops.tenancy.principal import Principal
 from tests.factories import AgentFactory, EvalCaseFactory, EvalSuiteFactory
+from tests.support.evals import History, finished_run, make_history
 from tools.models import Tool
 
 REFUND_SCHEMA = {"type": "object", "properties": {"order_id": {"type": "string"}, "amount": {"type": "number"}},
@@ -49,3 +50,14 @@ def refund_suite(refund_agent):
                     approval_decisions=[{"decision": "reject", "comment": "No refunds today."}],
                     tool_results=RECORDED_REFUND)
     return suite
+
+
+@pytest.fixture
+def eval_history(tenant) -> History:
+    return make_history(tenant)
+
+
+@pytest.fixture
+def agent_run(tenant, operator):
+    """A finished run of the agent "greeter" (the demo model, no tools): it answered a greeting."""
+    return finished_run(operator, tenant, "greeter", "Hello")

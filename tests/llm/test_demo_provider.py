@@ -162,3 +162,12 @@ def test_final_answer_quotes_search_results_but_summarises_a_single_record():
 
     assert "kb.search found 1:\n  - Shipping times — Three to five days." in answer
     assert "orders.lookup: order id 7, status paid, items (1 item)." in answer
+
+
+def test_the_answer_is_streamed_a_word_at_a_time(demo):
+    pieces = []
+
+    response = demo.complete(model="demo", messages=[{"role": "user", "content": "Hello there"}], tools=[],
+                             on_delta=pieces.append)
+
+    assert len(pieces) > 2 and "".join(pieces) == response.content

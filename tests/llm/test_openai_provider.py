@@ -154,3 +154,39 @@ def test_error_message_never_contains_the_api_key(openai_server, provider, user_
     assert API_KEY not in str(error) and API_KEY not in repr(error)
     assert error.__cause__ is None and error.__suppress_context__
     assert not error.retryable
+
+
+def test_text_reaches_on_delta_piece_by_piece_and_the_response_is_assembled(openai_server, provider, user_says):
+    openai_server.reply("Your order ships today.", chunks=["Your ord", "er ships", " today."],
+                        usage={"prompt_tokens": 12, "completion_tokens": 6})
+    pieces = []
+
+    response = provider.complete(model="gpt-4o-mini", messages=user_says("Hi"), tools=[], on_delta=pieces.append)
+
+    assert pieces == ["Your ord", "er ships", " today."]
+    assert (response.content, response.finish_reason) == ("Your order ships today.", "stop")
+    assert response.usage == Usage(input_tokens=12, output_tokens=6)
+    body = openai_server.chat_requests[0].body
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+
+
+def test_tool_call_arguments_streamed_in_pieces_are_joined_and_not_sent_as_deltas(openai_server, provider,
+                                                                                 user_says):
+    openai_server.reply(tool_calls=[{"id": "call_a", "name": "lookup_order", "arguments": {"order_id": "1042"}}])
+    pieces = []
+
+    response = provider.complete(model="gpt-4o-mini", messages=user_says("#1042?"), tools=[LOOKUP],
+                                 on_delta=pieces.append)
+
+    assert response.tool_calls == (ToolCall(id="call_a", name="lookup_order", arguments='{"order_id": "1042"}'),)
+    assert response.content is None and pieces == []
+
+
+def test_a_stream_slower_than_the_timeout_in_total_fails_retryable(openai_server, provider, user_says):
+    openai_server.reply("one two three four five", chunk_delay=0.2)
+
+    started = time.monotonic()
+    error = failed_call(provider, user_says("Hi"), timeout=0.5)
+
+    assert error.retryable and "timed out" in error.message
+    assert time.monotonic() - started < 2

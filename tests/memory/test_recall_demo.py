@@ -1,5 +1,5 @@
-"""The demo, offline: a preference the customer states in one run of a thread is remembered in
-the next run of the thread and in a later thread, and never in another customer's run."""
+"""The demo, offline: a preference stated in one run of a thread is remembered in the next run of
+the thread and in a later thread, and never in another user's run."""
 
 import pytest
 
@@ -10,12 +10,11 @@ from demo.seed import MEMORY_THREAD, seed_demo, seed_memory_conversation
 from runs.engine import execute_run
 from runs.models import Run, RunStatus
 from runs.services import run_create
-from tests.conftest import member_in
 from tests.demo.conftest import DEMO_DATABASES
 
 pytestmark = pytest.mark.django_db(databases=DEMO_DATABASES)
 
-REMEMBERED = "What I remember about you: Prefers email for updates about my orders."
+REMEMBERED = "What I remember about you: Prefers email for updates."
 
 
 @pytest.fixture
@@ -31,13 +30,13 @@ def demo_conversation():
     return first, second
 
 
-def ask(username: str, message: str, thread: str) -> Run:
+def ask(message: str, thread: str, on_behalf_of: str | None = None) -> Run:
     operator = Membership.objects.select_related("tenant", "user").get(tenant__slug="demo",
                                                                         user__username="operator")
     principal = Principal(tenant=operator.tenant, user=operator.user, membership=operator)
-    customer = Membership.objects.get(tenant=operator.tenant, user__username=username).user
+    user = Membership.objects.get(tenant=operator.tenant, user__username=on_behalf_of).user if on_behalf_of else None
     run, _ = run_create(principal=principal, agent_slug="support", input={"message": message}, thread=thread,
-                        on_behalf_of=customer)
+                        on_behalf_of=user)
     execute_run(run.pk)
     run.refresh_from_db()
     return run
@@ -46,32 +45,29 @@ def ask(username: str, message: str, thread: str) -> Run:
 def test_the_stated_preference_is_extracted_with_its_provenance(demo_conversation):
     first, _ = demo_conversation
 
-    item = MemoryItem.objects.get(subject="ada")
-    assert (item.kind, item.content, item.source_run) == ("preference", "Prefers email for updates about my orders",
-                                                          first.pk)
+    item = MemoryItem.objects.get(subject="operator")
+    assert (item.kind, item.content, item.source_run) == ("preference", "Prefers email for updates", first.pk)
+    assert first.output["answer"] == "Noted: you prefer email for updates. I will keep it in mind."
 
 
 def test_the_next_run_of_the_thread_remembers_it(demo_conversation):
     _, second = demo_conversation
 
     assert second.status == RunStatus.SUCCEEDED
+    assert second.output["answer"].startswith("Here is what I found:\n- orders.lookup found 1")
     assert second.output["answer"].endswith(REMEMBERED)
     history = second.steps.get(name="thread.history").output["turns"]
-    assert [turn["user"] for turn in history] == ["Hi, I prefer email for updates about my orders. Where is "
-                                                  "order #1042?"]
+    assert [turn["user"] for turn in history] == ["Hi, I prefer email for updates."]
 
 
 def test_a_later_thread_remembers_it_too(demo_conversation):
-    run = ask("ada", "Any news on order #1042? Please keep me updated.", thread="ada-later")
+    run = ask("Any news on order #1042? Please keep me updated.", thread="later")
 
     assert run.output["answer"].endswith(REMEMBERED)
 
 
-def test_another_customer_is_not_told_adas_preference(demo_conversation):
-    operator = Membership.objects.get(tenant__slug="demo", user__username="operator")
-    member_in(operator.tenant, "bea", "viewer")
-
-    run = ask("bea", "Any news on order #1042? Please keep me updated.", thread="bea-thread")
+def test_another_user_is_not_told_the_preference(demo_conversation):
+    run = ask("Any news on order #1042? Please keep me updated.", thread="adas-thread", on_behalf_of="ada")
 
     assert "email" not in run.output["answer"]
 
@@ -79,3 +75,13 @@ def test_another_customer_is_not_told_adas_preference(demo_conversation):
 def test_the_conversation_is_seeded_once(demo_conversation):
     assert seed_memory_conversation() == []
     assert Run.objects.filter(thread=MEMORY_THREAD).count() == 2
+
+
+def test_the_trace_shows_what_was_recalled(demo_conversation, client):
+    _, second = demo_conversation
+    client.force_login(Membership.objects.get(tenant__slug="demo", user__username="operator").user)
+
+    page = client.get(f"/runs/{second.pk}/").content.decode()
+
+    assert "Recalled for" in page and "Prefers email for updates" in page
+    assert "Thread history" in page

@@ -79,3 +79,15 @@ def test_the_thread_keeps_the_prompt_size_the_model_reported(chat_agent, say, op
     execute(say(chat_agent, "Hello"))
 
     assert Thread.objects.get(tenant=tenant, external_id="t1").last_prompt_tokens == 321
+
+
+def test_the_admin_lists_the_tenants_threads_read_only(chat_agent, say, staff, other_tenant):
+    say(chat_agent, "Hello", thread="visible-thread")
+    Thread.objects.create(tenant=other_tenant, external_id="foreign-thread")
+
+    page = staff.get("/admin/memory/thread/")
+    thread = Thread.objects.get(external_id="visible-thread")
+
+    assert page.status_code == 200
+    assert "visible-thread" in page.content.decode() and "foreign-thread" not in page.content.decode()
+    assert staff.post(f"/admin/memory/thread/{thread.pk}/change/", {"title": "changed"}).status_code == 403

@@ -1,11 +1,13 @@
 """The Python SDK (sdk/python) against the real app: pytest-django's live server (the project's
-WSGI app in a thread of this process, on a real port) and, where runs must execute, a real
-django-q2 worker process on the test database."""
+WSGI app in a thread of this process, on a real port), or daphne serving its ASGI app where runs
+are streamed live, and, where runs must execute, a real django-q2 worker process on the test
+database."""
 
 import contextlib
 
 import pytest
 from agentops_client import AgentOps, AsyncAgentOps
+from django.conf import settings
 
 from agentops.tenancy.models import Membership
 from agentops.tenancy.principal import Principal
@@ -13,6 +15,7 @@ from agentops.tenancy.roles import Role
 from agentops.webhooks.services import webhook_delivery_attempt, webhook_emit
 from runs.services import run_create
 from tests.factories import AgentFactory
+from tests.support.event_stream import web_server
 from tests.support.workers import running_worker
 from tests.webhooks.conftest import hook_for, receiver  # noqa: F401 (fixtures `delivered` uses)
 
@@ -23,6 +26,14 @@ def worker(django_db_setup, django_db_blocker):
     between them)."""
     with running_worker() as process:
         yield process
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup, worker):
+    """daphne serving the project's ASGI app on the test database, for the module's tests, with
+    its worker (and Redis when the suite runs with it). `web.base` is its URL."""
+    with web_server(settings.REDIS_URL or None) as server:
+        yield server
 
 
 @pytest.fixture

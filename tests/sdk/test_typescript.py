@@ -1,6 +1,6 @@
 """The TypeScript client (sdk/typescript) runs its own tests (node:test, compiled by tsc) here,
-against this suite's live server: a key of an operator of the tenant, an agent, and a webhook
-delivery the app's sender made. Skipped, saying why, where Node is not installed."""
+against the app served by daphne with a worker: a key of an operator of the tenant, an agent, and
+a webhook delivery the app's sender made. Skipped, saying why, where Node is not installed."""
 
 import json
 import os
@@ -19,14 +19,14 @@ pytestmark = [
     pytest.mark.skipif(NPM is None, reason="Node.js and npm are not installed: the TypeScript client is not tested"),
     pytest.mark.skipif(not (TYPESCRIPT / "node_modules").is_dir(),
                        reason="sdk/typescript/node_modules is missing: run scripts/install.sh (it runs npm ci)"),
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow, pytest.mark.django_db(transaction=True),
 ]
 
 
-def test_the_typescript_client_passes_its_tests_against_the_live_server(live_server, helper, key, delivered):
+def test_the_typescript_client_passes_its_tests_against_the_app(web, helper, key, delivered):
     webhook = {"body": delivered.body.decode(), "secret": SECRET,
                "headers": {"X-AgentOps-Signature": delivered.headers["x-agentops-signature"]}}
-    env = {**os.environ, "AGENTOPS_TEST_BASE_URL": live_server.url, "AGENTOPS_TEST_API_KEY": key,
+    env = {**os.environ, "AGENTOPS_TEST_BASE_URL": web.base, "AGENTOPS_TEST_API_KEY": key,
            "AGENTOPS_TEST_WEBHOOK": json.dumps(webhook)}
 
     result = subprocess.run([NPM, "test", "--silent"], cwd=TYPESCRIPT, env=env, capture_output=True, text=True,

@@ -140,7 +140,7 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: floa
 
 
 @contextlib.contextmanager
-def _process(args: list[str], port: int, name: str, env: dict | None = None):
+def background_process(args: list[str], port: int, name: str, env: dict | None = None):
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"{name}-{os.getpid()}-{port}.log"
     process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
                                start_new_session=True)
@@ -164,7 +164,7 @@ def redis_url():
         pytest.skip("redis-server is not installed")
     port = free_port()
     args = [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-    with _process(args, port, "redis"):
+    with background_process(args, port, "redis"):
         yield f"redis://127.0.0.1:{port}/0"
 
 
@@ -183,5 +183,5 @@ def asgi_server(transactional_db, redis_url, settings):
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
     }
     args = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
-    with _process(args, port, "asgi", env):
+    with background_process(args, port, "asgi", env):
         yield f"http://127.0.0.1:{port}"

@@ -9,7 +9,13 @@ the next one. A reply is a dict, every key optional:
      "usage": {"prompt_tokens": 10, "completion_tokens": 5, "cached_tokens": 0},
      "model": "gpt-4o-mini", "finish_reason": "stop",
      "delay": 2.0,                                            # seconds to wait before answering
+     "chunks": ["Hel", "lo"], "chunk_delay": 0.2,             # streamed: the content's pieces, the pause between
      "status": 429, "body": {...}, "headers": {"Retry-After": "2"}}   # an error reply
+
+A request with `"stream": true` is answered with server-sent events of `chat.completion.chunk`
+objects, as the API does: the content a word at a time (or as `chunks`), each tool call's name
+then its arguments in two pieces, the finish reason, the usage in a last chunk when
+`stream_options.include_usage` asks for it, and `data: [DONE]`.
 
 With the queue empty the server answers by a default policy: when the request offers tools
 and its conversation has no tool message yet, it calls the first tool with `{}`; otherwise it
@@ -224,6 +230,27 @@ def _usage(body: dict, reply: dict, content: str | None, tool_calls: list) -> di
     }
 
 
+def stream_chunks(whole: dict, reply: dict, body: dict) -> list[dict]:
+    """The completion `whole` as the chunks of a streamed answer."""
+    choice = whole["choices"][0]
+    message = choice["message"]
+    content = message["content"] or ""
+    pieces = reply.get("chunks") or re.findall(r"\s*\S+(?:\s+$)?", content)
+    deltas = [{"role": "assistant", "content": ""}] + [{"content": piece} for piece in pieces]
+    for index, call in enumerate(message.get("tool_calls") or []):
+        arguments = call["function"]["arguments"]
+        half = len(arguments) // 2
+        deltas.append({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                       "function": {"name": call["function"]["name"], "arguments": arguments[:half]}}]})
+        deltas.append({"tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]})
+    base = {key: whole[key] for key in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    chunks = [base | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]} for delta in deltas]
+    chunks.append(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]})
+    if (body.get("stream_options") or {}).get("include_usage"):
+        chunks.append(base | {"choices": [], "usage": whole["usage"]})
+    return chunks
+
+
 def error_body(status: int, body) -> dict | str:
     if body is not None:
         return body
@@ -264,8 +291,26 @@ class _Handler(BaseHTTPRequestHandler):
         status = reply.get("status") or 200
         if status >= 400:
             self._send(status, error_body(status, reply.get("body")), reply.get("headers") or {})
+        elif body.get("stream"):
+            self._stream(completion(number, body, reply), reply, body)
         else:
             self._send(200, completion(number, body, reply), reply.get("headers") or {})
+
+    def _stream(self, whole: dict, reply: dict, body: dict) -> None:
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")  # the end of the stream is the end of the body
+            self.end_headers()
+            self.close_connection = True
+            for number, chunk in enumerate(stream_chunks(whole, reply, body)):
+                if number and reply.get("chunk_delay"):
+                    self.server.owner._wait(reply["chunk_delay"])
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _read_body(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()

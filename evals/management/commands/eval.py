@@ -7,6 +7,7 @@ error (unknown suite, eval run or tenant, bad file, bad flag).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -86,11 +87,13 @@ class Command(BaseCommand):
         found = suite_get(tenant=tenant, name=suite)
         if found is None:
             raise usage_error(f"No suite {suite!r} in tenant {tenant.slug}; see `manage.py eval list`.")
+        logging.getLogger("django-q").setLevel(logging.WARNING)  # a line per queued task would drown the report
         eval_run = run_eval(principal=self._principal(tenant, user), suite=found, version=agent_version,
                             repeat=repeat, baseline=baseline, label=label, start=False)
         self.stderr.write(f"eval run {eval_run.pk}: {eval_run.total} run(s) of {found.name}")
         eval_run = eval_run_wait(eval_run=eval_run, inline=inline or not self._workers_take(eval_run),
                                  timeout=timeout, on_progress=self._progress)
+        self.stderr.write(f"  {eval_run.done}/{eval_run.total} scored")
         failures = self._gate(eval_run, min_pass_rate, fail_on_regression)
         self._write(reports.report(eval_run, format=format, gate_failures=failures), output)
         if failures:

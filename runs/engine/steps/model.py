@@ -16,11 +16,11 @@ from agentops.llm.gateway import complete_with_retries
 from agentops.llm.pricing import cost_of, price_pick, price_rows, price_snapshot
 from agentops.llm.registry import get_provider
 from agentops.retry import RetryPolicy
-
 from agentops.agents.models import Agent
 from agentops.tenancy.models import BudgetPolicy, Tenant
 
 from ...budgets import budget_uses, budget_warn
+from ...deltas import DeltaRelay
 from ...errors import RunFailure
 from ...journal import BlobWriter
 from ...models import StepKind, StepStatus
@@ -63,21 +63,24 @@ class ModelCalls:
         attempts: list[dict] = []
         started_at = timezone.now()
         step_input = self._input(model, messages, tools, temperature, conversation)
+        relay = DeltaRelay(ctx.run.pk, seq)  # the text, live, to streams following the run
         try:
             provider = get_provider(ctx.version.provider, config, tenant_id=ctx.run.tenant_id)
             with ctx.lease.keepalive():
                 response = complete_with_retries(
                     provider, model=model, messages=messages, tools=tools, temperature=temperature,
-                    timeout=float(config.get("timeout", 60)),
+                    timeout=float(config.get("timeout", 60)), on_delta=relay,
                     policy=RetryPolicy.from_dict(config.get("retry", DEFAULT_LLM_RETRY)), deadline=journal.deadline(),
                     on_retry=lambda n, exc, delay: attempts.append({"attempt": n, "error": str(exc),
                                                                      "delay": round(delay, 3)}),
                 )
         except ProviderError as exc:
+            relay.flush()
             error = {"code": "model_error", "message": exc.message, "status": exc.status, "attempts": attempts}
             journal.insert(seq, StepKind.LLM, model, StepStatus.FAILED, input=step_input, error=error,
                            started_at=started_at, attempt=len(attempts) + 1, model=model)
             raise RunFailure("model_error", f"the model call failed: {exc.message}") from exc
+        relay.flush()
         self._record(seq, model, step_input, response, started_at, attempts)
         return response
 

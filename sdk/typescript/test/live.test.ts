@@ -1,5 +1,5 @@
-// Against the real app, when the Python suite runs this (tests/sdk/test_typescript.py) with a live
-// server, a key of an operator and a webhook delivery the app's sender made.
+// Against the real app, when the Python suite runs this (tests/sdk/test_typescript.py) with the app
+// served by daphne and a worker, a key of an operator and a webhook delivery the app's sender made.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
@@ -24,6 +24,21 @@ test("the same idempotency key returns the same run", live, async () => {
   const first = await client.runs.create({ agent: "helper", message: "once" }, { idempotencyKey: "ts-once" });
   const again = await client.runs.create({ agent: "helper", message: "once" }, { idempotencyKey: "ts-once" });
   assert.equal(first.id, again.id);
+});
+
+test("a run's events stream to its end", live, async () => {
+  const client = createClient({ apiKey, baseUrl });
+  const run = await client.runs.create({ agent: "helper", message: "stream me" });
+  const events = [];
+  for await (const event of client.streamRun(run.id)) events.push(event);
+  const end = events.at(-1)!;
+  assert.equal(events[0].type, "status");
+  assert.ok(end.type === "end" && end.data.status === "succeeded" && end.data.id === run.id);
+  const steps = events.flatMap((event) => (event.type === "step" ? [Number(event.id)] : []));
+  assert.ok(steps.length > 0 && end.id === String(steps.at(-1)), JSON.stringify(steps));
+  const resumed = [];
+  for await (const event of client.streamRun(run.id, { lastEventId: steps[0] })) resumed.push(event);
+  assert.deepEqual(resumed.flatMap((event) => (event.type === "step" ? [Number(event.id)] : [])), steps.slice(1));
 });
 
 test("an API error is thrown with its code, status and details", live, async () => {
