@@ -10,7 +10,8 @@ from evals.api import (
     EvalCasesApi, EvalRunComparisonApi, EvalRunDetailApi, EvalRunListApi, EvalSuiteDetailApi, EvalSuiteListApi,
 )
 from approvals.api import ApprovalApproveApi, ApprovalBulkApi, ApprovalDetailApi, ApprovalListApi, ApprovalRejectApi
-from runs.api import BudgetsApi, RunCancelApi, RunDetailApi, RunEventsApi, RunListCreateApi, RunStepsApi, StepPromptApi
+from runs.api import (BudgetsApi, RunCancelApi, RunDetailApi, RunEventsApi, RunHoldApi, RunListCreateApi,
+                      RunStepsApi, StepPromptApi)
 from runs.thread_api import ThreadDetailApi, ThreadListCreateApi
 from tools.api import ToolDetailApi, ToolListApi
 
@@ -24,6 +25,7 @@ urlpatterns = [
     path("runs/<uuid:run_id>/events/", RunEventsApi.as_view(), name="api-run-events"),
     path("runs/<uuid:run_id>/steps/<int:seq>/prompt/", StepPromptApi.as_view(), name="api-run-step-prompt"),
     path("runs/<uuid:run_id>/cancel/", RunCancelApi.as_view(), name="api-run-cancel"),
+    path("runs/<uuid:run_id>/hold/", RunHoldApi.as_view(), name="api-run-hold"),
     path("threads/", ThreadListCreateApi.as_view(), name="api-thread-list"),
     path("threads/<str:thread_id>/", ThreadDetailApi.as_view(), name="api-thread-detail"),
     path("approvals/", ApprovalListApi.as_view(), name="api-approval-list"),

@@ -23,6 +23,7 @@ from agentops.tenancy.permissions import request_principal
 from .budgets import budgets_summary
 from .events import StreamState, event_snapshot, event_stream
 from .journal_view import prompt_for_step
+from .retention import run_hold_set
 from .models import Run
 from .selectors import run_get_for_user, run_list, step_list
 from .serializers import (
@@ -47,6 +48,7 @@ ERROR_STATUS = {
     "invalid_on_behalf_of": status.HTTP_400_BAD_REQUEST,
     "agent_restricted": status.HTTP_403_FORBIDDEN,
     "idempotency_conflict": status.HTTP_409_CONFLICT,
+    "agent_version_drained": status.HTTP_409_CONFLICT,
     "not_cancellable": status.HTTP_409_CONFLICT,
     "thread_busy": status.HTTP_409_CONFLICT,
 }
@@ -159,7 +161,8 @@ class RunListCreateApi(APIView):
                                         "other users and groups)"),
                    409: OpenApiResponse(ApiErrorSerializer, description="idempotency_conflict: the key was used "
                                         "for a different request; thread_busy: the thread's policy is `reject` "
-                                        "and another of its runs is in progress")},
+                                        "and another of its runs is in progress; agent_version_drained: the "
+                                        "`version` asked for is drained (see docs/costs.md)")},
         parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
                                      OpenApiParameter.HEADER,
                                      description="Repeat a request safely: the same key returns the same run.")],
@@ -288,6 +291,7 @@ class RunCancelApi(APIView):
         return Response(RunSerializer(run).data)
 
 
+HOLD = ("hold_runs", "runs:hold")
 BUDGETS_READ = ("manage_budgets", "read")
 BUDGETS_WRITE = ("manage_budgets", "budgets:write")
 # The API's names of the budget fields, and the columns they set.
@@ -319,3 +323,22 @@ class BudgetsApi(APIView):
             raise api_error(error) from error
         tenant.refresh_from_db()
         return Response(BudgetsSerializer(budgets_summary(tenant=tenant)).data)
+
+
+class RunHoldApi(APIView):
+    """A legal hold on the run (owners): retention keeps it whole while it holds. POST sets it,
+    DELETE clears it; both audited."""
+
+    required_permissions = {"POST": HOLD, "DELETE": HOLD}
+
+    @extend_schema(tags=["runs"], request=None, responses={200: RunSerializer, 404: ApiErrorSerializer})
+    def post(self, request, run_id):
+        return self._hold(request, run_id, held=True)
+
+    @extend_schema(tags=["runs"], request=None, responses={200: RunSerializer, 404: ApiErrorSerializer})
+    def delete(self, request, run_id):
+        return self._hold(request, run_id, held=False)
+
+    def _hold(self, request, run_id, *, held: bool):
+        run = run_hold_set(run=get_run_or_404(request, run_id), held=held, actor=Actor.from_request(request))
+        return Response(RunSerializer(run).data)

@@ -115,6 +115,11 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    legal_hold = models.BooleanField(default=False, db_default=False,
+                                     help_text="Kept whole, whatever the tenant's retention: set and cleared by owners.")
+    payload_purged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When retention purged the run's payloads (inputs, prompts, results).")
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -145,6 +150,9 @@ class Run(models.Model):
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["status", "lease_expires_at"]),
             models.Index(fields=["status", "wake_at"]),
+            # Retention's candidates: a tenant's runs that still hold payloads and are not held, by end.
+            models.Index(fields=["tenant", "finished_at"], name="run_payload_purge",
+                         condition=models.Q(payload_purged_at__isnull=True, legal_hold=False)),
         ]
 
     def __str__(self):

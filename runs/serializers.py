@@ -92,7 +92,7 @@ class RunSerializer(serializers.ModelSerializer):
             "id", "agent", "agent_version", "workflow", "status", "outcome", "tool_errors", "waiting_reason", "input",
             "output", "error",
             "thread", "metadata", "created_by", "on_behalf_of", "parent", "step_count", "tokens_in",
-            "tokens_out", "cost", "created_at", "started_at", "finished_at",
+            "tokens_out", "cost", "created_at", "started_at", "finished_at", "legal_hold", "payload_purged_at",
         ]
         read_only_fields = fields
 

@@ -134,6 +134,10 @@ def _version_to_run(agent: Agent, number: int | None) -> AgentVersion:
     version = AgentVersion.objects.filter(agent=agent, number=number).first()
     if version is None:
         raise RunError("unknown_version", f"agent {agent.slug!r} has no version {number}")
+    if version.drained:
+        raise RunError("agent_version_drained", f"version {number} of {agent.slug!r} is drained: new runs may not "
+                                                f"pin it; start them on the current version "
+                                                f"({agent.current_version.number})")
     return version
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 
 from .engine import execute_queued, execute_run as _execute_run
 from .engine.lease import new_worker_id
+from .retention import payloads_purge
 from .services import sweep as _sweep
 from .telemetry import run_trace_export
 from .waits import timer_fire
@@ -24,6 +25,11 @@ def fire_timer(run_id: str) -> str:
 
 def sweep() -> dict:
     return _sweep()
+
+
+def purge_payloads() -> dict:
+    """The daily retention purge (schedule `agentops.payload-purge`)."""
+    return payloads_purge()
 
 
 def export_run_trace(run_id: str) -> str:

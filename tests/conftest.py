@@ -172,7 +172,7 @@ def demo_api(db):
         execute_run(run.pk)
     _, key = api_key_create(tenant=operator.tenant, user=owner, name="everything", actor=Actor.system("test"),
                             scopes=["read", "runs:write", "approvals:write", "tools:write", "agents:write",
-                                    "members:write", "memory:write", "evals:write", "budgets:write"])
+                                    "members:write", "memory:write", "evals:write", "budgets:write", "runs:hold"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     suite = EvalSuite.objects.get(tenant=operator.tenant, name="support-basics")

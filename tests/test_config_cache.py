@@ -8,6 +8,7 @@ import sys
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.urls import reverse
@@ -15,7 +16,7 @@ from django.urls import reverse
 from agentops import config_cache
 from agentops.audit.services import Actor
 from agentops.llm.models import ModelPrice
-from agentops.llm.pricing import price_for
+from agentops.llm.pricing import price_pick, price_rows
 from agentops.tenancy.models import Membership, Tenant
 from agentops.tenancy.principal import Principal
 from agentops.tenancy.roles import Role
@@ -260,7 +261,8 @@ def admin_client(client, db):
 
 def cached_price(model: str):
     """The price as the engine reads it."""
-    return config_cache.cached(("model-price", model), lambda: price_for(model))
+    rows = config_cache.cached(("model-prices", model), lambda: price_rows(model))
+    return price_pick(rows, model, at=timezone.now(), prompt_tokens=0)
 
 
 def test_a_price_changed_in_the_admin_is_used_at_once(admin_client, django_capture_on_commit_callbacks):
@@ -270,7 +272,8 @@ def test_a_price_changed_in_the_admin_is_used_at_once(admin_client, django_captu
 
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(reverse("admin:llm_modelprice_change", args=[price.pk]), {
-            "model": "test-model", "input_per_mtok": "7", "cached_input_per_mtok": "1", "output_per_mtok": "1"})
+            "model": "test-model", "effective_from_0": "2000-01-01", "effective_from_1": "00:00:00",
+            "prompt_tokens_above": "0", "input_per_mtok": "7", "cached_input_per_mtok": "1", "output_per_mtok": "1"})
 
     assert response.status_code == 302
     assert cached_price("test-model").input_per_mtok == 7

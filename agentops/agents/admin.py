@@ -158,7 +158,7 @@ class AgentAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
 @admin.register(AgentVersion)
 class AgentVersionAdmin(ConfigAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     tenant_field = "agent__tenant"
-    list_display = ["agent", "number", "model", "provider", "workflow", "created_by", "created_at"]
+    list_display = ["agent", "number", "model", "provider", "workflow", "drained", "created_by", "created_at"]
     list_filter = ["agent__tenant", "provider", "workflow"]
     list_select_related = ["agent", "created_by"]
     search_fields = ["agent__slug"]

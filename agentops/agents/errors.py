@@ -18,3 +18,7 @@ class AgentRestricted(CodedError):
         who = user.get_username() if user is not None else "a run acting for no user"
         super().__init__("agent_restricted", f"{who} may not start {agent.slug}: the agent is restricted to the "
                                              "users and groups given access to it")
+
+
+class AgentDrainRefused(CodedError):
+    """A version cannot be drained or undrained as asked (`unknown_version`, `current_version`)."""

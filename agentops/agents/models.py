@@ -88,6 +88,10 @@ class AgentVersion(models.Model):
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Not part of the configuration: an operational flag (`manage.py agents drain`), set by an
+    # update, the one change a version takes. New runs may not pin a drained version.
+    drained = models.BooleanField(default=False, db_default=False,
+                                  help_text="New runs may not pin this version; runs already on it finish on it.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["agent", "number"], name="agent_version_number_unique")]

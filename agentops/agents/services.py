@@ -17,7 +17,7 @@ from agentops import config_cache
 from agentops.audit.services import Actor, audit_diff, audit_record
 from agentops.tenancy.models import Membership, Tenant, TenantGroup
 
-from .errors import AgentInvalid
+from .errors import AgentDrainRefused, AgentInvalid
 from .models import MAX_CHILD_DEPTH, Agent, AgentVersion
 from .selectors import agent_access_get, agent_start_grants
 from .validation import memory_errors
@@ -56,6 +56,28 @@ def agent_update(*, agent: Agent, actor: Actor, **settings) -> Agent:
             config_cache.invalidate()
         agent.refresh_from_db()
         return agent
+
+
+def agent_version_drain(*, agent: Agent, number: int, actor: Actor, drained: bool = True) -> AgentVersion:
+    """Drain version `number` (new runs may not pin it) or, with `drained=False`, undrain it;
+    audited as `agent.version_drained` / `agent.version_undrained`. The agent's current version
+    cannot be drained: new runs start on it. Raises AgentDrainRefused."""
+    with transaction.atomic():
+        locked = Agent.objects.select_for_update().get(pk=agent.pk)
+        version = AgentVersion.objects.filter(agent=locked, number=number).first()
+        if version is None:
+            raise AgentDrainRefused("unknown_version", f"agent {agent.slug!r} has no version {number}")
+        if drained and version.pk == locked.current_version_id:
+            raise AgentDrainRefused("current_version", f"version {number} is {agent.slug}'s current version: new runs "
+                                                       "start on it, so it cannot be drained. Make a newer version "
+                                                       "current first (change the agent), then drain this one.")
+        if version.drained != drained:
+            AgentVersion.objects.filter(pk=version.pk).update(drained=drained)
+            audit_record(tenant=locked.tenant, action=f"agent.version_{'drained' if drained else 'undrained'}",
+                         actor=actor, target=locked, data={"agent": agent.slug, "version": number})
+            config_cache.invalidate()
+        version.drained = drained
+        return version
 
 
 def agent_version_create(*, agent: Agent, config: dict, actor: Actor, user=None) -> AgentVersion:

@@ -73,6 +73,17 @@ class OpenAIProvider(Provider):
             # A server that only claims to speak the API; the contract is "ProviderError only".
             raise ProviderError(f"Unreadable completion: {type(exc).__name__}", retryable=False) from None
 
+    def embed(self, *, model: str, texts: list[str], timeout: float = 30.0) -> list[list[float]]:
+        """One vector per text, in order, from `/v1/embeddings`."""
+        try:
+            reply = self._client.embeddings.create(model=model, input=texts, timeout=min(timeout, self.timeout))
+        except openai.OpenAIError as exc:
+            raise self._provider_error(exc) from None
+        vectors = [row.embedding for row in sorted(reply.data, key=lambda row: row.index)]
+        if len(vectors) != len(texts):
+            raise ProviderError(f"{len(vectors)} embeddings for {len(texts)} texts.", retryable=False)
+        return vectors
+
     def _provider_error(self, exc: openai.OpenAIError) -> ProviderError:
         message = self._redact(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}")
         if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+
+from django.utils import timezone
 
 from .base import Usage
 from .models import ModelPrice
@@ -16,14 +19,28 @@ MICRO_DOLLAR = Decimal("0.000001")
 SEPARATORS = "-:@"
 
 
-def price_for(model: str) -> ModelPrice | None:
-    """The price of `model`: its own row, else the longest row whose name is a prefix of it
-    ending at a separator. None when no row applies. One query."""
-    if not model:
-        return None
-    names = _prefixes(model)
-    prices = {price.model: price for price in ModelPrice.objects.filter(model__in=names)}
-    return next((prices[name] for name in names if name in prices), None)
+def price_for(model: str, *, at: datetime | None = None, prompt_tokens: int = 0) -> ModelPrice | None:
+    """The price of `model` at `at` (default: now) for a prompt of `prompt_tokens`: see price_pick.
+    None when no row applies. One query."""
+    return price_pick(price_rows(model), model, at=at or timezone.now(), prompt_tokens=prompt_tokens)
+
+
+def price_rows(model: str) -> list[ModelPrice]:
+    """Every row, of every date and tier, that may price `model`: its own name's and its prefixes'.
+    What a caller caches (see config_cache) to pick from for each call."""
+    return list(ModelPrice.objects.filter(model__in=_prefixes(model))) if model else []
+
+
+def price_pick(rows: list[ModelPrice], model: str, *, at: datetime, prompt_tokens: int) -> ModelPrice | None:
+    """Among `rows`, the price for a call of `model` at `at` with a prompt of `prompt_tokens`: the
+    rows of its own name, else of the longest prefix ending at a separator, that are in effect at
+    `at`; of those, the tier with the highest threshold the prompt is above."""
+    for name in _prefixes(model):
+        in_effect = [row for row in rows if row.model == name and row.in_effect(at)]
+        if in_effect:
+            return max((row for row in in_effect if row.covers(prompt_tokens)),
+                       key=lambda row: row.prompt_tokens_above, default=None)
+    return None
 
 
 def cost_of(usage: Usage, price: ModelPrice | None) -> Decimal:
@@ -50,6 +67,9 @@ def price_snapshot(price: ModelPrice | None) -> dict:
         "input_per_mtok": _six_places(price.input_per_mtok),
         "cached_input_per_mtok": _six_places(price.cached_input_per_mtok),
         "output_per_mtok": _six_places(price.output_per_mtok),
+        "effective_from": price.effective_from.isoformat(),
+        "prompt_tokens_above": price.prompt_tokens_above,
+        "local": price.local,
     }
 
 

@@ -76,17 +76,17 @@ WHERE m.search_vector @@ q AND {where}
 ORDER BY score DESC, m.id DESC LIMIT %s"""
 
 
-def lexical_ranked(terms: list[str], filters: Filters, limit: int) -> list[tuple[int, float]]:
-    """Items holding any of `terms` (from text.query_terms), stemmed, best first: BM25 on SQLite,
-    cover density on PostgreSQL."""
+def lexical_ranked(terms: list[str], filters: Filters, limit: int, *, every_term: bool = False) -> list[tuple[int, float]]:
+    """Items holding any of `terms` (from text.query_terms; all of them with `every_term`),
+    stemmed, best first: BM25 on SQLite, cover density on PostgreSQL."""
     if not terms:
         return []
     connection = _connection()
     where, params = _where(filters, connection.vendor)
     if connection.vendor == "postgresql":
-        sql, match = _LEXICAL_POSTGRESQL, " | ".join(terms)
+        sql, match = _LEXICAL_POSTGRESQL, (" & " if every_term else " | ").join(terms)
     else:
-        sql, match = _LEXICAL_SQLITE, " OR ".join(f'"{term}"' for term in terms)
+        sql, match = _LEXICAL_SQLITE, (" AND " if every_term else " OR ").join(f'"{term}"' for term in terms)
     with connection.cursor() as cursor:
         cursor.execute(sql.format(where=where), [match, *params, limit])
         return [(row[0], float(row[1])) for row in cursor.fetchall()]

@@ -78,6 +78,8 @@ def fuse(rankings: list[tuple[float, list[tuple[int, float]]]], k: int) -> list[
     """Reciprocal rank fusion of (weight, [(id, score) best first]) rankings, best first."""
     fused: dict[int, float] = {}
     for weight, ranking in rankings:
+        if weight <= 0:  # a ranking switched off adds no candidates
+            continue
         for rank, (pk, _) in enumerate(ranking, start=1):
             fused[pk] = fused.get(pk, 0.0) + weight / (k + rank)
     return sorted(fused.items(), key=lambda pair: (-pair[1], -pair[0]))

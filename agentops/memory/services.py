@@ -23,8 +23,11 @@ from .models import EmbeddingState, MemoryItem, MemoryKind, MemoryScope
 from .search import Filters, lexical_ranked
 from .text import content_hash, jaccard, query_terms
 
-# How many of the best full-text matches a save compares with for a near-duplicate.
+# A save compares with the best few full-text matches holding its few longest words: an item that
+# shares 80% of the words almost always has those, and asking for all of them keeps the match set
+# (and so the cost of ranking it) small however many items the subject has.
 NEAR_DUPLICATE_CANDIDATES = 5
+NEAR_DUPLICATE_KEY_WORDS = 3
 
 
 class MemoryError(CodedError):
@@ -111,17 +114,17 @@ def _save(*, tenant, scope, subject, kind, content, metadata=None, source_run=No
 
 
 def _duplicate_of(tenant, scope, subject, content, digest) -> MemoryItem | None:
-    same = MemoryItem.objects.select_for_update().filter(tenant=tenant, scope=scope, subject=subject)
-    exact = same.filter(content_hash=digest).first()
-    if exact is not None:
-        return exact
+    """The item this content repeats, locked: the one with its hash, else the first near one."""
     filters = Filters(tenant_id=tenant.pk, now=timezone.now(), scopes=[(scope, subject)])
-    ranked = lexical_ranked(query_terms(content), filters, NEAR_DUPLICATE_CANDIDATES)
+    key_words = sorted(query_terms(content), key=len, reverse=True)[:NEAR_DUPLICATE_KEY_WORDS]
+    near = [pk for pk, _ in lexical_ranked(key_words, filters, NEAR_DUPLICATE_CANDIDATES, every_term=True)]
+    candidates = list(MemoryItem.objects.select_for_update().filter(tenant=tenant, scope=scope, subject=subject)
+                      .filter(models.Q(content_hash=digest) | models.Q(pk__in=near)))
+    exact = [item for item in candidates if item.content_hash == digest]
+    if exact:
+        return exact[0]
     threshold = settings.AGENTOPS_MEMORY_DEDUPE_SIMILARITY
-    for candidate in same.filter(pk__in=[pk for pk, _ in ranked]):
-        if jaccard(candidate.content, content) >= threshold:
-            return candidate
-    return None
+    return next((item for item in candidates if jaccard(item.content, content) >= threshold), None)
 
 
 def _insert_or_merge(tenant, scope, subject, values) -> tuple[MemoryItem, bool]:

@@ -34,6 +34,11 @@ class Tenant(models.Model):
     allow_self_approval = models.BooleanField(
         default=False, help_text="Let a user approve requests of runs they started."
     )
+    payload_retention_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Days a finished run keeps its prompts, results and inputs (step payloads); then they are purged, "
+                  "its totals, rollups and audit kept. Runs on legal hold are kept. Empty: kept forever.",
+    )
     api_rate_read_per_minute = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)],
         help_text="API reads (GET) each API key, or each signed-in user, may make per minute; "
@@ -85,6 +90,7 @@ class ApiKeyScope(models.TextChoices):
     MEMBERS_WRITE = "members:write", "Change members' attributes (owners)"
     EVALS_WRITE = "evals:write", "Create eval suites and cases, start eval runs"
     BUDGETS_WRITE = "budgets:write", "Change cost budgets (owners)"
+    RUNS_HOLD = "runs:hold", "Put runs on legal hold and take them off (owners)"
     MEMORY_WRITE = "memory:write", "Save, change and forget memory items"
 
 

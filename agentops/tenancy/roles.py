@@ -19,6 +19,7 @@ else (agentops.admin.TenantScopedAdminMixin).
 | manage_webhooks     | add, change and remove the tenant's webhooks                      |
 | view_audit          | read the audit log                                                |
 | manage_budgets      | set cost budgets, decide budget approvals                         |
+| hold_runs           | put runs on legal hold (kept whole whatever the retention)        |
 | manage_memory       | read and change every user's memory items, forget a user or thread |
 """
 
@@ -47,6 +48,7 @@ ALL_PERMISSIONS = frozenset(
         "manage_webhooks",
         "view_audit",
         "manage_budgets",
+        "hold_runs",
 
         "manage_memory",
     }

@@ -26,7 +26,8 @@ class TenancyError(Exception):
 
 # What an owner may change on a tenant; the slug names it everywhere (keys, commands) and stays.
 TENANT_SETTINGS = (
-    "name", "daily_cost_limit", "monthly_cost_limit", "budget_policy", "allow_self_approval", "api_rate_read_per_minute", "api_rate_write_per_minute",
+    "name", "daily_cost_limit", "monthly_cost_limit", "budget_policy", "allow_self_approval",
+    "payload_retention_days", "api_rate_read_per_minute", "api_rate_write_per_minute",
 )
 
 

@@ -62,7 +62,7 @@ def _vote(provider, model, messages) -> dict:
                                          temperature=None, policy=RetryPolicy())
     except ProviderError as exc:
         return {"pass": False, "score": 0.0, "reason": f"the judge failed: {exc}", "cost": "0"}
-    cost = str(cost_of(response.usage, price_for(response.model)))
+    cost = str(cost_of(response.usage, price_for(response.model, prompt_tokens=response.usage.input_tokens)))
     verdict = next((found for found in embedded_json(response.content or "") if isinstance(found, dict)), None)
     if verdict is None or not isinstance(verdict.get("pass"), bool):
         return {"pass": False, "score": 0.0, "reason": f"the judge gave no verdict: {response.content!r:.200}",

@@ -67,4 +67,7 @@ def test_price_snapshot_holds_the_prices_as_strings():
         "input_per_mtok": "2.500000",
         "cached_input_per_mtok": "1.250000",
         "output_per_mtok": "10.000000",
+        "effective_from": "2000-01-01T00:00:00+00:00",
+        "prompt_tokens_above": 0,
+        "local": False,
     }

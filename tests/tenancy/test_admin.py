@@ -113,7 +113,7 @@ def test_adding_a_tenant_in_the_admin_starts_its_audit_chain(admin_client, db):
     [event] = AuditEvent.objects.filter(tenant=tenant)
     assert (event.seq, event.action) == (1, "tenant.created")
     assert event.data == {"name": "Initech", "daily_cost_limit": "25", "monthly_cost_limit": None,
-                          "budget_policy": "fail", "allow_self_approval": False,
+                          "budget_policy": "fail", "allow_self_approval": False, "payload_retention_days": None,
                           "api_rate_read_per_minute": None, "api_rate_write_per_minute": None}
 
 

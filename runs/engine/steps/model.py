@@ -13,7 +13,7 @@ from django.utils import timezone
 from agentops import config_cache
 from agentops.llm.base import LLMResponse, ProviderError, ToolSpec
 from agentops.llm.gateway import complete_with_retries
-from agentops.llm.pricing import cost_of, price_for, price_snapshot
+from agentops.llm.pricing import cost_of, price_pick, price_rows, price_snapshot
 from agentops.llm.registry import get_provider
 from agentops.retry import RetryPolicy
 from agentops.agents.models import Agent
@@ -100,10 +100,12 @@ class ModelCalls:
         return self.last_tools[1]
 
     def _record(self, seq, model, step_input, response: LLMResponse, started_at, attempts) -> None:
-        # The model's price row: a run calls the same model many times (see config_cache).
-        price = config_cache.cached(("model-price", response.model or model), lambda: price_for(response.model or model))
-        cost = cost_of(response.usage, price)
-        usage = response.usage
+        # The model's price rows: a run calls the same model many times (see config_cache). The
+        # price is the one in effect when the call started, of the tier its prompt falls in.
+        name, usage = response.model or model, response.usage
+        price = price_pick(config_cache.cached(("model-prices", name), lambda: price_rows(name)), name,
+                           at=started_at, prompt_tokens=usage.input_tokens)
+        cost = cost_of(usage, price)
         blobs = BlobWriter(self.ctx.journal.blobs_stored)
         # The tool list is the same on every call of a run: store it once, by content. The
         # input's other parts are packed one by one, so no blob ever nests another.

@@ -75,7 +75,9 @@ export function createClient(options: ClientOptions = {}) {
     runs: {
       /** Start a run; `idempotencyKey` (one is made when not given) makes a repeated call return the same run. */
       create: (body: RunCreate, { idempotencyKey = crypto.randomUUID() }: { idempotencyKey?: string } = {}) =>
-        unwrap(api.POST("/api/v1/runs/", { body, params: { header: { "Idempotency-Key": idempotencyKey } } })),
+        // Without `"stream": true` the answer is the run's JSON (the schema also lists the stream's events).
+        unwrap(api.POST("/api/v1/runs/", { body, params: { header: { "Idempotency-Key": idempotencyKey } } })) as
+          Promise<Run>,
       get: (runId: string) => unwrap(api.GET("/api/v1/runs/{run_id}/", { params: { path: { run_id: runId } } })),
       list: (query: RunQuery = {}): AsyncGenerator<Run> =>
         pages(api.GET("/api/v1/runs/", { params: { query } }),

@@ -153,6 +153,139 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/budgets/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The tenant's cost budgets (owners): daily and monthly, the tenant's and each agent's, with
+         *     what they have spent; the policy at 100% (fail or pause). PUT changes the fields it names.
+         */
+        get: operations["v1_budgets_retrieve"];
+        /**
+         * @description The tenant's cost budgets (owners): daily and monthly, the tenant's and each agent's, with
+         *     what they have spent; the policy at 100% (fail or pause). PUT changes the fields it names.
+         */
+        put: operations["v1_budgets_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/runs/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The tenant's eval runs newest first (`?suite=` for one suite's), a page at a time by cursor;
+         *     or start one: queued, then executed by the workers case by case.
+         */
+        get: operations["v1_evals_runs_list"];
+        put?: never;
+        /**
+         * @description The tenant's eval runs newest first (`?suite=` for one suite's), a page at a time by cursor;
+         *     or start one: queued, then executed by the workers case by case.
+         */
+        post: operations["v1_evals_runs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/runs/{eval_run_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description An eval run with its summary and a page of its results (case by case, repeat by repeat). */
+        get: operations["v1_evals_runs_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/runs/{eval_run_id}/comparison/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The eval run against its baseline (or `?baseline=`), case by case. */
+        get: operations["v1_evals_runs_comparison_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/suites/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The tenant's eval suites by name, a page at a time by cursor; or create one (with cases). */
+        get: operations["v1_evals_suites_list"];
+        put?: never;
+        /** @description The tenant's eval suites by name, a page at a time by cursor; or create one (with cases). */
+        post: operations["v1_evals_suites_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/suites/{suite_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["v1_evals_suites_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/suites/{suite_id}/cases/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Add cases to a suite, after its last one, in the order given. */
+        post: operations["v1_evals_suites_cases_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/members/": {
         parameters: {
             query?: never;
@@ -341,6 +474,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/events/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The run as server-sent events, live until it ends: status, steps, approvals, the model's
+         *     text (docs/streaming.md). Resume with the header `Last-Event-ID` (or `after`).
+         */
+        get: operations["v1_runs_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run_id}/steps/": {
         parameters: {
             query?: never;
@@ -409,6 +562,47 @@ export interface paths {
         post?: never;
         /** @description One secret by name. PUT creates or replaces its value; the value is never returned. */
         delete: operations["v1_secrets_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/threads/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The threads the caller sees, newest first (members see those they started; operators,
+         *     developers and owners every thread of the tenant), or start one with its concurrency policy.
+         */
+        get: operations["v1_threads_list"];
+        put?: never;
+        /**
+         * @description The threads the caller sees, newest first (members see those they started; operators,
+         *     developers and owners every thread of the tenant), or start one with its concurrency policy.
+         */
+        post: operations["v1_threads_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/threads/{thread_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One thread with its latest runs, oldest first. */
+        get: operations["v1_threads_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -496,6 +690,39 @@ export interface components {
             /** @description Names of the tenant's groups. */
             groups: string[];
         };
+        AgentBudget: {
+            /** Format: decimal */
+            readonly daily_limit: string | null;
+            /** Format: decimal */
+            readonly monthly_limit: string | null;
+            /** Format: decimal */
+            readonly daily_spent: string;
+            /** Format: decimal */
+            readonly monthly_spent: string;
+            readonly agent: string;
+        };
+        /**
+         * @description For the serializers of request bodies: what the endpoint would not use is refused, not ignored.
+         *
+         *     A field the serializer cannot write (unknown, or read-only such as `tenant` or `status`) is a
+         *     400 `unknown_field` naming it. A ModelSerializer's text columns become strict text fields;
+         *     one declared by hand must be a StrictCharField or StrictSlugField (the test suite checks every
+         *     request body of the schema).
+         */
+        AgentBudgetInputRequest: {
+            /**
+             * Format: decimal
+             * @description USD per UTC day; null for no limit.
+             */
+            daily_limit?: string | null;
+            /**
+             * Format: decimal
+             * @description USD per UTC calendar month; null for no limit.
+             */
+            monthly_limit?: string | null;
+            /** @description The agent's slug. */
+            agent: string;
+        };
         AgentVersion: {
             /** Format: int64 */
             number: number;
@@ -524,6 +751,13 @@ export interface components {
             child_workflows?: unknown;
             /** @description How deep child runs may nest below a run of this version: 0 none, 1 children only, 2 grandchildren too, up to 10. */
             max_child_depth?: number;
+            /** @description Long-term memory policy, e.g. {"read": ["user", "agent", "tenant"], "write": ["user"], "recall": 5, "extract": true}: scopes it may read and write, items recalled at the start of a run (0: none), and whether facts are extracted after each run. Empty: no memory. */
+            memory?: unknown;
+            /**
+             * Format: int64
+             * @description Prompt tokens a thread's history may fill; past it, older turns are summarised by the model.
+             */
+            context_budget_tokens?: number;
             /** Format: date-time */
             readonly created_at: string;
         };
@@ -695,6 +929,60 @@ export interface components {
         ApprovalVoteVerdictEnum: "approve" | "reject";
         /** @enum {unknown} */
         BlankEnum: "";
+        BudgetSpend: {
+            /** Format: decimal */
+            readonly daily_limit: string | null;
+            /** Format: decimal */
+            readonly monthly_limit: string | null;
+            /** Format: decimal */
+            readonly daily_spent: string;
+            /** Format: decimal */
+            readonly monthly_spent: string;
+        };
+        /** @description The tenant's budgets and the agents' that have one, with what this UTC day and month have spent. */
+        Budgets: {
+            readonly policy: components["schemas"]["PolicyEnum"];
+            readonly warn_at_percent: number;
+            readonly tenant: components["schemas"]["BudgetSpend"];
+            readonly agents: components["schemas"]["AgentBudget"][];
+        };
+        /** @description The budgets to change: a field left out stays as it is. */
+        BudgetsUpdateRequest: {
+            /**
+             * Format: decimal
+             * @description USD per UTC day; null for no limit.
+             */
+            daily_limit?: string | null;
+            /**
+             * Format: decimal
+             * @description USD per UTC calendar month; null for no limit.
+             */
+            monthly_limit?: string | null;
+            /**
+             * @description At 100%: fail the run, or pause it for an owner's approval.
+             *
+             *     * `fail` - Fail the run
+             *     * `pause` - Pause the run for an owner's approval
+             */
+            policy?: components["schemas"]["PolicyEnum"];
+            agents?: components["schemas"]["AgentBudgetInputRequest"][];
+        };
+        /**
+         * @description * `regressed` - regressed
+         *     * `improved` - improved
+         *     * `unchanged` - unchanged
+         *     * `flaky` - flaky
+         *     * `new` - new
+         * @enum {string}
+         */
+        ChangeEnum: "regressed" | "improved" | "unchanged" | "flaky" | "new";
+        /**
+         * @description * `queue` - Queue: wait for the active run to end
+         *     * `reject` - Reject: refuse the new run (409 thread_busy)
+         *     * `interrupt` - Interrupt: cancel the active run, start the new one
+         * @enum {string}
+         */
+        ConcurrencyEnum: "queue" | "reject" | "interrupt";
         /**
          * @description * `read` - Reads only
          *     * `write` - Changes data
@@ -708,6 +996,288 @@ export interface components {
          * @enum {string}
          */
         EmbeddingStateEnum: "pending" | "ready";
+        /**
+         * @description A case: what the agent is asked (`message`, or `input` for other workflows) and the
+         *     assertions its answer must pass.
+         */
+        EvalCase: {
+            readonly id: number;
+            /** @description Order of the case in its suite. */
+            readonly position: number;
+            name?: string;
+            description?: string;
+            message?: string;
+            /** @description The run's input when there is no message. */
+            input?: unknown;
+            vars?: unknown;
+            /** @description Expected output or criteria, for people. */
+            expected?: unknown;
+            /** @description Checks in promptfoo's shape, e.g. [{"type": "icontains", "value": "30 days"}, {"type": "trajectory", "value": ["kb.search"]}] (docs/evals.md). */
+            assertions?: {
+                [key: string]: unknown;
+            }[];
+            tags?: unknown;
+            /** @description Decisions for the approvals the run reaches, in order: [{"decision": "approve"|"reject", "arguments": {...}, "comment": "..."}]. */
+            approval_decisions?: unknown;
+            /** @description Recorded tool results served instead of calling the tool: [{"tool", "arguments"?, "output"}]. */
+            tool_results?: unknown;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        EvalCaseChange: {
+            case: number;
+            name: string;
+            change: components["schemas"]["ChangeEnum"];
+            /** @description passed, failed or flaky; null for a new case. */
+            before: string | null;
+            /** @description passed, failed or flaky. */
+            after: string;
+            /** Format: double */
+            cost_delta: number | null;
+            /** Format: double */
+            latency_delta_ms: number | null;
+        };
+        /**
+         * @description A case: what the agent is asked (`message`, or `input` for other workflows) and the
+         *     assertions its answer must pass.
+         */
+        EvalCaseRequest: {
+            name?: string;
+            description?: string;
+            message?: string;
+            /** @description The run's input when there is no message. */
+            input?: unknown;
+            vars?: unknown;
+            /** @description Expected output or criteria, for people. */
+            expected?: unknown;
+            /** @description Checks in promptfoo's shape, e.g. [{"type": "icontains", "value": "30 days"}, {"type": "trajectory", "value": ["kb.search"]}] (docs/evals.md). */
+            assertions?: {
+                [key: string]: unknown;
+            }[];
+            tags?: unknown;
+            /** @description Decisions for the approvals the run reaches, in order: [{"decision": "approve"|"reject", "arguments": {...}, "comment": "..."}]. */
+            approval_decisions?: unknown;
+            /** @description Recorded tool results served instead of calling the tool: [{"tool", "arguments"?, "output"}]. */
+            tool_results?: unknown;
+        };
+        /**
+         * @description For the serializers of request bodies: what the endpoint would not use is refused, not ignored.
+         *
+         *     A field the serializer cannot write (unknown, or read-only such as `tenant` or `status`) is a
+         *     400 `unknown_field` naming it. A ModelSerializer's text columns become strict text fields;
+         *     one declared by hand must be a StrictCharField or StrictSlugField (the test suite checks every
+         *     request body of the schema).
+         */
+        EvalCasesAddRequest: {
+            cases: components["schemas"]["EvalCaseRequest"][];
+        };
+        /**
+         * @description An eval run against a baseline, case by case. A case that passed (or failed) every repeat
+         *     on both sides regressed or improved when its verdict changed; one that was flaky on either
+         *     side is `flaky`, never a regression.
+         */
+        EvalComparison: {
+            baseline: number;
+            eval_run: number;
+            /** @description Cases per change. */
+            counts: {
+                [key: string]: number;
+            };
+            /** Format: double */
+            pass_rate_delta: number | null;
+            /** Format: double */
+            cost_delta: number | null;
+            /** Format: double */
+            latency_p50_delta_ms: number | null;
+            /** Format: double */
+            latency_p95_delta_ms: number | null;
+            cases: components["schemas"]["EvalCaseChange"][];
+        };
+        EvalResult: {
+            readonly id: number;
+            readonly case: number;
+            readonly case_name: string;
+            readonly repeat_index: number;
+            /**
+             * Format: uuid
+             * @description The run the case executed: its trace is /runs/{run}/.
+             */
+            readonly run: string | null;
+            readonly status: components["schemas"]["EvalResultStatusEnum"];
+            readonly passed: boolean | null;
+            /**
+             * Format: double
+             * @description Weighted mean of the assertions' scores.
+             */
+            readonly score: number | null;
+            readonly assertions: unknown;
+            /** @description {"code": ..., "message": ...} */
+            readonly error: unknown;
+            /** Format: decimal */
+            readonly cost: string;
+            /** Format: double */
+            readonly latency_seconds: number | null;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `running` - Running
+         *     * `scored` - Scored
+         *     * `error` - Error
+         * @enum {string}
+         */
+        EvalResultStatusEnum: "pending" | "running" | "scored" | "error";
+        EvalRun: {
+            readonly id: number;
+            readonly suite: number;
+            readonly suite_name: string;
+            /** @description The number of the agent version evaluated. */
+            readonly agent_version: number;
+            /** @description A name to compare against later, e.g. a release. */
+            readonly label: string;
+            readonly repeats: number;
+            readonly status: components["schemas"]["EvalRunStatusEnum"];
+            readonly baseline: number | null;
+            /** @description Cases × repeats. */
+            readonly total: number;
+            /** @description Results scored so far. */
+            readonly done: number;
+            /** @description Pass rate, scores, cost, latency, and against the baseline the regressed, improved and flaky cases. */
+            readonly summary: unknown;
+            /** @description {"code": ..., "message": ...} */
+            readonly error: unknown;
+            readonly created_by: string | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly started_at: string | null;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+        };
+        /** @description Start an eval run: every case of `suite`, `repeats` times, on a version of the suite's agent. */
+        EvalRunCreateRequest: {
+            /** @description The suite's id. */
+            suite: number;
+            /** @description A version number of the suite's agent (default: current). */
+            agent_version?: number;
+            /**
+             * @description How many times each case runs: repeats tell a flaky case from a regression.
+             * @default 1
+             */
+            repeat?: number;
+            /** @description An eval run of the same suite to compare with: its id, its label, or `latest` (its last finished one, if any). */
+            baseline?: string;
+            /**
+             * @description A name to compare against later, e.g. a release.
+             * @default
+             */
+            label?: string;
+        };
+        /** @description An eval run with a page of its results (case by case): follow `next` for the rest. */
+        EvalRunDetail: {
+            readonly id: number;
+            readonly suite: number;
+            readonly suite_name: string;
+            /** @description The number of the agent version evaluated. */
+            readonly agent_version: number;
+            /** @description A name to compare against later, e.g. a release. */
+            readonly label: string;
+            readonly repeats: number;
+            readonly status: components["schemas"]["EvalRunStatusEnum"];
+            readonly baseline: number | null;
+            /** @description Cases × repeats. */
+            readonly total: number;
+            /** @description Results scored so far. */
+            readonly done: number;
+            /** @description Pass rate, scores, cost, latency, and against the baseline the regressed, improved and flaky cases. */
+            readonly summary: unknown;
+            /** @description {"code": ..., "message": ...} */
+            readonly error: unknown;
+            readonly created_by: string | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly started_at: string | null;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+            readonly results: components["schemas"]["EvalResult"][];
+            /** Format: uri */
+            readonly next: string | null;
+            /** Format: uri */
+            readonly previous: string | null;
+        };
+        /** @description A page of a list by cursor: follow `next` for the rest, `previous` back. */
+        EvalRunPage: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["EvalRun"][];
+        };
+        /**
+         * @description * `queued` - Queued
+         *     * `running` - Running
+         *     * `succeeded` - Succeeded
+         *     * `failed` - Failed
+         * @enum {string}
+         */
+        EvalRunStatusEnum: "queued" | "running" | "succeeded" | "failed";
+        EvalSuite: {
+            readonly id: number;
+            readonly name: string;
+            readonly agent: string;
+            readonly description: string;
+            readonly default_assertions: unknown;
+            readonly default_vars: unknown;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        /**
+         * @description For the serializers of request bodies: what the endpoint would not use is refused, not ignored.
+         *
+         *     A field the serializer cannot write (unknown, or read-only such as `tenant` or `status`) is a
+         *     400 `unknown_field` naming it. A ModelSerializer's text columns become strict text fields;
+         *     one declared by hand must be a StrictCharField or StrictSlugField (the test suite checks every
+         *     request body of the schema).
+         */
+        EvalSuiteCreateRequest: {
+            name: string;
+            /** @description The slug of the agent the suite evaluates. */
+            agent: string;
+            description?: string;
+            /** @description Checks in promptfoo's shape, e.g. [{"type": "icontains", "value": "30 days"}, {"type": "trajectory", "value": ["kb.search"]}] (docs/evals.md). */
+            default_assertions?: {
+                [key: string]: unknown;
+            }[];
+            default_vars?: unknown;
+            /** @description Cases to add at once, in order. */
+            cases?: components["schemas"]["EvalCaseRequest"][];
+        };
+        EvalSuiteDetail: {
+            readonly id: number;
+            readonly name: string;
+            readonly agent: string;
+            readonly description: string;
+            readonly default_assertions: unknown;
+            readonly default_vars: unknown;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** @description The suite's cases in order. */
+            readonly cases: components["schemas"]["EvalCase"][];
+        };
+        /** @description A page of a list by cursor: follow `next` for the rest, `previous` back. */
+        EvalSuitePage: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["EvalSuite"][];
+        };
         /**
          * @description * `wait` - Wait indefinitely
          *     * `reject` - Reject
@@ -947,6 +1517,13 @@ export interface components {
             child_workflows?: unknown;
             /** @description How deep child runs may nest below a run of this version: 0 none, 1 children only, 2 grandchildren too, up to 10. */
             max_child_depth?: number;
+            /** @description Long-term memory policy, e.g. {"read": ["user", "agent", "tenant"], "write": ["user"], "recall": 5, "extract": true}: scopes it may read and write, items recalled at the start of a run (0: none), and whether facts are extracted after each run. Empty: no memory. */
+            memory?: unknown;
+            /**
+             * Format: int64
+             * @description Prompt tokens a thread's history may fill; past it, older turns are summarised by the model.
+             */
+            context_budget_tokens?: number;
         };
         /**
          * @description For the serializers of request bodies: what the endpoint would not use is refused, not ignored.
@@ -1016,6 +1593,12 @@ export interface components {
             escalation_group?: number | null;
         };
         /**
+         * @description * `fail` - Fail the run
+         *     * `pause` - Pause the run for an owner's approval
+         * @enum {string}
+         */
+        PolicyEnum: "fail" | "pause";
+        /**
          * @description * `low` - Low
          *     * `medium` - Medium
          *     * `high` - High
@@ -1059,6 +1642,7 @@ export interface components {
              *     * `timer` - Timer
              *     * `child` - Child run
              *     * `in_doubt` - In-doubt step
+             *     * `thread` - Thread (another run of the thread is active)
              */
             readonly waiting_reason: components["schemas"]["WaitingReasonEnum"] | components["schemas"]["BlankEnum"];
             readonly input: unknown;
@@ -1093,7 +1677,10 @@ export interface components {
             };
             /** @description A user message (agent_loop). */
             message?: string;
-            /** @default  */
+            /**
+             * @description A conversation thread's id (made if new): its runs start with its history and run one at a time, as its concurrency policy says.
+             * @default
+             */
             thread?: string;
             /** @description Username of the end user the run acts for: a member of the tenant. */
             on_behalf_of?: string;
@@ -1102,6 +1689,11 @@ export interface components {
             };
             /** @description A version number of the agent to run (default: its current one). */
             version?: number;
+            /**
+             * @description Answer with the run's event stream (text/event-stream, docs/streaming.md) instead of the run.
+             * @default false
+             */
+            stream?: boolean;
         };
         /** @description A page of runs, newest first: follow `next` for older ones, `previous` for newer ones. */
         RunPage: {
@@ -1217,6 +1809,74 @@ export interface components {
          * @enum {string}
          */
         StepStatusEnum: "started" | "completed" | "failed" | "waiting" | "in_doubt";
+        Thread: {
+            readonly id: string;
+            readonly title: string;
+            readonly concurrency: components["schemas"]["ConcurrencyEnum"];
+            readonly created_by: string | null;
+            /** @description The model's summary of the thread's older turns. */
+            readonly summary: string;
+            /**
+             * Format: uuid
+             * @description The last run whose turn `summary` covers.
+             */
+            readonly summary_through_run: string | null;
+            /** @description How many turns the summary covers. */
+            readonly summary_turns: number;
+            /** @description Prompt tokens the model reported for the thread's latest main call. */
+            readonly last_prompt_tokens: number;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        /** @description A new thread. Runs given an unknown `thread` make one too, with the default policy. */
+        ThreadCreateRequest: {
+            /** @description The thread's id, as runs name it in `thread`. */
+            id: string;
+            /** @default  */
+            title?: string;
+            /**
+             * @description While a run of the thread is active, a new one: `queue` waits its turn (default), `reject` is refused with 409 thread_busy, `interrupt` cancels the active run and starts when it has stopped.
+             *
+             *     * `queue` - Queue: wait for the active run to end
+             *     * `reject` - Reject: refuse the new run (409 thread_busy)
+             *     * `interrupt` - Interrupt: cancel the active run, start the new one
+             * @default queue
+             */
+            concurrency?: components["schemas"]["ConcurrencyEnum"];
+        };
+        ThreadDetail: {
+            readonly id: string;
+            readonly title: string;
+            readonly concurrency: components["schemas"]["ConcurrencyEnum"];
+            readonly created_by: string | null;
+            /** @description The model's summary of the thread's older turns. */
+            readonly summary: string;
+            /**
+             * Format: uuid
+             * @description The last run whose turn `summary` covers.
+             */
+            readonly summary_through_run: string | null;
+            /** @description How many turns the summary covers. */
+            readonly summary_turns: number;
+            /** @description Prompt tokens the model reported for the thread's latest main call. */
+            readonly last_prompt_tokens: number;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** @description The thread's latest runs, oldest first. */
+            readonly runs: components["schemas"]["Run"][];
+        };
+        /** @description A page of threads, newest first: follow `next` for older ones, `previous` for newer ones. */
+        ThreadPage: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["Thread"][];
+        };
         /** @description A tool as the caller's tenant sees it. */
         Tool: {
             readonly name: string;
@@ -1315,9 +1975,10 @@ export interface components {
          *     * `timer` - Timer
          *     * `child` - Child run
          *     * `in_doubt` - In-doubt step
+         *     * `thread` - Thread (another run of the thread is active)
          * @enum {string}
          */
-        WaitingReasonEnum: "approval" | "timer" | "child" | "in_doubt";
+        WaitingReasonEnum: "approval" | "timer" | "child" | "in_doubt" | "thread";
     };
     responses: never;
     parameters: never;
@@ -2183,6 +2844,879 @@ export interface operations {
             };
             /** @description not_allowed (role, scope or group), self_approval */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description length_required: a body sent without Content-Length (chunked) */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: the body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unsupported_media_type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_budgets_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budgets"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_json, too_deep */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_budgets_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["BudgetsUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budgets"];
+                };
+            };
+            /** @description invalid, unknown_agent */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description length_required: a body sent without Content-Length (chunked) */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: the body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unsupported_media_type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_evals_runs_list: {
+        parameters: {
+            query?: {
+                /** @description A `next` or `previous` cursor from the page before; none: the newest. */
+                cursor?: string;
+                /** @description Number of results to return per page (default 50). */
+                limit?: number;
+                /** @description Eval runs of this suite only. */
+                suite?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalRunPage"];
+                };
+            };
+            /** @description invalid, invalid_cursor, unknown_parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_found: no such suite or eval run in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_evals_runs_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvalRunCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalRun"];
+                };
+            };
+            /** @description invalid, unknown_field, unknown_version (no such version of the suite's agent), unknown_baseline, invalid_repeat */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_found: no such suite or eval run in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description empty_suite: the suite has no cases */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description length_required: a body sent without Content-Length (chunked) */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: the body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unsupported_media_type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_evals_runs_retrieve: {
+        parameters: {
+            query?: {
+                /** @description A `next` or `previous` cursor from the page before; none: the newest. */
+                cursor?: string;
+                /** @description Number of results to return per page (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                eval_run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalRunDetail"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_json, too_deep */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_found: no such suite or eval run in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_evals_runs_comparison_retrieve: {
+        parameters: {
+            query?: {
+                /** @description Compare with this eval run of the suite (id, label or `latest`) instead of the eval run's own baseline. */
+                baseline?: string;
+            };
+            header?: never;
+            path: {
+                eval_run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalComparison"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_json, too_deep */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_found, no_baseline: the eval run has none and `?baseline=` names none */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_finished: both eval runs must have finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_evals_suites_list: {
+        parameters: {
+            query?: {
+                /** @description A `next` or `previous` cursor from the page before; none: the newest. */
+                cursor?: string;
+                /** @description Number of results to return per page (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalSuitePage"];
+                };
+            };
+            /** @description invalid_cursor, invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_evals_suites_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvalSuiteCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalSuiteDetail"];
+                };
+            };
+            /** @description invalid (see details: an unknown agent, a case without message or input), unknown_field, unknown_assertion, invalid_assertion */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description suite_exists: the name is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description length_required: a body sent without Content-Length (chunked) */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: the body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unsupported_media_type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_evals_suites_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                suite_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalSuiteDetail"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_json, too_deep */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_found: no such suite or eval run in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_evals_suites_cases_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                suite_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvalCasesAddRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalCase"][];
+                };
+            };
+            /** @description invalid, unknown_field, unknown_assertion, invalid_assertion */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_found: no such suite or eval run in this tenant */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3203,6 +4737,8 @@ export interface operations {
                 agent?: string;
                 /** @description A `next` or `previous` cursor from the page before; none: the newest. */
                 cursor?: string;
+                /** @description Runs started by this eval run (evaluations). */
+                eval_run?: number | null;
                 /** @description Number of results to return per page (default 50). */
                 limit?: number;
                 /** @description Words of the run's input or output (whole words, any case). */
@@ -3307,6 +4843,16 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Run"];
+                    "text/event-stream": {
+                        /** @enum {string} */
+                        event?: "status" | "step" | "approval" | "delta" | "end";
+                        /** @description The step's seq (step and end events). */
+                        id?: string;
+                        /** @description JSON: the status, step, approval, delta or run. */
+                        data?: string;
+                        /** @description Milliseconds to wait before reconnecting. */
+                        retry?: number;
+                    };
                 };
             };
             201: {
@@ -3353,7 +4899,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description idempotency_conflict: the key was used for a different request */
+            /** @description idempotency_conflict: the key was used for a different request; thread_busy: the thread's policy is `reject` and another of its runs is in progress */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3541,6 +5087,97 @@ export interface operations {
             };
             /** @description not_cancellable: the run has already ended */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_runs_events: {
+        parameters: {
+            query?: {
+                /** @description Resume after this step seq (the header Last-Event-ID wins). */
+                after?: number;
+            };
+            header?: {
+                /** @description Resume after this step seq (sent by EventSource on reconnecting). */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-sent events: `status`, `step` (id: its seq), `approval`, `delta`, then `end` (id: the last seq); see docs/streaming.md. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": {
+                        /** @enum {string} */
+                        event?: "status" | "step" | "approval" | "delta" | "end";
+                        /** @description The step's seq (step and end events). */
+                        id?: string;
+                        /** @description JSON: the status, step, approval, delta or run. */
+                        data?: string;
+                        /** @description Milliseconds to wait before reconnecting. */
+                        retry?: number;
+                    };
+                };
+            };
+            /** @description invalid: a bad `after` or Last-Event-ID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_found: no such run here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4018,6 +5655,254 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_threads_list: {
+        parameters: {
+            query?: {
+                /** @description A `next` or `previous` cursor from the page before; none: the newest. */
+                cursor?: string;
+                /** @description Number of results to return per page (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadPage"];
+                };
+            };
+            /** @description invalid, invalid_cursor, unknown_parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_threads_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ThreadCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Thread"];
+                };
+            };
+            /** @description invalid, unknown_field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no JSON */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description thread_exists: the tenant has a thread with this id */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description length_required: a body sent without Content-Length (chunked) */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: the body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unsupported_media_type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description throttled: too many requests; retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    v1_threads_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                thread_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadDetail"];
+                };
+            };
+            /** @description invalid (see details), unknown_field, unknown_parameter, invalid_json, too_deep */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_authenticated, authentication_failed: no valid API key or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description permission_denied: the role or the key's scopes do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description not_found: no such thread here */
             404: {
                 headers: {
                     [name: string]: unknown;

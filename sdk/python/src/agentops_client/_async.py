@@ -9,7 +9,7 @@ import httpx
 from ._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Call, Retries
 from .errors import RunWaitTimeout
 from .pagination import AsyncPager
-from .resources import Agents, Approvals, Memory, Runs, Tools
+from .resources import Agents, Approvals, Evals, Memory, Runs, Tools
 from .streaming import EventStream, RunEvent
 
 
@@ -24,6 +24,7 @@ class AsyncAgentOps(BaseClient):
         self._http = http_client or httpx.AsyncClient(**self._http_options())
         self.runs, self.approvals = Runs(self), Approvals(self)
         self.agents, self.tools, self.memory = Agents(self), Tools(self), Memory(self)
+        self.evals = Evals(self)
 
     async def close(self) -> None:
         await self._http.aclose()

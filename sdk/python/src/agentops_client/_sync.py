@@ -8,7 +8,7 @@ import httpx
 from ._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Call, Retries
 from .errors import RunWaitTimeout
 from .pagination import Pager
-from .resources import Agents, Approvals, Memory, Runs, Tools
+from .resources import Agents, Approvals, Evals, Memory, Runs, Tools
 from .streaming import EventStream, RunEvent
 
 
@@ -23,6 +23,7 @@ class AgentOps(BaseClient):
         self._http = http_client or httpx.Client(**self._http_options())
         self.runs, self.approvals = Runs(self), Approvals(self)
         self.agents, self.tools, self.memory = Agents(self), Tools(self), Memory(self)
+        self.evals = Evals(self)
 
     def close(self) -> None:
         self._http.close()

@@ -226,6 +226,74 @@ class MemorySearchResult(Model):
 
 
 @dataclasses.dataclass
+class EvalSuite(Model):
+    id: int = 0
+    name: str = ""
+    agent: str = ""
+    description: str = ""
+    default_assertions: Any = None
+    default_vars: Any = None
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclasses.dataclass
+class EvalCase(Model):
+    id: int = 0
+    position: int = 0
+    name: str = ""
+    description: str = ""
+    message: str = ""
+    input: Optional[Any] = None
+    vars: Any = None
+    expected: Optional[Any] = None
+    assertions: Any = None
+    tags: Any = None
+    approval_decisions: Any = None
+    tool_results: Any = None
+    created_at: str = ""
+
+
+@dataclasses.dataclass
+class EvalRun(Model):
+    """An eval run: every case of `suite`, `repeats` times; `status` queued, running, then ended."""
+
+    id: int = 0
+    suite: int = 0
+    suite_name: str = ""
+    agent_version: int = 0
+    label: str = ""
+    repeats: int = 1
+    status: str = ""
+    baseline: Optional[int] = None
+    total: int = 0
+    done: int = 0
+    summary: Any = None
+    error: Optional[Any] = None
+    created_by: Optional[str] = None
+    created_at: str = ""
+    started_at: Optional[str] = None
+    finished_at: Optional[str] = None
+
+
+@dataclasses.dataclass
+class EvalResult(Model):
+    id: int = 0
+    case: int = 0
+    case_name: str = ""
+    repeat_index: int = 0
+    run: Optional[str] = None
+    status: str = ""
+    passed: Optional[bool] = None
+    score: Optional[float] = None
+    assertions: Any = None
+    error: Optional[Any] = None
+    cost: str = "0"
+    latency_seconds: Optional[float] = None
+    finished_at: Optional[str] = None
+
+
+@dataclasses.dataclass
 class StatusChange(Model):
     """The data of a stream's `status` event."""
 
@@ -244,4 +312,5 @@ class Delta(Model):
 
 
 # The models checked against the schema's components of the same name.
-SCHEMA_MODELS = (Agent, AgentVersion, Run, Step, ApprovalRequest, ApprovalVote, Tool, MemoryItem, MemorySearchResult)
+SCHEMA_MODELS = (Agent, AgentVersion, Run, Step, ApprovalRequest, ApprovalVote, Tool, MemoryItem, MemorySearchResult,
+                 EvalSuite, EvalCase, EvalRun, EvalResult)

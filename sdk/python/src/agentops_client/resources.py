@@ -4,10 +4,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from ._base import Call, Page, drop_none, new_idempotency_key, relative
-from .models import Agent, ApprovalRequest, MemoryItem, MemorySearchResult, Run, Step, Tool
+from .models import (
+    Agent,
+    ApprovalRequest,
+    EvalCase,
+    EvalResult,
+    EvalRun,
+    EvalSuite,
+    MemoryItem,
+    MemorySearchResult,
+    Run,
+    Step,
+    Tool,
+)
 from .streaming import EventStream, events_call
 
 
@@ -161,3 +173,46 @@ class Memory(Resource):
         """Erase everything about a user or a thread (owners); the counts of what was erased."""
         body = {"scope": "user", "subject": user} if user is not None else {"thread": thread}
         return self._client._send(Call("POST", "/memory/forget/", json=body, replayable=False))
+
+
+class Evals(Resource):
+    """Eval suites, their cases, eval runs (executed by the workers), results and comparisons."""
+
+    def list_suites(self):
+        return self._list("/evals/suites/", EvalSuite, {})
+
+    def create_suite(self, *, name: str, agent: str, cases: Optional[List[Dict[str, Any]]] = None,
+                     description: Optional[str] = None, default_assertions: Optional[List[Dict[str, Any]]] = None,
+                     default_vars: Optional[Dict[str, Any]] = None):
+        """A new suite of `agent` (its cases, if given, land in `.extra["cases"]`)."""
+        body = drop_none({"name": name, "agent": agent, "cases": cases, "description": description,
+                          "default_assertions": default_assertions, "default_vars": default_vars})
+        return self._client._send(Call("POST", "/evals/suites/", json=body, parse=EvalSuite.from_dict,
+                                       replayable=False))
+
+    def add_cases(self, suite_id: int, cases: List[Dict[str, Any]]):
+        """Append cases to the suite, in order; the cases as saved."""
+        return self._client._send(Call("POST", f"/evals/suites/{suite_id}/cases/", json={"cases": cases},
+                                       replayable=False, parse=lambda body: [EvalCase.from_dict(c) for c in body]))
+
+    def start(self, *, suite: int, agent_version: Optional[int] = None, repeat: Optional[int] = None,
+              baseline: Optional[str] = None, label: Optional[str] = None):
+        """Queue an eval run of every case of `suite` (`baseline`: an eval run's id, label or "latest")."""
+        body = drop_none({"suite": suite, "agent_version": agent_version, "repeat": repeat, "baseline": baseline,
+                          "label": label})
+        return self._client._send(Call("POST", "/evals/runs/", json=body, parse=EvalRun.from_dict, replayable=False))
+
+    def list_runs(self, *, suite: Optional[int] = None):
+        return self._list("/evals/runs/", EvalRun, {"suite": suite})
+
+    def get_run(self, eval_run_id: int):
+        return self._client._send(Call("GET", f"/evals/runs/{eval_run_id}/", parse=EvalRun.from_dict))
+
+    def results(self, eval_run_id: int):
+        """The eval run's results, case by case and repeat by repeat, every page as you iterate."""
+        return self._list(f"/evals/runs/{eval_run_id}/", EvalResult, {})
+
+    def compare(self, eval_run_id: int, *, baseline: Optional[str] = None):
+        """The eval run against its baseline (or `baseline`), case by case: the API's comparison object."""
+        return self._client._send(Call("GET", f"/evals/runs/{eval_run_id}/comparison/",
+                                       params=drop_none({"baseline": baseline})))
