@@ -16,16 +16,20 @@ from agentops.webhooks.services import webhook_delivery_attempt, webhook_emit
 from runs.services import run_create
 from tests.factories import AgentFactory
 from tests.support.event_stream import web_server
-from tests.support.workers import running_worker
+from tests.support.workers import Worker
 from tests.webhooks.conftest import hook_for, receiver  # noqa: F401 (fixtures `delivered` uses)
 
 
 @pytest.fixture(scope="module")
 def worker(django_db_setup, django_db_blocker):
     """One qcluster for the module's tests (each test's rows are its own: the database is emptied
-    between them)."""
-    with running_worker() as process:
+    between them). Killed at the end rather than stopped: nothing is left for it to finish, and a
+    graceful stop waits out its poll loop (about 15 s)."""
+    process = Worker().start()
+    try:
         yield process
+    finally:
+        process.kill()
 
 
 @pytest.fixture(scope="module")

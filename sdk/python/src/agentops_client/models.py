@@ -90,6 +90,8 @@ class Run(Model):
     created_at: str = ""
     started_at: Optional[str] = None
     finished_at: Optional[str] = None
+    legal_hold: bool = False
+    payload_purged_at: Optional[str] = None
 
     ENDED: ClassVar[frozenset] = frozenset({"succeeded", "failed", "cancelled"})
 
