@@ -5,7 +5,8 @@ semantic-convention spans, sent by a task after the run ends."""
 import uuid
 
 import pytest
-from django_q.models import OrmQ
+from django_q.brokers import get_broker
+from django_q.signing import SignedPackage
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from runs.engine import execute_run
@@ -28,7 +29,16 @@ def receiver(settings):
 
 
 def queued_functions() -> list[str]:
-    return [task.func() for task in OrmQ.objects.all()]
+    """The functions of the tasks waiting in the broker (the database's or Redis), taken out."""
+    broker, functions = get_broker(), []
+    while broker.queue_size():
+        taken = broker.dequeue()
+        if not taken:
+            break
+        for task_id, payload in taken:
+            functions.append(SignedPackage.loads(payload)["func"])
+            broker.acknowledge(task_id)
+    return functions
 
 
 def refund_decided(demo_api) -> Run:
@@ -41,18 +51,21 @@ def refund_decided(demo_api) -> Run:
     return Run.objects.get(pk=demo_api["run_id"])
 
 
-def test_an_ended_run_queues_its_export_and_sends_nothing_itself(demo_api, receiver):
-    run = refund_decided(demo_api)
+def test_an_ended_run_queues_its_export_and_sends_nothing_itself(demo_api, receiver,
+                                                                 django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the Redis broker queues after the commit
+        run = refund_decided(demo_api)
 
     assert run.status == "succeeded"
     assert "runs.tasks.export_run_trace" in queued_functions()
     assert receiver.spans == []  # the run's own path never talks to the collector
 
 
-def test_no_export_is_queued_without_an_endpoint(demo_api, settings):
+def test_no_export_is_queued_without_an_endpoint(demo_api, settings, django_capture_on_commit_callbacks):
     settings.OTEL_EXPORTER_OTLP_ENDPOINT = ""
 
-    refund_decided(demo_api)
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_decided(demo_api)
 
     assert "runs.tasks.export_run_trace" not in queued_functions()
 
