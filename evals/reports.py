@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree
 
+from . import stats
 from .models import EvalRun
 from .selectors import eval_results
 
@@ -43,8 +44,8 @@ def _table(eval_run: EvalRun, gate_failures: list[str]) -> str:
                      f"flaky {summary['flaky']}, errors {summary['errors']}, cost {summary['cost']} USD, "
                      f"latency p50 {summary['latency_p50_ms']} ms p95 {summary['latency_p95_ms']} ms")
     if "comparison" in summary:
-        counts = summary["comparison"]["counts"]
-        lines.append(f"against eval run {eval_run.baseline_id}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        counts = stats.change_counts(summary["comparison"])
+        lines.append(f"against eval run {eval_run.baseline_id}: " + ", ".join(f"{n} {k}" for k, n in counts))
     if eval_run.error:
         lines.append(f"error: {eval_run.error.get('message')}")
     lines.append("gate: " + ("passed" if not gate_failures else "FAILED — " + "; ".join(gate_failures)))

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 PASSED, FAILED, FLAKY = "passed", "failed", "flaky"
 REGRESSED, IMPROVED, UNCHANGED, NEW = "regressed", "improved", "unchanged", "new"
+CHANGES = (REGRESSED, IMPROVED, UNCHANGED, FLAKY, NEW)  # the order reports list them in
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,13 @@ def case_change(baseline: dict | None, current: dict) -> str:
     return REGRESSED if current["verdict"] == FAILED else IMPROVED
 
 
+def change_counts(comparison: dict) -> list[tuple[str, int]]:
+    """The comparison's non-zero counts in CHANGES order: a stored summary does not keep its keys'
+    order (PostgreSQL's jsonb sorts them)."""
+    counts = comparison.get("counts", {})
+    return [(change, counts[change]) for change in CHANGES if counts.get(change)]
+
+
 def comparison(baseline_summary: dict, current_summary: dict, *, baseline_id=None) -> dict:
     """Case by case (matched by case id) and overall deltas of `current` against `baseline`."""
     before = {case["case"]: case for case in baseline_summary.get("case_stats", [])}
@@ -135,8 +143,7 @@ def comparison(baseline_summary: dict, current_summary: dict, *, baseline_id=Non
               "cost_delta": _delta(before.get(case["case"], {}).get("cost"), case["cost"]),
               "latency_delta_ms": _delta(before.get(case["case"], {}).get("latency_ms"), case["latency_ms"])}
              for case in current_summary.get("case_stats", [])]
-    counts = {change: sum(1 for case in cases if case["change"] == change)
-              for change in (REGRESSED, IMPROVED, UNCHANGED, FLAKY, NEW)}
+    counts = {change: sum(1 for case in cases if case["change"] == change) for change in CHANGES}
     return {
         "baseline": baseline_id,
         "counts": counts,

@@ -18,6 +18,7 @@ from agentops.audit.services import Actor
 from agentops.pages import page_login_required
 from runs.selectors import run_get_for_user
 
+from . import stats
 from .dashboard import eval_run_results, suite_history, suite_overview
 from .forms import RUN_FORM_BASELINES, CaseFromRunForm, SuiteRunForm
 from .from_run import case_proposal, run_tool_names
@@ -138,4 +139,5 @@ def eval_run_page(request, eval_run_id: int):
         raise Http404("No such eval run.")
     context = {"nav": "evals", "eval_run": eval_run, "results": eval_run_results(eval_run=eval_run),
                "changes": eval_run.summary.get("comparison", {})}
+    context["change_counts"] = stats.change_counts(context["changes"])
     return _partial_or_page(request, "evals/_run_content.html", "evals/run.html", context)

@@ -94,12 +94,14 @@ EVENT_STREAM_RESPONSE = OpenApiResponse(EVENT_SCHEMA, description=(
 
 class EventStreamNegotiation(DefaultContentNegotiation):
     """A client that accepts only text/event-stream still gets the API's errors, in JSON: the
-    stream itself is no DRF response to render."""
+    stream itself is no DRF response to render. Any other unacceptable type stays a 406."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except NotAcceptable:
+            if "text/event-stream" not in request.headers.get("Accept", ""):
+                raise
             return renderers[0], renderers[0].media_type
 
 

@@ -1,6 +1,6 @@
 """Posting Django admin forms the way a browser does."""
 
-from django.forms import SelectMultiple
+from django.forms import MultiWidget, SelectMultiple
 
 
 def form_as_posted(response) -> dict:
@@ -20,5 +20,10 @@ def form_as_posted(response) -> dict:
             value = form[name].value()
             if value is False or (value is None and isinstance(field.widget, SelectMultiple)):
                 continue  # an unticked checkbox, or a multiple choice with nothing chosen, posts nothing
+            if isinstance(field.widget, MultiWidget):  # a split date and time posts each part
+                parts = field.widget.decompress(value) if value is not None else [None] * len(field.widget.widgets)
+                for index, part in enumerate(parts):
+                    data[f"{form.add_prefix(name)}_{index}"] = "" if part is None else str(part)
+                continue
             data[form.add_prefix(name)] = "" if value is None else value
     return data

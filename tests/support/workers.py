@@ -31,7 +31,9 @@ class Worker:
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": test_database_url(),
                     # the test's demo database (the demo's tools read and write it), SQLite on every run
                     "DEMO_DATABASE_URL": f"sqlite:///{connections['demo'].settings_dict['NAME']}",
-                    "WORKERS": "1", "RUN_LEASE_SECONDS": "2", "PYTHONUNBUFFERED": "1", **env}
+                    "WORKERS": "1", "RUN_LEASE_SECONDS": "2", "PYTHONUNBUFFERED": "1",
+                    # the cluster's own lines ("ready for work", each task) tell a test, and its reader, where it got
+                    "Q_LOG_LEVEL": "INFO", **env}
         self.process: subprocess.Popen | None = None
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"qcluster-{os.getpid()}-{time.monotonic_ns()}.log"
 
