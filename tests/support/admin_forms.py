@@ -26,4 +26,6 @@ def form_as_posted(response) -> dict:
                     data[f"{form.add_prefix(name)}_{index}"] = "" if part is None else str(part)
                 continue
             data[form.add_prefix(name)] = "" if value is None else value
+            if field.show_hidden_initial:  # a field with a callable default carries its initial value too
+                data[form.add_initial_prefix(name)] = data[form.add_prefix(name)]
     return data
