@@ -27,7 +27,8 @@ urlpatterns = [
     path("runs/<uuid:run_id>/cancel/", RunCancelApi.as_view(), name="api-run-cancel"),
     path("runs/<uuid:run_id>/hold/", RunHoldApi.as_view(), name="api-run-hold"),
     path("threads/", ThreadListCreateApi.as_view(), name="api-thread-list"),
-    path("threads/<str:thread_id>/", ThreadDetailApi.as_view(), name="api-thread-detail"),
+    # A thread id is the client's own string: "/" in it (sent raw or as %2F) still reaches its thread.
+    path("threads/<path:thread_id>/", ThreadDetailApi.as_view(), name="api-thread-detail"),
     path("approvals/", ApprovalListApi.as_view(), name="api-approval-list"),
     path("approvals/bulk/", ApprovalBulkApi.as_view(), name="api-approval-bulk"),
     path("approvals/<int:pk>/", ApprovalDetailApi.as_view(), name="api-approval-detail"),

@@ -2,10 +2,15 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+
+from agentops.asgi_handler import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application() does
+
+# Django's handler, but an event stream holds no thread while it waits (agentops/asgi_handler.py).
+django_asgi_app = ASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -7,8 +7,11 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self):
         # The engine opens, cancels and expires approval waits through runs.waits, never by name.
+        from agentops.memory.forgetting import register_forgetter
         from runs.waits import wait_kind_register
 
+        from .forgetting import approvals_forget
         from .waits import ApprovalWaits
 
         wait_kind_register("approval", ApprovalWaits())
+        register_forgetter(approvals_forget)

@@ -148,3 +148,30 @@ class BulkDecisionForm(forms.Form):
 
     def error_text(self) -> str:
         return " ".join(str(error) for errors in self.errors.values() for error in errors)
+
+
+def _budget_field(label: str) -> forms.DecimalField:
+    return forms.DecimalField(label=label, required=False, min_value=0, max_digits=12, decimal_places=4,
+                              help_text="USD; empty: no limit.")
+
+
+class BudgetRaiseForm(forms.Form):
+    """The budgets a paused run waits on, on its budget approval's page: the tenant's and its agent's."""
+
+    daily_cost_limit = _budget_field("Tenant, per UTC day")
+    monthly_cost_limit = _budget_field("Tenant, per UTC month")
+    agent_daily_cost_limit = _budget_field("This agent, per UTC day")
+    agent_monthly_cost_limit = _budget_field("This agent, per UTC month")
+
+    @classmethod
+    def for_budgets_of(cls, tenant, agent, data=None) -> "BudgetRaiseForm":
+        return cls(data=data, initial={
+            "daily_cost_limit": tenant.daily_cost_limit, "monthly_cost_limit": tenant.monthly_cost_limit,
+            "agent_daily_cost_limit": agent.daily_cost_limit, "agent_monthly_cost_limit": agent.monthly_cost_limit})
+
+    def changes(self) -> tuple[dict, dict]:
+        """(the tenant's budgets, the agent's limits) as `budgets_set` takes them."""
+        data = self.cleaned_data
+        return ({name: data[name] for name in ("daily_cost_limit", "monthly_cost_limit")},
+                {"daily_cost_limit": data["agent_daily_cost_limit"],
+                 "monthly_cost_limit": data["agent_monthly_cost_limit"]})

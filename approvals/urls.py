@@ -13,4 +13,5 @@ urlpatterns = [
     path("bulk/", views.inbox_bulk_decide, name="bulk"),
     path("<int:pk>/", views.approval_detail, name="detail"),
     path("<int:pk>/decide/", views.approval_decide_view, name="decide"),
+    path("<int:pk>/budget/", views.approval_budget_raise, name="budget"),
 ]

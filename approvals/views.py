@@ -9,15 +9,20 @@ from __future__ import annotations
 import json
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
+from agentops.audit.services import Actor
 from agentops.pages import page_login_required
+from runs.budgets import budget_uses
+from runs.errors import RunError
+from runs.services import budgets_set
 
-from .forms import APPROVE_EDITED, REJECT, BulkDecisionForm, DecisionForm
-from .models import ApprovalStatus
+from .forms import APPROVE_EDITED, REJECT, BudgetRaiseForm, BulkDecisionForm, DecisionForm
+from .models import ApprovalKind, ApprovalStatus
 from .pagination import InvalidCursor, page_get
 from .selectors import (
     DECIDE_PERMISSION,
@@ -191,6 +196,31 @@ def approval_decide_view(request, pk: int):
     return response
 
 
+@page_login_required
+@require_POST
+def approval_budget_raise(request, pk: int):
+    """On a budget approval's page, an owner changes the budgets the paused run waits on, then
+    approves it (approving checks again that no budget is used up)."""
+    approval = _approval_or_404(request, pk)
+    principal = _principal(request)
+    if approval.kind != ApprovalKind.BUDGET or not approval.is_pending:
+        raise Http404("No pending budget approval here.")
+    if not principal.can("manage_budgets"):
+        raise PermissionDenied("Your role does not set budgets (manage_budgets).")
+    form = BudgetRaiseForm.for_budgets_of(principal.tenant, approval.agent, data=request.POST)
+    if form.is_valid():
+        tenant_budgets, agent_limits = form.changes()
+        try:
+            budgets_set(tenant=principal.tenant, actor=Actor.for_user(request.user), **tenant_budgets,
+                        agents=[{"agent": approval.agent.slug, **agent_limits}])
+        except RunError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Budgets saved. Approve the request to let the run go on.")
+            return redirect("approvals:detail", pk=pk)
+    return render(request, "approvals/request.html", _page_context(request, approval, budget_form=form), status=400)
+
+
 def _approval_or_404(request, pk):
     approval = approval_get_for_user(principal=_principal(request), request_id=pk)
     if approval is None:
@@ -216,7 +246,7 @@ def _error_outcome(form, error: ApprovalError) -> dict | None:
     return {"ok": False, "code": error.code, "message": error.message}
 
 
-def _page_context(request, approval, *, form=None, outcome=None) -> dict:
+def _page_context(request, approval, *, form=None, outcome=None, budget_form=None) -> dict:
     principal = _principal(request)
     votes = list(approval.decisions.all())
     voted = any(v.user_id == request.user.pk and v.approved_hash == approval.current_hash for v in votes)
@@ -238,6 +268,10 @@ def _page_context(request, approval, *, form=None, outcome=None) -> dict:
     }
     if not approval.is_pending:
         context["comparison"] = _comparison(approval, approval_executed_arguments(approval))
+    elif approval.kind == ApprovalKind.BUDGET and principal.can("manage_budgets"):
+        tenant = principal.tenant
+        context["budget_uses"] = budget_uses(tenant=tenant, agent=approval.agent)
+        context["budget_form"] = budget_form or BudgetRaiseForm.for_budgets_of(tenant, approval.agent)
     return context
 
 

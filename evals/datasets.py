@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from agentops.agents.models import Agent
+from agentops.audit.services import Actor, audit_record
 
 from .assertions import assertions_validate
 from .errors import EvalError
@@ -31,9 +32,11 @@ JSONL_KEYS = {"name", "description", "message", "input", "vars", "expected", "as
 DECISIONS = ("approve", "reject")
 
 
-def suite_import(*, tenant, name: str, agent_slug: str, text: str, format: str) -> tuple[EvalSuite, int]:
+def suite_import(*, tenant, name: str, agent_slug: str, text: str, format: str,
+                 actor: Actor = Actor.system("eval import")) -> tuple[EvalSuite, int]:
     """Add the file's cases (and defaults) to the tenant's suite `name`, created for the agent if
-    it does not exist; returns (suite, cases added). One transaction; raises EvalError."""
+    it does not exist; returns (suite, cases added). One transaction, audited as the API's writes
+    are (`eval_suite.created`, `eval_case.added`); raises EvalError."""
     agent = Agent.objects.filter(tenant=tenant, slug=agent_slug).first()
     if agent is None:
         raise EvalError("unknown_agent", f"No agent {agent_slug!r} in tenant {tenant.slug}.")
@@ -44,13 +47,17 @@ def suite_import(*, tenant, name: str, agent_slug: str, text: str, format: str) 
     with transaction.atomic():
         if suite is None:
             suite = EvalSuite.objects.create(tenant=tenant, agent=agent, name=name)
+            audit_record(tenant=tenant, action="eval_suite.created", actor=actor, target=suite,
+                         data={"name": name, "agent": agent.slug})
         suite.description = parsed["description"] or suite.description
         suite.default_assertions = [*suite.default_assertions, *parsed["default_assertions"]]
         suite.default_vars = {**suite.default_vars, **parsed["default_vars"]}
         suite.save()
         start = (suite.cases.aggregate(last=Max("position"))["last"] or 0) + 1
-        EvalCase.objects.bulk_create(EvalCase(suite=suite, position=start + index, **case)
-                                     for index, case in enumerate(parsed["cases"]))
+        added = EvalCase.objects.bulk_create(EvalCase(suite=suite, position=start + index, **case)
+                                             for index, case in enumerate(parsed["cases"]))
+        audit_record(tenant=tenant, action="eval_case.added", actor=actor, target=suite,
+                     data={"suite": suite.name, "cases": [case.name for case in added], "imported": format})
     return suite, len(parsed["cases"])
 
 

@@ -1,5 +1,4 @@
 from django.core.handlers.asgi import ASGIRequest
-from django.db import connection
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import (
@@ -119,11 +118,9 @@ def last_event_id(request, after: int) -> int:
 def event_stream_response(request, run, *, after: int) -> StreamingHttpResponse:
     state = StreamState(principal=request_principal(request), run_id=str(run.pk), after=after)
     if isinstance(request._request, ASGIRequest):
+        # The request's own thread, and the connection it opened, end as the stream starts
+        # (agentops/asgi_handler.py); the stream reads through a shared pool of threads.
         content = event_stream(state)
-        # The stream reads through a shared pool of threads; the connection this request's own
-        # thread opened would otherwise sit idle for as long as the stream stays open.
-        if not connection.in_atomic_block:
-            connection.close()
     else:
         content = event_snapshot(state)
     response = StreamingHttpResponse(content, content_type=EVENT_STREAM)

@@ -11,13 +11,13 @@ reconnects after `retry` with its Last-Event-ID, which makes it a poll.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import takewhile
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections
@@ -121,23 +121,25 @@ def _read_and_release(state: StreamState) -> list[bytes]:
         close_old_connections()  # the pool thread's connection, if it is past its age
 
 
-async def in_pool(function, *args):
-    """`function(*args)` in the event loop's thread pool, outside the caller's context.
-
-    Not sync_to_async: Django's connections belong to the async context that calls, so every
-    stream would keep a connection of its own. Here each pool thread keeps one, reused by
-    whichever stream it serves next: a handful for any number of streams."""
-    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+# Not thread-sensitive: that would start a thread for the request again (its context's, see
+# agentops/asgi_handler.py) and keep it until the stream ends. A read has no state to keep on a
+# thread (no transaction spans two reads), so any thread of the event loop's pool does; Django's
+# connections are per thread there, so each pool thread keeps one, whichever stream it serves:
+# a handful for any number of streams.
+read_events = sync_to_async(_read_and_release, thread_sensitive=False)
 
 
 async def event_stream(state: StreamState) -> AsyncIterator[bytes]:
-    """The stream under ASGI: events as the run changes, deltas as they come, keepalives."""
+    """The stream under ASGI: events as the run changes, deltas as they come, keepalives.
+
+    It reads the database only when the follower says the run changed (and once at the start);
+    in between it is a coroutine waiting on its watcher."""
     yield f"retry: {settings.RUN_EVENTS_RETRY_MS}\n\n".encode()
     watcher = await follower.follow(state.run_id, state.principal.tenant.pk)
     try:
         while True:
             watcher.changed = False
-            for event in await in_pool(_read_and_release, state):
+            for event in await read_events(state):
                 yield event
             if state.ended:
                 return
@@ -149,7 +151,6 @@ async def event_stream(state: StreamState) -> AsyncIterator[bytes]:
                         yield sse("delta", {"seq": message["seq"], "delta": message["delta"]})
                 if not woken:
                     yield b": keepalive\n\n"
-                    break  # and read again: the safety net for a lost notice
     finally:
         follower.unfollow(watcher)
 

@@ -15,10 +15,12 @@ follower keeps, for all of them at once:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import defaultdict, deque
 from datetime import datetime
 
+from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
@@ -112,11 +114,12 @@ class RunFollower:
             return
         self._stop()
         self.loop = loop
-        self.tasks = [loop.create_task(self._poll())]
+        # In a context of their own, not the request's that happens to start them: they outlive it.
+        self.tasks = [loop.create_task(self._poll(), context=contextvars.Context())]
         layer = get_channel_layer()
         if layer is not None and not isinstance(layer, InMemoryChannelLayer):
             self.channel = await layer.new_channel("run-events.")
-            self.tasks.append(loop.create_task(self._listen(layer)))
+            self.tasks.append(loop.create_task(self._listen(layer), context=contextvars.Context()))
         else:
             self.listener = DeltaListener(self._deliver)
             self.listener.open(loop)
@@ -135,7 +138,7 @@ class RunFollower:
             if not self.watchers:
                 continue
             try:
-                changed = await asyncio.get_running_loop().run_in_executor(None, _changed, self._seen())
+                changed = await changed_runs(self._seen())
             except Exception:  # the database is away for a moment: the streams wait, the next poll retries
                 logger.warning("could not poll the followed runs", exc_info=True)
                 continue
@@ -174,11 +177,14 @@ class RunFollower:
 
 
 def _changed(seen) -> set[str]:
-    """In the loop's thread pool, outside any stream's context: see events.in_pool."""
     try:
         return runs_changed(seen=seen)
     finally:
         close_old_connections()
+
+
+# In the event loop's thread pool, not thread-sensitive: see events.read_events.
+changed_runs = sync_to_async(_changed, thread_sensitive=False)
 
 
 follower = RunFollower()

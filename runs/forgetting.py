@@ -3,8 +3,9 @@
 Registered with agentops.memory.forgetting (runs.apps), so `memory_forget` erases these in its own
 transaction. A run keeps its status, timing, tokens and cost (the dashboards and budgets count
 them); its input, output, previews and metadata, and its steps' inputs, outputs and error
-messages are emptied, and the blobs only those steps referred to are deleted. A run still going
-is cancelled first, so that nothing more is written about it.
+messages are emptied, its error keeps only its code, and the blobs only those steps referred to
+are deleted; the run webhooks sent about it keep the run's id and status, not its output. A run
+still going is cancelled first, so that nothing more is written about it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
 from agentops.memory.forgetting import Forgotten
+from agentops.webhooks.models import WebhookDelivery
 
 from .journal import collect_refs, load_blobs
 from .models import UNFINISHED_STATUSES, Blob, Run, Step
@@ -21,14 +23,18 @@ from .services import run_cancel
 FORGOTTEN = "[forgotten]"
 
 
-def runs_forget(*, tenant, username: str | None, thread: str | None, actor) -> Forgotten:
-    """Call inside a transaction (memory_forget's)."""
+def forgotten_runs(*, tenant, username: str | None, thread: str | None):
+    """The runs whose words forgetting a user (the runs they started or that acted for them) or a
+    thread erases."""
     runs = Run.objects.filter(tenant=tenant)
     if username is not None:
-        runs = runs.filter(Q(created_by__username=username) | Q(on_behalf_of__username=username))
-    else:
-        runs = runs.filter(thread=thread)
-    run_ids = list(runs.values_list("pk", flat=True))
+        return runs.filter(Q(created_by__username=username) | Q(on_behalf_of__username=username))
+    return runs.filter(thread=thread)
+
+
+def runs_forget(*, tenant, username: str | None, thread: str | None, actor) -> Forgotten:
+    """Call inside a transaction (memory_forget's)."""
+    run_ids = list(forgotten_runs(tenant=tenant, username=username, thread=thread).values_list("pk", flat=True))
     for run in Run.objects.filter(pk__in=run_ids, status__in=UNFINISHED_STATUSES):
         run_cancel(run=run, actor=actor)
     steps = Step.objects.filter(run__in=run_ids)
@@ -37,9 +43,37 @@ def runs_forget(*, tenant, username: str | None, thread: str | None, actor) -> F
     blob_count = _delete_unshared_blobs(digests, run_ids)
     Run.objects.filter(pk__in=run_ids).update(input={}, output=None, metadata={}, input_preview=FORGOTTEN,
                                               output_preview=FORGOTTEN)
+    _errors_forget(Run.objects.filter(pk__in=run_ids, error__isnull=False))
+    delivery_count = deliveries_forget(tenant=tenant, deliveries=WebhookDelivery.objects.filter(
+        payload__data__run__id__in=[str(pk) for pk in run_ids]), forget=_run_event_forget)
     threads = set(Run.objects.filter(pk__in=run_ids).exclude(thread="").values_list("thread", flat=True))
-    return Forgotten(counts={"runs": len(run_ids), "steps": step_count, "blobs": blob_count}, run_ids=run_ids,
-                     threads=threads)
+    return Forgotten(counts={"runs": len(run_ids), "steps": step_count, "blobs": blob_count,
+                             "webhook_deliveries": delivery_count}, run_ids=run_ids, threads=threads)
+
+
+def _errors_forget(runs) -> None:
+    """A run's error message may quote its input or a tool's answer: only its code stays."""
+    for run in runs.only("pk", "error"):
+        run.error = {"code": run.error.get("code", "error"), "message": FORGOTTEN}
+        run.save(update_fields=["error"])
+
+
+def deliveries_forget(*, tenant, deliveries, forget) -> int:
+    """Rewrite the payload of the tenant's `deliveries` with `forget(data)`: a webhook sent about
+    a forgotten run keeps its ids and status (a pending one is still sent, as rewritten)."""
+    rewritten = 0
+    for delivery in deliveries.filter(webhook__tenant=tenant).only("pk", "payload"):
+        delivery.payload = {**delivery.payload, "data": forget(delivery.payload["data"])}
+        delivery.save(update_fields=["payload"])
+        rewritten += 1
+    return rewritten
+
+
+def _run_event_forget(data: dict) -> dict:
+    run = data["run"]
+    error = run.get("error")
+    return {**data, "run": {**run, "output": None,
+                            "error": error and {"code": error.get("code", "error"), "message": FORGOTTEN}}}
 
 
 def _blob_digests(steps) -> set[str]:

@@ -157,14 +157,15 @@ def step_list(*, run: Run, after_seq: int = 0, limit: int = STEP_PAGE_SIZE, also
 
 def runs_changed(*, seen: dict[str, tuple[int, int, dt.datetime | None]]) -> set[str]:
     """Which of the runs `seen` ({run id: (tenant id, seq, updated_at)}) changed since: its row is
-    newer than `updated_at` (status, waits), or it has a step after `seq` that is no longer
+    newer than `updated_at` (status, waits) or gone, or it has a step after `seq` that is no longer
     started. Two queries for any number of runs: the event streams' poll (runs/follower.py).
 
     The ids come from streams that were allowed to follow them; the tenant is checked anyway.
     """
     rows = Run.objects.filter(reduce(or_, (Q(pk=run_id, tenant_id=tenant) for run_id, (tenant, _, _) in seen.items())))
-    changed = {str(pk) for pk, updated_at in rows.values_list("pk", "updated_at")
-               if seen[str(pk)][2] is None or updated_at > seen[str(pk)][2]}
+    now = {str(pk): updated_at for pk, updated_at in rows.values_list("pk", "updated_at")}
+    changed = {run_id for run_id, (_, _, updated_at) in seen.items()
+               if run_id not in now or updated_at is None or now[run_id] > updated_at}
     rest = [run_id for run_id in seen if run_id not in changed]
     if rest:
         newer = reduce(or_, (Q(run_id=run_id, run__tenant_id=seen[run_id][0], seq__gt=seen[run_id][1])

@@ -204,6 +204,7 @@ def run_retry(*, run: Run, actor: Actor) -> Run:
     """Run a failed run again from its journal: completed steps replay, the step that failed
     (the journal's last, when it failed) is removed so that it executes afresh."""
     with transaction.atomic():
+        thread = thread_lock(run.thread_ref_id) if run.thread_ref_id else None  # before the run's row, as everywhere
         locked = Run.objects.select_for_update().get(pk=run.pk)
         if locked.status != RunStatus.FAILED:
             raise RunError("not_retryable", f"only failed runs can be retried; run {run.pk} is {locked.status}")
@@ -214,8 +215,7 @@ def run_retry(*, run: Run, actor: Actor) -> Run:
             removed = {"seq": last.seq, "kind": last.kind, "name": last.name, "error": last.error}
             last.delete()
         # A run of a thread waits its turn again if another run of the thread is active now.
-        busy = bool(locked.thread_ref_id) and thread_lock(locked.thread_ref_id) is not None and \
-            thread_active_runs(locked.thread_ref_id, exclude=locked.pk).exists()
+        busy = thread is not None and thread_active_runs(thread.pk, exclude=locked.pk).exists()
         Run.objects.filter(pk=locked.pk).update(
             status=RunStatus.WAITING if busy else RunStatus.QUEUED,
             waiting_reason=WaitingReason.THREAD if busy else "", error=None, finished_at=None,

@@ -37,7 +37,7 @@ def concrete(route: str, demo_api) -> str:
               "suite_id": str(demo_api["suite_id"]), "eval_run_id": str(demo_api["eval_run_id"])}
     path = "/" + route
     for name, value in values.items():
-        for converter in ("uuid", "int", "slug", "str"):
+        for converter in ("uuid", "int", "slug", "str", "path"):
             path = path.replace(f"<{converter}:{name}>", value)
     assert "<" not in path, f"no value for a parameter of {route}"
     return path

@@ -118,4 +118,7 @@ class MemoryForgetResultSerializer(serializers.Serializer):
     thread_summaries = serializers.IntegerField(required=False)
     steps = serializers.IntegerField(required=False)
     blobs = serializers.IntegerField(required=False)
+    webhook_deliveries = serializers.IntegerField(required=False)
+    approval_requests = serializers.IntegerField(required=False)
+    approval_webhook_deliveries = serializers.IntegerField(required=False)
     memory_items = serializers.IntegerField()

@@ -125,3 +125,20 @@ def test_a_suite_of_one_tenant_is_not_another_tenants(tenant, other_tenant, agen
     assert theirs.tenant == other_tenant and theirs.cases.count() == added == 2
     with pytest.raises(CommandError):
         call_command("eval", "export", "nothing-here", "--tenant", other_tenant.slug, stdout=StringIO())
+
+
+def test_an_import_is_audited_in_the_suites_tenant(tenant, agent, tmp_path):
+    from django.core.management import call_command
+
+    from agentops.audit.models import AuditEvent
+
+    path = tmp_path / "refunds.yaml"
+    path.write_text(PROMPTFOO)
+    call_command("eval", "import", str(path), "--suite", "refunds", "--agent", "refunder", "--tenant", tenant.slug,
+                 stdout=StringIO())
+
+    created, added = (AuditEvent.objects.get(tenant=tenant, action=action)
+                      for action in ("eval_suite.created", "eval_case.added"))
+    assert created.data == {"name": "refunds", "agent": "refunder"}
+    assert len(added.data["cases"]) == 2 and added.data["imported"] == "yaml"
+    assert added.actor_label == "manage.py eval import refunds.yaml"

@@ -84,7 +84,7 @@ def test_forgetting_another_tenants_user_erases_nothing_here(tenant, other_tenan
 
     counts = memory_forget(tenant=other_tenant, scope="user", subject="alice", actor=Actor.for_user(owner))
 
-    assert counts == {"runs": 0, "steps": 0, "blobs": 0, "thread_summaries": 0, "memory_items": 0}
+    assert set(counts.values()) == {0} and {"runs", "steps", "memory_items", "approval_requests"} <= set(counts)
     assert words_anywhere(SECRET) != []
 
 

@@ -32,6 +32,15 @@ def test_a_second_thread_with_the_same_id_is_a_409(api):
     assert response.status_code == 409 and response.json()["error"]["code"] == "thread_exists"
 
 
+@pytest.mark.parametrize("path", ["customer/42", "customer%2F42"])
+def test_a_thread_whose_id_holds_a_slash_is_reachable(api, path):
+    api.post("/api/v1/threads/", {"id": "customer/42", "title": "Slashed"}, format="json")
+
+    response = api.get(f"/api/v1/threads/{path}/")
+
+    assert response.status_code == 200 and response.json()["id"] == "customer/42"
+
+
 def test_an_unknown_policy_is_a_400(api):
     response = api.post("/api/v1/threads/", {"id": "t", "concurrency": "later"}, format="json")
 

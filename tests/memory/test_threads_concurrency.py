@@ -6,7 +6,7 @@ from agentops.audit.services import Actor
 from agentops.memory.models import Thread, ThreadConcurrency
 from runs.errors import RunError
 from runs.models import Run, RunStatus, WaitingReason
-from runs.services import recover, run_cancel
+from runs.services import recover, run_cancel, run_retry
 from tests.factories import AgentFactory
 from tests.support.workers import running_worker, wait_for
 
@@ -50,6 +50,23 @@ def test_queue_runs_start_in_the_order_they_came(chat_agent, say):
 
     second.refresh_from_db()
     assert second.status == RunStatus.QUEUED and waits_its_turn(third)
+
+
+@pytest.mark.django_db
+def test_a_failed_run_retried_while_its_thread_is_busy_waits_its_turn(chat_agent, say, openai_server):
+    first = say(chat_agent, "One")
+    openai_server.error(400)  # not retried: the run fails
+    assert execute(first).status == RunStatus.FAILED
+    second = say(chat_agent, "Two")
+    assert second.status == RunStatus.QUEUED
+
+    retried = run_retry(run=first, actor=Actor.system("test"))
+
+    assert waits_its_turn(retried)
+    openai_server.reply(content="Answer two.")
+    execute(second)
+    retried.refresh_from_db()
+    assert retried.status == RunStatus.QUEUED
 
 
 @pytest.mark.django_db

@@ -217,3 +217,59 @@ def test_a_paused_run_crashing_before_it_parks_is_paused_once(paused, advance):
 
     assert run.status == RunStatus.WAITING
     assert ApprovalRequest.objects.filter(run=run).count() == 1
+
+
+# -- raising a budget from its approval's page ---------------------------------------------------
+
+
+def test_the_budget_approval_page_offers_the_owner_the_budgets_the_run_waits_on(paused, staff):
+    run, request = paused
+
+    page = staff.get(f"/inbox/{request.pk}/").content.decode()
+
+    assert "The tenant&#x27;s daily budget has spent $2.00 of $2.00 (100%)" in page
+    assert 'name="daily_cost_limit" value="2.0000"' in page or 'name="daily_cost_limit" value="2"' in page
+
+
+def test_an_owner_raises_the_budget_on_the_page_then_approves_and_the_run_goes_on(
+        paused, staff, tenant, openai_server, advance):
+    from agentops.audit.models import AuditEvent
+
+    run, request = paused
+    openai_server.reply("Hi again.")
+
+    saved = staff.post(f"/inbox/{request.pk}/budget/", {"daily_cost_limit": "5", "monthly_cost_limit": "",
+                                                        "agent_daily_cost_limit": "", "agent_monthly_cost_limit": ""})
+    decided = staff.post(f"/inbox/{request.pk}/decide/", {"verdict": "approve", "seen_hash": request.current_hash,
+                                                          "comment": ""})
+    run = advance(run)
+
+    assert saved.status_code == 302 and decided.status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.daily_cost_limit == Decimal("5")
+    assert AuditEvent.objects.filter(tenant=tenant, actor_label="oona", action__startswith="tenant.").exists()
+    assert run.status == RunStatus.SUCCEEDED and len(openai_server.chat_requests) == 1
+
+
+def test_a_negative_budget_is_refused_on_the_page_and_nothing_changes(paused, staff, tenant):
+    run, request = paused
+
+    response = staff.post(f"/inbox/{request.pk}/budget/", {"daily_cost_limit": "-1", "monthly_cost_limit": "",
+                                                           "agent_daily_cost_limit": "", "agent_monthly_cost_limit": ""})
+
+    assert response.status_code == 400 and "greater than or equal to 0" in response.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.daily_cost_limit == Decimal("2")
+
+
+def test_a_member_who_does_not_set_budgets_sees_no_form_and_cannot_post_one(paused, client, member, tenant):
+    run, request = paused
+    client.force_login(member("otto", Role.OPERATOR))
+
+    page = client.get(f"/inbox/{request.pk}/")
+    refused = client.post(f"/inbox/{request.pk}/budget/", {"daily_cost_limit": "500"})
+
+    assert 'id="budgets"' not in page.content.decode()
+    assert refused.status_code == 403
+    tenant.refresh_from_db()
+    assert tenant.daily_cost_limit == Decimal("2")

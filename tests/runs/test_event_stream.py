@@ -187,7 +187,7 @@ async def hold_streams(urls: list[str], key: str, *, while_open):
                     return result, json.loads(line[5:])
 
 
-def test_two_hundred_idle_streams_hold_a_few_database_connections_and_still_wake(stack, start_run, principal):
+def test_two_hundred_idle_streams_hold_a_few_threads_and_database_connections_and_still_wake(stack, start_run, principal):
     runs = [start_run("test_sleep", {"seconds": 60}) for _ in range(IDLE_STREAMS)]  # queued: no worker here
 
     def measure():
@@ -206,4 +206,5 @@ def test_two_hundred_idle_streams_hold_a_few_database_connections_and_still_wake
     print(f"{IDLE_STREAMS} idle streams: {figures['connections']} database connections "
           f"(before: {baseline}), {figures['threads']} threads in the web process")
     assert figures["connections"] <= 8
+    assert figures["threads"] < 40  # no thread per stream: an idle one is a coroutine
     assert end["status"] == "cancelled"  # the cancelled run's stream, one of the 200, woke and ended

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from agentops.audit.services import Actor
 from agentops.tenancy.models import Membership, Tenant
 from agentops.tenancy.principal import Principal
 from agentops.tenancy.roles import Role
@@ -163,7 +164,8 @@ class Command(BaseCommand):
             raise usage_error(f"No file {file}.")
         format = format or ("jsonl" if path.suffix in (".jsonl", ".ndjson") else "yaml")
         found, added = datasets.suite_import(tenant=tenant, name=suite, agent_slug=agent,
-                                             text=path.read_text(encoding="utf-8"), format=format)
+                                             text=path.read_text(encoding="utf-8"), format=format,
+                                             actor=Actor.system(f"manage.py eval import {path.name}"))
         self.stdout.write(f"{added} case(s) imported into suite {found.name} ({found.cases.count()} in all)")
 
     def _export(self, tenant, *, suite, format, output, **options):

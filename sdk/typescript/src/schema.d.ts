@@ -1347,8 +1347,12 @@ export interface components {
         };
         MemoryForgetResult: {
             runs?: number;
+            thread_summaries?: number;
             steps?: number;
             blobs?: number;
+            webhook_deliveries?: number;
+            approval_requests?: number;
+            approval_webhook_deliveries?: number;
             memory_items: number;
         };
         /**
