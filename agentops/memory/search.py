@@ -101,14 +101,14 @@ _TERM_COUNT_SQLITE = ", (SELECT count(*) FROM memory_memoryitem_search WHERE mem
 
 # ts_rank_cd normalisation 1: divided by 1 + log(length), so a long item does not win by size.
 _LEXICAL_POSTGRESQL = """
-SELECT m.id, ts_rank_cd(m.search_vector, q, 1) AS score
+SELECT m.id, ts_rank(m.search_vector, q, 1) AS score
 FROM memory_memoryitem m, to_tsquery('english'::regconfig, %s) q
 WHERE m.search_vector @@ q AND {where}
 ORDER BY score DESC, m.id DESC LIMIT %s"""
 # The same among candidates: the items holding a rare term, and the newest MANY holding
 # a common one.
 _LEXICAL_POSTGRESQL_AMONG = """
-SELECT m.id, ts_rank_cd(m.search_vector, q, 1) AS score
+SELECT m.id, ts_rank(m.search_vector, q, 1) AS score
 FROM memory_memoryitem m, to_tsquery('english'::regconfig, %s) q
 WHERE m.id IN (
     SELECT m.id FROM memory_memoryitem m WHERE m.search_vector @@ to_tsquery('english'::regconfig, %s) AND {where}
@@ -197,15 +197,13 @@ class _TermWeights:
         return len(self.terms)
 
 
-
 def _sqlite_any_term(cursor, terms: list[str], where: str, params: list, limit: int, *,
                      scoped: bool) -> list[tuple[int, float]]:
-    """Top-k pruning in the MaxScore spirit. bm25() scores every item holding a query term, and a
-    term in tens of thousands of items makes that the whole cost. So the terms held by half the
-    items or more are left out of the scoring (`negligible`), unless the others leave places free;
-    and unless the filter names its subjects (their few items are ranked, all of them), only the
-    items holding one of the rarer terms (`_sqlite_essential`) are ranked, with every other term
-    too, so their scores and order are bm25()'s."""
+    """bm25() scores every item holding a query term, and a term in tens of thousands of items makes
+    that the whole cost of a search. So only the items that can enter the top `limit` are ranked
+    (`_sqlite_plan`), and the terms held by half the items or more are left out of the scoring
+    (`negligible`) unless the others leave places free.
+    """
     weights = _TermWeights.read(cursor, terms)
     if not weights.terms:
         return []
@@ -218,7 +216,11 @@ def _sqlite_any_term(cursor, terms: list[str], where: str, params: list, limit: 
 
 
 def _sqlite_plan(cursor, weights: _TermWeights, where: str, params: list, limit: int, scoped: bool):
-    """How to rank the items that can enter the top `limit`, given the terms to score them by."""
+    """How to rank the items that can enter the top `limit`, given the terms to score them by: all
+    holders of a term when they are few; else the filter's items when they are few; else, by top-k
+    pruning in the MaxScore spirit, the holders of the rarer terms (`_sqlite_essential`), every
+    term scoring them, so that their scores and order are bm25()'s; of the holders of common terms
+    among those, the newest MANY."""
     if sum(weights.holders) <= MANY:
         return lambda terms: _sqlite_ranked(cursor, terms, where, params, limit)
     if scoped and _count_within(cursor, where, params) <= MANY:

@@ -21,7 +21,7 @@ PLAIN = {
                  JOIN memory_memoryitem m ON m.id = memory_memoryitem_search.rowid
                  WHERE memory_memoryitem_search MATCH %s AND {where}
                  ORDER BY bm25(memory_memoryitem_search) LIMIT %s""",
-    "postgresql": """SELECT m.id, ts_rank_cd(m.search_vector, q, 1) AS score
+    "postgresql": """SELECT m.id, ts_rank(m.search_vector, q, 1) AS score
                      FROM memory_memoryitem m, to_tsquery('english'::regconfig, %s) q
                      WHERE m.search_vector @@ q AND {where} ORDER BY score DESC, m.id DESC LIMIT %s""",
 }
