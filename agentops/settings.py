@@ -83,8 +83,10 @@ if AGENTOPS_DEMO:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "agentops.api.ApiRequestMiddleware",
+    # Where its documentation puts it. It is synchronous only: under ASGI whatever is above it
+    # runs synchronously too, and all below it, ours included, asynchronously.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "agentops.api.ApiRequestMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

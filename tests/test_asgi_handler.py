@@ -1,0 +1,90 @@
+"""The project's ASGI handler (agentops/asgi_handler.py), driven in this process as daphne drives
+it: the request's own thread ends when an async iterator starts streaming, and is kept for a
+synchronous one. (The live event stream on a real port: tests/runs/test_event_stream.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from django.http import StreamingHttpResponse
+from django.urls import path
+
+from agentops.asgi_handler import ASGIHandler
+
+seen: dict[str, object] = {}
+
+
+async def alive_after_a_moment(thread: threading.Thread) -> bool:
+    for _ in range(100):  # the thread was told to end; give it the moment it takes
+        if not thread.is_alive():
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+def async_stream(request):
+    view_thread = threading.current_thread()  # a sync view: the request's thread
+
+    async def content():
+        yield b"first\n"
+        seen["view's thread alive while streaming"] = await alive_after_a_moment(view_thread)
+        yield b"last\n"
+
+    return StreamingHttpResponse(content())
+
+
+def sync_stream(request):
+    def content():
+        seen["reader's thread"] = threading.current_thread().name
+        yield b"all\n"
+
+    return StreamingHttpResponse(content())
+
+
+urlpatterns = [path("async-stream/", async_stream), path("sync-stream/", sync_stream)]
+
+
+def serve(path: str) -> tuple[int, bytes]:
+    """One GET through the handler: (status, body)."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 40000),
+             "server": ("testserver", 80)}
+
+    async def exchange():
+        communicator = ApplicationCommunicator(ASGIHandler(), scope)
+        await communicator.send_input({"type": "http.request", "body": b""})
+        start, body = await communicator.receive_output(5), b""
+        while True:
+            message = await communicator.receive_output(5)
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                await communicator.wait(5)
+                return start["status"], body
+
+    return asyncio.run(exchange())
+
+
+@pytest.mark.urls(__name__)
+def test_an_async_stream_holds_no_thread_of_its_request_while_it_streams():
+    assert serve("/async-stream/") == (200, b"first\nlast\n")
+
+    assert seen["view's thread alive while streaming"] is False
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
+def test_a_sync_stream_is_still_read_in_its_requests_thread():
+    assert serve("/sync-stream/") == (200, b"all\n")
+
+    assert seen["reader's thread"].startswith("request")  # a RequestThread's
+
+
+def test_an_api_error_is_enveloped_by_the_async_middleware_chain():
+    status, body = serve("/api/v1/no-such-thing/")  # Django's own 404 page, made the envelope
+
+    assert status == 404 and json.loads(body)["error"]["code"] == "not_found"
