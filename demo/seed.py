@@ -50,6 +50,8 @@ DEMO_USERS = [
     # (username, role, staff): the operator also sees the demo tenant's rows in the admin (and,
     # being an operator, changes none of them: that is an owner's or a developer's role).
     ("operator", Role.OPERATOR, True),
+    # The tenant's owner: budgets, every user's memory and forgetting, legal holds, members, keys.
+    ("owner", Role.OWNER, True),
     ("approver", Role.APPROVER, False),
     # A viewer whose agents may use only the tools granted to him one by one (not billing.refund).
     ("sam", Role.VIEWER, False),

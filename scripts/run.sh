@@ -156,7 +156,7 @@ print_banner() {
 EOF
     if [[ "$(debug_setting)" =~ ^(1|true|True|yes|on)$ ]]; then
         cat <<EOF
-    demo logins      operator / demo   approver / demo   sam / demo (may not refund)
+    demo logins      operator / demo   owner / demo   approver / demo   sam / demo (may not refund)
     platform admin   admin / demo (superuser: every tenant in the admin; operator sees the demo tenant's rows)
 EOF
     fi

@@ -116,7 +116,7 @@ def test_without_debug_the_seeded_users_get_no_usable_password(db):
     call_command("seed_demo", stdout=StringIO())
 
     assert not any(user.has_usable_password() for user in
-                   apps.get_model("auth", "User").objects.filter(username__in=["operator", "approver", "sam", "ada"]))
+                   apps.get_model("auth", "User").objects.filter(username__in=["operator", "owner", "approver", "sam", "ada"]))
 
 
 def test_seeding_the_demo_twice_changes_nothing_and_keeps_the_audit_chain_intact(demo):
@@ -132,7 +132,7 @@ def test_seeding_the_demo_twice_changes_nothing_and_keeps_the_audit_chain_intact
 
     assert after == before
     assert "(0 changes)" in out.getvalue()
-    assert before["agents.Agent"] == 2 and before["tenancy.Membership"] == 4  # support and shop; ada too
+    assert before["agents.Agent"] == 2 and before["tenancy.Membership"] == 5  # support and shop; ada and the owner too
     assert "tenant demo:" in verified.getvalue() and "chain intact" in verified.getvalue()
 
 

@@ -99,10 +99,12 @@ class AuditEventAdmin(TenantScopedAdminMixin, ReadOnlyModelAdmin):
     # Pending events (not in the chain yet) too, in the order they were written.
     list_display = ["created_at", "tenant", "chain_position", "action", "actor_type", "actor_label", "target_type",
                     "target_label"]
-    # No date hierarchy and no filter by key: each reads every event of the tenant to list its
-    # values (the hierarchy through a Python function per row, 400 ms at 100,000 runs' events);
-    # the date filter's fixed ranges read nothing.
-    list_filter = ["tenant", "created_at", "action", "actor_type", "target_type"]
+    # No date hierarchy and no filter listing the values of a free-text column (action, target
+    # type): each reads every event of the tenant to list its values (the hierarchy through a
+    # Python function per row: 400 ms at 100,000 runs' events; the DISTINCT lists ~300 ms on
+    # PostgreSQL). The date filter's fixed ranges and the actor type's choices read nothing; the
+    # search box finds an action, and /audit/ filters by action, actor, target and run.
+    list_filter = ["tenant", "created_at", "actor_type"]
     search_fields = ["action", "actor_label", "target_label", "target_id"]
     list_select_related = ["tenant"]
     show_full_result_count = False

@@ -8,6 +8,7 @@ tenant's, unexpired, within the given (scope, subject) pairs, kind, metadata val
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 from django.db import connections, router
@@ -64,9 +65,27 @@ def _where(filters: Filters, vendor: str) -> tuple[str, list]:
 
 _LEXICAL_SQLITE = """
 SELECT m.id, -bm25(memory_memoryitem_search) AS score
-FROM memory_memoryitem_search JOIN memory_memoryitem m ON m.id = memory_memoryitem_search.rowid
+FROM memory_memoryitem_search CROSS JOIN memory_memoryitem m ON m.id = memory_memoryitem_search.rowid
 WHERE memory_memoryitem_search MATCH %s AND {where}
 ORDER BY bm25(memory_memoryitem_search) LIMIT %s"""
+
+# The same ranking among candidates. `+rowid` keeps SQLite from making the IN one FTS5 lookup per
+# candidate, each of which would count every term's items again for bm25()'s idf.
+_LEXICAL_SQLITE_AMONG = """
+SELECT rowid, -bm25(memory_memoryitem_search) AS score FROM memory_memoryitem_search
+WHERE memory_memoryitem_search MATCH %s AND +rowid IN ({candidates})
+ORDER BY bm25(memory_memoryitem_search) LIMIT %s"""
+# Candidates: the filter's items holding one of some terms (the full-text index drives), or all
+# of the filter's items (they drive: a few named subjects' items).
+_HOLDERS_SQLITE = """
+SELECT m.id FROM memory_memoryitem_search f CROSS JOIN memory_memoryitem m ON m.id = f.rowid
+WHERE f.memory_memoryitem_search MATCH %s AND {where}"""
+_WITHIN_SQLITE = "SELECT m.id FROM memory_memoryitem m WHERE {where}"
+
+# bm25()'s N (every tenant's items: SQLite counts a table's b-tree entries without reading rows)
+# and how many items hold each term, counted by the index (which stems the term as queries are).
+_TERM_ITEMS_SQLITE = "SELECT (SELECT count(*) FROM memory_memoryitem){counts}"
+_TERM_COUNT_SQLITE = ", (SELECT count(*) FROM memory_memoryitem_search WHERE memory_memoryitem_search MATCH %s)"
 
 # ts_rank_cd normalisation 1: divided by 1 + log(length), so a long item does not win by size.
 _LEXICAL_POSTGRESQL = """
@@ -83,13 +102,118 @@ def lexical_ranked(terms: list[str], filters: Filters, limit: int, *, every_term
         return []
     connection = _connection()
     where, params = _where(filters, connection.vendor)
-    if connection.vendor == "postgresql":
-        sql, match = _LEXICAL_POSTGRESQL, (" & " if every_term else " | ").join(terms)
-    else:
-        sql, match = _LEXICAL_SQLITE, (" AND " if every_term else " OR ").join(f'"{term}"' for term in terms)
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(where=where), [match, *params, limit])
-        return [(row[0], float(row[1])) for row in cursor.fetchall()]
+        if connection.vendor == "postgresql":
+            match = (" & " if every_term else " | ").join(terms)
+            cursor.execute(_LEXICAL_POSTGRESQL.format(where=where), [match, *params, limit])
+            return _scored(cursor)
+        if every_term:
+            cursor.execute(_LEXICAL_SQLITE.format(where=where), [_fts_query(terms, "AND"), *params, limit])
+            return _scored(cursor)
+        return _sqlite_any_term(cursor, terms, filters, where, params, limit)
+
+
+def _scored(cursor) -> list[tuple[int, float]]:
+    return [(row[0], float(row[1])) for row in cursor.fetchall()]
+
+
+def _fts_query(terms: list[str], operator: str) -> str:
+    return f" {operator} ".join(f'"{term}"' for term in terms)
+
+
+FLOOR_IDF = 1e-6  # FTS5's idf for a term held by half the items or more
+
+
+@dataclass(frozen=True)
+class _TermWeights:
+    """bm25()'s view of a query's terms: rarest first, each with its largest possible share of an
+    item's score. FTS5's bm25() (k1 = 1.2, b = 0.75) adds for a term idf · tf·(k1 + 1) /
+    (tf + k1·(1 − b + b·length/average length)), which stays below idf · (k1 + 1) whatever tf
+    and length; idf = ln((N − n + ½) / (n + ½)) for n of N items (every tenant's) holding the term,
+    floored at 1e-6 for a term in half of them or more."""
+
+    terms: list[str]
+    ceilings: list[float]
+
+    @classmethod
+    def read(cls, cursor, terms: list[str]) -> _TermWeights:
+        cursor.execute(_TERM_ITEMS_SQLITE.format(counts=_TERM_COUNT_SQLITE * len(terms)),
+                       [_fts_query([term], "OR") for term in terms])
+        rows, *holders = cursor.fetchone()
+        held = sorted((count, term) for count, term in zip(holders, terms) if count)  # held by none: adds nothing
+        return cls([term for _, term in held],
+                   [2.2 * max(math.log((rows - count + 0.5) / (count + 0.5)), FLOOR_IDF) for count, _ in held])
+
+    def negligible(self, index: int) -> bool:
+        """The term's share is below 2.2e-6 (held by half the items or more): it can only swap
+        items whose scores differ by less than that."""
+        return self.ceilings[index] <= 2.2 * FLOOR_IDF
+
+    def essential_count(self, threshold: float) -> int:
+        """How many of the rarest terms an item must hold to possibly score `threshold` or more:
+        an item holding none of them scores at most the other terms' ceilings."""
+        for count in range(len(self.terms)):
+            if sum(self.ceilings[count:]) < threshold:
+                return count
+        return len(self.terms)
+
+
+
+def _sqlite_any_term(cursor, terms: list[str], filters: Filters, where: str, params: list,
+                     limit: int) -> list[tuple[int, float]]:
+    """Top-k pruning in the MaxScore spirit. bm25() scores every item holding a query term, and a
+    term in tens of thousands of items makes that the whole cost. So the terms held by half the
+    items or more are left out of the scoring (`negligible`), unless the others leave places free;
+    and unless the filter names its subjects (their few items are ranked, all of them), only the
+    items holding one of the rarer terms (`_sqlite_essential`) are ranked, with every other term
+    too, so their scores and order are bm25()'s."""
+    weights = _TermWeights.read(cursor, terms)
+    if not weights.terms:
+        return []
+    rank = _sqlite_plan(cursor, weights, filters, where, params, limit)
+    scored = [term for index, term in enumerate(weights.terms) if not weights.negligible(index)]
+    ranked = rank(scored) if scored else []
+    if len(ranked) < limit and len(scored) < len(weights.terms):  # places for items holding only common terms
+        ranked = rank(weights.terms)
+    return ranked
+
+
+def _sqlite_plan(cursor, weights: _TermWeights, filters: Filters, where: str, params: list, limit: int):
+    """How to rank the items that can enter the top `limit`, given the terms to score them by."""
+    if _subjects_named(filters):
+        return lambda terms: _sqlite_among(cursor, terms, _WITHIN_SQLITE.format(where=where), params, limit)
+    essential = _sqlite_essential(cursor, weights, where, params, limit)
+    if essential == weights.terms:
+        return lambda terms: _sqlite_ranked(cursor, terms, where, params, limit)
+    holders = [_fts_query(essential, "OR"), *params]
+    return lambda terms: _sqlite_among(cursor, list(dict.fromkeys(essential + terms)),
+                                       _HOLDERS_SQLITE.format(where=where), holders, limit)
+
+
+def _sqlite_essential(cursor, weights: _TermWeights, where: str, params: list, limit: int) -> list[str]:
+    """The rarest terms of which every item that can enter the top `limit` holds one."""
+    # The floor cannot exceed the rarest term's ceiling: when even that would not spare a term,
+    # ranking the rarest term's holders to find it is wasted.
+    if weights.essential_count(weights.ceilings[0]) == len(weights.terms):
+        return weights.terms
+    # Scored by the rarest term alone: below the items' full scores, as the terms' shares only add.
+    partial = _sqlite_ranked(cursor, weights.terms[:1], where, params, limit)
+    threshold = partial[-1][1] if len(partial) == limit else 0.0
+    return weights.terms[:max(1, weights.essential_count(threshold))]
+
+
+def _sqlite_ranked(cursor, terms: list[str], where: str, params: list, limit: int) -> list[tuple[int, float]]:
+    cursor.execute(_LEXICAL_SQLITE.format(where=where), [_fts_query(terms, "OR"), *params, limit])
+    return _scored(cursor)
+
+
+def _sqlite_among(cursor, terms: list[str], candidates: str, params: list, limit: int) -> list[tuple[int, float]]:
+    cursor.execute(_LEXICAL_SQLITE_AMONG.format(candidates=candidates), [_fts_query(terms, "OR"), *params, limit])
+    return _scored(cursor)
+
+
+def _subjects_named(filters: Filters) -> bool:
+    return bool(filters.scopes) and all(subject is not None for _, subject in filters.scopes)
 
 
 # On SQLite `vec_distance_cosine` is sqlite-vec's, or its stand-in (agentops.sqlite) where the

@@ -25,13 +25,14 @@ class Fault:
 
 
 class FaultyProxy:
-    """`fail(*faults)`: the next requests get these faults, one each; later ones pass through.
+    """`fail(*faults)`: the next requests get these faults, one each (None: that one passes
+    through); later ones pass through.
     `answered` lists (method, status the client got); `requests` what the client sent."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.answered: list[tuple[str, int]] = []
-        self._faults: deque[Fault] = deque()
+        self._faults: deque[Fault | None] = deque()
         self._server = ScriptedHTTPServer(self._handle)
 
     @property
@@ -42,7 +43,7 @@ class FaultyProxy:
     def requests(self) -> list[RecordedRequest]:
         return self._server.requests
 
-    def fail(self, *faults: Fault) -> None:
+    def fail(self, *faults: Fault | None) -> None:
         self._faults.extend(faults)
 
     def _handle(self, request: RecordedRequest) -> Reply:

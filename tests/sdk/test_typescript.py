@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from runs.models import Run
+from tests.sdk.proxy import Fault, FaultyProxy
 from tests.webhooks.conftest import SECRET
 
 TYPESCRIPT = Path(__file__).resolve().parents[2] / "sdk" / "typescript"
@@ -26,11 +28,18 @@ pytestmark = [
 def test_the_typescript_client_passes_its_tests_against_the_app(web, helper, key, delivered):
     webhook = {"body": delivered.body.decode(), "secret": SECRET,
                "headers": {"X-AgentOps-Signature": delivered.headers["x-agentops-signature"]}}
-    env = {**os.environ, "AGENTOPS_TEST_BASE_URL": web.base, "AGENTOPS_TEST_API_KEY": key,
-           "AGENTOPS_TEST_WEBHOOK": json.dumps(webhook)}
+    with FaultyProxy(web.base) as proxy:
+        # A fault per request through the proxy (None: passed on), in the order of live.test.ts's
+        # one test through it: a create and its retry, a list and its retry, a cancel.
+        proxy.fail(Fault(503, forward=True), None, Fault(429, headers={"Retry-After": "1"}, forward=False), None,
+                   Fault(503, forward=True))
+        env = {**os.environ, "AGENTOPS_TEST_BASE_URL": web.base, "AGENTOPS_TEST_API_KEY": key,
+               "AGENTOPS_TEST_WEBHOOK": json.dumps(webhook), "AGENTOPS_TEST_PROXY_URL": proxy.url}
 
-    result = subprocess.run([NPM, "test", "--silent"], cwd=TYPESCRIPT, env=env, capture_output=True, text=True,
-                            timeout=300)
+        result = subprocess.run([NPM, "test", "--silent"], cwd=TYPESCRIPT, env=env, capture_output=True, text=True,
+                                timeout=300)
 
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert result.returncode == 0, f"{proxy.answered}\n{result.stdout[-5000:]}{result.stderr[-2000:]}"
     assert "# fail 0" in result.stdout and "# skipped 0" in result.stdout, result.stdout[-3000:]
+    assert proxy.answered == [("POST", 503), ("POST", 200), ("GET", 429), ("GET", 200), ("POST", 503)]
+    assert Run.objects.filter(input__message="exactly once via TypeScript").count() == 1

@@ -13,5 +13,5 @@ class Command(BaseCommand):
         done = seed_demo() + seed_memory_conversation()
         for line in done:
             self.stdout.write(line)
-        self.stdout.write(f"demo tenant ready ({len(done)} changes). Users: operator, approver, sam; "
+        self.stdout.write(f"demo tenant ready ({len(done)} changes). Users: operator, owner, approver, sam; "
                           f"platform admin {PLATFORM_ADMIN} (password {DEMO_PASSWORD!r} when DEBUG is on).")

@@ -10,12 +10,14 @@
 import createFetchClient, { type Client } from "openapi-fetch";
 
 import { AgentOpsError, errorFrom } from "./errors.js";
+import { retryingFetch } from "./retry.js";
 import type { components, paths } from "./schema.js";
 import { streamRun, type RunEvent, type StreamOptions } from "./stream.js";
 
 export { AgentOpsError, WebhookVerificationError } from "./errors.js";
 export type { components, paths } from "./schema.js";
 export type { Delta, RunEvent, StatusChange, StreamOptions } from "./stream.js";
+export { retryingFetch, type RetryOptions } from "./retry.js";
 export { SIGNATURE_HEADER, verifyWebhook, type VerifyOptions } from "./webhooks.js";
 
 type Schemas = components["schemas"];
@@ -32,6 +34,8 @@ export interface ClientOptions {
   /** The server's root. Default: AGENTOPS_BASE_URL, else http://127.0.0.1:8000. */
   baseUrl?: string;
   fetch?: typeof fetch;
+  /** Retries of a failed request (default 2), by the rules of `retryingFetch` (src/retry.ts). */
+  maxRetries?: number;
 }
 
 interface Answer<T> {
@@ -55,7 +59,9 @@ export function createClient(options: ClientOptions = {}) {
   const baseUrl = (options.baseUrl ?? env.AGENTOPS_BASE_URL ?? "http://127.0.0.1:8000").replace(/\/+$/, "");
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const headers = { Authorization: `Bearer ${apiKey}` };
-  const api: Client<paths> = createFetchClient<paths>({ baseUrl, headers, fetch: fetchImpl });
+  const api: Client<paths> = createFetchClient<paths>({
+    baseUrl, headers, fetch: retryingFetch(fetchImpl, { maxRetries: options.maxRetries }),
+  });
 
   /** Every item of a list, following its `next` links (cursor or offset) page after page. */
   async function* pages<T>(first: Promise<Answer<{ next?: string | null; results: T[] }>>,

@@ -55,3 +55,20 @@ test("a delivery signed by the app verifies; tampered, it does not", { skip: web
     assert.equal(((await verifyWebhook(body, headers, secret)) as { event: string }).event, "approval.requested");
     await assert.rejects(verifyWebhook(body.replace("approval.requested", "approval.decided"), headers, secret));
   });
+
+// Through a proxy that fails on purpose (tests/sdk/proxy.py), its faults queued by the Python
+// side in this order: a 503 after forwarding a create, a 429 with Retry-After: 1 instead of a
+// list, a 503 after forwarding a cancel.
+const { AGENTOPS_TEST_PROXY_URL: proxyUrl } = process.env;
+
+test("a create retried after a 503 returns the run the server made; a 429 waits; a cancel is not retried",
+  { skip: proxyUrl ? live.skip : "no proxy" }, async () => {
+    const direct = createClient({ apiKey, baseUrl });
+    const client = createClient({ apiKey, baseUrl: proxyUrl });
+    const run = await client.runs.create({ agent: "helper", message: "exactly once via TypeScript" });
+    assert.deepEqual([(await direct.runs.get(run.id)).id], [run.id]);
+    const started = Date.now();
+    for await (const item of client.runs.list({ limit: 1 })) { assert.ok(item.id); break; }
+    assert.ok(Date.now() - started >= 900, "the 429's Retry-After was waited");
+    await assert.rejects(client.runs.cancel(run.id), (error: unknown) => error instanceof AgentOpsError && error.status === 503);
+  });
