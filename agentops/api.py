@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from urllib.parse import unquote_plus
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import JsonResponse
 from django.db import models
@@ -311,19 +312,37 @@ class ApiRequestMiddleware:
     """
 
     KEPT_HEADERS = ("Allow", "Retry-After")
+    # Both: under ASGI Django would adapt a synchronous one, a hop to a thread and back.
+    sync_capable = async_capable = True
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
+        if self.async_mode:
+            return self.__acall__(request)
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
+        return self.refusal(request) or self.enveloped(self.get_response(request))
+
+    async def __acall__(self, request):
+        if not request.path.startswith(API_PREFIX):
+            return await self.get_response(request)
+        return self.refusal(request) or self.enveloped(await self.get_response(request))
+
+    @staticmethod
+    def refusal(request) -> JsonResponse | None:
         if "\x00" in request.path or "\x00" in unquote_plus(request.META.get("QUERY_STRING", "")):
             return error_response("invalid", "The path and the query may not contain NUL (%00).", status=400)
         if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
             return error_response("length_required", "Send the request body with a Content-Length header.",
                                   status=411)
-        response = self.get_response(request)
+        return None
+
+    def enveloped(self, response):
         if response.status_code >= 400 and not response.get("Content-Type", "").startswith("application/json"):
             return _as_envelope(response, self.KEPT_HEADERS)
         return response

@@ -83,8 +83,10 @@ if AGENTOPS_DEMO:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "agentops.api.ApiRequestMiddleware",
+    # Where its documentation puts it. It is synchronous only: under ASGI whatever is above it
+    # runs synchronously too, and all below it, ours included, asynchronously.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "agentops.api.ApiRequestMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -228,6 +230,10 @@ WORKFLOW_MODULES = env.list("WORKFLOW_MODULES", default=[])
 # Redis the text goes to the web processes of this machine through the datagram sockets in
 # RUN_DELTAS_SOCKET_DIR (default: a directory in the temp dir named after the database).
 RUN_EVENTS_KEEPALIVE_SECONDS = env.float("RUN_EVENTS_KEEPALIVE_SECONDS", default=15)
+# Under ASGI, how many requests at once run their synchronous part (middleware and view), each in
+# a thread with its database connection; more wait, as coroutines (agentops/asgi_handler.py).
+# Keep it, times the web processes, under the database's connection limit.
+ASGI_REQUEST_THREADS = env.int("ASGI_REQUEST_THREADS", default=32)
 RUN_EVENTS_POLL_SECONDS = env.float("RUN_EVENTS_POLL_SECONDS", default=2 if REDIS_URL else 0.25)
 RUN_EVENTS_RETRY_MS = env.int("RUN_EVENTS_RETRY_MS", default=3000)
 RUN_DELTAS_FLUSH_SECONDS = env.float("RUN_DELTAS_FLUSH_SECONDS", default=0.1)

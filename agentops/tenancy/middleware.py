@@ -1,3 +1,4 @@
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.utils.functional import SimpleLazyObject
 
 from .principal import Principal
@@ -20,11 +21,16 @@ def principal_for_session(request) -> Principal | None:
 
 
 class CurrentTenantMiddleware:
-    """Sets `request.principal` lazily for browser sessions (API keys set it in authentication)."""
+    """Sets `request.principal` lazily for browser sessions (API keys set it in authentication).
+    Sync and async: it waits for nothing, so under ASGI it needs no hop to a thread."""
+
+    sync_capable = async_capable = True
 
     def __init__(self, get_response):
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
     def __call__(self, request):
         request.principal = SimpleLazyObject(lambda: principal_for_session(request))
-        return self.get_response(request)
+        return self.get_response(request)  # under ASGI an awaitable, which Django awaits

@@ -164,9 +164,21 @@ def threads_of(pid: int) -> int:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
 
 
-async def hold_streams(urls: list[str], key: str, *, while_open):
-    """Open a stream on each url, wait for every first event, run `while_open()` in a thread, then
-    read the first stream to its end; returns what `while_open` did and the `end` event's data."""
+async def read_until_end(lines) -> tuple[dict, list[str]]:
+    """The `end` event's data, and the comment lines (keepalives) read on the way."""
+    seen = []
+    async with asyncio.timeout(20):
+        async for line in lines:
+            seen.append(line)
+            if line.startswith("data:") and "event: end" in seen:
+                return json.loads(line[5:]), [line for line in seen if line.startswith(":")]
+    raise AssertionError(f"the stream closed without an end: {seen}")
+
+
+async def hold_streams(urls: list[str], key: str, *, while_open, ending: list[int]):
+    """Open a stream on each url, wait for every first event, run `while_open()` in a thread,
+    then read the streams `ending` (indexes) to their end; returns what `while_open` did and, for
+    each of those streams, its `end` data and the keepalives it had."""
     headers = {"Authorization": f"Bearer {key}", "Accept": "text/event-stream"}
     limits = httpx.Limits(max_connections=len(urls) + 10)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client, contextlib.AsyncExitStack() as stack:
@@ -179,32 +191,34 @@ async def hold_streams(urls: list[str], key: str, *, while_open):
 
         streams = await asyncio.gather(*(first_event(url) for url in urls))
         result = await asyncio.to_thread(while_open)
-        rest = []
-        async with asyncio.timeout(20):
-            async for line in streams[0]:
-                rest.append(line)
-                if line.startswith("data:") and "event: end" in rest:
-                    return result, json.loads(line[5:])
+        return result, await asyncio.gather(*(read_until_end(streams[index]) for index in ending))
 
 
-def test_two_hundred_idle_streams_hold_a_few_threads_and_database_connections_and_still_wake(stack, start_run, principal):
+def test_two_hundred_idle_streams_hold_a_few_threads_and_database_connections_and_still_wake(stack, start_run,
+                                                                                           principal):
     runs = [start_run("test_sleep", {"seconds": 60}) for _ in range(IDLE_STREAMS)]  # queued: no worker here
+    ending = [0, IDLE_STREAMS // 2, IDLE_STREAMS - 1]
 
     def measure():
-        time.sleep(3)  # a few polls of the followed runs
+        time.sleep(3)  # a few polls of the followed runs, a few keepalives
         figures = {"connections": database_connections_of(server.pid), "threads": threads_of(server.pid)}
-        cancelled = httpx.post(server.url(f"/api/v1/runs/{runs[0].pk}/cancel/"),
-                               headers={"Authorization": f"Bearer {stack.key}"})
-        assert cancelled.status_code == 200, cancelled.text
+        for index in ending:
+            cancelled = httpx.post(server.url(f"/api/v1/runs/{runs[index].pk}/cancel/"),
+                                   headers={"Authorization": f"Bearer {stack.key}"})
+            assert cancelled.status_code == 200, cancelled.text
         return figures
 
-    with stack.server() as server:
-        baseline = database_connections_of(server.pid)
-        figures, end = asyncio.run(hold_streams(
-            [server.url(f"/api/v1/runs/{run.pk}/events/") for run in runs], stack.key, while_open=measure))
+    with stack.server(RUN_EVENTS_KEEPALIVE_SECONDS="1") as server:
+        before = {"connections": database_connections_of(server.pid), "threads": threads_of(server.pid)}
+        figures, ends = asyncio.run(hold_streams(
+            [server.url(f"/api/v1/runs/{run.pk}/events/") for run in runs], stack.key, while_open=measure,
+            ending=ending))
 
-    print(f"{IDLE_STREAMS} idle streams: {figures['connections']} database connections "
-          f"(before: {baseline}), {figures['threads']} threads in the web process")
+    print(f"{IDLE_STREAMS} idle streams: {figures['connections']} database connections, {figures['threads']} "
+          f"threads in the web process (before: {before['connections']}, {before['threads']})")
     assert figures["connections"] <= 8
     assert figures["threads"] < 40  # no thread per stream: an idle one is a coroutine
-    assert end["status"] == "cancelled"  # the cancelled run's stream, one of the 200, woke and ended
+    # The cancelled runs' streams, among the 200, woke and ended; idle, they had kept alive.
+    assert [end["status"] for end, _ in ends] == ["cancelled"] * len(ending)
+    assert [str(run.pk) for run in (runs[index] for index in ending)] == [end["id"] for end, _ in ends]
+    assert all(": keepalive" in keepalives for _, keepalives in ends)
