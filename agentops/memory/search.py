@@ -105,17 +105,19 @@ SELECT m.id, ts_rank(m.search_vector, q, 1) AS score
 FROM memory_memoryitem m, to_tsquery('english'::regconfig, %s) q
 WHERE m.search_vector @@ q AND {where}
 ORDER BY score DESC, m.id DESC LIMIT %s"""
-# The same among candidates: the items holding a rare term, and the newest MANY holding
-# a common one.
+# The same among candidates: the items holding a rare term, and the newest MANY holding a common
+# one; each part ranked where it is read (one visit per item), their best merged.
 _LEXICAL_POSTGRESQL_AMONG = """
-SELECT m.id, ts_rank(m.search_vector, q, 1) AS score
-FROM memory_memoryitem m, to_tsquery('english'::regconfig, %s) q
-WHERE m.id IN (
-    SELECT m.id FROM memory_memoryitem m WHERE m.search_vector @@ to_tsquery('english'::regconfig, %s) AND {where}
-    UNION ALL
-    (SELECT m.id FROM memory_memoryitem m WHERE m.search_vector @@ to_tsquery('english'::regconfig, %s) AND {where}
-     ORDER BY m.id DESC LIMIT %s))
-ORDER BY score DESC, m.id DESC LIMIT %s"""
+(SELECT m.id, ts_rank(m.search_vector, q, 1) AS score
+ FROM memory_memoryitem m, to_tsquery('english'::regconfig, %s) q
+ WHERE m.search_vector @@ to_tsquery('english'::regconfig, %s) AND {where} ORDER BY score DESC, m.id DESC LIMIT %s)
+UNION
+(SELECT newest.id, ts_rank(newest.search_vector, q, 1) AS score
+ FROM (SELECT m.id, m.search_vector FROM memory_memoryitem m
+       WHERE m.search_vector @@ to_tsquery('english'::regconfig, %s) AND {where} ORDER BY m.id DESC LIMIT %s) newest,
+      to_tsquery('english'::regconfig, %s) q
+ ORDER BY score DESC, newest.id DESC LIMIT %s)
+ORDER BY score DESC, id DESC LIMIT %s"""
 # How many items (of every tenant) hold each term's stems, as ANALYZE last estimated: the share of
 # rows holding a lexeme among the column's most common ones (none for the others: they are rarer),
 # times the table's estimated rows. Free, and no statistics yet means no term is common.
@@ -284,8 +286,9 @@ def _postgresql_any_term(cursor, terms: list[str], where: str, params: list, lim
         return _scored(cursor)
     # A query of no rare term gets a rare part that matches nothing (an empty tsquery).
     rare = " | ".join(term for term in terms if term not in common)
+    every = " | ".join(terms)
     cursor.execute(_LEXICAL_POSTGRESQL_AMONG.format(where=where),
-                   [" | ".join(terms), rare, *params, " | ".join(sorted(common)), *params, MANY, limit])
+                   [every, rare, *params, limit, " | ".join(sorted(common)), *params, MANY, every, limit, limit])
     return _scored(cursor)
 
 
