@@ -2,7 +2,7 @@
 
 Quality: a labelled 3,000-turn, 40-session conversation (bench/memory_data.py), every turn saved
 as a memory item through `memory_save_bulk`; each question's recall@5 and @10 for our search
-(full-text: stemmed, stop words dropped, BM25 / ts_rank_cd) against a plain `rank-bm25` BM25Okapi
+(full-text: stemmed, stop words dropped, BM25 / ts_rank) against a plain `rank-bm25` BM25Okapi
 over the same items (lower-cased whitespace tokens), and, with `--embeddings`, the hybrid search
 (our full-text fused with vectors from the local OpenAI-compatible test server) and the vectors
 alone. Speed: bulk ingest (items/s, through the service: dedupe, audit, full-text index), then

@@ -34,19 +34,24 @@ def _connection():
 
 
 def _where(filters: Filters, vendor: str) -> tuple[str, list]:
-    """The conditions on `m` (memory_memoryitem) that every search applies."""
-    sql = ["m.tenant_id = %s", "(m.expires_at IS NULL OR m.expires_at > %s)"]
-    params: list = [filters.tenant_id, filters.now]
-    if filters.scopes is not None:
+    """The conditions on `m` (memory_memoryitem) that every search applies. The tenant is named in
+    each scope pair: so SQLite reads each pair's items from the (tenant, scope, subject) index,
+    where a tenant condition outside them would have it read the whole tenant's."""
+    sql = ["(m.expires_at IS NULL OR m.expires_at > %s)"]
+    params: list = [filters.now]
+    if not filters.scopes:
+        sql.append("m.tenant_id = %s" if filters.scopes is None else "1 = 0")
+        params += [filters.tenant_id] if filters.scopes is None else []
+    else:
         pairs = []
         for scope, subject in filters.scopes:
             if subject is None:
-                pairs.append("m.scope = %s")
-                params.append(scope)
+                pairs.append("(m.tenant_id = %s AND m.scope = %s)")
+                params += [filters.tenant_id, scope]
             else:
-                pairs.append("(m.scope = %s AND m.subject = %s)")
-                params += [scope, subject]
-        sql.append("(" + " OR ".join(pairs or ["1 = 0"]) + ")")
+                pairs.append("(m.tenant_id = %s AND m.scope = %s AND m.subject = %s)")
+                params += [filters.tenant_id, scope, subject]
+        sql.append("(" + " OR ".join(pairs) + ")")
     if filters.kind:
         sql.append("m.kind = %s")
         params.append(filters.kind)
@@ -75,12 +80,19 @@ _LEXICAL_SQLITE_AMONG = """
 SELECT rowid, -bm25(memory_memoryitem_search) AS score FROM memory_memoryitem_search
 WHERE memory_memoryitem_search MATCH %s AND +rowid IN ({candidates})
 ORDER BY bm25(memory_memoryitem_search) LIMIT %s"""
-# Candidates: the filter's items holding one of some terms (the full-text index drives), or all
-# of the filter's items (they drive: a few named subjects' items).
+# Candidates: the filter's items holding one of some terms (the full-text index drives), the
+# newest MANY of them (the index walks its rows newest first and stops), or all of the filter's
+# items (they drive, when there are few: one user's, a small tenant's).
 _HOLDERS_SQLITE = """
 SELECT m.id FROM memory_memoryitem_search f CROSS JOIN memory_memoryitem m ON m.id = f.rowid
 WHERE f.memory_memoryitem_search MATCH %s AND {where}"""
+_NEWEST_HOLDERS_SQLITE = "SELECT id FROM (" + _HOLDERS_SQLITE + " ORDER BY f.rowid DESC LIMIT %s)"
 _WITHIN_SQLITE = "SELECT m.id FROM memory_memoryitem m WHERE {where}"
+_COUNT_WITHIN_SQLITE = "SELECT count(*) FROM (SELECT 1 FROM memory_memoryitem m WHERE {where} LIMIT %s)"
+
+# More items than one search should rank. A term held by more is common: the places in a ranking
+# that only items holding common terms could take are filled from the newest MANY of them.
+MANY = 5000
 
 # bm25()'s N (every tenant's items: SQLite counts a table's b-tree entries without reading rows)
 # and how many items hold each term, counted by the index (which stems the term as queries are).
@@ -89,10 +101,34 @@ _TERM_COUNT_SQLITE = ", (SELECT count(*) FROM memory_memoryitem_search WHERE mem
 
 # ts_rank_cd normalisation 1: divided by 1 + log(length), so a long item does not win by size.
 _LEXICAL_POSTGRESQL = """
-SELECT m.id, ts_rank_cd(m.search_vector, q, 1) AS score
+SELECT m.id, ts_rank(m.search_vector, q, 1) AS score
 FROM memory_memoryitem m, to_tsquery('english'::regconfig, %s) q
 WHERE m.search_vector @@ q AND {where}
 ORDER BY score DESC, m.id DESC LIMIT %s"""
+# The same among candidates: the items holding a rare term, and the newest MANY holding
+# a common one.
+_LEXICAL_POSTGRESQL_AMONG = """
+SELECT m.id, ts_rank(m.search_vector, q, 1) AS score
+FROM memory_memoryitem m, to_tsquery('english'::regconfig, %s) q
+WHERE m.id IN (
+    SELECT m.id FROM memory_memoryitem m WHERE m.search_vector @@ to_tsquery('english'::regconfig, %s) AND {where}
+    UNION ALL
+    (SELECT m.id FROM memory_memoryitem m WHERE m.search_vector @@ to_tsquery('english'::regconfig, %s) AND {where}
+     ORDER BY m.id DESC LIMIT %s))
+ORDER BY score DESC, m.id DESC LIMIT %s"""
+# How many items (of every tenant) hold each term's stems, as ANALYZE last estimated: the share of
+# rows holding a lexeme among the column's most common ones (none for the others: they are rarer),
+# times the table's estimated rows. Free, and no statistics yet means no term is common.
+_TERM_ITEMS_POSTGRESQL = """
+SELECT t.term, coalesce(max(s.freqs[array_position(s.lexemes, l.lexeme)]), 0) * max(c.reltuples)
+FROM unnest(%s::text[]) t(term)
+CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english'::regconfig, t.term))) l(lexeme)
+CROSS JOIN pg_class c
+LEFT JOIN (SELECT most_common_elems::text::text[] AS lexemes, most_common_elem_freqs AS freqs FROM pg_stats
+           WHERE schemaname = current_schema() AND tablename = 'memory_memoryitem'
+           AND attname = 'search_vector') s ON true
+WHERE c.oid = 'memory_memoryitem'::regclass
+GROUP BY t.term"""
 
 
 def lexical_ranked(terms: list[str], filters: Filters, limit: int, *, every_term: bool = False) -> list[tuple[int, float]]:
@@ -103,14 +139,15 @@ def lexical_ranked(terms: list[str], filters: Filters, limit: int, *, every_term
     connection = _connection()
     where, params = _where(filters, connection.vendor)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            match = (" & " if every_term else " | ").join(terms)
-            cursor.execute(_LEXICAL_POSTGRESQL.format(where=where), [match, *params, limit])
+        if connection.vendor == "postgresql" and every_term:
+            cursor.execute(_LEXICAL_POSTGRESQL.format(where=where), [" & ".join(terms), *params, limit])
             return _scored(cursor)
+        if connection.vendor == "postgresql":
+            return _postgresql_any_term(cursor, terms, where, params, limit, scoped=filters.scopes is not None)
         if every_term:
             cursor.execute(_LEXICAL_SQLITE.format(where=where), [_fts_query(terms, "AND"), *params, limit])
             return _scored(cursor)
-        return _sqlite_any_term(cursor, terms, filters, where, params, limit)
+        return _sqlite_any_term(cursor, terms, where, params, limit, scoped=filters.scopes is not None)
 
 
 def _scored(cursor) -> list[tuple[int, float]]:
@@ -134,6 +171,7 @@ class _TermWeights:
 
     terms: list[str]
     ceilings: list[float]
+    holders: list[int]
 
     @classmethod
     def read(cls, cursor, terms: list[str]) -> _TermWeights:
@@ -142,7 +180,8 @@ class _TermWeights:
         rows, *holders = cursor.fetchone()
         held = sorted((count, term) for count, term in zip(holders, terms) if count)  # held by none: adds nothing
         return cls([term for _, term in held],
-                   [2.2 * max(math.log((rows - count + 0.5) / (count + 0.5)), FLOOR_IDF) for count, _ in held])
+                   [2.2 * max(math.log((rows - count + 0.5) / (count + 0.5)), FLOOR_IDF) for count, _ in held],
+                   [count for count, _ in held])
 
     def negligible(self, index: int) -> bool:
         """The term's share is below 2.2e-6 (held by half the items or more): it can only swap
@@ -158,19 +197,17 @@ class _TermWeights:
         return len(self.terms)
 
 
-
-def _sqlite_any_term(cursor, terms: list[str], filters: Filters, where: str, params: list,
-                     limit: int) -> list[tuple[int, float]]:
-    """Top-k pruning in the MaxScore spirit. bm25() scores every item holding a query term, and a
-    term in tens of thousands of items makes that the whole cost. So the terms held by half the
-    items or more are left out of the scoring (`negligible`), unless the others leave places free;
-    and unless the filter names its subjects (their few items are ranked, all of them), only the
-    items holding one of the rarer terms (`_sqlite_essential`) are ranked, with every other term
-    too, so their scores and order are bm25()'s."""
+def _sqlite_any_term(cursor, terms: list[str], where: str, params: list, limit: int, *,
+                     scoped: bool) -> list[tuple[int, float]]:
+    """bm25() scores every item holding a query term, and a term in tens of thousands of items makes
+    that the whole cost of a search. So only the items that can enter the top `limit` are ranked
+    (`_sqlite_plan`), and the terms held by half the items or more are left out of the scoring
+    (`negligible`) unless the others leave places free.
+    """
     weights = _TermWeights.read(cursor, terms)
     if not weights.terms:
         return []
-    rank = _sqlite_plan(cursor, weights, filters, where, params, limit)
+    rank = _sqlite_plan(cursor, weights, where, params, limit, scoped)
     scored = [term for index, term in enumerate(weights.terms) if not weights.negligible(index)]
     ranked = rank(scored) if scored else []
     if len(ranked) < limit and len(scored) < len(weights.terms):  # places for items holding only common terms
@@ -178,16 +215,36 @@ def _sqlite_any_term(cursor, terms: list[str], filters: Filters, where: str, par
     return ranked
 
 
-def _sqlite_plan(cursor, weights: _TermWeights, filters: Filters, where: str, params: list, limit: int):
-    """How to rank the items that can enter the top `limit`, given the terms to score them by."""
-    if _subjects_named(filters):
+def _sqlite_plan(cursor, weights: _TermWeights, where: str, params: list, limit: int, scoped: bool):
+    """How to rank the items that can enter the top `limit`, given the terms to score them by: all
+    holders of a term when they are few; else the filter's items when they are few; else, by top-k
+    pruning in the MaxScore spirit, the holders of the rarer terms (`_sqlite_essential`), every
+    term scoring them, so that their scores and order are bm25()'s; of the holders of common terms
+    among those, the newest MANY."""
+    if sum(weights.holders) <= MANY:
+        return lambda terms: _sqlite_ranked(cursor, terms, where, params, limit)
+    if scoped and _count_within(cursor, where, params) <= MANY:
         return lambda terms: _sqlite_among(cursor, terms, _WITHIN_SQLITE.format(where=where), params, limit)
     essential = _sqlite_essential(cursor, weights, where, params, limit)
-    if essential == weights.terms:
+    rare = [term for term, count in zip(weights.terms, weights.holders) if term in essential and count <= MANY]
+    common = [term for term in essential if term not in rare]
+    if essential == weights.terms and not common:
         return lambda terms: _sqlite_ranked(cursor, terms, where, params, limit)
-    holders = [_fts_query(essential, "OR"), *params]
+    candidates, holders = [], []
+    if rare:
+        candidates.append(_HOLDERS_SQLITE.format(where=where))
+        holders += [_fts_query(rare, "OR"), *params]
+    if common:
+        candidates.append(_NEWEST_HOLDERS_SQLITE.format(where=where))
+        holders += [_fts_query(common, "OR"), *params, MANY]
     return lambda terms: _sqlite_among(cursor, list(dict.fromkeys(essential + terms)),
-                                       _HOLDERS_SQLITE.format(where=where), holders, limit)
+                                       " UNION ALL ".join(candidates), holders, limit)
+
+
+def _count_within(cursor, where: str, params: list) -> int:
+    """The filter's items, counted up to MANY + 1."""
+    cursor.execute(_COUNT_WITHIN_SQLITE.format(where=where), [*params, MANY + 1])
+    return cursor.fetchone()[0]
 
 
 def _sqlite_essential(cursor, weights: _TermWeights, where: str, params: list, limit: int) -> list[str]:
@@ -212,8 +269,24 @@ def _sqlite_among(cursor, terms: list[str], candidates: str, params: list, limit
     return _scored(cursor)
 
 
-def _subjects_named(filters: Filters) -> bool:
-    return bool(filters.scopes) and all(subject is not None for _, subject in filters.scopes)
+def _postgresql_any_term(cursor, terms: list[str], where: str, params: list, limit: int, *,
+                         scoped: bool) -> list[tuple[int, float]]:
+    """ts_rank_cd() over every item holding a query term; but tenant-wide, of the items holding
+    only common terms, only the newest MANY: a term in 90% of the items would otherwise make every
+    search rank 90% of the tenant (cover density knows no term rarity to prune by). Within scopes
+    the planner reads the scopes' items from the (tenant, scope, subject) index: few to rank."""
+    common = set()
+    if not scoped:
+        cursor.execute(_TERM_ITEMS_POSTGRESQL, [terms])
+        common = {term for term, holders in cursor.fetchall() if holders > MANY}
+    if not common:
+        cursor.execute(_LEXICAL_POSTGRESQL.format(where=where), [" | ".join(terms), *params, limit])
+        return _scored(cursor)
+    # A query of no rare term gets a rare part that matches nothing (an empty tsquery).
+    rare = " | ".join(term for term in terms if term not in common)
+    cursor.execute(_LEXICAL_POSTGRESQL_AMONG.format(where=where),
+                   [" | ".join(terms), rare, *params, " | ".join(sorted(common)), *params, MANY, limit])
+    return _scored(cursor)
 
 
 # On SQLite `vec_distance_cosine` is sqlite-vec's, or its stand-in (agentops.sqlite) where the
