@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import connections, router
 
@@ -149,7 +149,7 @@ def lexical_ranked(terms: list[str], filters: Filters, limit: int, *, every_term
         if every_term:
             cursor.execute(_LEXICAL_SQLITE.format(where=where), [_fts_query(terms, "AND"), *params, limit])
             return _scored(cursor)
-        return _sqlite_any_term(cursor, terms, where, params, limit, scoped=filters.scopes is not None)
+        return _sqlite_any_term(cursor, terms, where, params, limit, scopes=_scopes_where(filters))
 
 
 def _scored(cursor) -> list[tuple[int, float]]:
@@ -200,7 +200,7 @@ class _TermWeights:
 
 
 def _sqlite_any_term(cursor, terms: list[str], where: str, params: list, limit: int, *,
-                     scoped: bool) -> list[tuple[int, float]]:
+                     scopes: tuple[str, list] | None) -> list[tuple[int, float]]:
     """bm25() scores every item holding a query term, and a term in tens of thousands of items makes
     that the whole cost of a search. So only the items that can enter the top `limit` are ranked
     (`_sqlite_plan`), and the terms held by half the items or more are left out of the scoring
@@ -209,7 +209,7 @@ def _sqlite_any_term(cursor, terms: list[str], where: str, params: list, limit: 
     weights = _TermWeights.read(cursor, terms)
     if not weights.terms:
         return []
-    rank = _sqlite_plan(cursor, weights, where, params, limit, scoped)
+    rank = _sqlite_plan(cursor, weights, where, params, limit, scopes)
     scored = [term for index, term in enumerate(weights.terms) if not weights.negligible(index)]
     ranked = rank(scored) if scored else []
     if len(ranked) < limit and len(scored) < len(weights.terms):  # places for items holding only common terms
@@ -217,7 +217,8 @@ def _sqlite_any_term(cursor, terms: list[str], where: str, params: list, limit: 
     return ranked
 
 
-def _sqlite_plan(cursor, weights: _TermWeights, where: str, params: list, limit: int, scoped: bool):
+def _sqlite_plan(cursor, weights: _TermWeights, where: str, params: list, limit: int,
+                 scopes: tuple[str, list] | None):
     """How to rank the items that can enter the top `limit`, given the terms to score them by: all
     holders of a term when they are few; else the filter's items when they are few; else, by top-k
     pruning in the MaxScore spirit, the holders of the rarer terms (`_sqlite_essential`), every
@@ -225,7 +226,7 @@ def _sqlite_plan(cursor, weights: _TermWeights, where: str, params: list, limit:
     among those, the newest MANY."""
     if sum(weights.holders) <= MANY:
         return lambda terms: _sqlite_ranked(cursor, terms, where, params, limit)
-    if scoped and _count_within(cursor, where, params) <= MANY:
+    if scopes and _count_within(cursor, *scopes) <= MANY:
         return lambda terms: _sqlite_among(cursor, terms, _WITHIN_SQLITE.format(where=where), params, limit)
     essential = _sqlite_essential(cursor, weights, where, params, limit)
     rare = [term for term, count in zip(weights.terms, weights.holders) if term in essential and count <= MANY]
@@ -243,8 +244,17 @@ def _sqlite_plan(cursor, weights: _TermWeights, where: str, params: list, limit:
                                        " UNION ALL ".join(candidates), holders, limit)
 
 
+def _scopes_where(filters: Filters) -> tuple[str, list] | None:
+    """The conditions of the filter's scopes alone (None: tenant-wide), whose items bound the
+    filter's: counting them reads the (tenant, scope, subject) index, however rare a kind or a
+    metadata value is."""
+    if filters.scopes is None:
+        return None
+    return _where(replace(filters, kind=None, metadata={}, since=None), "sqlite")
+
+
 def _count_within(cursor, where: str, params: list) -> int:
-    """The filter's items, counted up to MANY + 1."""
+    """The items meeting `where`, counted up to MANY + 1."""
     cursor.execute(_COUNT_WITHIN_SQLITE.format(where=where), [*params, MANY + 1])
     return cursor.fetchone()[0]
 

@@ -147,3 +147,15 @@ def test_another_tenant_sees_nothing_on_any_plan(tenant, other_tenant, many):
     for scopes in (None, [("user", "alice")], [("user", "alice"), ("agent", None)]):
         for terms in (["apple", "zebra"], ["common"], ["common", "zebra", "apple"]):
             assert lexical_ranked(terms, filters_for(other_tenant, scopes), 10) == []
+
+
+def test_a_scoped_search_with_a_kind_ranks_only_that_kind(tenant, monkeypatch):
+    monkeypatch.setattr(search, "MANY", 60)  # alice's 50 items are few: they are the candidates
+    items = fill(tenant, 150, {"zebra": 7, "apple": 2})
+    MemoryItem.objects.filter(pk__in=[item.pk for item in items[::2]]).update(kind="preference")
+    filters = Filters(tenant_id=tenant.pk, now=timezone.now(), scopes=[("user", "alice")], kind="preference")
+
+    ranked = lexical_ranked(["zebra", "apple"], filters, 6)
+
+    assert ranked and {item.kind for item in MemoryItem.objects.filter(pk__in=ids(ranked))} == {"preference"}
+    assert ids(ranked) == ids(plain_ranking(["zebra", "apple"], filters, 6))
