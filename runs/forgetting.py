@@ -52,10 +52,14 @@ def runs_forget(*, tenant, username: str | None, thread: str | None, actor) -> F
 
 
 def _errors_forget(runs) -> None:
-    """A run's error message may quote its input or a tool's answer: only its code stays."""
     for run in runs.only("pk", "error"):
-        run.error = {"code": run.error.get("code", "error"), "message": FORGOTTEN}
+        run.error = _error_forgotten(run.error)
         run.save(update_fields=["error"])
+
+
+def _error_forgotten(error: dict | None) -> dict | None:
+    """A run's error message may quote its input or a tool's answer: only its code stays."""
+    return error and {"code": error.get("code", "error"), "message": FORGOTTEN}
 
 
 def deliveries_forget(*, tenant, deliveries, forget) -> int:
@@ -71,9 +75,7 @@ def deliveries_forget(*, tenant, deliveries, forget) -> int:
 
 def _run_event_forget(data: dict) -> dict:
     run = data["run"]
-    error = run.get("error")
-    return {**data, "run": {**run, "output": None,
-                            "error": error and {"code": error.get("code", "error"), "message": FORGOTTEN}}}
+    return {**data, "run": {**run, "output": None, "error": _error_forgotten(run.get("error"))}}
 
 
 def _blob_digests(steps) -> set[str]:

@@ -39,9 +39,11 @@ def _where(filters: Filters, vendor: str) -> tuple[str, list]:
     where a tenant condition outside them would have it read the whole tenant's."""
     sql = ["(m.expires_at IS NULL OR m.expires_at > %s)"]
     params: list = [filters.now]
-    if not filters.scopes:
-        sql.append("m.tenant_id = %s" if filters.scopes is None else "1 = 0")
-        params += [filters.tenant_id] if filters.scopes is None else []
+    if filters.scopes is None:
+        sql.append("m.tenant_id = %s")
+        params.append(filters.tenant_id)
+    elif not filters.scopes:
+        sql.append("1 = 0")  # no scope visible: nothing
     else:
         pairs = []
         for scope, subject in filters.scopes:
@@ -99,7 +101,7 @@ MANY = 5000
 _TERM_ITEMS_SQLITE = "SELECT (SELECT count(*) FROM memory_memoryitem){counts}"
 _TERM_COUNT_SQLITE = ", (SELECT count(*) FROM memory_memoryitem_search WHERE memory_memoryitem_search MATCH %s)"
 
-# ts_rank_cd normalisation 1: divided by 1 + log(length), so a long item does not win by size.
+# ts_rank normalisation 1: divided by 1 + log(length), so a long item does not win by size.
 _LEXICAL_POSTGRESQL = """
 SELECT m.id, ts_rank(m.search_vector, q, 1) AS score
 FROM memory_memoryitem m, to_tsquery('english'::regconfig, %s) q
@@ -135,7 +137,7 @@ GROUP BY t.term"""
 
 def lexical_ranked(terms: list[str], filters: Filters, limit: int, *, every_term: bool = False) -> list[tuple[int, float]]:
     """Items holding any of `terms` (from text.query_terms; all of them with `every_term`),
-    stemmed, best first: BM25 on SQLite, cover density on PostgreSQL."""
+    stemmed, best first: BM25 on SQLite, ts_rank on PostgreSQL."""
     if not terms:
         return []
     connection = _connection()
@@ -283,9 +285,9 @@ def _sqlite_among(cursor, terms: list[str], candidates: str, params: list, limit
 
 def _postgresql_any_term(cursor, terms: list[str], where: str, params: list, limit: int, *,
                          scoped: bool) -> list[tuple[int, float]]:
-    """ts_rank_cd() over every item holding a query term; but tenant-wide, of the items holding
+    """ts_rank() over every item holding a query term; but tenant-wide, of the items holding
     only common terms, only the newest MANY: a term in 90% of the items would otherwise make every
-    search rank 90% of the tenant (cover density knows no term rarity to prune by). Within scopes
+    search rank 90% of the tenant (ts_rank knows no term rarity to prune by). Within scopes
     the planner reads the scopes' items from the (tenant, scope, subject) index: few to rank."""
     common = set()
     if not scoped:
