@@ -12,9 +12,9 @@ const MAX_RETRY_AFTER_SECONDS = 60;
 export interface RetryOptions {
   /** Retries after the first attempt (default 2). */
   maxRetries?: number;
-  /** For tests: how to wait `ms` milliseconds. */
-  sleep?: (ms: number) => Promise<void>;
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function replayable(request: Request): boolean {
   return request.method === "GET" || request.method === "HEAD" || request.headers.has("Idempotency-Key");
@@ -31,7 +31,6 @@ function backoffMs(attempt: number, response?: Response): number {
 /** A `fetch` that retries as above; the request's body is sent again from a copy each time. */
 export function retryingFetch(fetchImpl: typeof fetch, options: RetryOptions = {}): typeof fetch {
   const maxRetries = options.maxRetries ?? 2;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   return async (input, init) => {
     const request = new Request(input, init);
     for (let attempt = 0; ; attempt++) {
